@@ -1,0 +1,87 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "sundial",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sundial", targets: ["sundial"]),
+        .library(name: "SundialSchedule", targets: ["SundialSchedule"]),
+        .library(name: "SundialMySQL", targets: ["SundialMySQL"]),
+        .library(name: "SundialMigrations", targets: ["SundialMigrations"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // MariaDB Connector/C (Debian: default-libmysqlclient-dev), found through pkg-config.
+        .systemLibrary(
+            name: "CMariaDB",
+            pkgConfig: "libmariadb",
+            providers: [.apt(["default-libmysqlclient-dev"])]
+        ),
+
+        // Pure: cron expressions, intervals, one-shots, time zones. No I/O.
+        .target(name: "SundialSchedule"),
+
+        // Connections, prepared statements, pools and the read/write split over MySQL/MariaDB.
+        .target(
+            name: "SundialMySQL",
+            dependencies: [
+                "CMariaDB",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Plain SQL migration files applied in order, checksummed, under a named lock.
+        .target(
+            name: "SundialMigrations",
+            dependencies: [
+                "SundialMySQL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
+        // The `sundial` command: subcommands wire the libraries together.
+        .executableTarget(
+            name: "sundial",
+            dependencies: [
+                "SundialSchedule",
+                "SundialMySQL",
+                "SundialMigrations",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Benchmarks are programs, not tests: `swift run -c release sundial-bench --help`.
+        .executableTarget(
+            name: "sundial-bench",
+            dependencies: [
+                "CMariaDB",
+                "SundialSchedule",
+                "SundialMySQL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/sundial-bench"
+        ),
+
+        .testTarget(
+            name: "SundialScheduleTests",
+            dependencies: [
+                "SundialSchedule",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        // Integration tests: they run against a real MariaDB when SUNDIAL_TEST_DATABASE_URL is set
+        // (deploy/dev/run-tests sets it), and are skipped otherwise.
+        .testTarget(
+            name: "SundialMySQLTests",
+            dependencies: ["SundialMySQL", "SundialMigrations"]
+        ),
+    ]
+)

@@ -1,0 +1,6 @@
+#ifndef SUNDIAL_CMARIADB_SHIM_H
+#define SUNDIAL_CMARIADB_SHIM_H
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+#endif
