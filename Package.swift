@@ -13,7 +13,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
@@ -36,13 +35,12 @@ let package = Package(
             ]
         ),
 
-        // Plain SQL migration files applied in order, checksummed, under a named lock.
+        // Plain SQL migration files applied in order, checksummed (SHA-256, computed by the server), under a named lock.
         .target(
             name: "SundialMigrations",
             dependencies: [
                 "SundialMySQL",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
 

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Logging
+
+/// `sundial`: the distributed cron and task executor for MySQL.
+@main
+struct Sundial: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sundial",
+        abstract: "A distributed cron and task executor for MySQL/MariaDB.",
+        discussion: """
+            Jobs live in one `cron` table. Any number of `sundial executor` processes claim the rows \
+            that are due and run them. Configuration comes from flags and SUNDIAL_* environment variables.
+            """,
+        subcommands: [MigrateCommand.self, CronCommand.self]
+    )
+}
+
+/// Flags every command that logs shares.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. (env: SUNDIAL_LOG_LEVEL)")
+    var logLevel: String?
+
+    func makeLogger(label: String) throws -> Logger {
+        let text = logLevel ?? Environment.value("SUNDIAL_LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw ValidationError("--log-level \(text) is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        LoggingSystem.bootstrapOnce()
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+}
+
+extension LoggingSystem {
+    private static let bootstrapped: Bool = {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        return true
+    }()
+
+    static func bootstrapOnce() { _ = bootstrapped }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import SundialMySQL
+import Synchronization
+import Testing
+
+/// The real MariaDB the integration tests use, from the environment that `deploy/dev/run-tests`
+/// sets: SUNDIAL_TEST_DATABASE_URL (primary), SUNDIAL_TEST_REPLICA_URL (binlog replica) and
+/// SUNDIAL_TEST_DEVDB (the dev script, to stop and start the replica).
+enum IntegrationEnvironment {
+    static let primaryURL = ProcessInfo.processInfo.environment["SUNDIAL_TEST_DATABASE_URL"]
+    static let replicaURL = ProcessInfo.processInfo.environment["SUNDIAL_TEST_REPLICA_URL"]
+    static let devdb = ProcessInfo.processInfo.environment["SUNDIAL_TEST_DEVDB"]
+
+    static var hasDatabase: Bool { primaryURL != nil }
+    static var hasReplica: Bool { primaryURL != nil && replicaURL != nil }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "sundial.test")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// An endpoint like the configured one but on database `name`, with extra URL options.
+    static func endpoint(_ url: String, database name: String, options: [String: String] = [:]) throws -> MySQLEndpoint {
+        var endpoint = try MySQLEndpoint(url: url)
+        endpoint.database = name
+        endpoint.options.merge(options) { $1 }
+        return endpoint
+    }
+
+    /// Creates (or empties) database `name` on the primary; it reaches the replica by replication.
+    static func freshDatabase(_ name: String) throws {
+        let admin = try MySQLConnection(endpoint: try endpoint(primaryURL!, database: try MySQLEndpoint(url: primaryURL!).database))
+        defer { admin.close() }
+        try admin.executeText("DROP DATABASE IF EXISTS `\(name)`")
+        try admin.executeText("CREATE DATABASE `\(name)` CHARACTER SET utf8mb4")
+    }
+
+    static func database(_ name: String, options: [String: String] = [:], replicas: Bool = true) throws -> Database {
+        try Database(
+            primary: try endpoint(primaryURL!, database: name, options: options),
+            replicas: replicas && replicaURL != nil ? [try endpoint(replicaURL!, database: name, options: options)] : [],
+            logger: logger, replicaRetryAfter: .milliseconds(200))
+    }
+
+    /// Waits until the replica has applied everything the primary has written so far.
+    static func waitForReplica(_ db: Database, timeout: TimeInterval = 10) throws {
+        guard let replicaURL else { return }
+        let position = try db.primary.withConnection { try $0.query("SELECT @@gtid_binlog_pos AS pos").first?["pos"].string ?? "" }
+        // On the replica's own default database: the test database may not have arrived yet.
+        let replica = try MySQLConnection(endpoint: try MySQLEndpoint(url: replicaURL))
+        defer { replica.close() }
+        let waited = try replica.query("SELECT MASTER_GTID_WAIT(?, ?) AS waited", [.string(position), .double(timeout)]).first?["waited"].int
+        if waited != 0 { throw TestFailure("the replica did not catch up within \(timeout) s") }
+    }
+
+    /// Runs the dev script (`stop replica`, `start replica`). Spawned and reaped directly:
+    /// Foundation's `Process` waits for inherited descriptors that the server it starts keeps open.
+    static func devdb(_ arguments: String...) throws {
+        guard let script = devdb else { throw TestFailure("SUNDIAL_TEST_DEVDB is not set") }
+        let argv = ["/bin/bash", script] + arguments
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/bin/bash", &actions, nil, &cArguments, environ) == 0 else {
+            throw TestFailure("cannot run \(script)")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        if status != 0 { throw TestFailure("devdb \(arguments.joined(separator: " ")) failed") }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs blocking work on a thread of its own (never on Swift's cooperative pool) and awaits it.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+}
+
+/// Runs `count` threads at once and waits for all of them.
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for i in 0..<count {
+            group.addTask { try await onThread { try body(i) } }
+        }
+        try await group.waitForAll()
+    }
+}

@@ -1,0 +1,60 @@
+import SundialMySQL
+import Testing
+
+@Suite struct MySQLEndpointTests {
+    @Test func parsesAllParts() throws {
+        let e = try MySQLEndpoint(url: "mysql://app:s3cret@db.example:3307/jobs?socket=/run/mysqld.sock&pool_max=32")
+        #expect(e.user == "app")
+        #expect(e.password == "s3cret")
+        #expect(e.host == "db.example")
+        #expect(e.port == 3307)
+        #expect(e.database == "jobs")
+        #expect(e.socket == "/run/mysqld.sock")
+        #expect(e.options == ["pool_max": "32"])
+        #expect(e.node == "/run/mysqld.sock")
+    }
+
+    @Test func defaultsAndPercentEncoding() throws {
+        let e = try MySQLEndpoint(url: "mysql://app:p%40ss%3Aword@localhost/jobs")
+        #expect(e.password == "p@ss:word")
+        #expect(e.port == 3306)
+        #expect(e.node == "localhost:3306")
+    }
+
+    @Test func descriptionNeverShowsThePassword() throws {
+        let e = try MySQLEndpoint(url: "mysql://app:s3cret@db:3307/jobs?pool_max=4")
+        #expect(!e.description.contains("s3cret"))
+        #expect(e.description == "mysql://app:***@db:3307/jobs?pool_max=4")
+    }
+
+    @Test func badURLsGetClearErrorsWithoutTheURL() {
+        func message(_ url: String) -> String? {
+            do {
+                _ = try MySQLEndpoint(url: url)
+                return nil
+            } catch { return error.message }
+        }
+        #expect(message("postgres://a:secret@h/db")?.hasPrefix("the database URL must start with mysql://") == true)
+        #expect(message("mysql://h/db")?.hasPrefix("the database URL has no user name") == true)
+        #expect(message("mysql://a:secret@h/")?.hasPrefix("the database URL must name one database") == true)
+        #expect(message("mysql://a:secret@h/")?.contains("secret") == false)
+    }
+
+    @Test func poolSettingsFromTheURL() throws {
+        let c = try ConnectionPool.Configuration(
+            endpoint: try MySQLEndpoint(url: "mysql://a@h/d?pool_min=2&pool_max=8&acquire_timeout=0.5&ping_after_idle=3"))
+        #expect(c.minimumSize == 2)
+        #expect(c.maximumSize == 8)
+        #expect(c.acquireTimeout == .milliseconds(500))
+        #expect(c.pingAfterIdle == .seconds(3))
+        #expect(throws: MySQLConfigurationError("database URL: pool_max=0 must be a whole number from 1 to 10000")) {
+            try ConnectionPool.Configuration(endpoint: try MySQLEndpoint(url: "mysql://a@h/d?pool_max=0"))
+        }
+        #expect(throws: MySQLConfigurationError("database URL: pool_min (9) is larger than pool_max (8)")) {
+            try ConnectionPool.Configuration(endpoint: try MySQLEndpoint(url: "mysql://a@h/d?pool_min=9&pool_max=8"))
+        }
+        #expect(throws: (any Error).self) {
+            try ConnectionPool.Configuration(endpoint: try MySQLEndpoint(url: "mysql://a@h/d?pool_maxx=8"))
+        }
+    }
+}
