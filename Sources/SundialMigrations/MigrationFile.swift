@@ -13,12 +13,15 @@ public struct MigrationFile: Sendable, Equatable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         } catch {
-            throw MigrationError("cannot read the migrations directory \(directory.path): \(error.localizedDescription)")
+            throw MigrationError(
+                "cannot read the migrations directory \(directory.path): \(error.localizedDescription)")
         }
         var files: [MigrationFile] = []
         for name in names.sorted() where name.hasSuffix(".sql") {
             guard let version = Self.version(of: name) else {
-                throw MigrationError("\(name): migration files are named NNNN_description.sql (four or more digits, an underscore, a description)")
+                throw MigrationError(
+                    "\(name): migration files are named NNNN_description.sql (four or more digits, an underscore, a description)"
+                )
             }
             if let clash = files.first(where: { $0.version == version }) {
                 throw MigrationError("\(name) and \(clash.name) have the same version \(version)")

@@ -54,9 +54,12 @@ public struct Migrator: Sendable {
     public func migrate() throws -> [MigrationFile] {
         try database.primary.withConnection { connection in
             let seconds = Int(lockTimeout.components.seconds)
-            let locked = try connection.query("SELECT GET_LOCK(?, ?) AS locked", [.string(Self.lockName), .int(Int64(seconds))])
+            let locked = try connection.query(
+                "SELECT GET_LOCK(?, ?) AS locked", [.string(Self.lockName), .int(Int64(seconds))])
             guard locked.first?["locked"].int == 1 else {
-                throw MigrationError("another `sundial migrate` has held the migration lock for \(seconds) s; try again when it has finished")
+                throw MigrationError(
+                    "another `sundial migrate` has held the migration lock for \(seconds) s; try again when it has finished"
+                )
             }
             defer { _ = try? connection.query("SELECT RELEASE_LOCK(?) AS released", [.string(Self.lockName)]) }
 
@@ -64,10 +67,13 @@ public struct Migrator: Sendable {
             let current = try entries(connection)
             if let changed = current.first(where: { $0.state.isChanged }) {
                 throw MigrationError(
-                    "\(changed.name) was changed after it was applied; restore the applied version and put the change in a new migration file")
+                    "\(changed.name) was changed after it was applied; restore the applied version and put the change in a new migration file"
+                )
             }
             for missing in current where missing.state.isMissing {
-                logger.warning("applied migration is not in the directory", metadata: ["version": "\(missing.version)", "name": "\(missing.name)"])
+                logger.warning(
+                    "applied migration is not in the directory",
+                    metadata: ["version": "\(missing.version)", "name": "\(missing.name)"])
             }
             let pending = Set(current.filter { $0.state == .pending }.map(\.version))
             var applied: [MigrationFile] = []
@@ -77,14 +83,19 @@ public struct Migrator: Sendable {
                     do {
                         try connection.executeText(statement)
                     } catch let error as MySQLError {
-                        throw MigrationError("\(file.name), statement \(i + 1) (\(error.statement)): \(error.message); nothing after it was applied and the file is not recorded")
+                        throw MigrationError(
+                            "\(file.name), statement \(i + 1) (\(error.statement)): \(error.message); nothing after it was applied and the file is not recorded"
+                        )
                     }
                 }
                 let elapsed = ContinuousClock.now - started
                 try connection.execute(
                     "INSERT INTO schema_migrations (version, name, checksum, applied_at, execution_ms) VALUES (?, ?, SHA2(?, 256), NOW(6), ?)",
-                    [.int(Int64(file.version)), .string(file.name), .string(file.sql),
-                     .int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)])
+                    [
+                        .int(Int64(file.version)), .string(file.name), .string(file.sql),
+                        .int(
+                            elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+                    ])
                 logger.info("applied migration", metadata: ["name": "\(file.name)"])
                 applied.append(file)
             }
@@ -106,16 +117,24 @@ public struct Migrator: Sendable {
     }
 
     private func entries(_ connection: MySQLConnection) throws -> [Entry] {
-        let recorded = try connection.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version")
+        let recorded = try connection.query(
+            "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version")
         var byVersion: [Int: (name: String, checksum: String, at: Date)] = [:]
         for row in recorded {
-            byVersion[row["version"].int ?? -1] = (row["name"].string ?? "", row["checksum"].string ?? "", row["applied_at"].date ?? .distantPast)
+            byVersion[row["version"].int ?? -1] = (
+                row["name"].string ?? "", row["checksum"].string ?? "", row["applied_at"].date ?? .distantPast
+            )
         }
         var result: [Entry] = []
         for file in files {
             if let applied = byVersion.removeValue(forKey: file.version) {
-                let checksum = try connection.query("SELECT SHA2(?, 256) AS checksum", [.string(file.sql)]).first?["checksum"].string
-                result.append(Entry(version: file.version, name: file.name, state: checksum == applied.checksum ? .applied(at: applied.at) : .changed(at: applied.at)))
+                let checksum = try connection.query("SELECT SHA2(?, 256) AS checksum", [.string(file.sql)]).first?[
+                    "checksum"
+                ].string
+                result.append(
+                    Entry(
+                        version: file.version, name: file.name,
+                        state: checksum == applied.checksum ? .applied(at: applied.at) : .changed(at: applied.at)))
             } else {
                 result.append(Entry(version: file.version, name: file.name, state: .pending))
             }

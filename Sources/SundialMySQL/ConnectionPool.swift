@@ -32,14 +32,17 @@ public final class ConnectionPool: @unchecked Sendable {
             func integer(_ name: String, _ range: ClosedRange<Int>) throws(MySQLConfigurationError) -> Int? {
                 guard let text = endpoint.options[name] else { return nil }
                 guard let v = Int(text), range.contains(v) else {
-                    throw MySQLConfigurationError("database URL: \(name)=\(text) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+                    throw MySQLConfigurationError(
+                        "database URL: \(name)=\(text) must be a whole number from \(range.lowerBound) to \(range.upperBound)"
+                    )
                 }
                 return v
             }
             func seconds(_ name: String) throws(MySQLConfigurationError) -> Duration? {
                 guard let text = endpoint.options[name] else { return nil }
                 guard let v = Double(text), v >= 0, v <= 86_400 else {
-                    throw MySQLConfigurationError("database URL: \(name)=\(text) must be a number of seconds from 0 to 86400")
+                    throw MySQLConfigurationError(
+                        "database URL: \(name)=\(text) must be a number of seconds from 0 to 86400")
                 }
                 return .milliseconds(Int64(v * 1000))
             }
@@ -49,13 +52,15 @@ public final class ConnectionPool: @unchecked Sendable {
             ]
             if let unknown = endpoint.options.keys.sorted().first(where: { !known.contains($0) }) {
                 throw MySQLConfigurationError(
-                    "database URL: unknown parameter \(unknown) (known: socket, \(known.sorted().joined(separator: ", ")))")
+                    "database URL: unknown parameter \(unknown) (known: socket, \(known.sorted().joined(separator: ", ")))"
+                )
             }
             self.init()
             if let v = try integer("pool_max", 1...10_000) { maximumSize = v }
             if let v = try integer("pool_min", 0...10_000) { minimumSize = v }
             guard minimumSize <= maximumSize else {
-                throw MySQLConfigurationError("database URL: pool_min (\(minimumSize)) is larger than pool_max (\(maximumSize))")
+                throw MySQLConfigurationError(
+                    "database URL: pool_min (\(minimumSize)) is larger than pool_max (\(maximumSize))")
             }
             if let v = try seconds("acquire_timeout") { acquireTimeout = v }
             if let v = try seconds("ping_after_idle") { pingAfterIdle = v }
@@ -78,6 +83,8 @@ public final class ConnectionPool: @unchecked Sendable {
 
     public let endpoint: MySQLEndpoint
     public let configuration: Configuration
+    /// Idle for less than this, a connection is handed out without a socket check.
+    static let trustedIdle: Duration = .milliseconds(2)
     private let logger: Logger
     private let condition = NSCondition()
     private var idle: [MySQLConnection] = []
@@ -125,11 +132,13 @@ public final class ConnectionPool: @unchecked Sendable {
             if closed {
                 condition.unlock()
                 throw MySQLError(
-                    kind: .retryLater, code: 0, node: endpoint.node, statement: "acquire", message: "the pool is closed")
+                    kind: .retryLater, code: 0, node: endpoint.node, statement: "acquire", message: "the pool is closed"
+                )
             }
             if let connection = idle.popLast() {
                 leasedCount += 1
-                let stale = connection.generation < generation
+                let stale =
+                    connection.generation < generation
                     || ContinuousClock.now - connection.lastReleased > configuration.pingAfterIdle
                 condition.unlock()
                 guard connection.isIdleAndHealthy else {
@@ -144,7 +153,9 @@ public final class ConnectionPool: @unchecked Sendable {
                     connection.generation = currentGeneration
                     return connection
                 } catch {
-                    logger.debug("discarding a connection that failed its ping", metadata: ["node": "\(endpoint.node)", "error": "\(error)"])
+                    logger.debug(
+                        "discarding a connection that failed its ping",
+                        metadata: ["node": "\(endpoint.node)", "error": "\(error)"])
                     release(connection, discard: true)
                     condition.lock()
                     continue
@@ -169,7 +180,9 @@ public final class ConnectionPool: @unchecked Sendable {
                 condition.unlock()
                 throw MySQLError(
                     kind: .poolExhausted, code: 0, node: endpoint.node, statement: "acquire",
-                    message: "no connection became free within \(configuration.acquireTimeout.seconds) s (pool_max=\(configuration.maximumSize), all in use)")
+                    message:
+                        "no connection became free within \(configuration.acquireTimeout.seconds) s (pool_max=\(configuration.maximumSize), all in use)"
+                )
             }
         }
     }
@@ -215,7 +228,8 @@ public final class ConnectionPool: @unchecked Sendable {
     public var statistics: Statistics {
         condition.lock()
         defer { condition.unlock() }
-        return Statistics(open: openCount, idle: idle.count, leased: leasedCount, created: created, discarded: discarded)
+        return Statistics(
+            open: openCount, idle: idle.count, leased: leasedCount, created: created, discarded: discarded)
     }
 
     // MARK: Read-only nodes
@@ -232,9 +246,10 @@ public final class ConnectionPool: @unchecked Sendable {
         if due { readOnlyCheckedAt = .now }
         condition.unlock()
         guard due else { return true }
-        let writable = (try? withConnection { c in
-            try c.query("SELECT @@global.read_only AS ro").first?["ro"].int == 0
-        }) ?? false
+        let writable =
+            (try? withConnection { c in
+                try c.query("SELECT @@global.read_only AS ro").first?["ro"].int == 0
+            }) ?? false
         if writable {
             condition.lock()
             readOnlySince = nil
@@ -252,7 +267,10 @@ public final class ConnectionPool: @unchecked Sendable {
             readOnlyCheckedAt = .now
         }
         condition.unlock()
-        if first { logger.warning("node is read-only; writes to it stop until it changes", metadata: ["node": "\(endpoint.node)"]) }
+        if first {
+            logger.warning(
+                "node is read-only; writes to it stop until it changes", metadata: ["node": "\(endpoint.node)"])
+        }
     }
 
     private var currentGeneration: Int {

@@ -32,7 +32,8 @@ public final class Database: Sendable {
             endpoint: primary, configuration: try .init(endpoint: primary), logger: logger)
         var replicaPools: [ConnectionPool] = []
         for endpoint in replicas {
-            replicaPools.append(ConnectionPool(endpoint: endpoint, configuration: try .init(endpoint: endpoint), logger: logger))
+            replicaPools.append(
+                ConnectionPool(endpoint: endpoint, configuration: try .init(endpoint: endpoint), logger: logger))
         }
         self.replicas = replicaPools
         self.replicaDownUntil = Mutex(replicas.map { _ in 0 })
@@ -223,4 +224,3 @@ public final class Database: Sendable {
             message: "the node is read-only; writes are refused until it accepts them again")
     }
 }
-

@@ -207,7 +207,8 @@ public final class MySQLConnection: @unchecked Sendable {
         let code = Int(mysql_errno(handle))
         let error = MySQLError(
             kind: MySQLError.kind(forCode: code), code: code, node: endpoint.node,
-            statement: MySQLError.summary(of: sql), message: MySQLError.redacted(String(cString: mysql_error(handle)), code: code))
+            statement: MySQLError.summary(of: sql),
+            message: MySQLError.redacted(String(cString: mysql_error(handle)), code: code))
         return noting(error)
     }
 

@@ -31,17 +31,21 @@ public struct MySQLEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// Parses a `mysql://` (or `mariadb://`) URL. Errors never repeat the URL (it holds a password).
     public init(url text: String) throws(MySQLConfigurationError) {
         guard let components = URLComponents(string: text.trimmingCharacters(in: .whitespaces)) else {
-            throw MySQLConfigurationError("the database URL is not a valid URL (expected mysql://user:password@host:port/database)")
+            throw MySQLConfigurationError(
+                "the database URL is not a valid URL (expected mysql://user:password@host:port/database)")
         }
         guard let scheme = components.scheme?.lowercased(), scheme == "mysql" || scheme == "mariadb" else {
-            throw MySQLConfigurationError("the database URL must start with mysql:// (expected mysql://user:password@host:port/database)")
+            throw MySQLConfigurationError(
+                "the database URL must start with mysql:// (expected mysql://user:password@host:port/database)")
         }
         guard let user = components.user, !user.isEmpty else {
-            throw MySQLConfigurationError("the database URL has no user name (expected mysql://user:password@host:port/database)")
+            throw MySQLConfigurationError(
+                "the database URL has no user name (expected mysql://user:password@host:port/database)")
         }
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         guard !database.isEmpty, !database.contains("/") else {
-            throw MySQLConfigurationError("the database URL must name one database (expected mysql://user:password@host:port/database)")
+            throw MySQLConfigurationError(
+                "the database URL must name one database (expected mysql://user:password@host:port/database)")
         }
         var options: [String: String] = [:]
         var socket: String?
@@ -60,8 +64,11 @@ public struct MySQLEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         let credentials = password.isEmpty ? user : "\(user):***"
-        let query = ([socket.map { "socket=\($0)" }].compactMap { $0 } + options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
-        return "mysql://\(credentials)@\(host):\(port)/\(database)" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        let query =
+            ([socket.map { "socket=\($0)" }].compactMap { $0 }
+                + options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+        return "mysql://\(credentials)@\(host):\(port)/\(database)"
+            + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
     }
 }
 

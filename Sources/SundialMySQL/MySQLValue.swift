@@ -34,7 +34,6 @@ public enum MySQLValue: Sendable, Hashable {
         }
     }
 
-
     public var double: Double? {
         switch self {
         case .double(let v): return v

@@ -9,12 +9,14 @@ final class PreparedStatement {
     let sql: String
     let parameterCount: Int
     private var results: ResultBuffers?
+    private let parameters: ParameterBuffers
     var lastUsed: UInt64 = 0
 
     init(handle: UnsafeMutablePointer<MYSQL_STMT>, sql: String) {
         self.handle = handle
         self.sql = sql
         self.parameterCount = Int(mysql_stmt_param_count(handle))
+        self.parameters = ParameterBuffers(count: parameterCount)
     }
 
     deinit {
@@ -39,13 +41,10 @@ final class PreparedStatement {
                 message: "the statement has \(parameterCount) placeholders but \(parameters.count) values were given")
         }
         if parameterCount > 0 {
-            let binds = ParameterBuffers(parameters)
-            defer { binds.deallocate() }
-            if mysql_stmt_bind_param(handle, binds.binds) != 0 { throw error(node: node) }
-            if mysql_stmt_execute(handle) != 0 { throw error(node: node) }
-        } else if mysql_stmt_execute(handle) != 0 {
-            throw error(node: node)
+            self.parameters.fill(parameters)
+            if mysql_stmt_bind_param(handle, self.parameters.binds) != 0 { throw error(node: node) }
         }
+        if mysql_stmt_execute(handle) != 0 { throw error(node: node) }
         return Int(mysql_stmt_field_count(handle))
     }
 
@@ -70,16 +69,20 @@ final class PreparedStatement {
         }
     }
 
-    /// Result buffers, rebuilt when the result's shape changes (a table altered under a cached statement).
+    /// Result buffers, rebuilt when the result's shape changes (a table altered under a cached
+    /// statement). Reads the handle's field list directly: asking for a metadata copy per execution
+    /// costs allocations on the hottest path.
     private func resultBuffers(node: String) throws(MySQLError) -> ResultBuffers {
-        guard let metadata = mysql_stmt_result_metadata(handle) else { throw error(node: node) }
-        defer { mysql_free_result(metadata) }
-        let count = Int(mysql_num_fields(metadata))
-        let fields = mysql_fetch_fields(metadata)!
-        let shape = (0..<count).map { ColumnShape(field: fields[$0]) }
-        if let results, results.shapes == shape { return results }
+        let count = Int(handle.pointee.field_count)
+        guard let fields = handle.pointee.fields else { throw error(node: node) }
+        if let results, results.count == count,
+            (0..<count).allSatisfy({ results.shapes[$0] == ColumnShape(field: fields[$0]) })
+        {
+            return results
+        }
+        let shapes = (0..<count).map { ColumnShape(field: fields[$0]) }
         let names = (0..<count).map { String(cString: fields[$0].name) }
-        let buffers = ResultBuffers(shapes: shape, columns: MySQLColumns(names: names))
+        let buffers = ResultBuffers(shapes: shapes, columns: MySQLColumns(names: names))
         results = buffers
         return buffers
     }
@@ -226,81 +229,99 @@ final class ResultBuffers {
     }
 }
 
-/// The MYSQL_BIND array for one execution's parameters, with the bytes it points at.
-struct ParameterBuffers {
+/// The MYSQL_BIND array for a statement's parameters and the bytes it points at, reused across
+/// executions and grown when a value needs more room.
+final class ParameterBuffers {
     let binds: UnsafeMutablePointer<MYSQL_BIND>
-    private let memory: UnsafeMutableRawPointer
+    private let count: Int
     private let lengths: UnsafeMutablePointer<UInt>
+    /// Fixed-size slots (integers, doubles, times), one per parameter.
+    private let slots: UnsafeMutableRawPointer
+    /// Strings and bytes, packed.
+    private var bytes: UnsafeMutableRawPointer
+    private var bytesCapacity = 256
+    private static let slotSize = max(16, MemoryLayout<MYSQL_TIME>.stride)
 
-    init(_ values: [MySQLValue]) {
-        // One allocation: fixed-size slots first, then the variable-length bytes.
-        var total = 0
+    init(count: Int) {
+        self.count = count
+        binds = .allocate(capacity: max(count, 1))
+        lengths = .allocate(capacity: max(count, 1))
+        lengths.initialize(repeating: 0, count: max(count, 1))
+        slots = .allocate(byteCount: max(count, 1) * Self.slotSize, alignment: 16)
+        bytes = .allocate(byteCount: bytesCapacity, alignment: 16)
+    }
+
+    deinit {
+        binds.deallocate()
+        lengths.deallocate()
+        slots.deallocate()
+        bytes.deallocate()
+    }
+
+    func fill(_ values: [MySQLValue]) {
+        var needed = 0
         for value in values {
             switch value {
-            case .string(let s): total += s.utf8.count
-            case .bytes(let b): total += b.count
+            case .string(let s): needed += s.utf8.count
+            case .bytes(let b): needed += b.count
             default: break
             }
         }
-        let slot = max(16, MemoryLayout<MYSQL_TIME>.stride)
-        let fixed = values.count * slot
-        memory = .allocate(byteCount: fixed + total + 1, alignment: 16)
-        binds = .allocate(capacity: values.count)
-        binds.initialize(repeating: MYSQL_BIND(), count: values.count)
-        lengths = .allocate(capacity: values.count)
-        lengths.initialize(repeating: 0, count: values.count)
-        var cursor = fixed
+        if needed > bytesCapacity {
+            bytes.deallocate()
+            bytesCapacity = max(needed, bytesCapacity * 2)
+            bytes = .allocate(byteCount: bytesCapacity, alignment: 16)
+        }
+        binds.initialize(repeating: MYSQL_BIND(), count: count)
+        var cursor = 0
         for (i, value) in values.enumerated() {
-            let slotPointer = memory + i * slot
-            binds[i].buffer = slotPointer
+            let slot = slots + i * Self.slotSize
+            binds[i].buffer = slot
             switch value {
             case .null:
                 binds[i].buffer_type = MYSQL_TYPE_NULL
             case .int(let v):
-                slotPointer.storeBytes(of: v, as: Int64.self)
+                slot.storeBytes(of: v, as: Int64.self)
                 binds[i].buffer_type = MYSQL_TYPE_LONGLONG
             case .uint(let v):
-                slotPointer.storeBytes(of: v, as: UInt64.self)
+                slot.storeBytes(of: v, as: UInt64.self)
                 binds[i].buffer_type = MYSQL_TYPE_LONGLONG
                 binds[i].is_unsigned = 1
             case .bool(let v):
-                slotPointer.storeBytes(of: v ? 1 : 0, as: Int64.self)
+                slot.storeBytes(of: v ? 1 : 0, as: Int64.self)
                 binds[i].buffer_type = MYSQL_TYPE_LONGLONG
             case .double(let v):
-                slotPointer.storeBytes(of: v, as: Double.self)
+                slot.storeBytes(of: v, as: Double.self)
                 binds[i].buffer_type = MYSQL_TYPE_DOUBLE
             case .date(let d):
-                slotPointer.storeBytes(of: MySQLTime.time(d), as: MYSQL_TIME.self)
+                slot.storeBytes(of: MySQLTime.time(d), as: MYSQL_TIME.self)
                 binds[i].buffer_type = MYSQL_TYPE_DATETIME
-            case .string, .bytes:
-                let target = memory + cursor
-                var count = 0
-                if case .string(var s) = value {
-                    count = s.withUTF8 { utf8 in
-                        if let base = utf8.baseAddress { target.copyMemory(from: base, byteCount: utf8.count) }
-                        return utf8.count
-                    }
-                    binds[i].buffer_type = MYSQL_TYPE_STRING
-                } else if case .bytes(let b) = value {
-                    count = b.withUnsafeBytes { raw in
-                        if let base = raw.baseAddress { target.copyMemory(from: base, byteCount: raw.count) }
-                        return raw.count
-                    }
-                    binds[i].buffer_type = MYSQL_TYPE_BLOB
+            case .string(var s):
+                let target = bytes + cursor
+                let n = s.withUTF8 { utf8 in
+                    if let base = utf8.baseAddress { target.copyMemory(from: base, byteCount: utf8.count) }
+                    return utf8.count
                 }
-                binds[i].buffer = target
-                binds[i].buffer_length = UInt(count)
-                lengths[i] = UInt(count)
-                binds[i].length = lengths + i
-                cursor += count
+                cursor += n
+                set(i, type: MYSQL_TYPE_STRING, at: target, length: n)
+            case .bytes(let b):
+                let target = bytes + cursor
+                let n = b.withUnsafeBytes { raw in
+                    if let base = raw.baseAddress { target.copyMemory(from: base, byteCount: raw.count) }
+                    return raw.count
+                }
+                cursor += n
+                set(i, type: MYSQL_TYPE_BLOB, at: target, length: n)
             }
         }
     }
 
-    func deallocate() {
-        binds.deallocate()
-        lengths.deallocate()
-        memory.deallocate()
+    private func set(_ i: Int, type: enum_field_types, at pointer: UnsafeMutableRawPointer, length: Int) {
+        binds[i].buffer_type = type
+        binds[i].buffer = pointer
+        binds[i].buffer_length = UInt(length)
+        lengths[i] = UInt(length)
+        binds[i].length = lengths + i
     }
 }
 

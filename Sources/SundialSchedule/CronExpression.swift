@@ -124,7 +124,8 @@ public struct CronExpression: Sendable, Hashable {
             if month != t.month { t = WallTime(year: t.year, month: month, day: 1) }
             let days = dayMask(year: t.year, month: t.month) & (UInt64.max << UInt64(t.day))
             if days == 0 {
-                t = t.month == 12
+                t =
+                    t.month == 12
                     ? WallTime(year: t.year + 1, month: 1, day: 1)
                     : WallTime(year: t.year, month: t.month + 1, day: 1)
                 continue

@@ -37,7 +37,8 @@ public struct Schedule: Sendable, Hashable, CustomStringConvertible {
     /// `@at 2026-12-01T03:00:00Z`) or a bare RFC 3339 instant.
     public init(_ text: String, timeZone: String = "UTC") throws(ScheduleError) {
         guard let zone = ZoneRules.named(timeZone) else {
-            throw ScheduleError("unknown time zone \(CronParser.quoted(timeZone)) (use an IANA name such as Europe/London)")
+            throw ScheduleError(
+                "unknown time zone \(CronParser.quoted(timeZone)) (use an IANA name such as Europe/London)")
         }
         let trimmed = text.trimmingSpaces
         let lower = trimmed.lowercased()
@@ -261,10 +262,12 @@ public struct Schedule: Sendable, Hashable, CustomStringConvertible {
             case "m": unit = 60
             case "s": unit = 1
             default:
-                throw ScheduleError("@every: \(CronParser.quoted(text)) is not a duration (use units d, h, m, s as in 1h30m)")
+                throw ScheduleError(
+                    "@every: \(CronParser.quoted(text)) is not a duration (use units d, h, m, s as in 1h30m)")
             }
             guard let n = Int64(digits), n <= 1_000_000_000 else {
-                throw ScheduleError("@every: \(CronParser.quoted(text)) is not a duration (use units d, h, m, s as in 1h30m)")
+                throw ScheduleError(
+                    "@every: \(CronParser.quoted(text)) is not a duration (use units d, h, m, s as in 1h30m)")
             }
             total += n * unit
             digits = ""

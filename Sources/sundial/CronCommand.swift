@@ -40,7 +40,8 @@ struct CronCommand: ParsableCommand {
             }
             let fires = schedule.next(after: start, count: count)
             if fires.isEmpty {
-                FileHandle.standardError.write(Data("no next fire: the schedule has no fire after \(RFC3339.format(start))\n".utf8))
+                FileHandle.standardError.write(
+                    Data("no next fire: the schedule has no fire after \(RFC3339.format(start))\n".utf8))
                 throw ExitCode(1)
             }
             for fire in fires {

@@ -19,9 +19,12 @@ struct DatabaseOptions: ParsableArguments {
 
     func openDatabase(logger: Logger) throws -> Database {
         guard let url = databaseURL ?? Environment.value("SUNDIAL_DATABASE_URL") else {
-            throw ValidationError("no database: pass --database-url or set SUNDIAL_DATABASE_URL (mysql://user:password@host:port/database)")
+            throw ValidationError(
+                "no database: pass --database-url or set SUNDIAL_DATABASE_URL (mysql://user:password@host:port/database)"
+            )
         }
-        let replicas = replicaURLs.isEmpty
+        let replicas =
+            replicaURLs.isEmpty
             ? (Environment.value("SUNDIAL_REPLICA_URLS")?.split(separator: ",").map { String($0) } ?? [])
             : replicaURLs
         do {

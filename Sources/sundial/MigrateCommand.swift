@@ -24,7 +24,8 @@ struct MigrateCommand: ParsableCommand {
 
     func run() throws {
         let logger = try logging.makeLogger(label: "sundial.migrate")
-        let directory = try MigrationsDirectory.locate(explicit: migrationsDir ?? Environment.value("SUNDIAL_MIGRATIONS_DIR"))
+        let directory = try MigrationsDirectory.locate(
+            explicit: migrationsDir ?? Environment.value("SUNDIAL_MIGRATIONS_DIR"))
         let db = try database.openDatabase(logger: logger)
         defer { db.close() }
         do {
@@ -36,7 +37,10 @@ struct MigrateCommand: ParsableCommand {
                 return
             }
             let applied = try migrator.migrate()
-            print(applied.isEmpty ? "Nothing to apply: the schema is up to date." : "Applied \(applied.count) migration(s): \(applied.map(\.name).joined(separator: ", "))")
+            print(
+                applied.isEmpty
+                    ? "Nothing to apply: the schema is up to date."
+                    : "Applied \(applied.count) migration(s): \(applied.map(\.name).joined(separator: ", "))")
         } catch let error as MigrationError {
             throw CommandFailure(error.message)
         } catch let error as MySQLError {
@@ -49,8 +53,10 @@ struct MigrateCommand: ParsableCommand {
         switch entry.state {
         case .applied(let at): return "applied  \(version)  \(entry.name)  \(RFC3339.format(at))"
         case .pending: return "pending  \(version)  \(entry.name)"
-        case .changed(let at): return "CHANGED  \(version)  \(entry.name)  applied \(RFC3339.format(at)), file edited since"
-        case .missing(let at): return "missing  \(version)  \(entry.name)  applied \(RFC3339.format(at)), file not found"
+        case .changed(let at):
+            return "CHANGED  \(version)  \(entry.name)  applied \(RFC3339.format(at)), file edited since"
+        case .missing(let at):
+            return "missing  \(version)  \(entry.name)  applied \(RFC3339.format(at)), file not found"
         }
     }
 }
@@ -60,17 +66,22 @@ enum MigrationsDirectory {
     static func locate(explicit: String?) throws -> URL {
         let fm = FileManager.default
         if let explicit {
-            guard fm.fileExists(atPath: explicit) else { throw ValidationError("migrations directory \(explicit) does not exist") }
+            guard fm.fileExists(atPath: explicit) else {
+                throw ValidationError("migrations directory \(explicit) does not exist")
+            }
             return URL(fileURLWithPath: explicit)
         }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         let candidates = [
             URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("migrations/mysql"),
             executable.appendingPathComponent("../share/sundial/migrations/mysql").standardized,
             executable.appendingPathComponent("migrations/mysql"),
         ]
         guard let found = candidates.first(where: { fm.fileExists(atPath: $0.path) }) else {
-            throw ValidationError("no migrations directory found (looked in \(candidates.map(\.path).joined(separator: ", "))); pass --migrations-dir")
+            throw ValidationError(
+                "no migrations directory found (looked in \(candidates.map(\.path).joined(separator: ", "))); pass --migrations-dir"
+            )
         }
         return found
     }

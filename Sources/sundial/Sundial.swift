@@ -23,7 +23,8 @@ struct LoggingOptions: ParsableArguments {
     func makeLogger(label: String) throws -> Logger {
         let text = logLevel ?? Environment.value("SUNDIAL_LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
-            throw ValidationError("--log-level \(text) is not one of trace, debug, info, notice, warning, error, critical")
+            throw ValidationError(
+                "--log-level \(text) is not one of trace, debug, info, notice, warning, error, critical")
         }
         LoggingSystem.bootstrapOnce()
         var logger = Logger(label: label)

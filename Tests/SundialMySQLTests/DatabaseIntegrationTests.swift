@@ -36,7 +36,8 @@ struct DatabaseIntegrationTests {
         #expect(inserted.affectedRows == 1)
         #expect(inserted.lastInsertID > 0)
         let row = try #require(
-            try db.query("SELECT * FROM t WHERE id = ?", [.int(Int64(inserted.lastInsertID))], consistency: .primary).first)
+            try db.query("SELECT * FROM t WHERE id = ?", [.int(Int64(inserted.lastInsertID))], consistency: .primary)
+                .first)
         #expect(row["name"] == "naïve 🕰")
         #expect(row["n"].int == -42)
         #expect(row["u"] == .uint(UInt64.max))
@@ -59,7 +60,8 @@ struct DatabaseIntegrationTests {
         #expect(try db.query("SELECT @@server_id AS id").first?["id"].int == 2)
         #expect(try db.query("SELECT @@server_id AS id", consistency: .primary).first?["id"].int == 1)
         try db.execute("INSERT INTO t (name, server) VALUES ('where', @@server_id)")
-        #expect(try db.query("SELECT server FROM t WHERE name = 'where'", consistency: .primary).first?["server"].int == 1)
+        #expect(
+            try db.query("SELECT server FROM t WHERE name = 'where'", consistency: .primary).first?["server"].int == 1)
         try db.transaction { c in try c.execute("UPDATE t SET n = @@server_id WHERE name = 'where'") }
         #expect(try db.query("SELECT n FROM t WHERE name = 'where'", consistency: .primary).first?["n"].int == 1)
         // The replica executes no client statements for them: only the two status queries count.
@@ -69,9 +71,13 @@ struct DatabaseIntegrationTests {
             }
         }
         let before = try replicaExecutions()
-        for i in 0..<20 { try db.execute("INSERT INTO t (name, server) VALUES (?, @@server_id)", [.string("write-\(i)")]) }
+        for i in 0..<20 {
+            try db.execute("INSERT INTO t (name, server) VALUES (?, @@server_id)", [.string("write-\(i)")])
+        }
         #expect(try replicaExecutions() - before <= 2)
-        #expect(try db.query("SELECT COUNT(*) AS n FROM t WHERE name LIKE 'write-%' AND server = 1", consistency: .primary).first?["n"].int == 20)
+        #expect(
+            try db.query("SELECT COUNT(*) AS n FROM t WHERE name LIKE 'write-%' AND server = 1", consistency: .primary)
+                .first?["n"].int == 20)
     }
 
     @Test(.enabled(if: IntegrationEnvironment.hasReplica && IntegrationEnvironment.devdb != nil))
@@ -111,7 +117,8 @@ struct DatabaseIntegrationTests {
                 try c.execute("UPDATE t SET n = n + 1 WHERE name = ?", [.string(second)])
             }
         }
-        #expect(attempts.load(ordering: .relaxed) >= 3, "one transaction was chosen as the deadlock victim and ran again")
+        #expect(
+            attempts.load(ordering: .relaxed) >= 3, "one transaction was chosen as the deadlock victim and ran again")
         let rows = try db.query("SELECT name, n FROM t WHERE name IN ('a', 'b') ORDER BY name", consistency: .primary)
         #expect(rows.map { $0["n"].int } == [2, 2])
     }
@@ -124,7 +131,8 @@ struct DatabaseIntegrationTests {
         func kill(_ id: UInt) throws {
             try killer.execute("KILL ?", [.int(Int64(id))])
             for _ in 0..<200 {
-                let left = try killer.query("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ?", [.int(Int64(id))])
+                let left = try killer.query(
+                    "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ?", [.int(Int64(id))])
                 if left.first?["n"].int == 0 { return }
                 usleep(10_000)
             }
@@ -139,7 +147,8 @@ struct DatabaseIntegrationTests {
     }
 
     @Test func poolExhaustionTimesOutWithTheDocumentedError() async throws {
-        let small = try IntegrationEnvironment.database(Self.name, options: ["pool_max": "2", "acquire_timeout": "0.3"])
+        let small = try IntegrationEnvironment.database(
+            Self.name, options: ["pool_max": "2", "acquire_timeout": "0.3"])
         defer { small.close() }
         let first = try small.primary.acquire()
         let second = try small.primary.acquire()
@@ -268,6 +277,8 @@ struct DatabaseIntegrationTests {
                 throw Stop()
             }
         }
-        #expect(try db.query("SELECT COUNT(*) AS n FROM t WHERE name = 'rolled-back'", consistency: .primary).first?["n"].int == 0)
+        #expect(
+            try db.query("SELECT COUNT(*) AS n FROM t WHERE name = 'rolled-back'", consistency: .primary).first?["n"]
+                .int == 0)
     }
 }

@@ -22,7 +22,8 @@ enum IntegrationEnvironment {
     }()
 
     /// An endpoint like the configured one but on database `name`, with extra URL options.
-    static func endpoint(_ url: String, database name: String, options: [String: String] = [:]) throws -> MySQLEndpoint {
+    static func endpoint(_ url: String, database name: String, options: [String: String] = [:]) throws -> MySQLEndpoint
+    {
         var endpoint = try MySQLEndpoint(url: url)
         endpoint.database = name
         endpoint.options.merge(options) { $1 }
@@ -31,7 +32,8 @@ enum IntegrationEnvironment {
 
     /// Creates (or empties) database `name` on the primary; it reaches the replica by replication.
     static func freshDatabase(_ name: String) throws {
-        let admin = try MySQLConnection(endpoint: try endpoint(primaryURL!, database: try MySQLEndpoint(url: primaryURL!).database))
+        let admin = try MySQLConnection(
+            endpoint: try endpoint(primaryURL!, database: try MySQLEndpoint(url: primaryURL!).database))
         defer { admin.close() }
         try admin.executeText("DROP DATABASE IF EXISTS `\(name)`")
         try admin.executeText("CREATE DATABASE `\(name)` CHARACTER SET utf8mb4")
@@ -40,18 +42,23 @@ enum IntegrationEnvironment {
     static func database(_ name: String, options: [String: String] = [:], replicas: Bool = true) throws -> Database {
         try Database(
             primary: try endpoint(primaryURL!, database: name, options: options),
-            replicas: replicas && replicaURL != nil ? [try endpoint(replicaURL!, database: name, options: options)] : [],
+            replicas: replicas && replicaURL != nil
+                ? [try endpoint(replicaURL!, database: name, options: options)] : [],
             logger: logger, replicaRetryAfter: .milliseconds(200))
     }
 
     /// Waits until the replica has applied everything the primary has written so far.
     static func waitForReplica(_ db: Database, timeout: TimeInterval = 10) throws {
         guard let replicaURL else { return }
-        let position = try db.primary.withConnection { try $0.query("SELECT @@gtid_binlog_pos AS pos").first?["pos"].string ?? "" }
+        let position = try db.primary.withConnection {
+            try $0.query("SELECT @@gtid_binlog_pos AS pos").first?["pos"].string ?? ""
+        }
         // On the replica's own default database: the test database may not have arrived yet.
         let replica = try MySQLConnection(endpoint: try MySQLEndpoint(url: replicaURL))
         defer { replica.close() }
-        let waited = try replica.query("SELECT MASTER_GTID_WAIT(?, ?) AS waited", [.string(position), .double(timeout)]).first?["waited"].int
+        let waited = try replica.query(
+            "SELECT MASTER_GTID_WAIT(?, ?) AS waited", [.string(position), .double(timeout)]
+        ).first?["waited"].int
         if waited != 0 { throw TestFailure("the replica did not catch up within \(timeout) s") }
     }
 

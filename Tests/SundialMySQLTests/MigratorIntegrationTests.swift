@@ -16,8 +16,12 @@ struct MigratorIntegrationTests {
         db = try IntegrationEnvironment.database(Self.name, replicas: false)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-migrations-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try write("0001_create_a.sql", "-- a table; with a comment\nCREATE TABLE a (id INT PRIMARY KEY, note VARCHAR(20) DEFAULT 'x;y');\n")
-        try write("0002_create_b.sql", "CREATE TABLE b (id INT PRIMARY KEY);\n/* two statements */\nINSERT INTO b VALUES (1);")
+        try write(
+            "0001_create_a.sql",
+            "-- a table; with a comment\nCREATE TABLE a (id INT PRIMARY KEY, note VARCHAR(20) DEFAULT 'x;y');\n")
+        try write(
+            "0002_create_b.sql", "CREATE TABLE b (id INT PRIMARY KEY);\n/* two statements */\nINSERT INTO b VALUES (1);"
+        )
     }
 
     func write(_ name: String, _ sql: String) throws {
@@ -43,7 +47,11 @@ struct MigratorIntegrationTests {
     @Test func anEditedAppliedFileIsRefused() throws {
         try migrator().migrate()
         try write("0002_create_b.sql", "CREATE TABLE b (id BIGINT PRIMARY KEY);")
-        #expect(throws: MigrationError("0002_create_b.sql was changed after it was applied; restore the applied version and put the change in a new migration file")) {
+        #expect(
+            throws: MigrationError(
+                "0002_create_b.sql was changed after it was applied; restore the applied version and put the change in a new migration file"
+            )
+        ) {
             try migrator().migrate()
         }
         #expect(try migrator().status().last?.state.isChanged == true)
@@ -74,7 +82,11 @@ struct MigratorIntegrationTests {
 
     @Test func badFileNamesAreErrors() throws {
         try write("7_short.sql", "SELECT 1;")
-        #expect(throws: MigrationError("7_short.sql: migration files are named NNNN_description.sql (four or more digits, an underscore, a description)")) {
+        #expect(
+            throws: MigrationError(
+                "7_short.sql: migration files are named NNNN_description.sql (four or more digits, an underscore, a description)"
+            )
+        ) {
             try MigrationFile.load(from: directory)
         }
     }

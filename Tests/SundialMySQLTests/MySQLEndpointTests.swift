@@ -42,7 +42,8 @@ import Testing
 
     @Test func poolSettingsFromTheURL() throws {
         let c = try ConnectionPool.Configuration(
-            endpoint: try MySQLEndpoint(url: "mysql://a@h/d?pool_min=2&pool_max=8&acquire_timeout=0.5&ping_after_idle=3"))
+            endpoint: try MySQLEndpoint(
+                url: "mysql://a@h/d?pool_min=2&pool_max=8&acquire_timeout=0.5&ping_after_idle=3"))
         #expect(c.minimumSize == 2)
         #expect(c.maximumSize == 8)
         #expect(c.acquireTimeout == .milliseconds(500))

@@ -22,8 +22,9 @@ import Testing
         #expect(try fires("0 0 * * 7", from: "2026-11-21T12:00:00Z") == ["2026-11-22T00:00:00Z"])
         #expect(try fires("0 0 * * sun", from: "2026-11-21T12:00:00Z") == ["2026-11-22T00:00:00Z"])
         #expect(try fires("0 0 * * MON", from: "2026-11-21T12:00:00Z") == ["2026-11-23T00:00:00Z"])
-        #expect(try fires("0 0 * * 5-7", from: "2026-11-21T12:00:00Z", count: 2)
-            == ["2026-11-22T00:00:00Z", "2026-11-27T00:00:00Z"])
+        #expect(
+            try fires("0 0 * * 5-7", from: "2026-11-21T12:00:00Z", count: 2)
+                == ["2026-11-22T00:00:00Z", "2026-11-27T00:00:00Z"])
     }
 
     @Test func weekdayRangesAndSteps() throws {
@@ -36,17 +37,21 @@ import Testing
     }
 
     @Test func monthNamesInAnyCase() throws {
-        #expect(try fires("0 0 1 jan,Jul *", from: "2026-02-01T00:00:00Z", count: 2)
-            == ["2026-07-01T00:00:00Z", "2027-01-01T00:00:00Z"])
-        #expect(try fires("0 0 1 MAR-may/2 *", from: "2026-01-01T00:00:00Z", count: 2)
-            == ["2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z"])
+        #expect(
+            try fires("0 0 1 jan,Jul *", from: "2026-02-01T00:00:00Z", count: 2)
+                == ["2026-07-01T00:00:00Z", "2027-01-01T00:00:00Z"])
+        #expect(
+            try fires("0 0 1 MAR-may/2 *", from: "2026-01-01T00:00:00Z", count: 2)
+                == ["2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z"])
     }
 
     @Test func stepsWithStartAndRange() throws {
-        #expect(try fires("5/20 * * * *", from: "2026-01-01T00:00:00Z", count: 4)
-            == ["2026-01-01T00:05:00Z", "2026-01-01T00:25:00Z", "2026-01-01T00:45:00Z", "2026-01-01T01:05:00Z"])
-        #expect(try fires("10-20/5 * * * *", from: "2026-01-01T00:00:00Z", count: 4)
-            == ["2026-01-01T00:10:00Z", "2026-01-01T00:15:00Z", "2026-01-01T00:20:00Z", "2026-01-01T01:10:00Z"])
+        #expect(
+            try fires("5/20 * * * *", from: "2026-01-01T00:00:00Z", count: 4)
+                == ["2026-01-01T00:05:00Z", "2026-01-01T00:25:00Z", "2026-01-01T00:45:00Z", "2026-01-01T01:05:00Z"])
+        #expect(
+            try fires("10-20/5 * * * *", from: "2026-01-01T00:00:00Z", count: 4)
+                == ["2026-01-01T00:10:00Z", "2026-01-01T00:15:00Z", "2026-01-01T00:20:00Z", "2026-01-01T01:10:00Z"])
     }
 
     @Test func dayOfMonthOrDayOfWeekWhenBothRestricted() throws {
@@ -69,13 +74,15 @@ import Testing
         #expect(try fires("0 0 29 2 *", from: "2026-01-01T00:00:00Z") == ["2028-02-29T00:00:00Z"])
         // 2100 is not a leap year.
         #expect(try fires("0 0 29 2 *", from: "2096-03-01T00:00:00Z") == ["2104-02-29T00:00:00Z"])
-        #expect(try fires("0 0 L 2 *", from: "2027-03-01T00:00:00Z", count: 2)
-            == ["2028-02-29T00:00:00Z", "2029-02-28T00:00:00Z"])
+        #expect(
+            try fires("0 0 L 2 *", from: "2027-03-01T00:00:00Z", count: 2)
+                == ["2028-02-29T00:00:00Z", "2029-02-28T00:00:00Z"])
     }
 
     @Test func thirtyFirstSkipsShortMonths() throws {
-        #expect(try fires("0 0 31 * *", from: "2026-01-31T00:00:01Z", count: 3)
-            == ["2026-03-31T00:00:00Z", "2026-05-31T00:00:00Z", "2026-07-31T00:00:00Z"])
+        #expect(
+            try fires("0 0 31 * *", from: "2026-01-31T00:00:01Z", count: 3)
+                == ["2026-03-31T00:00:00Z", "2026-05-31T00:00:00Z", "2026-07-31T00:00:00Z"])
     }
 
     @Test func yearRollover() throws {
@@ -85,10 +92,12 @@ import Testing
     }
 
     @Test func lastDayOfMonth() throws {
-        #expect(try fires("0 0 L * *", from: "2026-02-01T00:00:00Z", count: 3)
-            == ["2026-02-28T00:00:00Z", "2026-03-31T00:00:00Z", "2026-04-30T00:00:00Z"])
-        #expect(try fires("0 0 L-3 * *", from: "2026-02-01T00:00:00Z", count: 2)
-            == ["2026-02-25T00:00:00Z", "2026-03-28T00:00:00Z"])
+        #expect(
+            try fires("0 0 L * *", from: "2026-02-01T00:00:00Z", count: 3)
+                == ["2026-02-28T00:00:00Z", "2026-03-31T00:00:00Z", "2026-04-30T00:00:00Z"])
+        #expect(
+            try fires("0 0 L-3 * *", from: "2026-02-01T00:00:00Z", count: 2)
+                == ["2026-02-25T00:00:00Z", "2026-03-28T00:00:00Z"])
     }
 
     @Test func nearestWeekday() throws {
@@ -103,25 +112,30 @@ import Testing
     }
 
     @Test func lastAndNthWeekday() throws {
-        #expect(try fires("0 0 * * 5L", from: "2026-11-01T00:00:00Z", count: 2)
-            == ["2026-11-27T00:00:00Z", "2026-12-25T00:00:00Z"])
-        #expect(try fires("0 0 * * FRI#3", from: "2026-11-01T00:00:00Z", count: 2)
-            == ["2026-11-20T00:00:00Z", "2026-12-18T00:00:00Z"])
+        #expect(
+            try fires("0 0 * * 5L", from: "2026-11-01T00:00:00Z", count: 2)
+                == ["2026-11-27T00:00:00Z", "2026-12-25T00:00:00Z"])
+        #expect(
+            try fires("0 0 * * FRI#3", from: "2026-11-01T00:00:00Z", count: 2)
+                == ["2026-11-20T00:00:00Z", "2026-12-18T00:00:00Z"])
         // A fifth Monday exists only in some months: in 2026, March, June, August and November.
-        #expect(try fires("0 0 * * 1#5", from: "2026-01-01T00:00:00Z", count: 2)
-            == ["2026-03-30T00:00:00Z", "2026-06-29T00:00:00Z"])
+        #expect(
+            try fires("0 0 * * 1#5", from: "2026-01-01T00:00:00Z", count: 2)
+                == ["2026-03-30T00:00:00Z", "2026-06-29T00:00:00Z"])
     }
 
     @Test func sixFieldsHaveSecondsFirst() throws {
-        #expect(try fires("*/10 * * * * *", from: "2026-01-01T12:00:05Z", count: 2)
-            == ["2026-01-01T12:00:10Z", "2026-01-01T12:00:20Z"])
+        #expect(
+            try fires("*/10 * * * * *", from: "2026-01-01T12:00:05Z", count: 2)
+                == ["2026-01-01T12:00:10Z", "2026-01-01T12:00:20Z"])
         #expect(try fires("30 15 10 * * *", from: "2026-01-01T12:00:05Z") == ["2026-01-02T10:15:30Z"])
     }
 
     @Test func sevenFieldsHaveAYearLast() throws {
         #expect(try fires("0 0 0 1 1 ? 2030", from: "2026-01-01T00:00:00Z", count: 2) == ["2030-01-01T00:00:00Z"])
-        #expect(try fires("0 0 12 29 2 ? 2027-2040", from: "2026-01-01T00:00:00Z", count: 2)
-            == ["2028-02-29T12:00:00Z", "2032-02-29T12:00:00Z"])
+        #expect(
+            try fires("0 0 12 29 2 ? 2027-2040", from: "2026-01-01T00:00:00Z", count: 2)
+                == ["2028-02-29T12:00:00Z", "2032-02-29T12:00:00Z"])
     }
 
     @Test func yearsInThePastHaveNoNextFire() throws {

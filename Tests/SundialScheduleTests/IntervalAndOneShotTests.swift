@@ -8,8 +8,9 @@ import Testing
         let schedule = try Schedule("@every 90s")
         #expect(schedule.kind == .interval(seconds: 90))
         // Anchored at the epoch by default: 90 s divides the day, so midnight is on the grid.
-        #expect(try fires("@every 90s", from: "2026-01-01T00:00:00Z", count: 2)
-            == ["2026-01-01T00:01:30Z", "2026-01-01T00:03:00Z"])
+        #expect(
+            try fires("@every 90s", from: "2026-01-01T00:00:00Z", count: 2)
+                == ["2026-01-01T00:01:30Z", "2026-01-01T00:03:00Z"])
     }
 
     @Test func everyAnchoredAtThePreviousFireNeverDrifts() throws {
@@ -41,8 +42,9 @@ import Testing
         #expect(schedule.next(after: instant("2026-11-21T00:00:00Z")) == instant("2026-12-01T03:00:00Z"))
         #expect(schedule.next(after: instant("2026-12-01T03:00:00Z")) == nil)
         #expect(schedule.previous(before: instant("2026-12-02T00:00:00Z")) == instant("2026-12-01T03:00:00Z"))
-        #expect(try Schedule("@at 2026-12-01T04:30:00.5+01:30").next(after: .distantPast)
-            == instant("2026-12-01T03:00:00.5Z"))
+        #expect(
+            try Schedule("@at 2026-12-01T04:30:00.5+01:30").next(after: .distantPast)
+                == instant("2026-12-01T03:00:00.5Z"))
         #expect(try Schedule("2026-12-01T03:00:00Z").kind == .once(instant("2026-12-01T03:00:00Z")))
         #expect(parseError("@at tomorrow")?.contains("is not an RFC 3339 time") == true)
         #expect(parseError("@at 2026-02-30T00:00:00Z")?.contains("is not an RFC 3339 time") == true)

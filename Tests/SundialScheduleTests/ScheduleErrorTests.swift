@@ -37,7 +37,9 @@ import Testing
 
     @Test func unknownMacrosAndZones() {
         #expect(parseError("@reboot") == "unknown macro '@reboot'")
-        #expect(parseError("0 3 * * *", tz: "Mars/Olympus") == "unknown time zone 'Mars/Olympus' (use an IANA name such as Europe/London)")
+        #expect(
+            parseError("0 3 * * *", tz: "Mars/Olympus")
+                == "unknown time zone 'Mars/Olympus' (use an IANA name such as Europe/London)")
         #expect(parseError("0 3 * * *", tz: "") != nil)
         #expect(parseError("0 3 * * *", tz: "Europe/London") == nil)
     }

@@ -90,8 +90,9 @@ import Testing
             let c = calendar.dateComponents(
                 [.year, .month, .day, .hour, .minute, .second, .weekday],
                 from: Date(timeIntervalSince1970: Double(seconds)))
-            #expect([wall.year, wall.month, wall.day, wall.hour, wall.minute, wall.second]
-                == [c.year, c.month, c.day, c.hour, c.minute, c.second])
+            #expect(
+                [wall.year, wall.month, wall.day, wall.hour, wall.minute, wall.second]
+                    == [c.year, c.month, c.day, c.hour, c.minute, c.second])
             #expect(CivilTime.weekday(days: CivilTime.floorDiv(seconds, 86_400)) == c.weekday! - 1)
             #expect(wall.wallSeconds == seconds)
         }
