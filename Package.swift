@@ -77,6 +77,11 @@ let package = Package(
         ),
         // Integration tests: they run against a real MariaDB when SUNDIAL_TEST_DATABASE_URL is set
         // (deploy/dev/run-tests sets it), and are skipped otherwise.
+        // Runs the built `sundial` binary as a user would.
+        .testTarget(
+            name: "SundialCLITests",
+            dependencies: ["SundialMySQL"]
+        ),
         .testTarget(
             name: "SundialMySQLTests",
             dependencies: ["SundialMySQL", "SundialMigrations"]
