@@ -9,10 +9,12 @@ let package = Package(
         .library(name: "SundialSchedule", targets: ["SundialSchedule"]),
         .library(name: "SundialMySQL", targets: ["SundialMySQL"]),
         .library(name: "SundialMigrations", targets: ["SundialMigrations"]),
+        .library(name: "SundialExecutor", targets: ["SundialExecutor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
@@ -22,6 +24,9 @@ let package = Package(
             pkgConfig: "libmariadb",
             providers: [.apt(["default-libmysqlclient-dev"])]
         ),
+
+        // glibc calls Swift's Glibc module hides (pipe2, posix_spawn's chdir and closefrom).
+        .target(name: "CSundialSystem"),
 
         // Pure: cron expressions, intervals, one-shots, time zones. No I/O.
         .target(name: "SundialSchedule"),
@@ -44,11 +49,24 @@ let package = Package(
             ]
         ),
 
+        // The executor: claims, the leader/follower pool, leases, actions, run history.
+        .target(
+            name: "SundialExecutor",
+            dependencies: [
+                "CSundialSystem",
+                "SundialSchedule",
+                "SundialMySQL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // The `sundial` command: subcommands wire the libraries together.
         .executableTarget(
             name: "sundial",
             dependencies: [
                 "SundialSchedule",
+                "SundialExecutor",
                 "SundialMySQL",
                 "SundialMigrations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -18,7 +18,8 @@ public struct ConnectionOptions: Sendable, Hashable {
 ///
 /// Every call blocks the calling thread: use it from threads you own (an executor's pool threads, a
 /// dedicated thread), never from Swift's cooperative pool. A connection is used by one thread at a
-/// time; the pool hands it over. Sessions run with `time_zone='+00:00'` and utf8mb4, and values
+/// time; the pool hands it over. Sessions run with `time_zone='+00:00'`, utf8mb4 and READ
+/// COMMITTED isolation, and values
 /// always travel as bound parameters of prepared statements, which are cached per connection.
 public final class MySQLConnection: @unchecked Sendable {
     public let endpoint: MySQLEndpoint
@@ -60,7 +61,8 @@ public final class MySQLConnection: @unchecked Sendable {
         mysql_options(handle, MYSQL_OPT_WRITE_TIMEOUT, &writeTimeout)
         mysql_options(handle, MYSQL_OPT_RECONNECT, &reconnect)
         mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
-        mysql_options(handle, MYSQL_INIT_COMMAND, "SET time_zone='+00:00'")
+        // READ COMMITTED: claims and run bookkeeping lock only the rows they touch, not gaps.
+        mysql_options(handle, MYSQL_INIT_COMMAND, "SET time_zone='+00:00', SESSION tx_isolation='READ-COMMITTED'")
         let connected = mysql_real_connect(
             handle, endpoint.socket == nil ? endpoint.host : nil, endpoint.user, endpoint.password,
             endpoint.database, UInt32(endpoint.port), endpoint.socket, 0)

@@ -1,9 +1,18 @@
 import ArgumentParser
 import Logging
+import SundialExecutor
+
+/// Entry point: a shell supervisor first (see `ShellSupervisor`), the command line otherwise.
+@main
+enum Main {
+    static func main() async {
+        ShellSupervisor.runIfRequested()
+        await Sundial.main()
+    }
+}
 
 /// `sundial`: the distributed cron and task executor for MySQL.
-@main
-struct Sundial: ParsableCommand {
+struct Sundial: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sundial",
         abstract: "A distributed cron and task executor for MySQL/MariaDB.",
@@ -11,7 +20,7 @@ struct Sundial: ParsableCommand {
             Jobs live in one `cron` table. Any number of `sundial executor` processes claim the rows \
             that are due and run them. Configuration comes from flags and SUNDIAL_* environment variables.
             """,
-        subcommands: [MigrateCommand.self, CronCommand.self]
+        subcommands: [ExecutorCommand.self, TaskCommand.self, MigrateCommand.self, CronCommand.self]
     )
 }
 

@@ -1,0 +1,17 @@
+#ifndef CSUNDIAL_SYSTEM_H
+#define CSUNDIAL_SYSTEM_H
+
+#include <spawn.h>
+
+/// glibc's GNU-only calls, which Swift's Glibc module does not show.
+
+/// pipe2(fds, O_CLOEXEC).
+int sundial_pipe_cloexec(int fds[2]);
+
+/// posix_spawn_file_actions_addchdir_np.
+int sundial_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *path);
+
+/// posix_spawn_file_actions_addclosefrom_np: close every descriptor from `from` up in the child.
+int sundial_spawn_add_closefrom(posix_spawn_file_actions_t *actions, int from);
+
+#endif

@@ -1,0 +1,81 @@
+import Foundation
+
+/// One attempt of one task, as a handler sees it.
+public final class RunContext: @unchecked Sendable {
+    /// Why an attempt is being stopped.
+    public enum CancelReason: Sendable, Equatable {
+        case killRequested
+        case timedOut
+        /// The executor is shutting down, or lost its lease.
+        case executorStopping
+    }
+
+    public let taskID: Int64
+    public let taskName: String
+    public let payload: Data
+    public let scheduledFor: Date
+    /// 0 for the first attempt.
+    public let attempt: Int
+    /// The time limit for this attempt, if any.
+    public let timeout: Double?
+
+    private let lock = NSCondition()
+    private var reason: CancelReason?
+    private var handlers: [@Sendable (CancelReason) -> Void] = []
+
+    public init(taskID: Int64, taskName: String, payload: Data, scheduledFor: Date, attempt: Int, timeout: Double?) {
+        self.taskID = taskID
+        self.taskName = taskName
+        self.payload = payload
+        self.scheduledFor = scheduledFor
+        self.attempt = attempt
+        self.timeout = timeout
+    }
+
+    /// Why the attempt was stopped, or nil while it may go on.
+    public var cancelReason: CancelReason? {
+        lock.lock()
+        defer { lock.unlock() }
+        return reason
+    }
+
+    public var isCancelled: Bool { cancelReason != nil }
+
+    /// Calls `handler` once when the attempt is stopped (at once if it already was).
+    public func onCancel(_ handler: @escaping @Sendable (CancelReason) -> Void) {
+        lock.lock()
+        if let reason {
+            lock.unlock()
+            handler(reason)
+            return
+        }
+        handlers.append(handler)
+        lock.unlock()
+    }
+
+    /// Stops the attempt. The first reason wins.
+    public func cancel(_ why: CancelReason) {
+        lock.lock()
+        guard reason == nil else {
+            lock.unlock()
+            return
+        }
+        reason = why
+        let toCall = handlers
+        handlers.removeAll()
+        lock.broadcast()
+        lock.unlock()
+        toCall.forEach { $0(why) }
+    }
+
+    /// Sleeps up to `seconds`, waking early when cancelled. Returns false if cancelled.
+    public func sleep(_ seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        lock.lock()
+        defer { lock.unlock() }
+        while reason == nil {
+            if !lock.wait(until: deadline) { break }
+        }
+        return reason == nil
+    }
+}

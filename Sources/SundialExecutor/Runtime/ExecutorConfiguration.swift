@@ -1,0 +1,31 @@
+/// Everything an executor can be told; each setting has a default.
+public struct ExecutorConfiguration: Sendable, Equatable {
+    /// Name shown in `cron_executor` and `claimed_by` (a random suffix is added per process).
+    public var name: String?
+    /// Pool threads: how many tasks run at once.
+    public var threads = 8
+    /// Most rows one claim takes.
+    public var batch = 100
+    /// Claimed-but-not-started work allowed beyond the free threads.
+    public var queueAllowance = 32
+    /// How far ahead of `next_run` rows are claimed, so they start on the exact second.
+    public var lookahead: Duration = .milliseconds(500)
+    /// How often the leader asks the database for due rows when there is nothing else to do.
+    public var pollInterval: Duration = .milliseconds(200)
+    /// How often the heartbeat redispatcher runs.
+    public var heartbeatInterval: Duration = .seconds(1)
+    /// An executor whose heartbeat is older than this is dead and its work is taken over.
+    public var lease: Duration = .seconds(10)
+    /// Due work that waited this long for a free thread goes back to the table for others.
+    public var releaseAfter: Duration = .seconds(2)
+    /// On SIGTERM, running tasks get this long to finish before they are killed.
+    public var shutdownGrace: Duration = .seconds(30)
+    /// Executor tags for placement: a row with tags runs only on an executor with one of them.
+    public var tags: [String] = []
+
+    public init() {}
+
+    /// Stop claiming and kill running tasks when the heartbeat has failed for this long: well
+    /// before anyone else may declare this executor dead.
+    public var selfFenceAfter: Duration { lease * 0.7 }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import SundialSchedule
+
+/// Decides what a task row becomes after a fire, without any I/O: the retry, the next fire
+/// (following the misfire policy), or the end of a one-shot.
+///
+/// Times are the database's: `now` is `NOW(6)` as read from the database.
+public struct FirePlanner: Sendable {
+    /// How a run ended.
+    public enum Outcome: Sendable, Equatable {
+        case succeeded
+        case failed(String)
+        case timedOut
+        /// Stopped on request: never retried.
+        case killed
+    }
+
+    /// The row's next state.
+    public struct Plan: Sendable, Equatable {
+        public var status: TaskRow.Status
+        public var nextRun: Date?
+        public var fireAt: Date?
+        public var attempt: Int
+        public var error: String?
+    }
+
+    public let schedule: Schedule?
+    public let row: TaskRow
+
+    public init(row: TaskRow, schedule: Schedule?) {
+        self.row = row
+        self.schedule = schedule
+    }
+
+    /// After attempt `attempt` (0-based) of the fire scheduled for `fireAt` ended with `outcome`.
+    /// `jitter` in 0...1 spreads retries (pass a random number; tests pass fixed ones).
+    public func afterRun(fireAt: Date, attempt: Int, outcome: Outcome, now: Date, jitter: Double) -> Plan {
+        let error: String?
+        switch outcome {
+        case .succeeded: error = nil
+        case .failed(let message): error = message
+        case .timedOut: error = "timed out after \(Self.seconds(row.timeoutSeconds ?? 0))"
+        case .killed: error = "killed on request"
+        }
+        let retryable = outcome != .succeeded && outcome != .killed
+        if retryable && attempt + 1 < row.maxAttempts {
+            let delay = backoff(retry: attempt + 1, jitter: jitter)
+            return Plan(
+                status: .active, nextRun: now.addingTimeInterval(delay), fireAt: fireAt, attempt: attempt + 1,
+                error: error)
+        }
+        guard schedule != nil, !isOneShot else {
+            return Plan(
+                status: outcome == .succeeded ? .done : .dead, nextRun: nil, fireAt: nil, attempt: attempt, error: error
+            )
+        }
+        return moveOn(after: fireAt, now: now, error: error)
+    }
+
+    /// The fire after `fireAt`, with missed fires handled by the misfire policy. Used after a run,
+    /// and when a lost `at_most_once` fire is given up.
+    public func moveOn(after fireAt: Date, now: Date, error: String? = nil) -> Plan {
+        guard let schedule = schedule?.anchored(at: fireAt), let next = schedule.next(after: fireAt) else {
+            return Plan(status: .done, nextRun: nil, fireAt: nil, attempt: 0, error: error)
+        }
+        var fire = next
+        if next <= now {
+            switch row.misfirePolicy {
+            case .runOnce:
+                // One catch-up run, for the latest missed fire.
+                fire = schedule.previous(before: now.addingTimeInterval(0.000_001)) ?? next
+            case .skip:
+                guard let upcoming = schedule.next(after: now) else {
+                    return Plan(status: .done, nextRun: nil, fireAt: nil, attempt: 0, error: error)
+                }
+                fire = upcoming
+            case .runAll:
+                // Every missed fire, but no more than the last `misfireLimit` of them.
+                var earliest = next
+                var cursor = now.addingTimeInterval(0.000_001)
+                for _ in 0..<row.misfireLimit {
+                    guard let previous = schedule.previous(before: cursor), previous >= next else { break }
+                    earliest = previous
+                    cursor = previous
+                }
+                fire = earliest
+            }
+        }
+        return Plan(status: .active, nextRun: fire, fireAt: fire, attempt: 0, error: error)
+    }
+
+    /// Where a row without `next_run` starts: the first fire after `now`, or now for a one-shot.
+    public func firstFire(now: Date) -> Plan {
+        guard let schedule else {
+            return Plan(status: .active, nextRun: now, fireAt: now, attempt: 0, error: nil)
+        }
+        if case .once(let at) = schedule.kind {
+            // A one-shot in the past still runs, once: that is what its author asked for.
+            return Plan(status: .active, nextRun: at, fireAt: at, attempt: 0, error: nil)
+        }
+        guard let next = schedule.next(after: now) else {
+            return Plan(status: .done, nextRun: nil, fireAt: nil, attempt: 0, error: "the schedule has no future fire")
+        }
+        return Plan(status: .active, nextRun: next, fireAt: next, attempt: 0, error: nil)
+    }
+
+    /// Seconds to wait before retry `retry` (1-based): `backoff_seconds × 2^(retry-1)`, capped at
+    /// `backoff_max_seconds`, then scaled by a random factor between ½ and 1 so that many tasks
+    /// failing together do not retry together.
+    public func backoff(retry: Int, jitter: Double) -> Double {
+        let exponential = row.backoffSeconds * pow(2, Double(min(retry - 1, 40)))
+        let capped = min(exponential, row.backoffMaxSeconds)
+        return capped * (0.5 + 0.5 * min(max(jitter, 0), 1))
+    }
+
+    private var isOneShot: Bool {
+        if case .once = schedule?.kind { return true }
+        return false
+    }
+
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+    }
+}
