@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "SundialMySQL", targets: ["SundialMySQL"]),
         .library(name: "SundialMigrations", targets: ["SundialMigrations"]),
         .library(name: "SundialExecutor", targets: ["SundialExecutor"]),
+        .library(name: "SundialTesting", targets: ["SundialTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -74,6 +75,16 @@ let package = Package(
             ]
         ),
 
+        // Helpers for tests that need a real MariaDB, child processes and threads of their own.
+        .target(
+            name: "SundialTesting",
+            dependencies: [
+                "SundialMySQL",
+                "SundialMigrations",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // Benchmarks are programs, not tests: `swift run -c release sundial-bench --help`.
         .executableTarget(
             name: "sundial-bench",
@@ -102,7 +113,11 @@ let package = Package(
         ),
         .testTarget(
             name: "SundialMySQLTests",
-            dependencies: ["SundialMySQL", "SundialMigrations"]
+            dependencies: ["SundialMySQL", "SundialMigrations", "SundialTesting"]
+        ),
+        .testTarget(
+            name: "SundialExecutorTests",
+            dependencies: ["SundialExecutor", "SundialSchedule", "SundialMySQL", "SundialTesting"]
         ),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import SundialMySQL
+import SundialTesting
 import Synchronization
 import Testing
 

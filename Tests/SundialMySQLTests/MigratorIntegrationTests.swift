@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SundialMigrations
 import SundialMySQL
+import SundialTesting
 import Synchronization
 import Testing
 

@@ -48,7 +48,13 @@ public struct TaskStore: Sendable {
             token: token, rows: rows.map(TaskRow.init(row:)), databaseNow: rows.first?["db_now"].date ?? Date())
     }
 
-    static func claimStatement(tagCount: Int) -> String {
+    static func claimStatement(tagCount: Int) -> String { TaskStoreSQL.claim(tagCount: tagCount) }
+}
+
+/// SQL the store sends, exposed for EXPLAIN in tests and benchmarks.
+public enum TaskStoreSQL {
+    /// The claim: parameters are token, executor, look-ahead in microseconds, one per tag, limit.
+    public static func claim(tagCount: Int) -> String {
         let tagMatch = (0..<tagCount).map { _ in " OR FIND_IN_SET(?, tags)" }.joined()
         return """
             UPDATE cron SET task_id = ?, claimed_by = ?, claimed_at = NOW(6) \
@@ -57,6 +63,9 @@ public struct TaskStore: Sendable {
             ORDER BY next_run LIMIT ?
             """
     }
+}
+
+extension TaskStore {
 
     /// Gives claimed rows back untouched (no attempt counted), fenced by their token.
     public func release(_ rows: [(id: Int64, token: Int64)]) throws {

@@ -22,6 +22,12 @@ public struct FirePlanner: Sendable {
         public var fireAt: Date?
         public var attempt: Int
         public var error: String?
+
+        public init(status: TaskRow.Status, nextRun: Date?, fireAt: Date?, attempt: Int, error: String?) {
+            (self.status, self.nextRun, self.fireAt, self.attempt, self.error) = (
+                status, nextRun, fireAt, attempt, error
+            )
+        }
     }
 
     public let schedule: Schedule?

@@ -1,28 +1,29 @@
 import Foundation
 import Logging
+import SundialMigrations
 import SundialMySQL
 import Synchronization
-import Testing
 
 /// The real MariaDB the integration tests use, from the environment that `deploy/dev/run-tests`
 /// sets: SUNDIAL_TEST_DATABASE_URL (primary), SUNDIAL_TEST_REPLICA_URL (binlog replica) and
 /// SUNDIAL_TEST_DEVDB (the dev script, to stop and start the replica).
-enum IntegrationEnvironment {
-    static let primaryURL = ProcessInfo.processInfo.environment["SUNDIAL_TEST_DATABASE_URL"]
-    static let replicaURL = ProcessInfo.processInfo.environment["SUNDIAL_TEST_REPLICA_URL"]
-    static let devdb = ProcessInfo.processInfo.environment["SUNDIAL_TEST_DEVDB"]
+public enum IntegrationEnvironment {
+    public static let primaryURL = ProcessInfo.processInfo.environment["SUNDIAL_TEST_DATABASE_URL"]
+    public static let replicaURL = ProcessInfo.processInfo.environment["SUNDIAL_TEST_REPLICA_URL"]
+    public static let devdb = ProcessInfo.processInfo.environment["SUNDIAL_TEST_DEVDB"]
 
-    static var hasDatabase: Bool { primaryURL != nil }
-    static var hasReplica: Bool { primaryURL != nil && replicaURL != nil }
+    public static var hasDatabase: Bool { primaryURL != nil }
+    public static var hasReplica: Bool { primaryURL != nil && replicaURL != nil }
 
-    static let logger: Logger = {
+    public static let logger: Logger = {
         var logger = Logger(label: "sundial.test")
         logger.logLevel = .critical
         return logger
     }()
 
     /// An endpoint like the configured one but on database `name`, with extra URL options.
-    static func endpoint(_ url: String, database name: String, options: [String: String] = [:]) throws -> MySQLEndpoint
+    public static func endpoint(_ url: String, database name: String, options: [String: String] = [:]) throws
+        -> MySQLEndpoint
     {
         var endpoint = try MySQLEndpoint(url: url)
         endpoint.database = name
@@ -31,7 +32,7 @@ enum IntegrationEnvironment {
     }
 
     /// Creates (or empties) database `name` on the primary; it reaches the replica by replication.
-    static func freshDatabase(_ name: String) throws {
+    public static func freshDatabase(_ name: String) throws {
         let admin = try MySQLConnection(
             endpoint: try endpoint(primaryURL!, database: try MySQLEndpoint(url: primaryURL!).database))
         defer { admin.close() }
@@ -39,7 +40,9 @@ enum IntegrationEnvironment {
         try admin.executeText("CREATE DATABASE `\(name)` CHARACTER SET utf8mb4")
     }
 
-    static func database(_ name: String, options: [String: String] = [:], replicas: Bool = true) throws -> Database {
+    public static func database(_ name: String, options: [String: String] = [:], replicas: Bool = true) throws
+        -> Database
+    {
         try Database(
             primary: try endpoint(primaryURL!, database: name, options: options),
             replicas: replicas && replicaURL != nil
@@ -48,7 +51,7 @@ enum IntegrationEnvironment {
     }
 
     /// Waits until the replica has applied everything the primary has written so far.
-    static func waitForReplica(_ db: Database, timeout: TimeInterval = 10) throws {
+    public static func waitForReplica(_ db: Database, timeout: TimeInterval = 10) throws {
         guard let replicaURL else { return }
         let position = try db.primary.withConnection {
             try $0.query("SELECT @@gtid_binlog_pos AS pos").first?["pos"].string ?? ""
@@ -64,7 +67,7 @@ enum IntegrationEnvironment {
 
     /// Runs the dev script (`stop replica`, `start replica`). Spawned and reaped directly:
     /// Foundation's `Process` waits for inherited descriptors that the server it starts keeps open.
-    static func devdb(_ arguments: String...) throws {
+    public static func devdb(_ arguments: String...) throws {
         guard let script = devdb else { throw TestFailure("SUNDIAL_TEST_DEVDB is not set") }
         let argv = ["/bin/bash", script] + arguments
         var cArguments = argv.map { strdup($0) } + [nil]
@@ -83,13 +86,13 @@ enum IntegrationEnvironment {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Runs blocking work on a thread of its own (never on Swift's cooperative pool) and awaits it.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         let thread = Thread {
             do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
@@ -100,11 +103,49 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
 }
 
 /// Runs `count` threads at once and waits for all of them.
-func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) async throws {
+public func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
         for i in 0..<count {
             group.addTask { try await onThread { try body(i) } }
         }
         try await group.waitForAll()
+    }
+}
+
+extension IntegrationEnvironment {
+    /// A fresh database `name` with Sundial's migrations applied.
+    public static func migratedDatabase(_ name: String, replicas: Bool = false, options: [String: String] = [:]) throws
+        -> Database
+    {
+        try freshDatabase(name)
+        let db = try database(name, options: options, replicas: replicas)
+        let directory = repositoryRoot.appendingPathComponent("migrations/mysql")
+        try Migrator(database: db, files: try MigrationFile.load(from: directory), logger: logger).migrate()
+        return db
+    }
+
+    /// The URL of database `name` on the test primary, for child processes.
+    public static func url(database name: String) throws -> String {
+        let base = try MySQLEndpoint(url: primaryURL!)
+        guard let range = primaryURL!.range(of: "/\(base.database)") else {
+            throw TestFailure("cannot rewrite the database URL")
+        }
+        return primaryURL!.replacingCharacters(in: range, with: "/\(name)")
+    }
+
+    /// The checkout this package was built from.
+    public static let repositoryRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }()
+
+    /// The `sundial` binary built beside the running tests.
+    public static var sundialBinary: URL {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("sundial").path), url.path != "/" {
+            url.deleteLastPathComponent()
+        }
+        return url.appendingPathComponent("sundial")
     }
 }

@@ -1,0 +1,97 @@
+import Foundation
+import Logging
+import SundialExecutor
+import SundialMySQL
+import SundialTesting
+
+/// Runs an in-process executor against a test database, with quick timings for tests.
+struct ExecutorHarness {
+    let db: Database
+    let executor: Executor
+
+    static func settings(_ configure: (inout ExecutorConfiguration) -> Void = { _ in }) -> ExecutorConfiguration {
+        var settings = ExecutorConfiguration()
+        settings.threads = 4
+        settings.pollInterval = .milliseconds(50)
+        settings.heartbeatInterval = .milliseconds(200)
+        settings.lease = .seconds(3)
+        settings.shutdownGrace = .seconds(5)
+        configure(&settings)
+        return settings
+    }
+
+    static func handlers(_ liveness: LivenessPipes) -> HandlerRegistry {
+        var shell = ShellHandler.Configuration()
+        shell.supervisor = [IntegrationEnvironment.sundialBinary.path, ShellSupervisor.argument]
+        shell.killGrace = 1
+        return HandlerRegistry(liveness: liveness, shell: shell)
+    }
+
+    init(db: Database, _ configure: (inout ExecutorConfiguration) -> Void = { _ in }) throws {
+        self.db = db
+        let liveness = LivenessPipes()
+        executor = Executor(
+            database: db, configuration: Self.settings(configure), handlers: Self.handlers(liveness),
+            liveness: liveness,
+            logger: IntegrationEnvironment.logger)
+        try executor.start()
+    }
+
+    var admin: TaskAdmin { TaskAdmin(database: db, definitions: executor.definitions) }
+
+    func stop() { executor.stop() }
+}
+
+extension Database {
+    /// The first column of the first row, as an integer.
+    func count(_ sql: String, _ values: [MySQLValue] = []) throws -> Int {
+        try query(sql, values, consistency: .primary).first?[0].int ?? -1
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+    func waitFor(_ timeout: TimeInterval = 20, _ condition: () throws -> Bool) throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return try condition()
+    }
+}
+
+/// A `sundial executor` child process.
+final class ExecutorProcess {
+    let process = Process()
+    let name: String
+
+    init(name: String, databaseURL: String, arguments: [String] = []) throws {
+        self.name = name
+        process.executableURL = IntegrationEnvironment.sundialBinary
+        process.arguments =
+            [
+                "executor", "--id", name, "--heartbeat", "0.5", "--lease", "3", "--poll-interval", "0.05",
+                "--log-level", "warning",
+            ]
+            + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["SUNDIAL_DATABASE_URL"] = databaseURL
+        environment["SUNDIAL_REPLICA_URLS"] = nil
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for the process to exit; returns its status, or nil on timeout.
+    func wait(timeout: TimeInterval) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}

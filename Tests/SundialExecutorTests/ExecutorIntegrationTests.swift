@@ -1,0 +1,196 @@
+import Foundation
+import SundialExecutor
+import SundialMySQL
+import SundialTesting
+import Testing
+
+/// One in-process executor against a real MariaDB.
+@Suite(.serialized, .enabled(if: IntegrationEnvironment.hasDatabase, "needs SUNDIAL_TEST_DATABASE_URL"))
+struct ExecutorIntegrationTests {
+    let db: Database
+
+    init() throws {
+        db = try IntegrationEnvironment.migratedDatabase("sundial_test_executor")
+    }
+
+    @Test func usersInsertsRunAndBadRowsBecomeInvalidWithoutHarm() throws {
+        try db.execute(
+            """
+            INSERT INTO cron (name, action, payload, schedule) VALUES
+              ('nightly', 'shell', '{"command":"/opt/report.sh"}', '0 3 * * *'),
+              ('bad-cron', 'noop', NULL, '0 0 30 2 *'),
+              ('bad-json', 'shell', '{"command":', NULL),
+              ('bad-action', 'frobnicate', NULL, NULL),
+              ('bad-zone', 'noop', NULL, NULL),
+              ('bad-payload', 'sleep', '{"seconds":"soon"}', NULL)
+            """)
+        try db.execute("UPDATE cron SET timezone = 'Mars/Base' WHERE name = 'bad-zone'")
+        try db.execute("INSERT INTO cron (name, action) VALUES ('once', 'noop')")
+        let harness = try ExecutorHarness(db: db)
+        defer { harness.stop() }
+        #expect(
+            try db.waitFor { try db.count("SELECT COUNT(*) FROM cron WHERE name = 'once' AND status = 'done'") == 1 })
+        #expect(try db.waitFor { try db.count("SELECT COUNT(*) FROM cron WHERE status = 'invalid'") == 5 })
+        let errors = Dictionary(
+            uniqueKeysWithValues: try db.query(
+                "SELECT name, error FROM cron WHERE status = 'invalid'", consistency: .primary
+            )
+            .map { ($0["name"].string!, $0["error"].string!) })
+        #expect(errors["bad-cron"]?.hasPrefix("schedule: the expression can never fire") == true)
+        #expect(errors["bad-json"] == "payload is not a JSON object")
+        #expect(errors["bad-action"]?.hasPrefix("unknown action 'frobnicate'") == true)
+        #expect(errors["bad-zone"] == "unknown time zone 'Mars/Base'")
+        #expect(errors["bad-payload"] == "payload: seconds has the wrong type")
+        // The scheduled row got its first fire, at 03:00 UTC, within a heartbeat.
+        let next = try #require(
+            try db.query("SELECT next_run FROM cron WHERE name = 'nightly'", consistency: .primary).first?["next_run"]
+                .date)
+        #expect(Int(next.timeIntervalSince1970) % 86_400 == 3 * 3600)
+        // The executor is unharmed: more work still runs.
+        try db.execute("INSERT INTO cron (name, action) VALUES ('after', 'noop')")
+        #expect(
+            try db.waitFor { try db.count("SELECT COUNT(*) FROM cron WHERE name = 'after' AND status = 'done'") == 1 })
+        #expect(
+            try db.count(
+                "SELECT COUNT(*) FROM cron_run r JOIN cron c ON c.id = r.cron_id WHERE c.name = 'once' AND r.status = 'succeeded'"
+            ) == 1)
+    }
+
+    @Test func retriesBackOffExponentiallyThenTheTaskIsDead() throws {
+        try db.execute(
+            "INSERT INTO cron (name, action, payload, max_attempts, backoff_seconds) VALUES ('flaky', 'fail', '{\"message\":\"boom\"}', 4, 0.4)"
+        )
+        let harness = try ExecutorHarness(db: db)
+        defer { harness.stop() }
+        #expect(
+            try db.waitFor { try db.count("SELECT COUNT(*) FROM cron WHERE name = 'flaky' AND status = 'dead'") == 1 })
+        let starts = try db.query(
+            "SELECT r.started_at, r.attempt, r.status, r.error FROM cron_run r JOIN cron c ON c.id = r.cron_id WHERE c.name = 'flaky' ORDER BY r.attempt",
+            consistency: .primary)
+        #expect(starts.map { $0["attempt"].int } == [0, 1, 2, 3])
+        #expect(starts.allSatisfy { $0["status"] == "failed" && $0["error"] == "boom" })
+        let times = starts.compactMap { $0["started_at"].date }
+        let gaps = zip(times.dropFirst(), times).map { $0.timeIntervalSince($1) }
+        // Waits are 0.4 × 2^(n-1) seconds, scaled by a jitter between ½ and 1.
+        #expect(gaps[0] >= 0.2)
+        #expect(gaps[2] >= 0.8)
+        #expect(gaps[2] > gaps[0])
+        #expect(
+            try db.query("SELECT error FROM cron WHERE name = 'flaky'", consistency: .primary).first?["error"] == "boom"
+        )
+    }
+
+    @Test func aRowDeletedOrEditedWhileItRunsIsNeverResurrectedOrOverwritten() throws {
+        try db.execute(
+            """
+            INSERT INTO cron (name, action, payload, schedule) VALUES
+              ('to-delete', 'sleep', '{"seconds":1}', NULL),
+              ('to-edit', 'sleep', '{"seconds":1}', '* * * * * *'),
+              ('to-pause', 'sleep', '{"seconds":1}', '* * * * * *')
+            """)
+        let harness = try ExecutorHarness(db: db)
+        defer { harness.stop() }
+        #expect(try db.waitFor { try db.count("SELECT COUNT(*) FROM cron_run WHERE status = 'running'") == 3 })
+        try db.execute("DELETE FROM cron WHERE name = 'to-delete'")
+        try db.execute("UPDATE cron SET schedule = '0 0 1 1 *' WHERE name = 'to-edit'")
+        try db.execute("UPDATE cron SET status = 'paused' WHERE name = 'to-pause'")
+        #expect(try db.waitFor { try db.count("SELECT COUNT(*) FROM cron_run WHERE status = 'running'") == 0 })
+        #expect(try harness.executor.store.database.count("SELECT COUNT(*) FROM cron WHERE name = 'to-delete'") == 0)
+        #expect(
+            try db.waitFor {
+                let row = try db.query(
+                    "SELECT schedule, next_run FROM cron WHERE name = 'to-edit'", consistency: .primary
+                ).first
+                guard let next = row?["next_run"].date else { return false }
+                // The new schedule's fire (1 January), not the old every-second one.
+                return row?["schedule"] == "0 0 1 1 *" && next.timeIntervalSinceNow > 86_400
+            })
+        #expect(
+            try db.query("SELECT status FROM cron WHERE name = 'to-pause'", consistency: .primary).first?["status"]
+                == "paused")
+        // The history of all three stays.
+        #expect(try db.count("SELECT COUNT(*) FROM cron_run WHERE status = 'succeeded'") >= 3)
+    }
+
+    @Test func killAndTimeoutStopRunsAndAreRecorded() throws {
+        try db.execute(
+            """
+            INSERT INTO cron (name, action, payload, timeout_seconds) VALUES
+              ('to-kill', 'shell', '{"command":"sleep 30"}', NULL),
+              ('too-slow', 'sleep', '{"seconds":30}', 0.5)
+            """)
+        let harness = try ExecutorHarness(db: db)
+        defer { harness.stop() }
+        #expect(
+            try db.waitFor {
+                try db.count(
+                    "SELECT COUNT(*) FROM cron_run r JOIN cron c ON c.id = r.cron_id WHERE c.name = 'to-kill' AND r.status = 'running'"
+                ) == 1
+            })
+        #expect(try harness.admin.kill("to-kill") == 1)
+        #expect(
+            try db.waitFor(5) {
+                try db.count("SELECT COUNT(*) FROM cron WHERE name = 'to-kill' AND status = 'dead'") == 1
+            })
+        #expect(
+            try db.count(
+                "SELECT COUNT(*) FROM cron_run r JOIN cron c ON c.id = r.cron_id WHERE c.name = 'to-kill' AND r.status = 'killed'"
+            ) == 1)
+        #expect(
+            try db.waitFor(5) {
+                try db.count(
+                    "SELECT COUNT(*) FROM cron_run r JOIN cron c ON c.id = r.cron_id WHERE c.name = 'too-slow' AND r.status = 'timed_out'"
+                ) == 1
+            })
+        #expect(
+            try db.query("SELECT status, error FROM cron WHERE name = 'too-slow'", consistency: .primary).first?[
+                "error"] == "timed out after 0.5 s")
+    }
+
+    @Test func aTaskNeverOverlapsItselfByDefault() throws {
+        try db.execute(
+            "INSERT INTO cron (name, action, payload, schedule) VALUES ('slow-every-second', 'sleep', '{\"seconds\":1.5}', '* * * * * *')"
+        )
+        let harness = try ExecutorHarness(db: db) { $0.threads = 8 }
+        Thread.sleep(forTimeInterval: 5)
+        harness.stop()
+        let runs = try db.query(
+            "SELECT started_at, finished_at FROM cron_run r JOIN cron c ON c.id = r.cron_id WHERE c.name = 'slow-every-second' ORDER BY started_at",
+            consistency: .primary)
+        #expect(runs.count >= 2)
+        for (earlier, later) in zip(runs, runs.dropFirst()) {
+            #expect(later["started_at"].date! >= earlier["finished_at"].date!)
+        }
+    }
+
+    @Test func tagsPlaceTasksOnMatchingExecutors() throws {
+        try db.execute(
+            "INSERT INTO cron (name, action, tags) VALUES ('gpu-only', 'noop', 'gpu,tpu'), ('anywhere', 'noop', NULL)")
+        let plain = try ExecutorHarness(db: db)
+        #expect(
+            try db.waitFor {
+                try db.count("SELECT COUNT(*) FROM cron WHERE name = 'anywhere' AND status = 'done'") == 1
+            })
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try db.count("SELECT COUNT(*) FROM cron WHERE name = 'gpu-only' AND status = 'active'") == 1)
+        plain.stop()
+        let gpu = try ExecutorHarness(db: db) { $0.tags = ["gpu"] }
+        defer { gpu.stop() }
+        #expect(
+            try db.waitFor {
+                try db.count("SELECT COUNT(*) FROM cron WHERE name = 'gpu-only' AND status = 'done'") == 1
+            })
+    }
+
+    @Test func theClaimUsesTheClaimIndex() throws {
+        try db.execute(
+            "INSERT INTO cron (name, action, next_run, status) SELECT CONCAT('filler-', seq), 'noop', NOW(6) + INTERVAL seq MINUTE, IF(seq % 10 = 0, 'paused', 'active') FROM seq_1_to_20000"
+        )
+        try db.execute("ANALYZE TABLE cron")
+        let plan = try db.query(
+            "EXPLAIN " + TaskStoreSQL.claim(tagCount: 0), [.int(1), .string("x"), .int(500_000), .int(100)],
+            consistency: .primary)
+        #expect(plan.first?["key"] == "cron_claim")
+        #expect(plan.first?["type"] == "range" || plan.first?["type"] == "ref")
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import SundialExecutor
+import SundialSchedule
+import Testing
+
+@Suite struct FirePlannerTests {
+    func at(_ text: String) -> Date { RFC3339.parse(text)! }
+
+    func planner(_ schedule: String?, configure: (inout TaskRow) -> Void = { _ in }) throws -> FirePlanner {
+        var row = TaskRow(id: 1, name: "t", action: "noop", schedule: schedule)
+        configure(&row)
+        return FirePlanner(row: row, schedule: try schedule.map { try Schedule($0) })
+    }
+
+    @Test func successMovesARecurringTaskToTheFireAfterTheScheduledTime() throws {
+        let plan = try planner("0 * * * *").afterRun(
+            fireAt: at("2026-01-01T10:00:00Z"), attempt: 0, outcome: .succeeded, now: at("2026-01-01T10:00:05Z"),
+            jitter: 0.5)
+        #expect(
+            plan
+                == .init(
+                    status: .active, nextRun: at("2026-01-01T11:00:00Z"), fireAt: at("2026-01-01T11:00:00Z"),
+                    attempt: 0, error: nil))
+    }
+
+    @Test func oneShotsEndDoneOrDead() throws {
+        let p = try planner(nil)
+        #expect(
+            p.afterRun(fireAt: at("2026-01-01T10:00:00Z"), attempt: 0, outcome: .succeeded, now: .now, jitter: 0).status
+                == .done)
+        let failed = p.afterRun(
+            fireAt: at("2026-01-01T10:00:00Z"), attempt: 0, outcome: .failed("boom"), now: .now, jitter: 0)
+        #expect(failed.status == .dead)
+        #expect(failed.error == "boom")
+        #expect(
+            try planner("@at 2026-01-01T10:00:00Z").afterRun(
+                fireAt: at("2026-01-01T10:00:00Z"), attempt: 0, outcome: .succeeded, now: .now, jitter: 0
+            ).status == .done)
+    }
+
+    @Test func backoffGrowsExponentiallyWithJitterAndACap() throws {
+        let p = try planner(nil) { row in
+            row.maxAttempts = 10
+            row.backoffSeconds = 2
+            row.backoffMaxSeconds = 20
+        }
+        #expect(p.backoff(retry: 1, jitter: 1) == 2)
+        #expect(p.backoff(retry: 2, jitter: 1) == 4)
+        #expect(p.backoff(retry: 3, jitter: 1) == 8)
+        #expect(p.backoff(retry: 3, jitter: 0) == 4)
+        #expect(p.backoff(retry: 9, jitter: 1) == 20)
+        let now = at("2026-01-01T10:00:00Z")
+        let retry = p.afterRun(fireAt: at("2026-01-01T09:59:00Z"), attempt: 2, outcome: .timedOut, now: now, jitter: 1)
+        #expect(
+            retry
+                == .init(
+                    status: .active, nextRun: now.addingTimeInterval(8), fireAt: at("2026-01-01T09:59:00Z"), attempt: 3,
+                    error: "timed out after 3600 s"))
+    }
+
+    @Test func exhaustedRetriesMoveARecurringTaskOnAndKillsAreNeverRetried() throws {
+        let p = try planner("0 * * * *") { $0.maxAttempts = 3 }
+        let last = p.afterRun(
+            fireAt: at("2026-01-01T10:00:00Z"), attempt: 2, outcome: .failed("x"), now: at("2026-01-01T10:01:00Z"),
+            jitter: 0)
+        #expect(last.nextRun == at("2026-01-01T11:00:00Z"))
+        #expect(last.error == "x")
+        let killed = p.afterRun(
+            fireAt: at("2026-01-01T10:00:00Z"), attempt: 0, outcome: .killed, now: at("2026-01-01T10:01:00Z"), jitter: 0
+        )
+        #expect(killed.attempt == 0)
+        #expect(killed.nextRun == at("2026-01-01T11:00:00Z"))
+    }
+
+    @Test func misfirePolicies() throws {
+        let fire = at("2026-01-01T10:00:00Z")
+        let now = at("2026-01-01T15:30:00Z")
+        // Five hourly fires were missed (11:00 … 15:00).
+        let once = try planner("0 * * * *").afterRun(fireAt: fire, attempt: 0, outcome: .succeeded, now: now, jitter: 0)
+        #expect(once.nextRun == at("2026-01-01T15:00:00Z"))
+        let skip = try planner("0 * * * *") { $0.misfirePolicy = .skip }.afterRun(
+            fireAt: fire, attempt: 0, outcome: .succeeded, now: now, jitter: 0)
+        #expect(skip.nextRun == at("2026-01-01T16:00:00Z"))
+        let all = try planner("0 * * * *") { $0.misfirePolicy = .runAll }.afterRun(
+            fireAt: fire, attempt: 0, outcome: .succeeded, now: now, jitter: 0)
+        #expect(all.nextRun == at("2026-01-01T11:00:00Z"))
+        let capped = try planner("0 * * * *") {
+            $0.misfirePolicy = .runAll
+            $0.misfireLimit = 2
+        }.afterRun(fireAt: fire, attempt: 0, outcome: .succeeded, now: now, jitter: 0)
+        #expect(capped.nextRun == at("2026-01-01T14:00:00Z"))
+    }
+
+    @Test func intervalsKeepAFixedRateFromTheScheduledFire() throws {
+        let fire = at("2026-01-01T10:00:00.250Z")
+        let plan = try planner("@every 90s").afterRun(
+            fireAt: fire, attempt: 0, outcome: .succeeded, now: fire.addingTimeInterval(3), jitter: 0)
+        #expect(plan.nextRun == fire.addingTimeInterval(90))
+    }
+
+    @Test func firstFires() throws {
+        let now = at("2026-01-01T10:00:00.5Z")
+        #expect(try planner(nil).firstFire(now: now).nextRun == now)
+        #expect(try planner("0 * * * *").firstFire(now: now).nextRun == at("2026-01-01T11:00:00Z"))
+        #expect(try planner("@at 2025-01-01T00:00:00Z").firstFire(now: now).nextRun == at("2025-01-01T00:00:00Z"))
+        #expect(try planner("0 0 0 1 1 ? 2020").firstFire(now: now).status == .done)
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import SundialExecutor
+import SundialTesting
+import Testing
+
+/// The shell action with its real supervisor process (the built `sundial` binary).
+@Suite struct ShellHandlerTests {
+    let liveness = LivenessPipes()
+
+    func handler(liveness seconds: Double = 7, outputLimit: Int = 64 * 1024) -> ShellHandler {
+        var configuration = ShellHandler.Configuration()
+        configuration.supervisor = [IntegrationEnvironment.sundialBinary.path, ShellSupervisor.argument]
+        configuration.killGrace = 1
+        configuration.liveness = seconds
+        configuration.outputLimit = outputLimit
+        return ShellHandler(configuration: configuration, liveness: liveness)
+    }
+
+    func context(_ payload: String, timeout: Double? = nil) -> RunContext {
+        RunContext(
+            taskID: 7, taskName: "shell-test", payload: Data(payload.utf8), scheduledFor: Date(), attempt: 0,
+            timeout: timeout)
+    }
+
+    /// Processes whose command line contains `marker`.
+    func processes(_ marker: String) -> Int {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.filter { Int($0) != nil }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            // Arguments are separated by NUL bytes.
+            return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker)
+        }.count
+    }
+
+    @Test func capturesOutputExitCodeEnvironmentAndDirectory() throws {
+        let output = try handler().run(
+            context(
+                #"{"command": "echo out; echo err >&2; echo $GREETING $SUNDIAL_TASK_NAME; pwd", "env": {"GREETING": "hi"}, "cwd": "/tmp"}"#
+            ))
+        #expect(output.exitCode == 0)
+        #expect(output.output == "out\nerr\nhi shell-test\n/tmp\n")
+    }
+
+    @Test func aNonZeroExitIsAFailureWithItsCodeAndOutput() throws {
+        do {
+            _ = try handler().run(context(#"{"command": "echo partial; exit 3"}"#))
+            Issue.record("exit 3 counted as success")
+        } catch let failure as RunFailure {
+            #expect(failure.exitCode == 3)
+            #expect(failure.message == "exit status 3")
+            #expect(failure.output == "partial\n")
+        }
+    }
+
+    @Test func theTimeoutKillsTheWholeProcessGroup() throws {
+        let marker = "sleep 31.\(Int.random(in: 1000...9999))"
+        let started = Date()
+        #expect(throws: RunTimedOut.self) {
+            _ = try handler().run(
+                context(#"{"command": "\#(marker) & \#(marker) & echo started; wait", "timeout": 0.5}"#))
+        }
+        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(processes(marker) == 0, "children of the command outlived the timeout")
+    }
+
+    @Test func aKillRequestStopsTheCommandAndItsChildren() async throws {
+        let marker = "sleep 32.\(Int.random(in: 1000...9999))"
+        let context = context(#"{"command": "\#(marker) & \#(marker)"}"#)
+        let handler = handler()
+        let run = Task.detached { try await onThread { try handler.run(context) } }
+        // The supervisor, the shell and its two sleeps.
+        for _ in 0..<100 where processes(marker) < 4 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(processes(marker) >= 4)
+        context.cancel(.killRequested)
+        do {
+            _ = try await run.value
+            Issue.record("a killed command succeeded")
+        } catch is RunKilled {}
+        #expect(processes(marker) == 0)
+    }
+
+    @Test func aSilentExecutorsCommandsAreKilledByTheSupervisor() throws {
+        // Nobody pings the liveness pipe: the supervisor acts as if the executor froze.
+        let marker = "sleep 33.\(Int.random(in: 1000...9999))"
+        do {
+            _ = try handler(liveness: 0.5).run(context(#"{"command": "\#(marker)"}"#))
+            Issue.record("an orphaned command succeeded")
+        } catch let failure as RunFailure {
+            #expect(failure.message.contains("the executor stopped answering"))
+        }
+        #expect(processes(marker) == 0)
+    }
+
+    @Test func longOutputKeepsTheHeadAndTheTail() throws {
+        let output = try handler(outputLimit: 1000).run(context(#"{"command": "echo FIRST; seq 1 100000; echo LAST"}"#))
+        let text = try #require(output.output)
+        #expect(text.hasPrefix("FIRST\n"))
+        #expect(text.hasSuffix("LAST\n"))
+        #expect(text.contains("bytes omitted"))
+        #expect(text.utf8.count < 1100)
+    }
+
+    @Test func badPayloadsAreRejectedBeforeRunning() {
+        let h = handler()
+        #expect(throws: TaskPayloadError.self) { try h.validate(payload: Data(#"{"cmd": "ls"}"#.utf8)) }
+        #expect(throws: TaskPayloadError.self) { try h.validate(payload: Data(#"{"command": "  "}"#.utf8)) }
+        #expect(throws: TaskPayloadError.self) {
+            try h.validate(payload: Data(#"{"command": "ls", "cwd": "relative"}"#.utf8))
+        }
+        #expect(throws: TaskPayloadError.self) { try h.validate(payload: Data(#"{"command": 5}"#.utf8)) }
+    }
+}
