@@ -126,11 +126,12 @@ extension IntegrationEnvironment {
 
     /// The URL of database `name` on the test primary, for child processes.
     public static func url(database name: String) throws -> String {
-        let base = try MySQLEndpoint(url: primaryURL!)
-        guard let range = primaryURL!.range(of: "/\(base.database)") else {
-            throw TestFailure("cannot rewrite the database URL")
+        guard var components = URLComponents(string: primaryURL!) else {
+            throw TestFailure("cannot parse the database URL")
         }
-        return primaryURL!.replacingCharacters(in: range, with: "/\(name)")
+        components.path = "/" + name
+        guard let url = components.string else { throw TestFailure("cannot rewrite the database URL") }
+        return url
     }
 
     /// The checkout this package was built from.

@@ -77,8 +77,12 @@ final class ExecutorProcess {
         environment["SUNDIAL_DATABASE_URL"] = databaseURL
         environment["SUNDIAL_REPLICA_URLS"] = nil
         process.environment = environment
+        // Logs go to a file named after the executor, for when a test fails.
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-test-\(name).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = handle
         try process.run()
     }
 

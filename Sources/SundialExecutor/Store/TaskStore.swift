@@ -104,6 +104,8 @@ extension TaskStore {
     // MARK: Rows without next_run
 
     /// Gives rows with no `next_run` their first fire (or `invalid` with a reason). Returns how many.
+    /// Each write re-checks that the row is still free, active and unscheduled: another executor
+    /// may have scheduled, run and finished it since the SELECT.
     public func scheduleNewRows(limit: Int = 500, definitions: TaskDefinitions) throws -> Int {
         let rows = try database.query(
             "SELECT \(TaskRow.columns), NOW(6) AS db_now FROM cron WHERE task_id IS NULL AND status = 'active' AND next_run IS NULL LIMIT ?",
@@ -115,12 +117,12 @@ extension TaskStore {
             switch definitions.definition(for: task) {
             case .failure(let error):
                 try database.execute(
-                    "UPDATE cron SET status = 'invalid', error = ? WHERE id = ? AND task_id IS NULL AND next_run IS NULL",
+                    "UPDATE cron SET status = 'invalid', error = ? WHERE id = ? AND task_id IS NULL AND next_run IS NULL AND status = 'active'",
                     [.string(error.message), .int(task.id)])
             case .success(let definition):
                 let plan = FirePlanner(row: task, schedule: definition.schedule).firstFire(now: now)
                 try database.execute(
-                    "UPDATE cron SET next_run = ?, fire_at = ?, attempt = 0, status = ?, error = ? WHERE id = ? AND task_id IS NULL AND next_run IS NULL",
+                    "UPDATE cron SET next_run = ?, fire_at = ?, attempt = 0, status = ?, error = ? WHERE id = ? AND task_id IS NULL AND next_run IS NULL AND status = 'active'",
                     [
                         .init(plan.nextRun), .init(plan.fireAt), .string(plan.status.rawValue), .init(plan.error),
                         .int(task.id),
