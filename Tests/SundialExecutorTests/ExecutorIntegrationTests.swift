@@ -84,9 +84,9 @@ struct ExecutorIntegrationTests {
         try db.execute(
             """
             INSERT INTO cron (name, action, payload, schedule) VALUES
-              ('to-delete', 'sleep', '{"seconds":1}', NULL),
-              ('to-edit', 'sleep', '{"seconds":1}', '* * * * * *'),
-              ('to-pause', 'sleep', '{"seconds":1}', '* * * * * *')
+              ('to-delete', 'sleep', '{"seconds":3}', NULL),
+              ('to-edit', 'sleep', '{"seconds":2}', '* * * * * *'),
+              ('to-pause', 'sleep', '{"seconds":2}', '* * * * * *')
             """)
         let harness = try ExecutorHarness(db: db)
         defer { harness.stop() }
@@ -191,6 +191,25 @@ struct ExecutorIntegrationTests {
             "EXPLAIN " + TaskStoreSQL.claim(tagCount: 0), [.int(1), .string("x"), .int(500_000), .int(100)],
             consistency: .primary)
         #expect(plan.first?["key"] == "cron_claim")
-        #expect(plan.first?["type"] == "range" || plan.first?["type"] == "ref")
+        #expect(plan.first?["type"] == "range")
+        // Rows are read in index order: no sort of every due row before the LIMIT.
+        #expect(plan.first?["Extra"].string?.contains("filesort") == false)
+        // And the claim reads about a batch of rows, however many are due.
+        try db.execute("UPDATE cron SET next_run = NOW(6) - INTERVAL 1 HOUR WHERE name LIKE 'filler-%'")
+        let (claimed, readsAfter) = try db.primary.withConnection { c -> (Int, Int) in
+            let before = try c.query("SHOW SESSION STATUS LIKE 'Handler_read_next'").first?["Value"].int ?? 0
+            let n = try c.execute(TaskStoreSQL.claim(tagCount: 0), [.int(99), .string("x"), .int(0), .int(100)])
+                .affectedRows
+            let after = try c.query("SHOW SESSION STATUS LIKE 'Handler_read_next'").first?["Value"].int ?? 0
+            return (n, after - before)
+        }
+        #expect(claimed == 100)
+        #expect(
+            readsAfter < 1000, "the claim read \(readsAfter) index entries for a batch of 100 out of 18,000 due rows")
+        let unscheduled = try db.query(
+            "EXPLAIN " + TaskStoreSQL.claimUnscheduled(tagCount: 0), [.int(1), .string("x"), .int(100)],
+            consistency: .primary)
+        #expect(unscheduled.first?["key"] == "cron_claim")
+        #expect(unscheduled.first?["type"] == "ref" || unscheduled.first?["type"] == "range")
     }
 }

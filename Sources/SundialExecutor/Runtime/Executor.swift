@@ -437,6 +437,10 @@ public final class Executor: @unchecked Sendable {
         _ = idle.removeAll()
         state.unlock()
         _ = pool.drainReady()
+        state.lock()
+        let shuttingDown = stopping
+        state.unlock()
+        guard !shuttingDown else { return }
         do {
             try store.register(executor: identity)
         } catch {
