@@ -92,6 +92,8 @@ let package = Package(
                 "CMariaDB",
                 "SundialSchedule",
                 "SundialMySQL",
+                "SundialMigrations",
+                "SundialExecutor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/sundial-bench"

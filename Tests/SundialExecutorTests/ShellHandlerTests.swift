@@ -7,7 +7,8 @@ import Testing
 @Suite struct ShellHandlerTests {
     let liveness = LivenessPipes()
 
-    func handler(liveness seconds: Double = 7, outputLimit: Int = 64 * 1024) -> ShellHandler {
+    /// Nobody pings the supervisors here, so their patience is long unless a test wants otherwise.
+    func handler(liveness seconds: Double = 120, outputLimit: Int = 64 * 1024) -> ShellHandler {
         var configuration = ShellHandler.Configuration()
         configuration.supervisor = [IntegrationEnvironment.sundialBinary.path, ShellSupervisor.argument]
         configuration.killGrace = 1
@@ -69,7 +70,7 @@ import Testing
         let handler = handler()
         let run = Task.detached { try await onThread { try handler.run(context) } }
         // The supervisor, the shell and its two sleeps.
-        for _ in 0..<100 where processes(marker) < 4 { try await Task.sleep(for: .milliseconds(50)) }
+        for _ in 0..<600 where processes(marker) < 4 { try await Task.sleep(for: .milliseconds(50)) }
         #expect(processes(marker) >= 4)
         context.cancel(.killRequested)
         do {

@@ -41,9 +41,11 @@ CREATE TABLE IF NOT EXISTS cron (
   created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
   UNIQUE KEY cron_name (name),
-  -- The claim: free rows of one status in next_run order. Reading back by token uses it too.
+  -- The claim: free rows of one status in next_run order. Reading back by token uses it too, and so
+  -- does recovery (the claimed rows, task_id IS NOT NULL, are few: the work in flight).
   KEY cron_claim (task_id, status, next_run),
-  KEY cron_claimed_by (claimed_by)
+  -- Rows with a schedule but no next_run yet, for the heartbeat to schedule.
+  KEY cron_unscheduled (next_run, schedule(8))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS cron_run (
@@ -62,9 +64,10 @@ CREATE TABLE IF NOT EXISTS cron_run (
   error TEXT NULL,
   -- Set by `sundial task kill` (or the API); the executor running it kills it within a heartbeat.
   kill_requested_at DATETIME(6) NULL,
+  -- A task's history, newest last; ids grow with time, so retention deletes by id.
   UNIQUE KEY cron_run_fire (cron_id, scheduled_for, attempt),
-  KEY cron_run_status (status, executor),
-  KEY cron_run_started (started_at)
+  -- Running runs per executor: kill requests and recovery.
+  KEY cron_run_status (status, executor)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS cron_executor (

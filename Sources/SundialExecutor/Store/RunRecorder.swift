@@ -16,6 +16,17 @@ public struct RunRecord: Sendable {
     public var exitCode: Int?
     public var output: String?
     public var error: String?
+
+    public init(
+        taskID: Int64, token: Int64, scheduledFor: Date, attempt: Int, executor: String, startedAt: Date,
+        finishedAt: Date? = nil, status: String, exitCode: Int? = nil, output: String? = nil, error: String? = nil
+    ) {
+        (self.taskID, self.token, self.scheduledFor, self.attempt, self.executor) = (
+            taskID, token, scheduledFor, attempt, executor
+        )
+        (self.startedAt, self.finishedAt, self.status) = (startedAt, finishedAt, status)
+        (self.exitCode, self.output, self.error) = (exitCode, output, error)
+    }
 }
 
 /// What the row becomes after a run: the planner's plan, fenced by the claim token, plus what the
@@ -29,6 +40,15 @@ public struct RowUpdate: Sendable {
     public var claimedNextRun: Date?
     /// A concurrent run (max_concurrency > 1): only `running` goes down, the row was freed at start.
     public var detached: Bool
+
+    public init(
+        taskID: Int64, token: Int64, plan: FirePlanner.Plan, claimedSchedule: String?, claimedTimezone: String,
+        claimedNextRun: Date?, detached: Bool
+    ) {
+        (self.taskID, self.token, self.plan) = (taskID, token, plan)
+        (self.claimedSchedule, self.claimedTimezone, self.claimedNextRun, self.detached) =
+            (claimedSchedule, claimedTimezone, claimedNextRun, detached)
+    }
 }
 
 /// Group commit for run bookkeeping: started and finished runs are queued and written by one

@@ -134,7 +134,7 @@ extension TaskStore {
     /// may have scheduled, run and finished it since the SELECT.
     public func scheduleNewRows(limit: Int = 500, definitions: TaskDefinitions) throws -> Int {
         let rows = try database.query(
-            "SELECT \(TaskRow.columns), NOW(6) AS db_now FROM cron WHERE task_id IS NULL AND status = 'active' AND next_run IS NULL AND schedule <> '' LIMIT ?",
+            "SELECT \(TaskRow.columns), NOW(6) AS db_now FROM cron FORCE INDEX (cron_unscheduled) WHERE next_run IS NULL AND schedule > '' AND task_id IS NULL AND status = 'active' LIMIT ?",
             [.int(Int64(limit))], consistency: .primary)
         var done = 0
         for row in rows {

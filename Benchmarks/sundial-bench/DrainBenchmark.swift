@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SundialExecutor
+import SundialMySQL
+
+/// N `noop` one-shots inserted with one statement, drained by E `sundial executor` processes;
+/// against the same claim and bookkeeping statements run by a plain loop, in the same run.
+struct DrainBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain", abstract: "Executions per second draining one-shot noop tasks.")
+
+    @Option(help: "Tasks to drain.") var tasks = 100_000
+    @Option(help: "Executor processes.") var executors = 2
+    @Option(help: "Threads per executor.") var threads = 8
+    @Option(help: "Rows per claim (and the queue allowance).") var batch = 500
+    @Option(help: "The database server (default: SUNDIAL_DATABASE_URL); a scratch database is made beside it.")
+    var databaseURL: String?
+
+    func run() throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let bench = try BenchDatabase.create(named: "sundial_bench_drain", baseURL: databaseURL, logger: logger)
+        defer { bench.db.close() }
+
+        let plain = try plainLoop(bench, logger: logger)
+        let (rate, seconds, duplicates, missed) = try withExecutors(bench)
+        print(
+            "drain: \(tasks) noop one-shots, \(executors) executors × \(threads) threads: \(Int(rate)) executions/s (\(String(format: "%.2f", seconds)) s), duplicates \(duplicates), missed \(missed); plain claim loop (\(executors) threads, same statements): \(Int(plain)) /s; executor/plain = \(String(format: "%.2f", rate / plain))"
+        )
+        if duplicates != 0 || missed != 0 { throw ExitCode(1) }
+    }
+
+    private func insertTasks(_ bench: BenchDatabase) throws {
+        try bench.db.execute("DELETE FROM cron")
+        try bench.db.execute("DELETE FROM cron_run")
+        try bench.db.execute(
+            "INSERT INTO cron (name, action) SELECT CONCAT('noop-', seq), 'noop' FROM seq_1_to_\(tasks)")
+    }
+
+    /// The ceiling: claim, then record each run and release its row through the group committer,
+    /// with no pool, no idle queue, no handler.
+    private func plainLoop(_ bench: BenchDatabase, logger: Logger) throws -> Double {
+        try insertTasks(bench)
+        let store = TaskStore(database: bench.db, logger: logger)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let group = DispatchGroup()
+        for i in 0..<executors {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                let recorder = RunRecorder(store: store)
+                recorder.start()
+                let executor = "plain-\(i)"
+                while let claim = try? store.claim(executor: executor, tags: [], limit: batch, lookahead: .zero) {
+                    for row in claim.rows {
+                        let now = claim.databaseNow
+                        let record = RunRecord(
+                            taskID: row.id, token: claim.token, scheduledFor: now, attempt: 0, executor: executor,
+                            startedAt: now, finishedAt: now, status: "succeeded")
+                        recorder.runFinished(
+                            record,
+                            update: RowUpdate(
+                                taskID: row.id, token: claim.token,
+                                plan: .init(status: .done, nextRun: nil, fireAt: nil, attempt: 0, error: nil),
+                                claimedSchedule: nil, claimedTimezone: row.timezone, claimedNextRun: nil,
+                                detached: false))
+                    }
+                }
+                recorder.stop()
+            }
+            thread.start()
+        }
+        group.wait()
+        let elapsed = clock.now - start
+        let done = try bench.count("SELECT COUNT(*) FROM cron WHERE status = 'done'")
+        guard done == tasks else { throw ValidationError("the plain loop finished only \(done) of \(tasks) tasks") }
+        return Double(tasks) / elapsed.seconds
+    }
+
+    private func withExecutors(_ bench: BenchDatabase) throws -> (Double, Double, Int, Int) {
+        try insertTasks(bench)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var processes: [Process] = []
+        for i in 0..<executors {
+            let process = Process()
+            process.executableURL = BenchDatabase.sundialBinary
+            process.arguments = [
+                "executor", "--id", "bench-\(i)", "--threads", String(threads), "--batch", String(batch),
+                "--queue-allowance", String(batch), "--poll-interval", "0.02", "--log-level", "error",
+            ]
+            var environment = ProcessInfo.processInfo.environment
+            environment["SUNDIAL_DATABASE_URL"] = bench.url
+            environment["SUNDIAL_REPLICA_URLS"] = nil
+            process.environment = environment
+            try process.run()
+            processes.append(process)
+        }
+        defer {
+            for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        }
+        var finished = false
+        // Done when no row is free and active, and none is claimed: two index lookups, so that
+        // watching costs the database next to nothing (a COUNT(*) every few ms would not).
+        while clock.now - start < .seconds(600) {
+            let waiting = try bench.db.query(
+                "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM cron WHERE task_id IS NULL AND status = 'active' LIMIT 1) a) + (SELECT COUNT(*) FROM (SELECT 1 FROM cron WHERE task_id IS NOT NULL LIMIT 1) b) AS n",
+                consistency: .primary
+            ).first?["n"].int
+            if waiting == 0 {
+                finished = true
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let elapsed = clock.now - start
+        guard finished else { throw ValidationError("the executors did not drain \(tasks) tasks within 600 s") }
+        for process in processes { kill(process.processIdentifier, SIGTERM) }
+        for process in processes { process.waitUntilExit() }
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        let cpu =
+            Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(
+                usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        print("drain: the executor processes used \(String(format: "%.1f", cpu)) s of CPU")
+        let runs = try bench.count("SELECT COUNT(*) FROM cron_run")
+        let distinct = try bench.count("SELECT COUNT(DISTINCT cron_id) FROM cron_run WHERE status = 'succeeded'")
+        return (Double(tasks) / elapsed.seconds, elapsed.seconds, runs - distinct, tasks - distinct)
+    }
+}
