@@ -7,5 +7,5 @@ struct SundialBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sundial-bench",
         abstract: "Sundial's benchmarks.",
-        subcommands: [DrainBenchmark.self, PoolBenchmark.self, ScheduleBenchmark.self])
+        subcommands: [ClaimBenchmark.self, DrainBenchmark.self, PoolBenchmark.self, ScheduleBenchmark.self])
 }
