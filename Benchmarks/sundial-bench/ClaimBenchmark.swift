@@ -35,7 +35,9 @@ struct ClaimBenchmark: ParsableCommand {
                 let start = clock.now
                 let claim = try store.claim(executor: "bench", tags: [], limit: batch, lookahead: .zero)
                 latencies.append((clock.now - start).seconds * 1000)
-                guard claim?.rows.count == batch else { throw ValidationError("a claim found fewer than \(batch) due rows") }
+                guard claim?.rows.count == batch else {
+                    throw ValidationError("a claim found fewer than \(batch) due rows")
+                }
             }
             latencies.sort()
             let median = latencies[latencies.count / 2]

@@ -18,6 +18,10 @@ struct DrainBenchmark: ParsableCommand {
     var databaseURL: String?
 
     func run() throws {
+        guard FileManager.default.isExecutableFile(atPath: BenchDatabase.sundialBinary.path) else {
+            throw ValidationError(
+                "\(BenchDatabase.sundialBinary.path) is missing: build it first with swift build -c release")
+        }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let bench = try BenchDatabase.create(named: "sundial_bench_drain", baseURL: databaseURL, logger: logger)
