@@ -111,7 +111,7 @@ let package = Package(
         // Runs the built `sundial` binary as a user would.
         .testTarget(
             name: "SundialCLITests",
-            dependencies: ["SundialMySQL"]
+            dependencies: ["SundialMySQL", "SundialTesting"]
         ),
         .testTarget(
             name: "SundialMySQLTests",

@@ -297,30 +297,22 @@ final class ParameterBuffers {
                 slot.storeBytes(of: MySQLTime.time(d), as: MYSQL_TIME.self)
                 binds[i].buffer_type = MYSQL_TYPE_DATETIME
             case .string(var s):
-                let target = bytes + cursor
-                let n = s.withUTF8 { utf8 in
-                    if let base = utf8.baseAddress { target.copyMemory(from: base, byteCount: utf8.count) }
-                    return utf8.count
-                }
-                cursor += n
-                set(i, type: MYSQL_TYPE_STRING, at: target, length: n)
+                s.withUTF8 { utf8 in place(i, MYSQL_TYPE_STRING, UnsafeRawBufferPointer(utf8), at: &cursor) }
             case .bytes(let b):
-                let target = bytes + cursor
-                let n = b.withUnsafeBytes { raw in
-                    if let base = raw.baseAddress { target.copyMemory(from: base, byteCount: raw.count) }
-                    return raw.count
-                }
-                cursor += n
-                set(i, type: MYSQL_TYPE_BLOB, at: target, length: n)
+                b.withUnsafeBytes { raw in place(i, MYSQL_TYPE_BLOB, raw, at: &cursor) }
             }
         }
     }
 
-    private func set(_ i: Int, type: enum_field_types, at pointer: UnsafeMutableRawPointer, length: Int) {
+    /// Copies variable-length bytes into the packed area and points parameter `i` at them.
+    private func place(_ i: Int, _ type: enum_field_types, _ source: UnsafeRawBufferPointer, at cursor: inout Int) {
+        let target = bytes + cursor
+        if let base = source.baseAddress { target.copyMemory(from: base, byteCount: source.count) }
+        cursor += source.count
         binds[i].buffer_type = type
-        binds[i].buffer = pointer
-        binds[i].buffer_length = UInt(length)
-        lengths[i] = UInt(length)
+        binds[i].buffer = target
+        binds[i].buffer_length = UInt(source.count)
+        lengths[i] = UInt(source.count)
         binds[i].length = lengths + i
     }
 }

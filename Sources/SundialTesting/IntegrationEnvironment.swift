@@ -51,7 +51,7 @@ public enum IntegrationEnvironment {
     }
 
     /// Waits until the replica has applied everything the primary has written so far.
-    public static func waitForReplica(_ db: Database, timeout: TimeInterval = 10) throws {
+    public static func waitForReplica(_ db: Database, timeout: TimeInterval = 90) throws {
         guard let replicaURL else { return }
         let position = try db.primary.withConnection {
             try $0.query("SELECT @@gtid_binlog_pos AS pos").first?["pos"].string ?? ""
@@ -149,4 +149,14 @@ extension IntegrationEnvironment {
         }
         return url.appendingPathComponent("sundial")
     }
+}
+
+/// Processes whose command line (arguments joined by spaces) contains `marker`.
+public func processes(containing marker: String) -> Int {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.filter { Int($0) != nil }.filter { pid in
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        // Arguments are separated by NUL bytes.
+        return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker)
+    }.count
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SundialTesting
 
 /// What a finished command printed and returned.
 struct CommandResult {
@@ -9,14 +10,7 @@ struct CommandResult {
 
 /// Runs the `sundial` binary built next to this test bundle.
 enum Sundial {
-    static var binary: URL {
-        // The test bundle and the executable products share one build folder.
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("sundial").path), url.path != "/" {
-            url.deleteLastPathComponent()
-        }
-        return url.appendingPathComponent("sundial")
-    }
+    static var binary: URL { IntegrationEnvironment.sundialBinary }
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
         let process = Process()

@@ -63,6 +63,8 @@ extension Database {
 final class ExecutorProcess {
     let process = Process()
     let name: String
+    /// Where its standard error goes.
+    let log: URL
 
     init(name: String, databaseURL: String, arguments: [String] = []) throws {
         self.name = name
@@ -78,7 +80,7 @@ final class ExecutorProcess {
         environment["SUNDIAL_REPLICA_URLS"] = nil
         process.environment = environment
         // Logs go to a file named after the executor, for when a test fails.
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-test-\(name).log")
+        log = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-test-\(name).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice

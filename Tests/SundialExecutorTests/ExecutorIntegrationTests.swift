@@ -163,6 +163,71 @@ struct ExecutorIntegrationTests {
         }
     }
 
+    @Test func aTaskMayAllowSeveralRunsAtOnceButNoMore() throws {
+        try db.execute(
+            "INSERT INTO cron (name, action, payload, schedule, max_concurrency) VALUES ('parallel', 'sleep', '{\"seconds\":2.5}', '* * * * * *', 2)"
+        )
+        let harness = try ExecutorHarness(db: db) { $0.threads = 8 }
+        Thread.sleep(forTimeInterval: 6)
+        harness.stop()
+        let runs = try db.query(
+            "SELECT started_at, finished_at FROM cron_run r JOIN cron c ON c.id = r.cron_id WHERE c.name = 'parallel'",
+            consistency: .primary)
+        var events: [(Date, Int)] = []
+        for run in runs {
+            events.append((run["started_at"].date!, 1))
+            events.append((run["finished_at"].date ?? .distantFuture, -1))
+        }
+        var current = 0
+        var most = 0
+        for event in events.sorted(by: { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }) {
+            current += event.1
+            most = max(most, current)
+        }
+        #expect(most == 2, "at most two runs at once, and two did overlap")
+        #expect(
+            try db.query("SELECT running FROM cron WHERE name = 'parallel'", consistency: .primary).first?["running"]
+                .int == 0)
+    }
+
+    @Test func anExecutorThatCannotRenewItsLeaseKillsItsRunsAndStopsClaiming() throws {
+        let marker = "34.\(Int.random(in: 1000...9999))"
+        try db.execute(
+            "INSERT INTO cron (name, action, payload) VALUES ('held', 'shell', '{\"command\":\"sleep \(marker)\"}')")
+        let harness = try ExecutorHarness(db: db)
+        defer { harness.stop() }
+        #expect(try db.waitFor { processes(containing: marker) >= 2 })
+        // Hold the executor's row so that its heartbeat blocks, as against a sick database.
+        let blocker = try MySQLConnection(endpoint: db.primary.endpoint)
+        defer { blocker.close() }
+        try blocker.executeText("START TRANSACTION")
+        _ = try blocker.query(
+            "SELECT * FROM cron_executor WHERE id = ? FOR UPDATE", [.string(harness.executor.identity.id)])
+        let blockedAt = Date()
+        // 70 % of the 3 s lease later the run is killed, before any other executor could take over.
+        #expect(try db.waitFor(10) { processes(containing: marker) == 0 })
+        let killedAfter = Date().timeIntervalSince(blockedAt)
+        #expect(killedAfter >= 1.5 && killedAfter < 3)
+        try db.execute("INSERT INTO cron (name, action) VALUES ('while-fenced', 'noop')")
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(
+            try db.count("SELECT COUNT(*) FROM cron WHERE name = 'while-fenced' AND status = 'done'") == 0,
+            "claimed while fenced")
+        try blocker.executeText("COMMIT")
+        // Once the lease is renewed, work resumes: the killed fire runs again (at_least_once).
+        #expect(
+            try db.waitFor(10) {
+                try db.count("SELECT COUNT(*) FROM cron WHERE name = 'while-fenced' AND status = 'done'") == 1
+            })
+        #expect(try db.waitFor(10) { processes(containing: marker) >= 2 })
+        let runs = try db.query(
+            "SELECT r.attempt, r.status FROM cron_run r JOIN cron c ON c.id = r.cron_id WHERE c.name = 'held' ORDER BY r.attempt",
+            consistency: .primary)
+        #expect(runs.first?["status"] == "killed")
+        #expect(runs.count == 2)
+        try harness.admin.kill("held")
+    }
+
     @Test func tagsPlaceTasksOnMatchingExecutors() throws {
         try db.execute(
             "INSERT INTO cron (name, action, tags) VALUES ('gpu-only', 'noop', 'gpu,tpu'), ('anywhere', 'noop', NULL)")

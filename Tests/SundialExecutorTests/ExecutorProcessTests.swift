@@ -51,7 +51,7 @@ struct ExecutorProcessTests {
         #expect(victim.wait(timeout: 5) == SIGKILL)
         // The supervisors saw their executor die and took the commands with it.
         Thread.sleep(forTimeInterval: 1)
-        #expect(Self.processes(containing: marker) == 0, "commands outlived their executor")
+        #expect(processes(containing: marker) == 0, "commands outlived their executor")
 
         let survivor = try ExecutorProcess(name: "survivor", databaseURL: url, arguments: ["--threads", "8"])
         defer { survivor.signal(SIGKILL) }
@@ -95,11 +95,28 @@ struct ExecutorProcessTests {
         #expect(try db.count("SELECT COUNT(*) FROM cron_run WHERE status <> 'succeeded'") == 0)
     }
 
-    static func processes(containing marker: String) -> Int {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.filter { Int($0) != nil }.filter { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker)
-        }.count
+    @Test func sighupReloadsTheSettingsFileAndKeepsRunning() throws {
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-reload-\(UUID()).conf")
+        try "batch = 10\n".write(to: config, atomically: true, encoding: .utf8)
+        let executor = try ExecutorProcess(
+            name: "reloader", databaseURL: url, arguments: ["--config", config.path, "--log-level", "info"])
+        defer { executor.signal(SIGKILL) }
+        #expect(
+            try db.waitFor(10) { try db.count("SELECT COUNT(*) FROM cron_executor WHERE id LIKE 'reloader/%'") == 1 })
+        try db.execute("INSERT INTO cron (name, action, payload) VALUES ('long', 'sleep', '{\"seconds\":3}')")
+        #expect(try db.waitFor(10) { try db.count("SELECT COUNT(*) FROM cron_run WHERE status = 'running'") == 1 })
+        try "batch = 20\nthreads = 2\n".write(to: config, atomically: true, encoding: .utf8)
+        executor.signal(SIGHUP)
+        try "batch = lots\n".write(to: config, atomically: true, encoding: .utf8)
+        Thread.sleep(forTimeInterval: 0.5)
+        executor.signal(SIGHUP)
+        // The running task was not dropped, and a bad file kept the settings in force.
+        #expect(try db.waitFor(10) { try db.count("SELECT COUNT(*) FROM cron_run WHERE status = 'succeeded'") == 1 })
+        let log = try String(contentsOf: executor.log, encoding: .utf8)
+        #expect(log.contains("settings reloaded"))
+        #expect(log.contains("the thread count changes only on restart"))
+        #expect(log.contains("reload failed; keeping the current settings"))
+        executor.signal(SIGTERM)
+        #expect(executor.wait(timeout: 20) == 0)
     }
 }

@@ -31,7 +31,6 @@ public final class Executor: @unchecked Sendable {
     private var fenced = false
     private var nextPoll = ContinuousClock.now
     private var lastHeartbeat = ContinuousClock.now
-    private var heartbeatThread: Thread?
     private var heartbeatStopped = false
     private var pool: LeaderFollowerPool<WorkItem>!
 
@@ -68,10 +67,11 @@ public final class Executor: @unchecked Sendable {
         lastHeartbeat = .now
         recorder.start()
         pool.start()
-        let thread = Thread { [self] in self.heartbeatLoop() }
-        thread.name = "sundial-heartbeat"
-        heartbeatThread = thread
-        thread.start()
+        every({ [unowned self] in self.currentSettings.heartbeatInterval }, name: "sundial-heartbeat") {
+            [unowned self] in
+            self.heartbeat()
+        }
+        every({ .milliseconds(100) }, name: "sundial-watchdog") { [unowned self] in self.watchdog() }
         logger.info(
             "executor started",
             metadata: ["threads": "\(configuration.threads)", "tags": "\(configuration.tags.joined(separator: ","))"])
@@ -332,44 +332,72 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: Heartbeat redispatcher
 
-    private func heartbeatLoop() {
-        while true {
-            state.lock()
-            let interval = configuration.heartbeatInterval
-            let deadline = Date().addingTimeInterval(interval.timeInterval)
-            while !heartbeatStopped && Date() < deadline { _ = state.wait(until: deadline) }
-            let done = heartbeatStopped
-            state.unlock()
-            if done { return }
-            heartbeat()
+    /// Runs `body` every `interval` on a thread of its own until the executor has stopped.
+    private func every(
+        _ interval: @escaping @Sendable () -> Duration, name: String, _ body: @escaping @Sendable () -> Void
+    ) {
+        let thread = Thread { [self] in
+            while true {
+                // Read the interval before taking the lock: it takes the lock itself.
+                let deadline = Date().addingTimeInterval(interval().timeInterval)
+                state.lock()
+                while !heartbeatStopped && Date() < deadline { _ = state.wait(until: deadline) }
+                let done = heartbeatStopped
+                state.unlock()
+                if done { return }
+                body()
+            }
         }
+        thread.name = name
+        thread.start()
     }
 
-    /// One heartbeat: renew the lease, keep supervisors informed, enforce timeouts and kills, give
-    /// back work that waits too long, take over dead executors' work, schedule new rows.
+    /// The database half of the heartbeat: renew the lease, then act on kill requests, give back
+    /// work that waits too long, take over dead executors' work, schedule new rows. Any of it may
+    /// block on a sick database; the watchdog does not wait for it.
     func heartbeat() {
         let sentMonotonic = ContinuousClock.now
         let sent = Date()
-        var reachable = false
         do {
             let (alive, databaseNow) = try store.heartbeat(executor: identity.id, busy: runningCount)
             clock.observe(databaseNow: databaseNow, sent: sent, received: Date())
-            reachable = true
-            if alive {
-                state.lock()
-                lastHeartbeat = sentMonotonic
-                let wasFenced = fenced
-                fenced = false
-                state.broadcast()
-                state.unlock()
-                if wasFenced { logger.notice("database reachable again; claiming resumes") }
-            } else {
+            guard alive else {
                 declaredDead()
+                return
             }
+            state.lock()
+            lastHeartbeat = max(lastHeartbeat, sentMonotonic)
+            let wasFenced = fenced
+            fenced = false
+            state.broadcast()
+            state.unlock()
+            if wasFenced { logger.notice("database reachable again; claiming resumes") }
         } catch {
             logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
+            return
         }
+        guard !isStopping else { return }
+        do {
+            let kills = try store.killRequests(executor: identity.id)
+            if !kills.isEmpty {
+                state.lock()
+                let contexts = kills.compactMap { running[$0]?.context }
+                state.unlock()
+                contexts.forEach { $0.cancel(.killRequested) }
+            }
+            let settings = currentSettings
+            releaseOverdue(settings)
+            _ = try store.recoverDeadExecutors(lease: settings.lease, definitions: definitions)
+            _ = try store.scheduleNewRows(definitions: definitions)
+        } catch {
+            logger.warning("heartbeat work failed", metadata: ["error": "\(error)"])
+        }
+    }
 
+    /// The local half, on its own thread and never blocked by the database: fence this executor
+    /// off when the lease has not been renewed for most of its length, keep the shell supervisors
+    /// informed while it is healthy, and enforce timeouts.
+    func watchdog() {
         state.lock()
         let settings = configuration
         let silentFor = ContinuousClock.now - lastHeartbeat
@@ -377,7 +405,7 @@ public final class Executor: @unchecked Sendable {
         if shouldFence { fenced = true }
         let healthy = !fenced && silentFor < settings.lease / 2
         let now = ContinuousClock.now
-        let expired = running.values.filter { ($0.deadline ?? .now + .seconds(1)) <= now }.map(\.context)
+        let expired = running.values.filter { $0.deadline.map { $0 <= now } ?? false }.map(\.context)
         state.unlock()
 
         if shouldFence {
@@ -393,22 +421,18 @@ public final class Executor: @unchecked Sendable {
         // Supervisors kill their commands when these pings stop: only a healthy executor sends them.
         if healthy { liveness.pingAll() }
         expired.forEach { $0.cancel(.timedOut) }
-        guard reachable && healthy && !stopping else { return }
+    }
 
-        do {
-            let kills = try store.killRequests(executor: identity.id)
-            if !kills.isEmpty {
-                state.lock()
-                let contexts = kills.compactMap { running[$0]?.context }
-                state.unlock()
-                contexts.forEach { $0.cancel(.killRequested) }
-            }
-            releaseOverdue(settings)
-            _ = try store.recoverDeadExecutors(lease: settings.lease, definitions: definitions)
-            _ = try store.scheduleNewRows(definitions: definitions)
-        } catch {
-            logger.warning("heartbeat work failed", metadata: ["error": "\(error)"])
-        }
+    private var isStopping: Bool {
+        state.lock()
+        defer { state.unlock() }
+        return stopping
+    }
+
+    private var currentSettings: ExecutorConfiguration {
+        state.lock()
+        defer { state.unlock() }
+        return configuration
     }
 
     /// Due work that has waited longer than `releaseAfter` for a thread goes back to the table.
