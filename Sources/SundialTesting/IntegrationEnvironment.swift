@@ -160,3 +160,20 @@ public func processes(containing marker: String) -> Int {
         return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker)
     }.count
 }
+
+extension Database {
+    /// The first column of the first row, as an integer.
+    public func count(_ sql: String, _ values: [MySQLValue] = []) throws -> Int {
+        try query(sql, values, consistency: .primary).first?[0].int ?? -1
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+    public func waitFor(_ timeout: TimeInterval = 20, _ condition: () throws -> Bool) throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return try condition()
+    }
+}

@@ -27,12 +27,16 @@ struct ExecutorHarness {
         return HandlerRegistry(liveness: liveness, shell: shell)
     }
 
-    init(db: Database, _ configure: (inout ExecutorConfiguration) -> Void = { _ in }) throws {
+    init(
+        db: Database, handlers extra: [String: any TaskHandler] = [:],
+        _ configure: (inout ExecutorConfiguration) -> Void = { _ in }
+    ) throws {
         self.db = db
         let liveness = LivenessPipes()
+        var handlers = Self.handlers(liveness)
+        for (action, handler) in extra { handlers.register(action, handler) }
         executor = Executor(
-            database: db, configuration: Self.settings(configure), handlers: Self.handlers(liveness),
-            liveness: liveness,
+            database: db, configuration: Self.settings(configure), handlers: handlers, liveness: liveness,
             logger: IntegrationEnvironment.logger)
         try executor.start()
     }
@@ -40,23 +44,6 @@ struct ExecutorHarness {
     var admin: TaskAdmin { TaskAdmin(database: db, definitions: executor.definitions) }
 
     func stop() { executor.stop() }
-}
-
-extension Database {
-    /// The first column of the first row, as an integer.
-    func count(_ sql: String, _ values: [MySQLValue] = []) throws -> Int {
-        try query(sql, values, consistency: .primary).first?[0].int ?? -1
-    }
-
-    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-    func waitFor(_ timeout: TimeInterval = 20, _ condition: () throws -> Bool) throws -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try condition() { return true }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return try condition()
-    }
 }
 
 /// A `sundial executor` child process.

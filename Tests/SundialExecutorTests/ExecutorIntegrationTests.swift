@@ -228,6 +228,40 @@ struct ExecutorIntegrationTests {
         try harness.admin.kill("held")
     }
 
+    /// A team's own handler, registered by action name, as when embedding the executor.
+    struct Greeter: TaskHandler {
+        struct Settings: Decodable { var who: String }
+        func validate(payload: Data) throws {
+            guard (try? JSONDecoder().decode(Settings.self, from: payload)) != nil else {
+                throw TaskPayloadError("payload: who is missing")
+            }
+        }
+        func run(_ context: RunContext) throws -> RunOutput {
+            let settings = try JSONDecoder().decode(Settings.self, from: context.payload)
+            return RunOutput(exitCode: 0, output: "hello \(settings.who), attempt \(context.attempt)")
+        }
+    }
+
+    @Test func handlersRegisteredFromSwiftRunAndValidate() throws {
+        try db.execute(
+            "INSERT INTO cron (name, action, payload) VALUES ('greet', 'greet', '{\"who\":\"ops\"}'), ('greet-bad', 'greet', '{}')"
+        )
+        let harness = try ExecutorHarness(db: db, handlers: ["greet": Greeter()])
+        defer { harness.stop() }
+        #expect(
+            try db.waitFor { try db.count("SELECT COUNT(*) FROM cron WHERE name = 'greet' AND status = 'done'") == 1 })
+        #expect(
+            try db.waitFor {
+                try db.count("SELECT COUNT(*) FROM cron WHERE name = 'greet-bad' AND status = 'invalid'") == 1
+            })
+        #expect(
+            try db.query("SELECT output FROM cron_run", consistency: .primary).first?["output"]
+                == "hello ops, attempt 0")
+        #expect(
+            try db.query("SELECT error FROM cron WHERE name = 'greet-bad'", consistency: .primary).first?["error"]
+                == "payload: who is missing")
+    }
+
     @Test func tagsPlaceTasksOnMatchingExecutors() throws {
         try db.execute(
             "INSERT INTO cron (name, action, tags) VALUES ('gpu-only', 'noop', 'gpu,tpu'), ('anywhere', 'noop', NULL)")
