@@ -54,6 +54,20 @@ public final class Database: Sendable {
         try self.init(primary: try MySQLEndpoint(url: url), replicas: replicas, logger: logger)
     }
 
+    /// Opens each pool's `pool_min` connections now. A replica that is down is only logged: reads
+    /// fall back to the primary until it answers.
+    public func prewarm() throws(MySQLError) {
+        try primary.prewarm()
+        for replica in replicas {
+            do {
+                try replica.prewarm()
+            } catch {
+                logger.warning(
+                    "replica unavailable at start", metadata: ["node": "\(replica.endpoint.node)", "error": "\(error)"])
+            }
+        }
+    }
+
     /// Closes every pool.
     public func close() {
         primary.close()
@@ -183,7 +197,7 @@ public final class Database: Sendable {
                 // A conflict rolled the transaction back; a connection killed before COMMIT was
                 // sent lost nothing that committed. Both are safe to run again.
                 let retryable = mysql.isTransactionConflict || mysql.certainlyNotExecuted
-                if retryable && mysql.kind != .poolExhausted && attempt < maxAttempts {
+                if retryable && attempt < maxAttempts {
                     pauseBeforeRetry(attempt, mysql)
                     continue
                 }
@@ -211,7 +225,7 @@ public final class Database: Sendable {
             } catch {
                 primary.release(connection)
                 if error.kind == .readOnly { primary.noteReadOnly() }
-                if attempt == 1 && error.certainlyNotExecuted && error.kind != .poolExhausted { continue }
+                if attempt == 1 && error.certainlyNotExecuted { continue }
                 throw error
             }
         }

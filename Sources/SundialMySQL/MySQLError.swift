@@ -51,7 +51,7 @@ public struct MySQLError: Error, Sendable, CustomStringConvertible {
 
     /// The server certainly did not run the statement, so it is safe to send it again elsewhere.
     public var certainlyNotExecuted: Bool {
-        code == 1927 || code == 4031 || code == 2002 || code == 2003 || code == 1053 || kind == .poolExhausted
+        code == 1927 || code == 4031 || code == 2002 || code == 2003 || code == 1053
     }
 
     static let brokenConnectionCodes: Set<Int> = [

@@ -64,6 +64,17 @@ public struct Schedule: Sendable, Hashable, CustomStringConvertible {
         return copy
     }
 
+    /// Whether it fires more than once (a cron expression or an interval, not a one-shot).
+    public var isRecurring: Bool {
+        if case .once = kind { return false }
+        return true
+    }
+
+    /// Whether `identifier` names an IANA time zone this system knows.
+    public static func isKnownTimeZone(_ identifier: String) -> Bool {
+        ZoneRules.named(identifier) != nil
+    }
+
     /// Debian cron's notion of a fixed-time job: neither the minute nor the hour field starts with
     /// `*`. Only these get the DST adjustments.
     public var isFixedTime: Bool {

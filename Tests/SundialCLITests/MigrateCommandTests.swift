@@ -1,23 +1,17 @@
 import Foundation
 import SundialMySQL
+import SundialTesting
 import Testing
 
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["SUNDIAL_TEST_DATABASE_URL"] != nil))
+@Suite(.serialized, .enabled(if: IntegrationEnvironment.hasDatabase))
 struct MigrateCommandTests {
     static let database = "sundial_test_cli_migrate"
     let environment: [String: String]
     let directory: URL
 
     init() throws {
-        let url = ProcessInfo.processInfo.environment["SUNDIAL_TEST_DATABASE_URL"]!
-        var endpoint = try MySQLEndpoint(url: url)
-        let admin = try MySQLConnection(endpoint: endpoint)
-        try admin.executeText("DROP DATABASE IF EXISTS \(Self.database)")
-        try admin.executeText("CREATE DATABASE \(Self.database)")
-        admin.close()
-        endpoint.database = Self.database
-        let withDatabase = url.replacingOccurrences(
-            of: "/\(try MySQLEndpoint(url: url).database)?", with: "/\(Self.database)?")
+        try IntegrationEnvironment.freshDatabase(Self.database)
+        let withDatabase = try IntegrationEnvironment.url(database: Self.database)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-cli-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try "CREATE TABLE one (id INT);".write(

@@ -115,13 +115,6 @@ public final class LeaderFollowerPool<Work: Sendable>: @unchecked Sendable {
             leading: leading)
     }
 
-    /// Threads with nothing in hand: a leader counts as free, since it will run what it finds.
-    public var freeThreads: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return threadCount - running
-    }
-
     private func loop() {
         condition.lock()
         while true {

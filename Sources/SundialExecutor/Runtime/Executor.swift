@@ -63,6 +63,7 @@ public final class Executor: @unchecked Sendable {
 
     /// Registers in `cron_executor` and starts the threads.
     public func start() throws {
+        try store.database.prewarm()
         try store.register(executor: identity)
         lastHeartbeat = .now
         recorder.start()
@@ -215,7 +216,7 @@ public final class Executor: @unchecked Sendable {
             definition = found
         }
         let planner = FirePlanner(row: item.row, schedule: definition.schedule)
-        let detached = item.isDetached || (item.row.maxConcurrency > 1 && isRecurring(definition.schedule))
+        let detached = item.isDetached || (item.row.maxConcurrency > 1 && definition.schedule?.isRecurring == true)
         if detached && !item.isDetached {
             // Free the row for the next fire while this one runs.
             do {
@@ -280,14 +281,8 @@ public final class Executor: @unchecked Sendable {
         if context.cancelReason == .executorStopping && outcome != .succeeded {
             record.status = "killed"
             record.error = "the executor stopped during the run"
-            if item.row.delivery == .atLeastOnce {
-                plan = .init(
-                    status: .active, nextRun: now, fireAt: item.fireAt, attempt: item.attempt + 1, error: record.error)
-            } else if isRecurring(definition.schedule) {
-                plan = planner.moveOn(after: item.fireAt, now: now, error: record.error)
-            } else {
-                plan = .init(status: .dead, nextRun: nil, fireAt: nil, attempt: item.attempt, error: record.error)
-            }
+            plan = planner.afterInterruption(
+                fireAt: item.fireAt, attempt: item.attempt, now: now, reason: "the executor stopped during the run")
         } else {
             plan = planner.afterRun(
                 fireAt: item.fireAt, attempt: item.attempt, outcome: outcome, now: now, jitter: Double.random(in: 0...1)
@@ -315,12 +310,6 @@ public final class Executor: @unchecked Sendable {
             update: RowUpdate(
                 taskID: item.row.id, token: item.token, plan: plan, claimedSchedule: item.row.schedule,
                 claimedTimezone: item.row.timezone, claimedNextRun: item.row.nextRun, detached: detached))
-    }
-
-    private func isRecurring(_ schedule: Schedule?) -> Bool {
-        guard let schedule else { return false }
-        if case .once = schedule.kind { return false }
-        return true
     }
 
     private func cancelAll(_ reason: RunContext.CancelReason) {

@@ -260,31 +260,15 @@ extension TaskStore {
                     [.int(row.id), .int(row.claimToken ?? 0)])
                 continue
             }
-            let attempt = lost["attempt"].int ?? row.attempt
-            if row.delivery == .atLeastOnce {
-                // Run the lost fire again now, as its next attempt.
-                try c.execute(
-                    "UPDATE cron SET next_run = NOW(6), fire_at = ?, attempt = ?, task_id = NULL, claimed_by = NULL, claimed_at = NULL, error = ? WHERE id = ? AND task_id = ?",
-                    [
-                        .date(scheduled), .int(Int64(attempt + 1)), .string(reason), .int(row.id),
-                        .int(row.claimToken ?? 0),
-                    ])
-            } else {
-                let schedule = try? definitions.definition(for: row).get().schedule
-                let plan = FirePlanner(row: row, schedule: schedule).moveOn(after: scheduled, now: now, error: reason)
-                let status =
-                    schedule == nil
-                        || {
-                            if case .once = schedule!.kind { return true } else { return false }
-                        }() ? "dead" : plan.status.rawValue
-                try c.execute(
-                    "UPDATE cron SET next_run = ?, fire_at = ?, attempt = 0, status = IF(status = 'active', ?, status), task_id = NULL, claimed_by = NULL, claimed_at = NULL, error = ? WHERE id = ? AND task_id = ?",
-                    [
-                        .init(status == "dead" ? nil : plan.nextRun), .init(status == "dead" ? nil : plan.fireAt),
-                        .string(status),
-                        .string(reason), .int(row.id), .int(row.claimToken ?? 0),
-                    ])
-            }
+            let schedule = try? definitions.definition(for: row).get().schedule
+            let plan = FirePlanner(row: row, schedule: schedule).afterInterruption(
+                fireAt: scheduled, attempt: lost["attempt"].int ?? row.attempt, now: now, reason: reason)
+            try c.execute(
+                "UPDATE cron SET next_run = ?, fire_at = ?, attempt = ?, status = IF(status = 'active', ?, status), task_id = NULL, claimed_by = NULL, claimed_at = NULL, error = ? WHERE id = ? AND task_id = ?",
+                [
+                    .init(plan.nextRun), .init(plan.fireAt), .int(Int64(plan.attempt)), .string(plan.status.rawValue),
+                    .init(plan.error), .int(row.id), .int(row.claimToken ?? 0),
+                ])
         }
         // Concurrent runs (max_concurrency > 1) were counted in `running`.
         for (taskID, taskRuns) in lostByTask where !held.contains(where: { $0.id == taskID }) {

@@ -55,12 +55,25 @@ public struct FirePlanner: Sendable {
                 status: .active, nextRun: now.addingTimeInterval(delay), fireAt: fireAt, attempt: attempt + 1,
                 error: error)
         }
-        guard schedule != nil, !isOneShot else {
+        guard let schedule, schedule.isRecurring else {
             return Plan(
                 status: outcome == .succeeded ? .done : .dead, nextRun: nil, fireAt: nil, attempt: attempt, error: error
             )
         }
         return moveOn(after: fireAt, now: now, error: error)
+    }
+
+    /// After attempt `attempt` of the fire `fireAt` was cut short by its executor (it died, lost its
+    /// lease, or shut down): `at_least_once` runs the fire again now as its next attempt;
+    /// `at_most_once` gives the fire up: a recurring task moves on, a one-shot is dead.
+    public func afterInterruption(fireAt: Date, attempt: Int, now: Date, reason: String) -> Plan {
+        if row.delivery == .atLeastOnce {
+            return Plan(status: .active, nextRun: now, fireAt: fireAt, attempt: attempt + 1, error: reason)
+        }
+        guard let schedule, schedule.isRecurring else {
+            return Plan(status: .dead, nextRun: nil, fireAt: nil, attempt: attempt, error: reason)
+        }
+        return moveOn(after: fireAt, now: now, error: reason)
     }
 
     /// The fire after `fireAt`, with missed fires handled by the misfire policy. Used after a run,
@@ -117,11 +130,6 @@ public struct FirePlanner: Sendable {
         let exponential = row.backoffSeconds * pow(2, Double(min(retry - 1, 40)))
         let capped = min(exponential, row.backoffMaxSeconds)
         return capped * (0.5 + 0.5 * min(max(jitter, 0), 1))
-    }
-
-    private var isOneShot: Bool {
-        if case .once = schedule?.kind { return true }
-        return false
     }
 
     static func seconds(_ value: Double) -> String {

@@ -37,7 +37,7 @@ public struct TaskDefinitions: Sendable {
             } catch {
                 return .failure(InvalidTask(message: "schedule: \(error.description)"))
             }
-        } else if ZoneRulesCheck.isKnown(row.timezone) == false {
+        } else if !Schedule.isKnownTimeZone(row.timezone) {
             return .failure(InvalidTask(message: "unknown time zone '\(row.timezone)'"))
         }
         let payload = Data((row.payload ?? "{}").utf8)
@@ -52,13 +52,5 @@ public struct TaskDefinitions: Sendable {
             return .failure(InvalidTask(message: "\(error)"))
         }
         return .success(TaskDefinition(schedule: schedule, handler: handler, payload: payload))
-    }
-}
-
-/// Whether a zone name is valid, for rows without a schedule (the zone is unused but a typo should
-/// still be reported).
-enum ZoneRulesCheck {
-    static func isKnown(_ zone: String) -> Bool {
-        (try? Schedule("@every 1s", timeZone: zone)) != nil
     }
 }
