@@ -7,5 +7,9 @@ struct SundialBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sundial-bench",
         abstract: "Sundial's benchmarks.",
-        subcommands: [ClaimBenchmark.self, DrainBenchmark.self, PoolBenchmark.self, ScheduleBenchmark.self])
+        subcommands: [
+            DrainBenchmark.self, PrecisionBenchmark.self, ClaimBenchmark.self, ScheduleBenchmark.self,
+            PoolBenchmark.self,
+            KillDrill.self, DatabaseRestartDrill.self,
+        ])
 }

@@ -7,12 +7,11 @@ import Testing
 @Suite struct ShellHandlerTests {
     let liveness = LivenessPipes()
 
-    /// Nobody pings the supervisors here, so their patience is long unless a test wants otherwise.
-    func handler(liveness seconds: Double = 120, outputLimit: Int = 64 * 1024) -> ShellHandler {
+    /// No lease here unless a test sets one, so supervisors wait for the command.
+    func handler(outputLimit: Int = 64 * 1024) -> ShellHandler {
         var configuration = ShellHandler.Configuration()
         configuration.supervisor = [IntegrationEnvironment.sundialBinary.path, ShellSupervisor.argument]
         configuration.killGrace = 1
-        configuration.liveness = seconds
         configuration.outputLimit = outputLimit
         return ShellHandler(configuration: configuration, liveness: liveness)
     }
@@ -70,15 +69,19 @@ import Testing
         #expect(processes(containing: marker) == 0)
     }
 
-    @Test func aSilentExecutorsCommandsAreKilledByTheSupervisor() throws {
-        // Nobody pings the liveness pipe: the supervisor acts as if the executor froze.
+    @Test func aSilentExecutorsCommandsAreKilledBeforeItsLeaseRunsOut() throws {
+        // A lease of 2.5 s and nobody renewing it or pinging: the supervisor acts as if the executor
+        // froze. The command, which ignores SIGTERM, must be dead before the lease runs out.
         let marker = "sleep 33.\(Int.random(in: 1000...9999))"
+        let started = ContinuousClock.now
+        liveness.leaseRenewed(validUntil: started + .milliseconds(2500), fenceGrace: 0.5)
         do {
-            _ = try handler(liveness: 0.5).run(context(#"{"command": "\#(marker)"}"#))
+            _ = try handler().run(context(#"{"command": "trap '' TERM; \#(marker)"}"#))
             Issue.record("an orphaned command succeeded")
-        } catch let failure as RunFailure {
+        } catch let failure as RunInterrupted {
             #expect(failure.message.contains("the executor stopped answering"))
         }
+        // When, exactly, is SupervisorWatchTests' business: timings on a shared machine are not.
         #expect(processes(containing: marker) == 0)
     }
 

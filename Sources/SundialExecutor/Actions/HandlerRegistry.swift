@@ -1,7 +1,7 @@
 import Foundation
 
-/// Task handlers by action name. The built-ins are `shell`, `http`, `noop`, `sleep` and `fail`;
-/// teams embedding the executor add their own.
+/// Task handlers by action name. The built-ins are `shell`, `http`, `noop`, `sleep`, `fail` and
+/// `witness`; teams embedding the executor add their own.
 public struct HandlerRegistry: Sendable {
     private var handlers: [String: any TaskHandler]
 
@@ -14,6 +14,7 @@ public struct HandlerRegistry: Sendable {
             "noop": NoopHandler(),
             "sleep": SleepHandler(),
             "fail": FailHandler(),
+            "witness": WitnessHandler(),
         ]
     }
 

@@ -13,6 +13,8 @@ public final class RunContext: @unchecked Sendable {
     public let taskID: Int64
     public let taskName: String
     public let payload: Data
+    /// What the handler's `prepare(payload:)` returned for this task.
+    public let prepared: (any Sendable)?
     public let scheduledFor: Date
     /// 0 for the first attempt.
     public let attempt: Int
@@ -23,10 +25,14 @@ public final class RunContext: @unchecked Sendable {
     private var reason: CancelReason?
     private var handlers: [@Sendable (CancelReason) -> Void] = []
 
-    public init(taskID: Int64, taskName: String, payload: Data, scheduledFor: Date, attempt: Int, timeout: Double?) {
+    public init(
+        taskID: Int64, taskName: String, payload: Data, prepared: (any Sendable)? = nil, scheduledFor: Date,
+        attempt: Int, timeout: Double?
+    ) {
         self.taskID = taskID
         self.taskName = taskName
         self.payload = payload
+        self.prepared = prepared
         self.scheduledFor = scheduledFor
         self.attempt = attempt
         self.timeout = timeout

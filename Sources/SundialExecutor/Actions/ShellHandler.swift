@@ -18,10 +18,9 @@ public struct ShellHandler: TaskHandler {
         public var shell = "/bin/sh"
         /// Bytes of output kept per run (head and tail).
         public var outputLimit = 64 * 1024
-        /// Between SIGTERM and SIGKILL.
+        /// Between SIGTERM and SIGKILL on a timeout or kill request. (When the executor is gone,
+        /// silent or fenced off, the grace is shorter and set by its lease: see `LivenessPipes`.)
         public var killGrace: Double = 5
-        /// Kill the command when the executor has not been heard from for this long.
-        public var liveness: Double = 7
 
         public init() {
             let executable =
@@ -83,7 +82,8 @@ public struct ShellHandler: TaskHandler {
 
         let arguments =
             configuration.supervisor + [
-                String(timeout), String(configuration.killGrace), String(configuration.liveness), "--",
+                String(timeout), String(configuration.killGrace), String(liveness.fenceGrace),
+                String(liveness.leaseLeft), "--",
                 configuration.shell, "-c", settings.command,
             ]
         var environment = ProcessInfo.processInfo.environment
@@ -108,7 +108,10 @@ public struct ShellHandler: TaskHandler {
 
         let registration = liveness.register(alive.write)
         defer { liveness.unregister(registration) }
-        context.onCancel { _ in self.liveness.send(UInt8(ascii: "K"), to: registration) }
+        // A stopping or fenced executor's commands go quickly: its lease may be running out.
+        context.onCancel { reason in
+            self.liveness.send(UInt8(ascii: reason == .executorStopping ? "F" : "K"), to: registration)
+        }
 
         var captured = BoundedOutput(limit: configuration.outputLimit)
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
@@ -141,13 +144,24 @@ public struct ShellHandler: TaskHandler {
             if context.cancelReason == .timedOut { throw RunTimedOut(output: text) }
             throw RunKilled(output: text)
         case .orphaned:
-            throw RunFailure("killed: the executor stopped answering its supervisor", output: text)
+            throw RunInterrupted(
+                "killed before the executor's lease could run out: the executor stopped answering its supervisor, or fenced itself off",
+                output: text)
         case .spawnFailed(let error):
             throw RunFailure("cannot run \(configuration.shell): \(String(cString: strerror(error)))", output: text)
         case nil:
             throw RunFailure("the shell supervisor ended without a report (status \(supervisorStatus))", output: text)
         }
     }
+}
+
+/// The attempt was cut short because its executor lost (or could lose) its lease: not the task's
+/// fault. The executor treats it as an interruption: `at_least_once` runs the fire again.
+public struct RunInterrupted: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var output: String?
+    public init(_ message: String, output: String? = nil) { (self.message, self.output) = (message, output) }
+    public var description: String { message }
 }
 
 /// The attempt ran out of time (the executor records `timed_out`).
@@ -192,13 +206,35 @@ final class Pipe2 {
     }
 }
 
-/// The write ends of the supervisors' liveness pipes: the heartbeat sends each a byte.
+/// The write ends of the supervisors' liveness pipes, and the executor's lease as they must know
+/// it: every ping tells each supervisor how long the lease is certainly still valid, so that a
+/// command is dead before another executor could take its fire over (see `SupervisorWatch`).
 public final class LivenessPipes: @unchecked Sendable {
     private let lock = NSLock()
     private var pipes: [Int: Int32] = [:]
     private var next = 0
+    private var leaseValidUntil: ContinuousClock.Instant?
+    private var currentFenceGrace: Double = 5
 
     public init() {}
+
+    /// Commands may certainly run until `validUntil`: the executor's lease (measured from before
+    /// the renewal was sent) less a margin for the kill to land. `fenceGrace`: seconds between
+    /// SIGTERM and SIGKILL when commands must go before then.
+    public func leaseRenewed(validUntil: ContinuousClock.Instant, fenceGrace: Double) {
+        lock.withLock {
+            leaseValidUntil = max(leaseValidUntil ?? validUntil, validUntil)
+            currentFenceGrace = fenceGrace
+        }
+    }
+
+    /// Seconds the lease is certainly still valid; very long when there is no lease (a handler
+    /// used outside an executor).
+    var leaseLeft: Double {
+        lock.withLock { leaseValidUntil.map { max(0, ($0 - .now).timeInterval) } ?? 1e9 }
+    }
+
+    var fenceGrace: Double { lock.withLock { currentFenceGrace } }
 
     func register(_ descriptor: Int32) -> Int {
         // Never block the heartbeat on a supervisor that stopped reading.
@@ -220,11 +256,13 @@ public final class LivenessPipes: @unchecked Sendable {
         }
     }
 
-    /// Tells every supervisor the executor is alive.
+    /// Tells every supervisor how long the lease is certainly still valid.
     public func pingAll() {
         lock.withLock {
-            var value = UInt8(ascii: ".")
-            for descriptor in pipes.values { _ = Glibc.write(descriptor, &value, 1) }
+            guard let until = leaseValidUntil, !pipes.isEmpty else { return }
+            let milliseconds = Int(max(0, (until - .now).timeInterval) * 1000)
+            var line = Array("\(milliseconds)\n".utf8)
+            for descriptor in pipes.values { _ = Glibc.write(descriptor, &line, line.count) }
         }
     }
 }

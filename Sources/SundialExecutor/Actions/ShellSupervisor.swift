@@ -6,14 +6,15 @@ import Foundation
 
 /// The small process between the executor and a shell command.
 ///
-/// The executor starts it as `<binary> __sundial-supervise TIMEOUT GRACE LIVENESS -- command…`
-/// with three descriptors: 3, the executor's liveness pipe (a byte every heartbeat, `K` to kill);
-/// 4, where it reports how the command ended; and standard output and error, the capture pipe. It
-/// runs the command in a process group of its own and kills the whole group (SIGTERM, then SIGKILL
-/// after GRACE seconds) when the command times out, when the executor asks, and, most
-/// importantly, when the executor dies (the pipe closes) or stops answering (no byte for LIVENESS
-/// seconds, e.g. it was frozen with SIGSTOP): then the command cannot outlive its executor's lease
-/// and run beside the copy another executor starts.
+/// The executor starts it as
+/// `<binary> __sundial-supervise TIMEOUT GRACE FENCE_GRACE LEASE_LEFT -- command…` with three
+/// descriptors: 3, the executor's liveness pipe (see `SupervisorWatch`); 4, where it reports how the
+/// command ended; and standard output and error, the capture pipe. It runs the command in a
+/// process group of its own and kills the whole group (SIGTERM, then SIGKILL after GRACE seconds)
+/// when the command times out or the executor asks, and, most importantly, before the executor's
+/// lease could run out when the executor dies (the pipe closes), fences itself off, or stops
+/// answering (e.g. it was frozen with SIGSTOP), with FENCE_GRACE seconds between the signals:
+/// then the command cannot run beside the copy another executor starts after taking over.
 ///
 /// Binaries that embed the executor must call `ShellSupervisor.runIfRequested()` first thing in
 /// `main`, as `sundial` does.
@@ -62,13 +63,14 @@ public enum ShellSupervisor {
     }
 
     static func supervise(_ arguments: [String]) -> Int32 {
-        guard arguments.count >= 5, arguments[3] == "--", let timeout = Double(arguments[0]),
-            let grace = Double(arguments[1]), let liveness = Double(arguments[2])
+        guard arguments.count >= 6, arguments[4] == "--", let timeout = Double(arguments[0]),
+            let grace = Double(arguments[1]), let fenceGrace = Double(arguments[2]),
+            let leaseLeft = Double(arguments[3])
         else {
             FileHandle.standardError.write(Data("sundial supervisor: bad arguments\n".utf8))
             return 64
         }
-        let command = Array(arguments[4...])
+        let command = Array(arguments[5...])
         signal(SIGPIPE, SIG_IGN)
 
         var attributes = posix_spawnattr_t()
@@ -114,45 +116,39 @@ public enum ShellSupervisor {
         }
         waiter.start()
 
-        let start = Date()
-        var lastSign = Date()
-        var ending: Ending? = nil
-        var killDeadline: Date? = nil
+        func now() -> Double {
+            var time = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &time)
+            return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        }
+        var watch = SupervisorWatch(
+            now: now(), timeout: timeout, grace: grace, fenceGrace: fenceGrace, leaseLeft: leaseLeft)
         var livenessOpen = true
+        var buffer = [UInt8](repeating: 0, count: 256)
         while true {
-            let now = Date()
-            var wait = 0.25
-            if timeout > 0 { wait = min(wait, start.addingTimeInterval(timeout).timeIntervalSince(now)) }
-            if let killDeadline { wait = min(wait, killDeadline.timeIntervalSince(now)) }
             var descriptors = [pollfd(fd: exitPipe[0], events: Int16(POLLIN), revents: 0)]
             if livenessOpen { descriptors.append(pollfd(fd: 3, events: Int16(POLLIN), revents: 0)) }
-            _ = poll(&descriptors, nfds_t(descriptors.count), Int32(max(0, wait) * 1000))
+            _ = poll(&descriptors, nfds_t(descriptors.count), Int32((watch.wait(now: now()) * 1000).rounded(.up)))
             if descriptors[0].revents != 0 { break }
             if livenessOpen && descriptors[1].revents != 0 {
-                var buffer = [UInt8](repeating: 0, count: 64)
                 let n = read(3, &buffer, buffer.count)
                 if n <= 0 {
                     livenessOpen = false
-                    if ending == nil { ending = .orphaned }
+                    watch.executorGone(now: now())
                 } else {
-                    lastSign = Date()
-                    if buffer[0..<n].contains(UInt8(ascii: "K")), ending == nil { ending = .killed }
+                    watch.received(buffer[0..<n], now: now())
                 }
             }
-            if ending == nil, timeout > 0, Date().timeIntervalSince(start) >= timeout { ending = .timedOut }
-            if ending == nil, livenessOpen, Date().timeIntervalSince(lastSign) >= liveness { ending = .orphaned }
-            if ending != nil && killDeadline == nil {
-                kill(-childPID, SIGTERM)
-                killDeadline = Date().addingTimeInterval(grace)
-            } else if let deadline = killDeadline, Date() >= deadline {
-                kill(-childPID, SIGKILL)
-                killDeadline = .distantFuture
+            switch watch.poll(now: now()) {
+            case .terminate: kill(-childPID, SIGTERM)
+            case .kill: kill(-childPID, SIGKILL)
+            case .none: break
             }
         }
         // Whatever the command left behind in its group goes with it.
         kill(-childPID, SIGKILL)
         let status = statusBox.value
-        if let ending {
+        if let ending = watch.ending {
             report(ending)
         } else if status & 0x7f == 0 {
             report(.exited((status >> 8) & 0xff))

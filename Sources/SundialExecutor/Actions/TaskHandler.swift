@@ -8,10 +8,21 @@ public protocol TaskHandler: Sendable {
     /// for a payload that can never work: the row becomes `invalid` with that message.
     func validate(payload: Data) throws
 
+    /// Validates a payload and returns what `run` needs from it, as `context.prepared`: decoded
+    /// once per task definition instead of once per run. The default validates and returns nil.
+    func prepare(payload: Data) throws -> (any Sendable)?
+
     /// Runs one attempt. Return normally for success; throw `RunFailure` (or any error) for
     /// failure. Long-running handlers should watch `context.isCancelled` or register
     /// `context.onCancel`, which fires on kill requests, timeouts and shutdown.
     func run(_ context: RunContext) throws -> RunOutput
+}
+
+extension TaskHandler {
+    public func prepare(payload: Data) throws -> (any Sendable)? {
+        try validate(payload: payload)
+        return nil
+    }
 }
 
 /// What a successful attempt reports.

@@ -10,12 +10,15 @@ import Foundation
 /// All state lives under one lock and every wait re-checks its condition, so no wake-up is lost:
 /// a thread only sleeps when there is no ready work and another thread is leading.
 public final class LeaderFollowerPool<Work: Sendable>: @unchecked Sendable {
-    /// What the leader is told when it is asked for work.
+    /// What the leader can ask about the pool while it waits for work. Live values, not a
+    /// snapshot: a leader may wait a long time while the other threads finish their work.
     public struct Lead: Sendable {
+        let pool: LeaderFollowerPool
+
         /// Threads with nothing to do, the leader included.
-        public var idleThreads: Int
+        public var idleThreads: Int { pool.withLock { pool.threadCount - pool.running } }
         /// Work already waiting for a thread.
-        public var readyCount: Int
+        public var readyCount: Int { pool.withLock { pool.ready.count } }
     }
 
     public let threadCount: Int
@@ -44,6 +47,12 @@ public final class LeaderFollowerPool<Work: Sendable>: @unchecked Sendable {
         self.name = name
         self.lead = lead
         self.execute = execute
+    }
+
+    private func withLock<T>(_ body: () -> T) -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        return body()
     }
 
     public func start() {
@@ -129,7 +138,7 @@ public final class LeaderFollowerPool<Work: Sendable>: @unchecked Sendable {
             if stopping { break }
             if !leading {
                 leading = true
-                let context = Lead(idleThreads: threadCount - running, readyCount: ready.count)
+                let context = Lead(pool: self)
                 condition.unlock()
                 let batch = lead(context)
                 condition.lock()

@@ -26,13 +26,32 @@ public final class Executor: @unchecked Sendable {
     private let state = NSCondition()
     private var configuration: ExecutorConfiguration
     private var idle = IdleQueue()
+    private var capacity = ClaimCapacity()
     private var running: [RunKey: RunningRun] = [:]
     private var stopping = false
+    /// Rows claimed but dropped while fenced off, to give back once the database answers.
+    private var unreleased: [(id: Int64, token: Int64)] = []
     private var fenced = false
     private var nextPoll = ContinuousClock.now
     private var lastHeartbeat = ContinuousClock.now
+    /// The leader sleeps because every thread is busy and nothing more may be claimed: a run
+    /// that ends must wake it. Otherwise ending runs wake nobody.
+    private var leaderWaitsForThreads = false
+    /// The heartbeat and watchdog threads sleep on their own condition, so that the leader's
+    /// wake-ups do not wake them.
+    private let timers = NSCondition()
     private var heartbeatStopped = false
     private var pool: LeaderFollowerPool<WorkItem>!
+
+    /// SIGTERM to SIGKILL for commands that must end before the lease does. The self-fence comes at
+    /// 70 % of the lease, so SIGKILL at 85 %; a silent executor's supervisors send SIGTERM at 80 %
+    /// and SIGKILL at 95 % (the last 5 % is for the kill to land).
+    static func fenceGrace(_ settings: ExecutorConfiguration) -> Double {
+        min(5, settings.lease.timeInterval * 0.15)
+    }
+
+    /// How long an at_most_once run waits for its start to be written before it gives up the fire.
+    static let durableStartTimeout: TimeInterval = 5
 
     struct RunningRun {
         var context: RunContext
@@ -66,6 +85,8 @@ public final class Executor: @unchecked Sendable {
         try store.database.prewarm()
         try store.register(executor: identity)
         lastHeartbeat = .now
+        liveness.leaseRenewed(
+            validUntil: lastHeartbeat + configuration.lease * 0.95, fenceGrace: Self.fenceGrace(configuration))
         recorder.start()
         pool.start()
         every({ [unowned self] in self.currentSettings.heartbeatInterval }, name: "sundial-heartbeat") {
@@ -109,10 +130,10 @@ public final class Executor: @unchecked Sendable {
             _ = pool.join(timeout: 60)
         }
         recorder.stop()
-        state.lock()
+        timers.lock()
         heartbeatStopped = true
-        state.broadcast()
-        state.unlock()
+        timers.broadcast()
+        timers.unlock()
         do {
             try store.markExecutor(identity.id, state: "stopped")
         } catch {
@@ -149,58 +170,89 @@ public final class Executor: @unchecked Sendable {
         defer { state.unlock() }
         while !stopping {
             let now = ContinuousClock.now
-            let due = idle.popDue(now, limit: max(1, lead.idleThreads))
+            // Everything due goes to the ready queue at once: threads take it from there without
+            // waiting for the next leader, and the heartbeat gives back what waits too long.
+            let due = idle.popDue(now, limit: .max)
             if !due.isEmpty { return due }
             let pending = idle.count + lead.readyCount
-            let capacity =
-                fenced ? 0 : min(configuration.batch, lead.idleThreads + configuration.queueAllowance - pending)
-            if now >= nextPoll && capacity > 0 {
+            let limit =
+                fenced
+                ? 0
+                : capacity.limit(
+                    batch: configuration.batch, idleThreads: lead.idleThreads,
+                    allowance: configuration.queueAllowance, pending: pending)
+            let mayClaim = capacity.mayClaim(untilDue: idle.earliest.map { ($0 - now).timeInterval })
+            if now >= nextPoll && limit > 0 && mayClaim {
                 let settings = configuration
                 state.unlock()
-                let claimed = claim(limit: capacity, settings: settings)
+                let began = ContinuousClock.now
+                let claimed = claim(limit: limit, settings: settings)
                 state.lock()
-                // A full batch means more may be waiting: ask again at once.
-                nextPoll = claimed.count == capacity ? .now : .now + settings.pollInterval
-                var ready: [WorkItem] = []
-                for item in claimed {
-                    if item.due <= .now { ready.append(item) } else { idle.insert(item) }
+                capacity.observeClaim(seconds: (ContinuousClock.now - began).timeInterval)
+                switch claimed {
+                case .claimed(let items):
+                    // A full batch means more may be waiting: ask again at once.
+                    nextPoll = items.count == limit ? .now : .now + settings.pollInterval
+                    var ready: [WorkItem] = []
+                    for item in items {
+                        if item.due <= .now { ready.append(item) } else { idle.insert(item) }
+                    }
+                    if !ready.isEmpty { return ready }
+                case .conflict:
+                    // Another executor's claim or a group commit held the rows: try again soon,
+                    // not a poll interval later, or fires due now start late.
+                    nextPoll = .now + .microseconds(Int64.random(in: 500...5_000))
+                case .failed:
+                    nextPoll = .now + settings.pollInterval
                 }
-                if !ready.isEmpty { return ready }
                 continue
             }
-            var wake = capacity > 0 ? nextPoll : now + configuration.pollInterval
+            var wake = limit > 0 && mayClaim ? nextPoll : now + configuration.pollInterval
             if let earliest = idle.earliest, earliest < wake { wake = earliest }
+            leaderWaitsForThreads = limit == 0
             _ = state.wait(until: Date().addingTimeInterval((wake - .now).timeInterval))
+            leaderWaitsForThreads = false
         }
         return []
     }
 
-    private func claim(limit: Int, settings: ExecutorConfiguration) -> [WorkItem] {
-        let sent = Date()
-        let sentMonotonic = ContinuousClock.now
+    private enum ClaimResult {
+        case claimed([WorkItem])
+        /// A deadlock or lock-wait timeout with another writer: nothing was claimed.
+        case conflict
+        case failed
+    }
+
+    private func claim(limit: Int, settings: ExecutorConfiguration) -> ClaimResult {
         let result: TaskStore.Claim?
         do {
             result = try store.claim(
                 executor: identity.id, tags: settings.tags, limit: limit, lookahead: settings.lookahead)
+        } catch let error as MySQLError where error.isTransactionConflict {
+            logger.debug("claim conflicted with another writer; retrying", metadata: ["error": "\(error)"])
+            return .conflict
         } catch {
             logger.warning("claim failed", metadata: ["error": "\(error)"])
-            return []
+            return .failed
         }
-        guard let claim = result else { return [] }
-        clock.observe(databaseNow: claim.databaseNow, sent: sent, received: Date())
-        return claim.rows.map { row in
-            let fireAt = row.fireAt ?? row.nextRun ?? claim.databaseNow
-            let wait = (row.nextRun ?? claim.databaseNow).timeIntervalSince(claim.databaseNow)
-            return WorkItem(
-                row: row, token: claim.token, definition: definitions.definition(for: row),
-                due: sentMonotonic + .milliseconds(Int64(max(0, wait) * 1000)), fireAt: fireAt, attempt: row.attempt,
-                isDetached: false)
-        }
+        guard let claim = result else { return .claimed([]) }
+        observe(claim.clockReading)
+        let answered = claim.clockReading.received
+        return .claimed(
+            claim.rows.map { row in
+                let fireAt = row.fireAt ?? row.nextRun ?? claim.databaseNow
+                // When the database's clock reaches next_run, on this process's clock: never early.
+                let due = row.nextRun.flatMap { clock.instant(whenDatabaseReaches: $0) } ?? answered
+                return WorkItem(
+                    row: row, token: claim.token, definition: definitions.definition(for: row), due: due,
+                    fireAt: fireAt, attempt: row.attempt, isDetached: false)
+            })
     }
 
     // MARK: Running
 
     private func execute(_ item: WorkItem) {
+        let began = ContinuousClock.now
         let definition: TaskDefinition
         switch item.definition {
         case .failure(let invalid):
@@ -235,9 +287,13 @@ public final class Executor: @unchecked Sendable {
         var record = RunRecord(
             taskID: item.row.id, token: item.token, scheduledFor: item.fireAt, attempt: item.attempt,
             executor: identity.id, startedAt: clock.now, finishedAt: nil, status: "running")
-        recorder.runStarted(record)
+        // An at_most_once run starts only once its start is on record: an executor that dies
+        // mid-run must leave a `running` row for recovery to mark lost, or the fire would run again.
+        let atMostOnce = item.row.delivery == .atMostOnce
+        let startRecorded = recorder.runStarted(record, durable: atMostOnce, timeout: Self.durableStartTimeout)
         let context = RunContext(
-            taskID: item.row.id, taskName: item.row.name, payload: definition.payload, scheduledFor: item.fireAt,
+            taskID: item.row.id, taskName: item.row.name, payload: definition.payload, prepared: definition.prepared,
+            scheduledFor: item.fireAt,
             attempt: item.attempt, timeout: item.row.timeoutSeconds)
         state.lock()
         running[key] = RunningRun(
@@ -245,10 +301,15 @@ public final class Executor: @unchecked Sendable {
             deadline: item.row.timeoutSeconds.map { .now + .milliseconds(Int64($0 * 1000)) })
         let alreadyStopping = fenced
         state.unlock()
-        if alreadyStopping { context.cancel(.executorStopping) }
+        if alreadyStopping || !startRecorded { context.cancel(.executorStopping) }
 
         var outcome: FirePlanner.Outcome
+        var interruption: String? =
+            startRecorded
+            ? nil : "not run: its start could not be recorded within \(Self.durableStartTimeout) s (at_most_once)"
         do {
+            // Not started at all when stopped before its start: the interruption is recorded below.
+            guard !context.isCancelled else { throw RunKilled(output: nil) }
             let output = try definition.handler.run(context)
             (record.exitCode, record.output) = (output.exitCode, output.output)
             outcome = .succeeded
@@ -261,6 +322,10 @@ public final class Executor: @unchecked Sendable {
         } catch let killed as RunKilled {
             record.output = killed.output
             outcome = .killed
+        } catch let interrupted as RunInterrupted {
+            record.output = interrupted.output
+            interruption = interrupted.message
+            outcome = .failed(interrupted.message)
         } catch {
             outcome = .failed("\(error)")
         }
@@ -270,19 +335,21 @@ public final class Executor: @unchecked Sendable {
         default: break
         }
 
+        let took = ContinuousClock.now - began
         state.lock()
         running[key] = nil
-        state.broadcast()
+        capacity.observeRun(seconds: took.timeInterval)
+        if leaderWaitsForThreads { state.broadcast() }
         state.unlock()
 
         let now = clock.now
         record.finishedAt = now
         var plan: FirePlanner.Plan
-        if context.cancelReason == .executorStopping && outcome != .succeeded {
+        if outcome != .succeeded && (interruption != nil || context.cancelReason == .executorStopping) {
+            let reason = interruption ?? "the executor stopped during the run"
             record.status = "killed"
-            record.error = "the executor stopped during the run"
-            plan = planner.afterInterruption(
-                fireAt: item.fireAt, attempt: item.attempt, now: now, reason: "the executor stopped during the run")
+            record.error = reason
+            plan = planner.afterInterruption(fireAt: item.fireAt, attempt: item.attempt, now: now, reason: reason)
         } else {
             plan = planner.afterRun(
                 fireAt: item.fireAt, attempt: item.attempt, outcome: outcome, now: now, jitter: Double.random(in: 0...1)
@@ -296,10 +363,8 @@ public final class Executor: @unchecked Sendable {
         }
         if detached && plan.attempt > item.attempt && plan.fireAt == item.fireAt && plan.status == .active {
             // A concurrent run retries here: the row has already moved on.
-            var retry = item
-            retry.isDetached = true
-            retry.attempt = plan.attempt
-            retry.due = .now + .milliseconds(Int64(max(0, (plan.nextRun ?? now).timeIntervalSince(now)) * 1000))
+            let retry = item.retry(
+                attempt: plan.attempt, due: plan.nextRun.flatMap { clock.instant(whenDatabaseReaches: $0) } ?? .now)
             state.lock()
             if !stopping { idle.insert(retry) }
             state.broadcast()
@@ -310,6 +375,12 @@ public final class Executor: @unchecked Sendable {
             update: RowUpdate(
                 taskID: item.row.id, token: item.token, plan: plan, claimedSchedule: item.row.schedule,
                 claimedTimezone: item.row.timezone, claimedNextRun: item.row.nextRun, detached: detached))
+    }
+
+    private func observe(_ reading: TaskStore.ClockReading) {
+        clock.observe(
+            databaseNow: reading.databaseNow, sent: reading.sent, received: reading.received,
+            wallSent: reading.wallSent, wallReceived: reading.wallReceived)
     }
 
     private func cancelAll(_ reason: RunContext.CancelReason) {
@@ -329,10 +400,10 @@ public final class Executor: @unchecked Sendable {
             while true {
                 // Read the interval before taking the lock: it takes the lock itself.
                 let deadline = Date().addingTimeInterval(interval().timeInterval)
-                state.lock()
-                while !heartbeatStopped && Date() < deadline { _ = state.wait(until: deadline) }
+                timers.lock()
+                while !heartbeatStopped && Date() < deadline { _ = timers.wait(until: deadline) }
                 let done = heartbeatStopped
-                state.unlock()
+                timers.unlock()
                 if done { return }
                 body()
             }
@@ -346,16 +417,26 @@ public final class Executor: @unchecked Sendable {
     /// block on a sick database; the watchdog does not wait for it.
     func heartbeat() {
         let sentMonotonic = ContinuousClock.now
-        let sent = Date()
         do {
-            let (alive, databaseNow) = try store.heartbeat(executor: identity.id, busy: runningCount)
-            clock.observe(databaseNow: databaseNow, sent: sent, received: Date())
+            let (alive, reading) = try store.heartbeat(executor: identity.id, busy: runningCount)
+            observe(reading)
             guard alive else {
                 declaredDead()
                 return
             }
             state.lock()
+            let toRelease = unreleased
+            state.unlock()
+            if !toRelease.isEmpty {
+                // Before claiming again: rows dropped while fenced would stay claimed for good.
+                try store.release(toRelease)
+                logger.notice("gave back the work dropped while fenced", metadata: ["rows": "\(toRelease.count)"])
+            }
+            state.lock()
+            unreleased.removeFirst(min(toRelease.count, unreleased.count))
             lastHeartbeat = max(lastHeartbeat, sentMonotonic)
+            liveness.leaseRenewed(
+                validUntil: lastHeartbeat + configuration.lease * 0.95, fenceGrace: Self.fenceGrace(configuration))
             let wasFenced = fenced
             fenced = false
             state.broadcast()
@@ -392,7 +473,7 @@ public final class Executor: @unchecked Sendable {
         let silentFor = ContinuousClock.now - lastHeartbeat
         let shouldFence = !fenced && silentFor >= settings.selfFenceAfter
         if shouldFence { fenced = true }
-        let healthy = !fenced && silentFor < settings.lease / 2
+        let healthy = !fenced
         let now = ContinuousClock.now
         let expired = running.values.filter { $0.deadline.map { $0 <= now } ?? false }.map(\.context)
         state.unlock()
@@ -402,12 +483,13 @@ public final class Executor: @unchecked Sendable {
                 "no heartbeat for most of the lease: killing running tasks and stopping claims before another executor takes them over",
                 metadata: ["silent for": "\(silentFor)"])
             cancelAll(.executorStopping)
+            let dropped = pool.drainReady()
             state.lock()
-            _ = idle.removeAll()
+            // Still claimed by this executor: given back as soon as the database answers again.
+            unreleased += (idle.removeAll() + dropped).filter { !$0.isDetached }.map { ($0.row.id, $0.token) }
             state.unlock()
-            _ = pool.drainReady()
         }
-        // Supervisors kill their commands when these pings stop: only a healthy executor sends them.
+        // Each ping carries the lease left; supervisors end their commands before it runs out.
         if healthy { liveness.pingAll() }
         expired.forEach { $0.cancel(.timedOut) }
     }
@@ -448,6 +530,7 @@ public final class Executor: @unchecked Sendable {
         cancelAll(.executorStopping)
         state.lock()
         _ = idle.removeAll()
+        unreleased.removeAll()
         state.unlock()
         _ = pool.drainReady()
         state.lock()

@@ -1,28 +1,47 @@
 import Foundation
 
 /// A claimed row on its way to a pool thread.
-struct WorkItem: Sendable {
-    var row: TaskRow
-    var token: Int64
-    var definition: Result<TaskDefinition, InvalidTask>
+///
+/// A class: it passes through the idle queue, the ready queue and a thread, and copying a row
+/// with all its strings at each step was measurable when a thousand fall due at once.
+final class WorkItem: Sendable {
+    let row: TaskRow
+    let token: Int64
+    let definition: Result<TaskDefinition, InvalidTask>
     /// When it should start, on this process's monotonic clock.
-    var due: ContinuousClock.Instant
+    let due: ContinuousClock.Instant
     /// The fire being run and its attempt.
-    var fireAt: Date
-    var attempt: Int
+    let fireAt: Date
+    let attempt: Int
     /// A retry of a concurrent run (max_concurrency > 1): the row itself has moved on.
-    var isDetached: Bool
+    let isDetached: Bool
+
+    init(
+        row: TaskRow, token: Int64, definition: Result<TaskDefinition, InvalidTask>, due: ContinuousClock.Instant,
+        fireAt: Date, attempt: Int, isDetached: Bool
+    ) {
+        (self.row, self.token, self.definition, self.due) = (row, token, definition, due)
+        (self.fireAt, self.attempt, self.isDetached) = (fireAt, attempt, isDetached)
+    }
+
+    /// The same fire again as a detached retry.
+    func retry(attempt: Int, due: ContinuousClock.Instant) -> WorkItem {
+        WorkItem(
+            row: row, token: token, definition: definition, due: due, fireAt: fireAt, attempt: attempt, isDetached: true
+        )
+    }
 }
 
 /// Claimed work that is not due yet, earliest first (a binary heap).
 struct IdleQueue {
-    private var heap: [WorkItem] = []
+    /// The due time beside the item, so that sifting reads no item.
+    private var heap: [(due: ContinuousClock.Instant, item: WorkItem)] = []
 
     var count: Int { heap.count }
     var earliest: ContinuousClock.Instant? { heap.first?.due }
 
     mutating func insert(_ item: WorkItem) {
-        heap.append(item)
+        heap.append((item.due, item))
         var i = heap.count - 1
         while i > 0 {
             let parent = (i - 1) / 2
@@ -43,14 +62,12 @@ struct IdleQueue {
 
     mutating func removeAll() -> [WorkItem] {
         defer { heap.removeAll() }
-        return heap
+        return heap.map(\.item)
     }
 
     private mutating func popFirst() -> WorkItem {
-        let first = heap[0]
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return first }
-        heap[0] = last
+        heap.swapAt(0, heap.count - 1)
+        let first = heap.removeLast().item
         var i = 0
         while true {
             let l = 2 * i + 1

@@ -63,8 +63,17 @@ public final class RunRecorder: @unchecked Sendable {
     private var thread: Thread?
     private var flushedGeneration = 0
     private var queuedGeneration = 0
-    /// Entries per multi-row statement.
+    /// Generations someone waits for (`flush`, durable starts): written without the batching pause.
+    private var urgentGeneration = 0
+    /// When the oldest queued entry arrived.
+    private var oldestQueued: ContinuousClock.Instant?
+    /// Most entries per multi-row statement (a power of two).
     static let chunk = 64
+    /// How long the first entry of a batch waits for others. Runs due on the same second start
+    /// together; writing them as one batch a moment later costs the database one commit instead of
+    /// dozens while they start (and the CPU they need to start), and a run that ends within the
+    /// pause is written once instead of twice.
+    static let batchWindow: Duration = .milliseconds(50)
 
     public init(store: TaskStore) {
         self.store = store
@@ -77,34 +86,50 @@ public final class RunRecorder: @unchecked Sendable {
         thread.start()
     }
 
-    public func runStarted(_ run: RunRecord) {
+    /// Queues the start of a run. With `durable`, blocks until it is written (or `timeout`
+    /// passes: then false), for runs that must not start unless their start is on record.
+    @discardableResult
+    public func runStarted(_ run: RunRecord, durable: Bool = false, timeout: TimeInterval = 30) -> Bool {
         condition.lock()
+        defer { condition.unlock() }
         started.append(run)
-        queuedGeneration += 1
-        condition.signal()
-        condition.unlock()
+        enqueued()
+        guard durable else { return true }
+        return waitForFlush(of: queuedGeneration, until: Date().addingTimeInterval(timeout))
     }
 
     public func runFinished(_ run: RunRecord, update: RowUpdate) {
         condition.lock()
         finished.append((run, update))
-        queuedGeneration += 1
-        condition.signal()
+        enqueued()
         condition.unlock()
+    }
+
+    /// Under the lock.
+    private func enqueued() {
+        queuedGeneration += 1
+        if oldestQueued == nil {
+            oldestQueued = .now
+            condition.signal()
+        }
+    }
+
+    /// Under the lock.
+    private func waitForFlush(of generation: Int, until deadline: Date) -> Bool {
+        urgentGeneration = max(urgentGeneration, generation)
+        condition.broadcast()
+        while flushedGeneration < generation {
+            if !condition.wait(until: deadline) { return flushedGeneration >= generation }
+        }
+        return true
     }
 
     /// Blocks until everything queued so far is written (or `timeout` passes).
     @discardableResult
     public func flush(timeout: TimeInterval = 30) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
         condition.lock()
         defer { condition.unlock() }
-        let target = queuedGeneration
-        condition.signal()
-        while flushedGeneration < target {
-            if !condition.wait(until: deadline) { return flushedGeneration >= target }
-        }
-        return true
+        return waitForFlush(of: queuedGeneration, until: Date().addingTimeInterval(timeout))
     }
 
     /// Writes what is queued and stops the thread.
@@ -121,11 +146,19 @@ public final class RunRecorder: @unchecked Sendable {
         while true {
             while started.isEmpty && finished.isEmpty && !stopping { condition.wait() }
             if stopping && started.isEmpty && finished.isEmpty { break }
+            // The batching pause, cut short when someone waits for the write.
+            if let oldest = oldestQueued, !stopping {
+                let until = oldest + Self.batchWindow
+                while urgentGeneration <= flushedGeneration && ContinuousClock.now < until && !stopping {
+                    _ = condition.wait(until: Date().addingTimeInterval((until - .now).timeInterval))
+                }
+            }
             let starts = started
             let ends = finished
             let generation = queuedGeneration
             started.removeAll(keepingCapacity: true)
             finished.removeAll(keepingCapacity: true)
+            oldestQueued = nil
             condition.unlock()
             write(starts: starts, ends: ends)
             condition.lock()
@@ -144,8 +177,10 @@ public final class RunRecorder: @unchecked Sendable {
             attempt += 1
             do {
                 try store.database.transaction { c in
-                    for chunk in runs.chunked(Self.chunk) { try upsertRuns(chunk, on: c) }
-                    for chunk in ends.map(\.1).chunked(Self.chunk) { try updateRows(chunk, on: c) }
+                    for chunk in runs.chunkedInPowersOfTwo(upTo: Self.chunk) { try upsertRuns(chunk, on: c) }
+                    for chunk in ends.map(\.1).chunkedInPowersOfTwo(upTo: Self.chunk) {
+                        try updateRows(chunk, on: c)
+                    }
                 }
                 return
             } catch {
@@ -241,7 +276,18 @@ public struct RunKey: Hashable, Sendable {
 }
 
 extension Array {
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    /// Slices of `limit` (a power of two) elements, then of the powers of two below it that make
+    /// up the rest: 100 → 64, 32, 4. A multi-row statement is prepared once per size, so seven
+    /// sizes keep the connections' statement caches warm where sixty-four would churn them.
+    func chunkedInPowersOfTwo(upTo limit: Int) -> [ArraySlice<Element>] {
+        var slices: [ArraySlice<Element>] = []
+        var start = 0
+        var size = limit
+        while start < count {
+            while size > count - start { size /= 2 }
+            slices.append(self[start..<start + size])
+            start += size
+        }
+        return slices
     }
 }

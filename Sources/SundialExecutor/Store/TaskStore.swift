@@ -19,11 +19,35 @@ public struct TaskStore: Sendable {
 
     // MARK: Claiming
 
-    /// What a claim found: the rows now carrying `token`, and the database's clock when they were read.
+    /// What a claim found: the rows now carrying `token`, and a reading of the database's clock.
     public struct Claim: Sendable {
         public var token: Int64
         public var rows: [TaskRow]
+        /// `NOW(6)`, read after the rows.
         public var databaseNow: Date
+        public var clockReading: ClockReading
+    }
+
+    /// `NOW(6)` and when it was asked for and answered, on the local monotonic and wall clocks.
+    public struct ClockReading: Sendable {
+        public var databaseNow: Date
+        public var sent: ContinuousClock.Instant
+        public var received: ContinuousClock.Instant
+        public var wallSent: Date
+        public var wallReceived: Date
+    }
+
+    /// Reads the database's clock from the primary.
+    public func readClock() throws -> ClockReading {
+        let wallSent = Date()
+        let sent = ContinuousClock.now
+        let now = try database.query("SELECT NOW(6) AS now", consistency: .primary).first?["now"].date
+        let received = ContinuousClock.now
+        guard let now else {
+            throw MySQLError(
+                kind: .retryLater, code: 0, node: "primary", statement: "SELECT NOW(6)", message: "no time returned")
+        }
+        return ClockReading(databaseNow: now, sent: sent, received: received, wallSent: wallSent, wallReceived: Date())
     }
 
     /// The design card's claim: one UPDATE that marks up to `limit` due rows with a fresh token,
@@ -52,10 +76,11 @@ public struct TaskStore: Sendable {
         }
         guard claimed > 0 else { return nil }
         let rows = try database.query(
-            "SELECT \(TaskRow.columns), NOW(6) AS db_now FROM cron WHERE task_id = ?", [.int(token)],
-            consistency: .primary)
-        return Claim(
-            token: token, rows: rows.map(TaskRow.init(row:)), databaseNow: rows.first?["db_now"].date ?? Date())
+            "SELECT \(TaskRow.columns) FROM cron WHERE task_id = ?", [.int(token)], consistency: .primary
+        ).map(TaskRow.init(row:))
+        // Read apart from the rows: a reading's round trip bounds how precisely fires start.
+        let reading = try readClock()
+        return Claim(token: token, rows: rows, databaseNow: reading.databaseNow, clockReading: reading)
     }
 
     static func claimStatement(tagCount: Int) -> String { TaskStoreSQL.claim(tagCount: tagCount) }
@@ -177,12 +202,11 @@ extension TaskStore {
 
     /// Renews the lease (also while stopping, when running tasks still hold it). False when the
     /// row was marked `dead`: another executor declared this one dead and took its work.
-    public func heartbeat(executor: String, busy: Int) throws -> (alive: Bool, databaseNow: Date) {
+    public func heartbeat(executor: String, busy: Int) throws -> (alive: Bool, clock: ClockReading) {
         let result = try database.execute(
             "UPDATE cron_executor SET heartbeat = NOW(6), busy = ? WHERE id = ? AND state IN ('running', 'stopping')",
             [.int(Int64(busy)), .string(executor)])
-        let now = try database.query("SELECT NOW(6) AS now", consistency: .primary).first?["now"].date ?? Date()
-        return (result.affectedRows == 1, now)
+        return (result.affectedRows == 1, try readClock())
     }
 
     public func markExecutor(_ id: String, state: String) throws {

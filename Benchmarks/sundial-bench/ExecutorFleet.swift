@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `sundial executor` processes of one benchmark: the release binary, started by slot, and
+/// killed, frozen, restarted and measured as the scenario asks. Their logs go to one file per slot.
+final class ExecutorFleet {
+    let databaseURL: String
+    let arguments: [String]
+    let logDirectory: URL
+    private(set) var pids: [Int: pid_t] = [:]
+    /// Every pid this fleet killed with SIGKILL, and when (Unix µs).
+    private(set) var killed: [(pid: pid_t, at: Int64)] = []
+
+    init(databaseURL: String, arguments: [String], logDirectory: URL) throws {
+        guard FileManager.default.isExecutableFile(atPath: BenchDatabase.sundialBinary.path) else {
+            throw ValidationError(
+                "\(BenchDatabase.sundialBinary.path) is missing: build it first with swift build -c release")
+        }
+        self.databaseURL = databaseURL
+        self.arguments = arguments
+        self.logDirectory = logDirectory
+        try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+    }
+
+    /// Starts executor `slot` (named `bench-<slot>`) and returns its pid.
+    @discardableResult
+    func start(_ slot: Int, extra: [String] = []) throws -> pid_t {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SUNDIAL_DATABASE_URL"] = databaseURL
+        environment["SUNDIAL_REPLICA_URLS"] = nil
+        let argv =
+            [BenchDatabase.sundialBinary.path, "executor", "--id", "bench-\(slot)", "--log-level", "notice"]
+            + arguments + extra
+        let pid = try Subprocess.spawn(
+            argv, environment: environment, log: logDirectory.appendingPathComponent("executor-\(slot).log").path)
+        pids[slot] = pid
+        return pid
+    }
+
+    func signal(_ slot: Int, _ signal: Int32) {
+        if let pid = pids[slot] { Glibc.kill(pid, signal) }
+    }
+
+    /// SIGKILL, reaped at once.
+    func kill(_ slot: Int) {
+        guard let pid = pids[slot] else { return }
+        Glibc.kill(pid, SIGKILL)
+        killed.append((pid, Clock.unixMicroseconds()))
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        pids[slot] = nil
+    }
+
+    /// True while the process of `slot` has not exited.
+    func isAlive(_ slot: Int) -> Bool {
+        guard let pid = pids[slot] else { return false }
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == 0
+    }
+
+    /// Resident memory of `slot` in KiB, from /proc.
+    func residentKiB(_ slot: Int, field: String = "VmRSS") -> Int? {
+        guard let pid = pids[slot],
+            let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        }
+        return nil
+    }
+
+    /// SIGTERM to every executor, then waits for each to exit (SIGKILL after `timeout`). Returns
+    /// the slots that did not exit with status 0.
+    @discardableResult
+    func stopAll(timeout: TimeInterval = 60) -> [Int] {
+        for pid in pids.values { Glibc.kill(pid, SIGCONT) }
+        for pid in pids.values { Glibc.kill(pid, SIGTERM) }
+        let deadline = Date().addingTimeInterval(timeout)
+        var failed: [Int] = []
+        for (slot, pid) in pids.sorted(by: { $0.key < $1.key }) {
+            var status: Int32 = 0
+            while true {
+                let done = waitpid(pid, &status, WNOHANG)
+                if done == pid { break }
+                if done == -1 && errno != EINTR {
+                    status = -1
+                    break
+                }
+                if Date() > deadline {
+                    Glibc.kill(pid, SIGKILL)
+                    waitpid(pid, &status, 0)
+                    status = -1
+                    break
+                }
+                usleep(20_000)
+            }
+            if status != 0 { failed.append(slot) }
+        }
+        pids.removeAll()
+        return failed
+    }
+
+    /// Lines of the executors' logs that contain `text`.
+    func logLines(containing text: String) -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: logDirectory.path)) ?? []
+        return files.sorted().flatMap { file -> [String] in
+            let path = logDirectory.appendingPathComponent(file).path
+            let content = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            return content.split(separator: "\n").filter { $0.contains(text) }.map { "\(file): \($0)" }
+        }
+    }
+
+    deinit { stopAll(timeout: 5) }
+}
+
+/// Processes started with posix_spawn: Foundation's `Process` waits for every holder of its pipes,
+/// and `devdb start` leaves a server running.
+enum Subprocess {
+    /// Starts `argv` with standard output and error appended to `log`.
+    static func spawn(_ argv: [String], environment: [String: String], log: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArguments = argv.map { strdup($0) } + [nil]
+        var cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            cArguments.forEach { free($0) }
+            cEnvironment.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawnp(&pid, argv[0], &actions, nil, &cArguments, &cEnvironment)
+        guard result == 0 else {
+            throw ValidationError("cannot start \(argv[0]): \(String(cString: strerror(result)))")
+        }
+        return pid
+    }
+
+    /// Runs `argv` to the end; throws unless it exits 0.
+    static func run(_ argv: [String], log: String) throws {
+        let pid = try spawn(argv, environment: ProcessInfo.processInfo.environment, log: log)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        guard status == 0 else {
+            throw ValidationError("\(argv.joined(separator: " ")) failed (status \(status)); see \(log)")
+        }
+    }
+}
+
+enum Clock {
+    static func unixMicroseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
+    }
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SundialMySQL
+
+/// The shared body of the precision, kill -9 and database-restart scenarios: `tasks` rows firing
+/// every second (`* * * * * *`) with the `witness` action, run by executor processes for
+/// `seconds`, while the scenario disrupts them; then every fire in the window is accounted for
+/// from the witness file, not from Sundial's own bookkeeping.
+final class FireDrill {
+    let tasks: Int
+    let seconds: Int
+    let bench: BenchDatabase
+    let fleet: ExecutorFleet
+    let directory: URL
+    var witnessPath: String { directory.appendingPathComponent("witness.log").path }
+    /// The first scheduled second, Unix µs.
+    private(set) var firstFire: Int64 = 0
+    private(set) var taskIDs: Set<Int64> = []
+
+    var window: Range<Int64> { firstFire..<(firstFire + Int64(seconds) * 1_000_000) }
+
+    init(
+        name: String, tasks: Int, seconds: Int, executorArguments: [String], baseURL: String?, logger: Logger
+    ) throws {
+        self.tasks = tasks
+        self.seconds = seconds
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sundial-bench-\(name)-\(getpid())")
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        bench = try BenchDatabase.create(named: "sundial_bench_\(name)", baseURL: baseURL, logger: logger)
+        fleet = try ExecutorFleet(
+            databaseURL: bench.url, arguments: executorArguments, logDirectory: directory)
+    }
+
+    /// Inserts the tasks, first due on a whole second a few seconds ahead (database time).
+    /// `misfirePolicy` gives the policy of task number `n` (1-based).
+    func insertTasks(misfirePolicy: (Int) -> String = { _ in "run_once" }) throws {
+        let now =
+            try bench.db.query("SELECT UNIX_TIMESTAMP(NOW(6)) AS now", consistency: .primary).first?["now"]
+            .double ?? Date().timeIntervalSince1970
+        firstFire = (Int64(now) + 3) * 1_000_000
+        let first = Date(timeIntervalSince1970: Double(firstFire) / 1_000_000)
+        let payload = "{\"file\":\"\(witnessPath)\"}"
+        let policies = Dictionary(grouping: 1...tasks, by: misfirePolicy)
+        for (policy, numbers) in policies {
+            // Consecutive numbers insert as ranges of the sequence table.
+            for range in numbers.consecutiveRanges() {
+                try bench.db.execute(
+                    """
+                    INSERT INTO cron (name, action, payload, schedule, next_run, fire_at, misfire_policy) \
+                    SELECT CONCAT('every-second-', seq), 'witness', ?, '* * * * * *', ?, ?, ? \
+                    FROM seq_\(range.lowerBound)_to_\(range.upperBound)
+                    """, [.string(payload), .date(first), .date(first), .string(policy)])
+            }
+        }
+        taskIDs = Set(
+            try bench.db.query("SELECT id FROM cron", consistency: .primary).compactMap { $0["id"].int.map(Int64.init) }
+        )
+        guard taskIDs.count == tasks else { throw ValidationError("inserted \(taskIDs.count) of \(tasks) tasks") }
+    }
+
+    /// Waits for the first fire, calls `disrupt` with the seconds since it about every 100 ms
+    /// until the window ends, then waits until every fire in the window has run (or `settle`
+    /// passes) and stops the executors. Returns the slots that did not exit cleanly.
+    func run(settle: TimeInterval = 60, disrupt: (Double) throws -> Void = { _ in }) throws -> [Int] {
+        let end = firstFire + Int64(seconds) * 1_000_000
+        while Clock.unixMicroseconds() < end {
+            let elapsed = Double(Clock.unixMicroseconds() - firstFire) / 1_000_000
+            if elapsed >= 0 { try disrupt(elapsed) }
+            usleep(100_000)
+        }
+        let deadline = Date().addingTimeInterval(settle)
+        while Date() < deadline {
+            let behind = try? bench.count(
+                "SELECT COUNT(*) FROM cron WHERE status = 'active' AND next_run < FROM_UNIXTIME(\(Double(end) / 1_000_000))"
+            )
+            if behind == 0 { break }
+            usleep(200_000)
+        }
+        return fleet.stopAll()
+    }
+
+    func account() throws -> FireAccount {
+        FireAccount(
+            executions: try WitnessLog.read(witnessPath), taskIDs: taskIDs, window: window,
+            killedPIDs: Set(fleet.killed.map(\.pid)))
+    }
+}
+
+extension Array where Element == Int {
+    /// [1, 2, 3, 7, 8] → [1...3, 7...8]
+    func consecutiveRanges() -> [ClosedRange<Int>] {
+        var ranges: [ClosedRange<Int>] = []
+        for n in sorted() {
+            if let last = ranges.last, last.upperBound + 1 == n {
+                ranges[ranges.count - 1] = last.lowerBound...n
+            } else {
+                ranges.append(n...n)
+            }
+        }
+        return ranges
+    }
+}

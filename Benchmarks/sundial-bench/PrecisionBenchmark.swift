@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// Scenario 2: many tasks every second on two executors: how late does each fire start, and is
+/// any fire missed, doubled or started early.
+struct PrecisionBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "precision", abstract: "Start lag of tasks firing every second (target p50 ≤ 5 ms, p99 ≤ 50 ms).")
+
+    @OptionGroup var drill: DrillOptions
+
+    func run() throws {
+        let drill = try self.drill.makeDrill(name: "precision")
+        for slot in 0..<self.drill.executors { try drill.fleet.start(slot) }
+        try drill.insertTasks()
+        let crashed = try drill.run()
+        let account = try drill.account()
+        let met = account.percentile(0.5) <= 5 && account.percentile(0.99) <= 50
+        let pass = account.lost == 0 && account.duplicates == 0 && account.early == 0 && crashed.isEmpty
+        print(
+            "precision: \(pass ? "PASS" : "FAIL") \(drill.tasks) tasks every second for \(drill.seconds) s on \(self.drill.executors) executors: \(account.lagSummary); \(account.executed) of \(account.expected) fires ran, missed \(account.lost), duplicates \(account.duplicates), early \(account.early)\(crashed.isEmpty ? "" : ", executors that failed: \(crashed)"); target p50 ≤ 5 ms, p99 ≤ 50 ms \(met ? "met" : "MISSED")"
+        )
+        if !pass { throw ExitCode(1) }
+    }
+}
+
+/// Options shared by the drills that fire tasks every second.
+struct DrillOptions: ParsableArguments {
+    @Option(help: "Tasks firing every second.") var tasks = 2000
+    @Option(help: "Seconds of fires counted.") var seconds = 60
+    @Option(help: "Executor processes.") var executors = 2
+    @Option(help: "More `sundial executor` flags, space-separated (e.g. \"--threads 16\").")
+    var executorArguments = ""
+    @Option(help: "The database server (default: SUNDIAL_DATABASE_URL); a scratch database is made beside it.")
+    var databaseURL: String?
+
+    func makeDrill(name: String) throws -> FireDrill {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        return try FireDrill(
+            name: name, tasks: tasks, seconds: seconds,
+            executorArguments: executorArguments.split(separator: " ").map(String.init), baseURL: databaseURL,
+            logger: logger)
+    }
+}

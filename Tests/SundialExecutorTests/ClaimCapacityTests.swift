@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+@testable import SundialExecutor
+
+@Suite struct ClaimCapacityTests {
+    @Test func fastRunsLetAnExecutorHoldASecondsWorthAhead() {
+        var capacity = ClaimCapacity()
+        for _ in 0..<500 { capacity.observeRun(seconds: 0.000_02) }
+        #expect(capacity.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 1_500) == 100)
+        #expect(capacity.burst(idleThreads: 8) == ClaimCapacity.maximumBurst)
+    }
+
+    @Test func slowRunsHoldNoMoreThanFreeThreadsAndTheAllowance() {
+        var capacity = ClaimCapacity()
+        for _ in 0..<500 { capacity.observeRun(seconds: 30) }
+        #expect(capacity.burst(idleThreads: 8) == 0)
+        #expect(capacity.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 0) == 40)
+        #expect(capacity.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 40) == 0)
+    }
+
+    @Test func busyThreadsMakeNoRoomForMoreEvenWhenRunsAreFast() {
+        var capacity = ClaimCapacity()
+        for _ in 0..<500 { capacity.observeRun(seconds: 0.000_02) }
+        #expect(capacity.burst(idleThreads: 0) == 0)
+        #expect(capacity.limit(batch: 100, idleThreads: 0, allowance: 32, pending: 32) == 0)
+    }
+
+    @Test func noClaimStartsWhenHeldWorkFallsDueBeforeItWouldReturn() {
+        var capacity = ClaimCapacity()
+        for _ in 0..<20 { capacity.observeClaim(seconds: 0.004) }
+        #expect(capacity.mayClaim(untilDue: nil))
+        #expect(capacity.mayClaim(untilDue: 0.5))
+        #expect(!capacity.mayClaim(untilDue: 0.005))
+    }
+}
+
+@Suite struct DatabaseClockTests {
+    /// A database clock `skew` seconds ahead of this process's wall clock, read with round trips of
+    /// varying length: the instant a fire is due must never come before the database reaches it.
+    @Test func aFireIsNeverDueBeforeTheDatabaseReachesItsTime() {
+        let clock = DatabaseClock()
+        let skew = 37.25
+        let reference = ContinuousClock.now
+        let wallReference = Date()
+        func database(at instant: ContinuousClock.Instant) -> Date {
+            wallReference.addingTimeInterval((instant - reference).timeInterval + skew)
+        }
+        var generator = SystemRandomNumberGenerator()
+        for i in 0..<200 {
+            let sent = reference + .milliseconds(i * 10)
+            let trip = Double.random(in: 0.000_05...0.02, using: &generator)
+            let evaluated = sent + .microseconds(Int64(trip * 1_000_000 * Double.random(in: 0...1, using: &generator)))
+            let received = sent + .microseconds(Int64(trip * 1_000_000))
+            clock.observe(
+                databaseNow: database(at: evaluated), sent: sent, received: received,
+                wallSent: wallReference.addingTimeInterval((sent - reference).timeInterval),
+                wallReceived: wallReference.addingTimeInterval((received - reference).timeInterval))
+            let fire = database(at: received).addingTimeInterval(0.3)
+            let due = clock.instant(whenDatabaseReaches: fire)!
+            #expect(database(at: due) >= fire.addingTimeInterval(-0.000_001), "due early")
+            // And late by no more than the quickest round trip seen so far (20 ms at worst).
+            #expect(database(at: due) <= fire.addingTimeInterval(0.021))
+        }
+    }
+
+    @Test func noReadingNoInstant() {
+        #expect(DatabaseClock().instant(whenDatabaseReaches: Date()) == nil)
+    }
+}
+
+@Suite struct IdleQueueTests {
+    @Test func itemsComeOutInDueOrderAndOnlyWhenDue() {
+        var queue = IdleQueue()
+        let start = ContinuousClock.now
+        let offsets = (0..<500).map { _ in Int.random(in: 0...10_000) }
+        for (i, offset) in offsets.enumerated() {
+            queue.insert(
+                WorkItem(
+                    row: TaskRow(id: Int64(i), name: "t\(i)", action: "noop"), token: 1,
+                    definition: .failure(InvalidTask(message: "")),
+                    due: start + .microseconds(Int64(offset)), fireAt: Date(), attempt: 0, isDetached: false))
+        }
+        let half = start + .microseconds(5_000)
+        let early = queue.popDue(half, limit: .max)
+        #expect(early.count == offsets.filter { $0 <= 5_000 }.count)
+        #expect(early.map(\.due) == early.map(\.due).sorted())
+        #expect(queue.earliest.map { $0 > half } ?? true)
+        let rest = queue.removeAll()
+        #expect(early.count + rest.count == 500)
+        #expect(Set((early + rest).map(\.row.id)).count == 500)
+    }
+}
+
+@Suite struct ChunkingTests {
+    @Test func batchesSplitIntoPowersOfTwoThatCoverEverythingOnce() {
+        for count in [0, 1, 2, 3, 63, 64, 65, 100, 1000] {
+            let slices = Array(0..<count).chunkedInPowersOfTwo(upTo: 64)
+            #expect(slices.flatMap { $0 } == Array(0..<count))
+            #expect(slices.allSatisfy { $0.count <= 64 && $0.count & ($0.count - 1) == 0 })
+        }
+    }
+}
