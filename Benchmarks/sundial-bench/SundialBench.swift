@@ -10,6 +10,6 @@ struct SundialBench: ParsableCommand {
         subcommands: [
             DrainBenchmark.self, PrecisionBenchmark.self, ClaimBenchmark.self, ScheduleBenchmark.self,
             PoolBenchmark.self,
-            KillDrill.self, DatabaseRestartDrill.self,
+            KillDrill.self, DatabaseRestartDrill.self, FrozenDrill.self,
         ])
 }

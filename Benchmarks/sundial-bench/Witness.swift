@@ -15,10 +15,19 @@ struct Execution {
 }
 
 enum WitnessLog {
+    /// Every `<path>.<pid>.<thread>` file the witness action wrote.
     static func read(_ path: String) throws -> [Execution] {
-        guard FileManager.default.fileExists(atPath: path) else { return [] }
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        return text.split(separator: "\n").compactMap { line in
+        let url = URL(fileURLWithPath: path)
+        let prefix = url.lastPathComponent + "."
+        let directory = url.deletingLastPathComponent()
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix(prefix) }
+        return try files.flatMap { file in
+            try parse(String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8))
+        }
+    }
+
+    static func parse(_ text: String) -> [Execution] {
+        text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
             guard f.count == 5, let task = Int64(f[0]), let scheduled = Int64(f[1]), let attempt = Int(f[2]),
                 let pid = Int32(f[3]), let started = Int64(f[4])

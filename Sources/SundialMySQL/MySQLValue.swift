@@ -19,6 +19,7 @@ public enum MySQLValue: Sendable, Hashable {
     public init(_ value: String?) { self = value.map { .string($0) } ?? .null }
     public init(_ value: Int?) { self = value.map { .int(Int64($0)) } ?? .null }
     public init(_ value: Date?) { self = value.map { .date($0) } ?? .null }
+    public init(_ value: Double?) { self = value.map { .double($0) } ?? .null }
 
     public var isNull: Bool { self == .null }
 

@@ -4,26 +4,46 @@ import Testing
 @testable import SundialExecutor
 
 @Suite struct ClaimCapacityTests {
-    @Test func fastRunsLetAnExecutorHoldASecondsWorthAhead() {
-        var capacity = ClaimCapacity()
-        for _ in 0..<500 { capacity.observeRun(seconds: 0.000_02) }
-        #expect(capacity.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 1_500) == 100)
-        #expect(capacity.burst(idleThreads: 8) == ClaimCapacity.maximumBurst)
+    func held(_ durations: [Double?]) -> HeldWork {
+        var held = HeldWork()
+        durations.forEach { held.add(lastDuration: $0) }
+        return held
     }
 
-    @Test func slowRunsHoldNoMoreThanFreeThreadsAndTheAllowance() {
-        var capacity = ClaimCapacity()
-        for _ in 0..<500 { capacity.observeRun(seconds: 30) }
-        #expect(capacity.burst(idleThreads: 8) == 0)
-        #expect(capacity.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 0) == 40)
-        #expect(capacity.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 40) == 0)
+    @Test func fastRowsLetAnExecutorHoldASecondsWorthAhead() {
+        let fast = held(Array(repeating: 0.000_02, count: 1_500))
+        #expect(ClaimCapacity.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 1_500, held: fast) == 100)
+        #expect(ClaimCapacity.burst(idleThreads: 8, held: fast) == ClaimCapacity.maximumBurst)
     }
 
-    @Test func busyThreadsMakeNoRoomForMoreEvenWhenRunsAreFast() {
-        var capacity = ClaimCapacity()
-        for _ in 0..<500 { capacity.observeRun(seconds: 0.000_02) }
-        #expect(capacity.burst(idleThreads: 0) == 0)
-        #expect(capacity.limit(batch: 100, idleThreads: 0, allowance: 32, pending: 32) == 0)
+    @Test func slowRowsHoldNoMoreThanFreeThreadsAndTheAllowance() {
+        let slow = held(Array(repeating: 30, count: 10))
+        #expect(ClaimCapacity.burst(idleThreads: 8, held: slow) == 0)
+        #expect(ClaimCapacity.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 10, held: slow) == 30)
+        #expect(ClaimCapacity.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 40, held: slow) == 0)
+    }
+
+    @Test func rowsThatNeverRanEarnNoBurstAndCountAsAWholeThreadEach() {
+        #expect(ClaimCapacity.burst(idleThreads: 8, held: held([nil, nil, nil])) == 0)
+        #expect(ClaimCapacity.burst(idleThreads: 8, held: held([])) == 0)
+        // Eight unknown rows use up eight threads' budget, whatever the fast ones beside them.
+        #expect(ClaimCapacity.burst(idleThreads: 8, held: held(Array(repeating: nil, count: 8) + [0.001])) == 0)
+        #expect(ClaimCapacity.burst(idleThreads: 8, held: held([nil, 0.001])) > 500)
+    }
+
+    @Test func busyThreadsMakeNoRoomForMoreEvenWhenRowsAreFast() {
+        let fast = held(Array(repeating: 0.000_02, count: 32))
+        #expect(ClaimCapacity.burst(idleThreads: 0, held: fast) == 0)
+        #expect(ClaimCapacity.limit(batch: 100, idleThreads: 0, allowance: 32, pending: 32, held: fast) == 0)
+    }
+
+    @Test func heldWorkAddsAndRemovesBackToNothing() {
+        var work = held([0.5, nil, 0.25])
+        work.remove(lastDuration: 0.5)
+        work.remove(lastDuration: nil)
+        #expect(work == HeldWork(count: 1, knownCount: 1, knownSeconds: 0.25))
+        work.remove(lastDuration: 0.25)
+        #expect(work == HeldWork())
     }
 
     @Test func noClaimStartsWhenHeldWorkFallsDueBeforeItWouldReturn() {

@@ -4,13 +4,14 @@ import Foundation
     import Glibc
 #endif
 
-/// `witness`: `{"file": "/abs/path"}`: appends one line per run to a file, written by the process
-/// that runs it: `task scheduled_for_µs attempt pid started_µs`, times in Unix microseconds.
+/// `witness`: `{"file": "/abs/path"}`: appends one line per run, written by the thread that runs
+/// it, to `<file>.<pid>.<n>` (one per thread): `task scheduled_for_µs attempt pid started_µs`, times in Unix
+/// microseconds.
 ///
 /// For drills and benchmarks: it is evidence of every execution that does not come from the
 /// executor's own bookkeeping, so lost and duplicated fires show even if `cron_run` is wrong.
-/// One `write` with `O_APPEND` per line: lines from many processes never interleave, and a line
-/// written survives the writer being killed.
+/// One `write` per line to a file only that thread writes (threads appending to one file queue
+/// up on its lock, and would measure themselves): a line written survives the process being killed.
 public struct WitnessHandler: TaskHandler {
     struct Settings: Decodable { var file: String }
 
@@ -34,7 +35,8 @@ public struct WitnessHandler: TaskHandler {
         else { throw RunFailure("payload: file is missing") }
         let scheduled = Int64((context.scheduledFor.timeIntervalSince1970 * 1_000_000).rounded())
         let line = "\(context.taskID) \(scheduled) \(context.attempt) \(getpid()) \(started)\n"
-        let written = line.utf8CString.withUnsafeBufferPointer { write(file.descriptor, $0.baseAddress, $0.count - 1) }
+        let descriptor = try file.descriptorForThisThread()
+        let written = line.utf8CString.withUnsafeBufferPointer { write(descriptor, $0.baseAddress, $0.count - 1) }
         guard written == line.utf8.count else {
             throw RunFailure("cannot write \(file.path): \(String(cString: strerror(errno)))")
         }
@@ -42,18 +44,38 @@ public struct WitnessHandler: TaskHandler {
     }
 }
 
-/// An open witness file, closed when no task definition uses it any more.
-final class WitnessFile: Sendable {
+/// A witness file, one descriptor per thread, all closed when no task definition uses it any more.
+final class WitnessFile: @unchecked Sendable {
     let path: String
-    let descriptor: Int32
+    private var key = pthread_key_t()
+    private let lock = NSLock()
+    private var opened: [Int32] = []
 
     init(path: String) throws {
-        descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw TaskPayloadError("payload: cannot open \(path): \(String(cString: strerror(errno)))")
+        let directory = (path as NSString).deletingLastPathComponent
+        guard FileManager.default.isWritableFile(atPath: directory) else {
+            throw TaskPayloadError("payload: cannot write in \(directory)")
         }
         self.path = path
+        pthread_key_create(&key, nil)
     }
 
-    deinit { close(descriptor) }
+    func descriptorForThisThread() throws -> Int32 {
+        if let stored = pthread_getspecific(key) { return Int32(Int(bitPattern: stored)) - 1 }
+        return try lock.withLock {
+            let name = "\(path).\(getpid()).\(opened.count)"
+            let descriptor = open(name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else {
+                throw RunFailure("cannot open \(name): \(String(cString: strerror(errno)))")
+            }
+            pthread_setspecific(key, UnsafeRawPointer(bitPattern: Int(descriptor) + 1))
+            opened.append(descriptor)
+            return descriptor
+        }
+    }
+
+    deinit {
+        opened.forEach { close($0) }
+        pthread_key_delete(key)
+    }
 }

@@ -1,31 +1,20 @@
-/// How many rows the leader may claim: pure arithmetic over what the executor holds and how fast
-/// its threads get through work, so that it claims ahead what it can start on time and leaves the
-/// rest to other executors.
+/// How many rows the leader may claim: pure arithmetic over what the executor holds, so that it
+/// claims ahead what it can start on time and leaves the rest to other executors.
 ///
 /// An executor claims its free threads plus the queue allowance, and as many more as its free
-/// threads can start within `startBudget`, judging by the mean time a run occupies a thread:
-/// thousands for fast tasks (so that a thousand tasks due on the same second can all be claimed
-/// during the look-ahead and start on time), none for slow ones, and none while every thread is
-/// busy (nothing held could start before one frees up).
+/// threads can start within `startBudget`, judging by how long the rows it holds ran last time
+/// (`cron.last_duration`): thousands of fast tasks (so that a thousand tasks due on the same second
+/// are all claimed during the look-ahead and start on time), no more slow ones, none while every
+/// thread is busy, and none on the strength of rows that never ran (their cost is unknown, so
+/// each counts as a whole thread's budget).
 struct ClaimCapacity: Equatable {
     /// How late a held row may start because of the rows held before it.
     static let startBudget = 0.1
     /// Never more than this many rows in hand beyond threads and allowance.
     static let maximumBurst = 10_000
-    /// Weight of the newest run in the mean.
-    static let smoothing = 0.02
 
-    /// Mean seconds a run occupies a pool thread (handler and bookkeeping). It starts fast (a
-    /// fifth of a millisecond), so that a fresh executor claims a whole second's fires ahead before
-    /// it knows better: once its threads are busy it holds nothing more anyway.
-    private(set) var meanRunSeconds = 0.0002
     /// Mean seconds a claim takes, once measured.
     private(set) var meanClaimSeconds: Double?
-
-    mutating func observeRun(seconds: Double) {
-        guard seconds.isFinite, seconds >= 0 else { return }
-        meanRunSeconds += (seconds - meanRunSeconds) * Self.smoothing
-    }
 
     mutating func observeClaim(seconds: Double) {
         guard seconds.isFinite, seconds >= 0 else { return }
@@ -41,15 +30,44 @@ struct ClaimCapacity: Equatable {
         return untilDue > 2 * (meanClaimSeconds ?? 0.005) + 0.002
     }
 
-    /// Extra rows the free threads can start within the budget.
-    func burst(idleThreads: Int) -> Int {
-        let startable = Double(max(0, idleThreads)) * Self.startBudget / max(meanRunSeconds, 1e-6)
-        return Int(min(startable, Double(Self.maximumBurst)))
+    /// Rows beyond free threads and allowance that the free threads can start within the budget,
+    /// if the next rows cost what the held ones with a known duration do.
+    static func burst(idleThreads: Int, held: HeldWork) -> Int {
+        guard held.knownCount > 0 else { return 0 }
+        let unknown = Double(held.count - held.knownCount) * startBudget
+        let room = Double(max(0, idleThreads)) * startBudget - held.knownSeconds - unknown
+        guard room > 0 else { return 0 }
+        let each = max(held.knownSeconds / Double(held.knownCount), 0.000_01)
+        return Int(min(room / each, Double(maximumBurst)))
     }
 
     /// Rows to ask for now: at most `batch`, and no more than free threads, allowance and burst
-    /// minus what is already held (`pending`: claimed, not started).
-    func limit(batch: Int, idleThreads: Int, allowance: Int, pending: Int) -> Int {
-        max(0, min(batch, idleThreads + allowance + burst(idleThreads: idleThreads) - pending))
+    /// minus what is already held (`pending`: claimed, not started; `held`: those not due yet).
+    static func limit(batch: Int, idleThreads: Int, allowance: Int, pending: Int, held: HeldWork) -> Int {
+        max(0, min(batch, idleThreads + allowance + burst(idleThreads: idleThreads, held: held) - pending))
+    }
+}
+
+/// Claimed rows not due yet, and what they cost to run as far as is known.
+struct HeldWork: Equatable {
+    var count = 0
+    /// Rows with a `last_duration`, and its sum.
+    var knownCount = 0
+    var knownSeconds = 0.0
+
+    mutating func add(lastDuration: Double?) {
+        count += 1
+        if let lastDuration, lastDuration >= 0 {
+            knownCount += 1
+            knownSeconds += lastDuration
+        }
+    }
+
+    mutating func remove(lastDuration: Double?) {
+        count -= 1
+        if let lastDuration, lastDuration >= 0 {
+            knownCount -= 1
+            knownSeconds = knownCount == 0 ? 0 : max(0, knownSeconds - lastDuration)
+        }
     }
 }

@@ -178,9 +178,9 @@ public final class Executor: @unchecked Sendable {
             let limit =
                 fenced
                 ? 0
-                : capacity.limit(
+                : ClaimCapacity.limit(
                     batch: configuration.batch, idleThreads: lead.idleThreads,
-                    allowance: configuration.queueAllowance, pending: pending)
+                    allowance: configuration.queueAllowance, pending: pending, held: idle.held)
             let mayClaim = capacity.mayClaim(untilDue: idle.earliest.map { ($0 - now).timeInterval })
             if now >= nextPoll && limit > 0 && mayClaim {
                 let settings = configuration
@@ -267,6 +267,15 @@ public final class Executor: @unchecked Sendable {
         case .success(let found):
             definition = found
         }
+        state.lock()
+        if fenced {
+            // Fenced off before it started: not run, no history; the row goes back to the table
+            // once the database answers again.
+            if !item.isDetached { unreleased.append((item.row.id, item.token)) }
+            state.unlock()
+            return
+        }
+        state.unlock()
         let planner = FirePlanner(row: item.row, schedule: definition.schedule)
         let detached = item.isDetached || (item.row.maxConcurrency > 1 && definition.schedule?.isRecurring == true)
         if detached && !item.isDetached {
@@ -338,14 +347,15 @@ public final class Executor: @unchecked Sendable {
         let took = ContinuousClock.now - began
         state.lock()
         running[key] = nil
-        capacity.observeRun(seconds: took.timeInterval)
         if leaderWaitsForThreads { state.broadcast() }
         state.unlock()
 
         let now = clock.now
         record.finishedAt = now
         var plan: FirePlanner.Plan
-        if outcome != .succeeded && (interruption != nil || context.cancelReason == .executorStopping) {
+        let interrupted =
+            outcome != .succeeded && (interruption != nil || context.cancelReason == .executorStopping)
+        if interrupted {
             let reason = interruption ?? "the executor stopped during the run"
             record.status = "killed"
             record.error = reason
@@ -374,7 +384,8 @@ public final class Executor: @unchecked Sendable {
             record,
             update: RowUpdate(
                 taskID: item.row.id, token: item.token, plan: plan, claimedSchedule: item.row.schedule,
-                claimedTimezone: item.row.timezone, claimedNextRun: item.row.nextRun, detached: detached))
+                claimedTimezone: item.row.timezone, claimedNextRun: item.row.nextRun, detached: detached,
+                duration: interrupted ? nil : took.timeInterval))
     }
 
     private func observe(_ reading: TaskStore.ClockReading) {

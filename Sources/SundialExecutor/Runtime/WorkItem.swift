@@ -37,11 +37,15 @@ struct IdleQueue {
     /// The due time beside the item, so that sifting reads no item.
     private var heap: [(due: ContinuousClock.Instant, item: WorkItem)] = []
 
+    /// What the queued rows cost to run, as far as is known.
+    private(set) var held = HeldWork()
+
     var count: Int { heap.count }
     var earliest: ContinuousClock.Instant? { heap.first?.due }
 
     mutating func insert(_ item: WorkItem) {
         heap.append((item.due, item))
+        held.add(lastDuration: item.row.lastDuration)
         var i = heap.count - 1
         while i > 0 {
             let parent = (i - 1) / 2
@@ -61,13 +65,17 @@ struct IdleQueue {
     }
 
     mutating func removeAll() -> [WorkItem] {
-        defer { heap.removeAll() }
+        defer {
+            heap.removeAll()
+            held = HeldWork()
+        }
         return heap.map(\.item)
     }
 
     private mutating func popFirst() -> WorkItem {
         heap.swapAt(0, heap.count - 1)
         let first = heap.removeLast().item
+        held.remove(lastDuration: first.row.lastDuration)
         var i = 0
         while true {
             let l = 2 * i + 1

@@ -40,14 +40,17 @@ public struct RowUpdate: Sendable {
     public var claimedNextRun: Date?
     /// A concurrent run (max_concurrency > 1): only `running` goes down, the row was freed at start.
     public var detached: Bool
+    /// Seconds the attempt ran, when it ran to an end (not when it was interrupted).
+    public var duration: Double?
 
     public init(
         taskID: Int64, token: Int64, plan: FirePlanner.Plan, claimedSchedule: String?, claimedTimezone: String,
-        claimedNextRun: Date?, detached: Bool
+        claimedNextRun: Date?, detached: Bool, duration: Double? = nil
     ) {
         (self.taskID, self.token, self.plan) = (taskID, token, plan)
         (self.claimedSchedule, self.claimedTimezone, self.claimedNextRun, self.detached) =
             (claimedSchedule, claimedTimezone, claimedNextRun, detached)
+        self.duration = duration
     }
 }
 
@@ -223,8 +226,8 @@ public final class RunRecorder: @unchecked Sendable {
         let held = updates.filter { !$0.detached }
         if !held.isEmpty {
             let select =
-                "SELECT ? AS id, ? AS token, ? AS status, ? AS next_run, ? AS fire_at, ? AS attempt, ? AS error, ? AS schedule, ? AS timezone, ? AS claimed_next"
-            let more = "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                "SELECT ? AS id, ? AS token, ? AS status, ? AS next_run, ? AS fire_at, ? AS attempt, ? AS error, ? AS schedule, ? AS timezone, ? AS claimed_next, ? AS duration"
+            let more = "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
             let derived = ([select] + Array(repeating: more, count: held.count - 1)).joined(separator: " UNION ALL ")
             // The row was edited while it ran if its schedule, zone or next_run changed: then the
             // edit wins (a changed schedule gets its next_run recomputed); a paused row stays paused.
@@ -234,17 +237,18 @@ public final class RunRecorder: @unchecked Sendable {
                 c.fire_at = IF(c.next_run <=> v.claimed_next AND c.schedule <=> v.schedule AND c.timezone = v.timezone, v.fire_at, NULL), \
                 c.attempt = IF(c.next_run <=> v.claimed_next AND c.schedule <=> v.schedule AND c.timezone = v.timezone, v.attempt, 0), \
                 c.status = IF(c.status = 'active' AND (v.status <> 'done' OR c.schedule <=> v.schedule), v.status, c.status), \
-                c.error = v.error, c.task_id = NULL, c.claimed_by = NULL, c.claimed_at = NULL
+                c.error = v.error, c.last_duration = COALESCE(v.duration, c.last_duration), \
+                c.task_id = NULL, c.claimed_by = NULL, c.claimed_at = NULL
                 """
             var values: [MySQLValue] = []
-            values.reserveCapacity(held.count * 10)
+            values.reserveCapacity(held.count * 11)
             for u in held {
                 values += [
                     .int(u.taskID), .int(u.token), .string(u.plan.status.rawValue), .init(u.plan.nextRun),
                     .init(u.plan.fireAt),
                     .int(Int64(u.plan.attempt)), .init(u.plan.error), .init(u.claimedSchedule),
                     .string(u.claimedTimezone),
-                    .init(u.claimedNextRun),
+                    .init(u.claimedNextRun), .init(u.duration),
                 ]
             }
             let result = try c.execute(sql, values)

@@ -33,10 +33,12 @@ public struct TaskRow: Sendable, Equatable {
     public var delivery: Delivery
     public var tags: String?
     public var running: Int
+    /// Seconds the last finished attempt ran; nil before the first.
+    public var lastDuration: Double?
 
     /// The columns `init(row:)` reads, for SELECT lists.
     public static let columns =
-        "id, name, action, payload, schedule, timezone, next_run, fire_at, attempt, task_id, claimed_by, status, error, max_attempts, backoff_seconds, backoff_max_seconds, timeout_seconds, max_concurrency, misfire_policy, misfire_limit, delivery, tags, running"
+        "id, name, action, payload, schedule, timezone, next_run, fire_at, attempt, task_id, claimed_by, status, error, max_attempts, backoff_seconds, backoff_max_seconds, timeout_seconds, max_concurrency, misfire_policy, misfire_limit, delivery, tags, running, last_duration"
 
     public init(row: MySQLRow) {
         id = Int64(row["id"].int ?? 0)
@@ -62,6 +64,7 @@ public struct TaskRow: Sendable, Equatable {
         delivery = Delivery(rawValue: row["delivery"].string ?? "") ?? .atLeastOnce
         tags = row["tags"].string
         running = row["running"].int ?? 0
+        lastDuration = row["last_duration"].double
     }
 
     /// A row with defaults, for tests and the CLI.

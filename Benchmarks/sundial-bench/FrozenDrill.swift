@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// Scenario 7: an executor running long shell tasks is frozen with SIGSTOP for longer than its
+/// lease, then thawed with SIGCONT. Another executor takes its fires over; no task may ever run
+/// on two executors at once. Every command holds a per-task `flock` while it runs and records
+/// an overlap when it finds the lock taken, so an overlap cannot go unseen. Half the commands
+/// ignore SIGTERM: only a SIGKILL in time stops them.
+struct FrozenDrill: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "frozen", abstract: "SIGSTOP an executor past its lease, then SIGCONT: no task runs twice at once."
+    )
+
+    @Option(help: "Long-running tasks (each `sleep` under a lock), started every 30 s.") var tasks = 16
+    @Option(help: "Seconds each run takes: longer than the lease, so a run left alive would overlap.")
+    var runSeconds = 20.0
+    @Option(help: "Seconds after the start before one executor may be frozen.") var freezeAt = 5.0
+    @Option(help: "Seconds it stays frozen (the lease is 10 s).") var freezeFor = 15.0
+    @Option(help: "Seconds the drill goes on after the thaw (the next round starts 13 s after it).")
+    var after = 18.0
+    @Option(help: "The database server (default: SUNDIAL_DATABASE_URL).") var databaseURL: String?
+
+    func run() throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sundial-bench-frozen-\(getpid())")
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let bench = try BenchDatabase.create(named: "sundial_bench_frozen", baseURL: databaseURL, logger: logger)
+        defer { bench.db.close() }
+        let fleet = try ExecutorFleet(databaseURL: bench.url, arguments: [], logDirectory: directory)
+        let overlaps = directory.appendingPathComponent("overlaps").path
+        for n in 1...tasks {
+            let body = n % 2 == 0 ? "trap \"\" TERM; sleep \(runSeconds)" : "sleep \(runSeconds)"
+            let command =
+                "flock -n -E 75 \(directory.path)/lock-$SUNDIAL_TASK_ID sh -c '\(body)'; [ $? -ne 75 ] || echo \"$SUNDIAL_TASK_ID $SUNDIAL_ATTEMPT\" >> \(overlaps)"
+            let payload = String(
+                decoding: try JSONSerialization.data(withJSONObject: ["command": command]), as: UTF8.self)
+            try bench.db.execute(
+                "INSERT INTO cron (name, action, payload, schedule) VALUES (?, 'shell', ?, '*/30 * * * * *')",
+                [.string("long-\(n)"), .string(payload)])
+        }
+        try fleet.start(0)
+        try fleet.start(1)
+        let start = Date()
+        func sleep(until seconds: Double) {
+            let wait = start.addingTimeInterval(seconds).timeIntervalSinceNow
+            if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
+        }
+        // Freeze two seconds into a round of runs (they start on multiples of 30 s).
+        let earliest = start.timeIntervalSince1970 + freezeAt
+        let freezeTime = ((earliest - 2) / 30).rounded(.up) * 30 + 2
+        let freezeAt = freezeTime - start.timeIntervalSince1970
+        sleep(until: freezeAt)
+        let runningAtFreeze = try bench.count(
+            "SELECT COUNT(*) FROM cron_run WHERE status = 'running' AND executor LIKE 'bench-0/%'")
+        fleet.signal(0, SIGSTOP)
+        sleep(until: freezeAt + freezeFor)
+        fleet.signal(0, SIGCONT)
+        let thawed = Date()
+        sleep(until: freezeAt + freezeFor + after)
+        let failed = fleet.stopAll()
+
+        let overlapLines = ((try? String(contentsOfFile: overlaps, encoding: .utf8)) ?? "").split(separator: "\n")
+        let lost = try bench.count("SELECT COUNT(*) FROM cron_run WHERE status = 'lost' AND executor LIKE 'bench-0/%'")
+        let rerun = try bench.count(
+            "SELECT COUNT(*) FROM cron_run WHERE attempt > 0 AND executor LIKE 'bench-1/%' AND status <> 'running'")
+        let resumed = try bench.count(
+            "SELECT COUNT(*) FROM cron_run WHERE executor LIKE 'bench-0/%' AND started_at > FROM_UNIXTIME(\(thawed.timeIntervalSince1970 + 1))"
+        )
+        let declaredDead = fleet.logLines(containing: "declared dead").count
+        let pass = overlapLines.isEmpty && failed.isEmpty && lost > 0 && resumed > 0
+        print(
+            "frozen: \(pass ? "PASS" : "FAIL") \(tasks) shell tasks of \(Int(runSeconds)) s every 30 s (half ignoring SIGTERM) on 2 executors; one frozen \(Int(freezeFor)) s with \(runningAtFreeze) runs under way: runs on two executors at once \(overlapLines.count); the frozen executor's runs marked lost \(lost), run again elsewhere \(rerun); after SIGCONT it \(declaredDead > 0 ? "found itself declared dead, registered again" : "carried on") and started \(resumed) runs\(failed.isEmpty ? "" : "; executors that failed: \(failed)")"
+        )
+        if !pass { throw ExitCode(1) }
+    }
+}
