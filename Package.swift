@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sundial", targets: ["sundial"]),
+        .executable(name: "sundial-supervise", targets: ["sundial-supervise"]),
         .library(name: "SundialSchedule", targets: ["SundialSchedule"]),
         .library(name: "SundialMySQL", targets: ["SundialMySQL"]),
         .library(name: "SundialMigrations", targets: ["SundialMigrations"]),
@@ -50,11 +51,16 @@ let package = Package(
             ]
         ),
 
+        // The process that watches each shell command: the C library only, so it starts fast.
+        .target(name: "SundialSupervisor", dependencies: ["CSundialSystem"]),
+        .executableTarget(name: "sundial-supervise", dependencies: ["SundialSupervisor"]),
+
         // The executor: claims, the leader/follower pool, leases, actions, run history.
         .target(
             name: "SundialExecutor",
             dependencies: [
                 "CSundialSystem",
+                "SundialSupervisor",
                 "SundialSchedule",
                 "SundialMySQL",
                 .product(name: "Logging", package: "swift-log"),
@@ -116,6 +122,10 @@ let package = Package(
         .testTarget(
             name: "SundialMySQLTests",
             dependencies: ["SundialMySQL", "SundialMigrations", "SundialTesting"]
+        ),
+        .testTarget(
+            name: "SundialSupervisorTests",
+            dependencies: ["SundialSupervisor"]
         ),
         .testTarget(
             name: "SundialExecutorTests",

@@ -8,8 +8,8 @@ struct SundialBench: ParsableCommand {
         commandName: "sundial-bench",
         abstract: "Sundial's benchmarks.",
         subcommands: [
-            DrainBenchmark.self, PrecisionBenchmark.self, ClaimBenchmark.self, ScheduleBenchmark.self,
+            DrainBenchmark.self, PrecisionBenchmark.self, TableSizeBenchmark.self, ScheduleBenchmark.self,
             PoolBenchmark.self,
-            KillDrill.self, DatabaseRestartDrill.self, FrozenDrill.self,
+            ShellBenchmark.self, KillDrill.self, DatabaseRestartDrill.self, FrozenDrill.self, MemoryBenchmark.self,
         ])
 }

@@ -22,7 +22,11 @@ struct ExecutorHarness {
 
     static func handlers(_ liveness: LivenessPipes) -> HandlerRegistry {
         var shell = ShellHandler.Configuration()
-        shell.supervisor = [IntegrationEnvironment.sundialBinary.path, ShellSupervisor.argument]
+        // The fast supervisor binary here; ShellHandlerTests use the fallback (the binary itself).
+        shell.supervisor = [
+            IntegrationEnvironment.sundialBinary.deletingLastPathComponent().appendingPathComponent("sundial-supervise")
+                .path
+        ]
         shell.killGrace = 1
         return HandlerRegistry(liveness: liveness, shell: shell)
     }

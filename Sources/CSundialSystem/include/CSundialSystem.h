@@ -14,4 +14,7 @@ int sundial_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *pat
 /// posix_spawn_file_actions_addclosefrom_np: close every descriptor from `from` up in the child.
 int sundial_spawn_add_closefrom(posix_spawn_file_actions_t *actions, int from);
 
+/// pidfd_open(pid, 0): a descriptor that becomes readable when the process exits (Linux 5.3).
+int sundial_pidfd_open(int pid);
+
 #endif

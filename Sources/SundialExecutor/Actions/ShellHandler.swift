@@ -1,5 +1,6 @@
 import CSundialSystem
 import Foundation
+import SundialSupervisor
 
 #if canImport(Glibc)
     import Glibc
@@ -13,7 +14,7 @@ import Foundation
 /// keeping the head and the tail.
 public struct ShellHandler: TaskHandler {
     public struct Configuration: Sendable {
-        /// The supervisor command: this binary with `ShellSupervisor.argument` by default.
+        /// The supervisor command (`ShellSupervisor.defaultCommand`).
         public var supervisor: [String]
         public var shell = "/bin/sh"
         /// Bytes of output kept per run (head and tail).
@@ -23,10 +24,7 @@ public struct ShellHandler: TaskHandler {
         public var killGrace: Double = 5
 
         public init() {
-            let executable =
-                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-                ?? CommandLine.arguments[0]
-            supervisor = [executable, ShellSupervisor.argument]
+            supervisor = ShellSupervisor.defaultCommand
         }
     }
 
@@ -131,7 +129,7 @@ public struct ShellHandler: TaskHandler {
         let text = captured.text
         let line = String(decoding: reportBytes.prefix(max(0, reported)), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        switch ShellSupervisor.Ending(line: line) {
+        switch Supervisor.Ending(line: line) {
         case .exited(0):
             return RunOutput(exitCode: 0, output: text)
         case .exited(let code):

@@ -7,8 +7,8 @@
 /// word arrives (the executor is frozen, or starved of CPU), the supervisor sends SIGTERM
 /// `fenceGrace` before that time and SIGKILL at it. A closed pipe (the executor died) or `F` ends
 /// the command at once, with the same short grace.
-struct SupervisorWatch {
-    enum Action: Equatable {
+public struct SupervisorWatch: Sendable {
+    public enum Action: Equatable, Sendable {
         case none
         /// SIGTERM to the command's process group.
         case terminate
@@ -24,22 +24,22 @@ struct SupervisorWatch {
     /// Between SIGTERM and SIGKILL when the executor is gone, silent or fenced.
     let fenceGrace: Double
 
-    private(set) var ending: ShellSupervisor.Ending?
+    public private(set) var ending: Supervisor.Ending?
     /// When the command is ended as orphaned unless fresh word comes.
-    private(set) var orphanAt: Double
+    public private(set) var orphanAt: Double
     private var killAt: Double?
     private var terminated = false
     private var killed = false
     private var line: [UInt8] = []
 
     /// `leaseLeft`: seconds the command may certainly still run, as of `now`.
-    init(now: Double, timeout: Double, grace: Double, fenceGrace: Double, leaseLeft: Double) {
+    public init(now: Double, timeout: Double, grace: Double, fenceGrace: Double, leaseLeft: Double) {
         (start, self.timeout, self.grace, self.fenceGrace) = (now, timeout, grace, fenceGrace)
         orphanAt = now + leaseLeft - fenceGrace
     }
 
     /// Bytes read from the liveness pipe.
-    mutating func received(_ bytes: some Sequence<UInt8>, now: Double) {
+    public mutating func received(_ bytes: some Sequence<UInt8>, now: Double) {
         for byte in bytes {
             switch byte {
             case UInt8(ascii: "K"): end(.killed, grace: grace, now: now)
@@ -56,12 +56,12 @@ struct SupervisorWatch {
     }
 
     /// The pipe closed: the executor is gone.
-    mutating func executorGone(now: Double) {
+    public mutating func executorGone(now: Double) {
         end(.orphaned, grace: fenceGrace, now: now)
     }
 
     /// What to do at `now`; each of terminate and kill is returned once.
-    mutating func poll(now: Double) -> Action {
+    public mutating func poll(now: Double) -> Action {
         if ending == nil {
             if timeout > 0 && now >= start + timeout {
                 end(.timedOut, grace: grace, now: now)
@@ -82,7 +82,7 @@ struct SupervisorWatch {
     }
 
     /// Seconds until `poll` may have something to do, at most a quarter of a second.
-    func wait(now: Double) -> Double {
+    public func wait(now: Double) -> Double {
         var next = now + 0.25
         if ending == nil {
             next = min(next, orphanAt)
@@ -96,7 +96,7 @@ struct SupervisorWatch {
     }
 
     /// The first reason wins; a later, more urgent one only shortens the grace.
-    private mutating func end(_ why: ShellSupervisor.Ending, grace: Double, now: Double) {
+    private mutating func end(_ why: Supervisor.Ending, grace: Double, now: Double) {
         if ending == nil { ending = why }
         killAt = min(killAt ?? .infinity, now + grace)
     }

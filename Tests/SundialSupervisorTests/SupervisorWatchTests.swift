@@ -1,6 +1,6 @@
 import Testing
 
-@testable import SundialExecutor
+@testable import SundialSupervisor
 
 /// The supervisor's decisions on a made-up clock: a command must be dead before the lease the
 /// executor last vouched for could run out.
