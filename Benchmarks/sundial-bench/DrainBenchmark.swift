@@ -18,10 +18,6 @@ struct DrainBenchmark: ParsableCommand {
     var databaseURL: String?
 
     func run() throws {
-        guard FileManager.default.isExecutableFile(atPath: BenchDatabase.sundialBinary.path) else {
-            throw ValidationError(
-                "\(BenchDatabase.sundialBinary.path) is missing: build it first with swift build -c release")
-        }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let bench = try BenchDatabase.create(named: "sundial_bench_drain", baseURL: databaseURL, logger: logger)
@@ -30,7 +26,7 @@ struct DrainBenchmark: ParsableCommand {
         let plain = try plainLoop(bench, logger: logger)
         let (rate, seconds, duplicates, missed) = try withExecutors(bench)
         print(
-            "drain: \(tasks) noop one-shots, \(executors) executors × \(threads) threads: \(Int(rate)) executions/s (\(String(format: "%.2f", seconds)) s), duplicates \(duplicates), missed \(missed); plain claim loop (\(executors) threads, same statements): \(Int(plain)) /s; executor/plain = \(String(format: "%.2f", rate / plain))"
+            "drain: \(duplicates == 0 && missed == 0 ? "PASS" : "FAIL") \(tasks) noop one-shots, \(executors) executors × \(threads) threads: \(Int(rate)) executions/s (\(String(format: "%.2f", seconds)) s), duplicates \(duplicates), missed \(missed); plain claim loop (\(executors) threads, same statements): \(Int(plain)) /s; executor/plain = \(String(format: "%.2f", rate / plain))"
         )
         if duplicates != 0 || missed != 0 { throw ExitCode(1) }
     }
@@ -84,27 +80,23 @@ struct DrainBenchmark: ParsableCommand {
     }
 
     private func withExecutors(_ bench: BenchDatabase) throws -> (Double, Double, Int, Int) {
-        try insertTasks(bench)
+        try bench.db.execute("DELETE FROM cron")
+        try bench.db.execute("DELETE FROM cron_run")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-bench-drain-\(getpid())")
+        let fleet = try ExecutorFleet(
+            databaseURL: bench.url,
+            arguments: [
+                "--threads", String(threads), "--batch", String(batch), "--queue-allowance", String(batch),
+                "--poll-interval", "0.02",
+            ], logDirectory: directory)
+        for slot in 0..<executors { try fleet.start(slot) }
+        defer { fleet.stopAll() }
+        usleep(1_000_000)
+        // Timed from the moment the rows exist: the executors are up and polling.
+        try bench.db.execute(
+            "INSERT INTO cron (name, action) SELECT CONCAT('noop-', seq), 'noop' FROM seq_1_to_\(tasks)")
         let clock = ContinuousClock()
         let start = clock.now
-        var processes: [Process] = []
-        for i in 0..<executors {
-            let process = Process()
-            process.executableURL = BenchDatabase.sundialBinary
-            process.arguments = [
-                "executor", "--id", "bench-\(i)", "--threads", String(threads), "--batch", String(batch),
-                "--queue-allowance", String(batch), "--poll-interval", "0.02", "--log-level", "error",
-            ]
-            var environment = ProcessInfo.processInfo.environment
-            environment["SUNDIAL_DATABASE_URL"] = bench.url
-            environment["SUNDIAL_REPLICA_URLS"] = nil
-            process.environment = environment
-            try process.run()
-            processes.append(process)
-        }
-        defer {
-            for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        }
         var finished = false
         // Done when no row is free and active, and none is claimed: two index lookups, so that
         // watching costs the database next to nothing (a COUNT(*) every few ms would not).
@@ -121,14 +113,8 @@ struct DrainBenchmark: ParsableCommand {
         }
         let elapsed = clock.now - start
         guard finished else { throw ValidationError("the executors did not drain \(tasks) tasks within 600 s") }
-        for process in processes { kill(process.processIdentifier, SIGTERM) }
-        for process in processes { process.waitUntilExit() }
-        var usage = rusage()
-        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
-        let cpu =
-            Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(
-                usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-        print("drain: the executor processes used \(String(format: "%.1f", cpu)) s of CPU")
+        let failed = fleet.stopAll()
+        guard failed.isEmpty else { throw ValidationError("executors \(failed) did not stop cleanly") }
         let runs = try bench.count("SELECT COUNT(*) FROM cron_run")
         let distinct = try bench.count("SELECT COUNT(DISTINCT cron_id) FROM cron_run WHERE status = 'succeeded'")
         return (Double(tasks) / elapsed.seconds, elapsed.seconds, runs - distinct, tasks - distinct)

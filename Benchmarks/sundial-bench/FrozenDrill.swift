@@ -65,15 +65,14 @@ struct FrozenDrill: ParsableCommand {
 
         let overlapLines = ((try? String(contentsOfFile: overlaps, encoding: .utf8)) ?? "").split(separator: "\n")
         let lost = try bench.count("SELECT COUNT(*) FROM cron_run WHERE status = 'lost' AND executor LIKE 'bench-0/%'")
-        let rerun = try bench.count(
-            "SELECT COUNT(*) FROM cron_run WHERE attempt > 0 AND executor LIKE 'bench-1/%' AND status <> 'running'")
+        let rerun = try bench.count("SELECT COUNT(*) FROM cron_run WHERE attempt > 0 AND status = 'succeeded'")
         let resumed = try bench.count(
             "SELECT COUNT(*) FROM cron_run WHERE executor LIKE 'bench-0/%' AND started_at > FROM_UNIXTIME(\(thawed.timeIntervalSince1970 + 1))"
         )
         let declaredDead = fleet.logLines(containing: "declared dead").count
         let pass = overlapLines.isEmpty && failed.isEmpty && lost > 0 && resumed > 0
         print(
-            "frozen: \(pass ? "PASS" : "FAIL") \(tasks) shell tasks of \(Int(runSeconds)) s every 30 s (half ignoring SIGTERM) on 2 executors; one frozen \(Int(freezeFor)) s with \(runningAtFreeze) runs under way: runs on two executors at once \(overlapLines.count); the frozen executor's runs marked lost \(lost), run again elsewhere \(rerun); after SIGCONT it \(declaredDead > 0 ? "found itself declared dead, registered again" : "carried on") and started \(resumed) runs\(failed.isEmpty ? "" : "; executors that failed: \(failed)")"
+            "frozen: \(pass ? "PASS" : "FAIL") \(tasks) shell tasks of \(Int(runSeconds)) s every 30 s (half ignoring SIGTERM) on 2 executors; one frozen \(Int(freezeFor)) s with \(runningAtFreeze) runs under way: runs on two executors at once \(overlapLines.count); the frozen executor's runs marked lost \(lost), run again and finished \(rerun); after SIGCONT it \(declaredDead > 0 ? "found itself declared dead, registered again" : "carried on") and started \(resumed) runs\(failed.isEmpty ? "" : "; executors that failed: \(failed)")"
         )
         if !pass { throw ExitCode(1) }
     }

@@ -43,7 +43,7 @@ struct ScheduleBenchmark: ParsableCommand {
         rates.sort()
         let median = rates[rates.count / 2]
         print(
-            "schedule: \(Int(median)) next-fire computations/s (median of \(rounds) rounds of \(iterations), \(Self.expressions.count) expressions, \(tz)); best \(Int(rates.last!))"
+            "schedule: PASS \(Int(median)) next-fire computations/s (median of \(rounds) rounds of \(iterations), \(Self.expressions.count) expressions, \(tz)); best \(Int(rates.last!))"
         )
         if checksum == 0 { print("(no fires)") }
     }

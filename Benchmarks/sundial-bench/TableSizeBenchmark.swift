@@ -27,12 +27,39 @@ struct TableSizeBenchmark: ParsableCommand {
     func run() throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
+        let sizes = rows.split(separator: ",").compactMap { Int($0) }
+        // One scratch database per size, filled first, so that claims can be timed in turns
+        // across the sizes: the machine's slow moments then fall on every size alike.
+        let benches = try sizes.map { size in
+            let bench = try BenchDatabase.create(
+                named: "sundial_bench_table_\(size)", baseURL: databaseURL, logger: logger)
+            try fill(bench, size: size)
+            return bench
+        }
+        defer { benches.forEach { $0.db.close() } }
+        var latencies = Array(repeating: [Double](), count: sizes.count)
+        let clock = ContinuousClock()
+        for _ in 0..<claims {
+            for (i, bench) in benches.enumerated() {
+                let store = TaskStore(database: bench.db, logger: logger)
+                let start = clock.now
+                let claim = try store.claim(executor: "bench", tags: [], limit: batch, lookahead: .zero)
+                latencies[i].append((clock.now - start).seconds * 1000)
+                guard claim?.rows.count == batch else {
+                    throw ValidationError("a claim found fewer than \(batch) due rows")
+                }
+            }
+        }
         var results: [Result] = []
-        for size in rows.split(separator: ",").compactMap({ Int($0) }) {
-            results.append(try measure(size: size, logger: logger))
+        for (i, bench) in benches.enumerated() {
+            let rate = try drainRate(bench)
+            results.append(
+                Result(
+                    size: sizes[i], claimMedian: latencies[i].percentile(0.5), claimP90: latencies[i].percentile(0.9),
+                    drainRate: rate))
             let r = results.last!
             print(
-                "table-size: \(size) rows, \(due) due: claim of \(batch) median \(ms(r.claimMedian)), p90 \(ms(r.claimP90)); drain \(Int(r.drainRate)) runs/s"
+                "table-size: \(r.size) rows, \(due) due: claim of \(batch) median \(ms(r.claimMedian)), p90 \(ms(r.claimP90)); drain \(Int(r.drainRate)) runs/s"
             )
         }
         guard let small = results.first, let large = results.last, results.count > 1 else { return }
@@ -44,47 +71,32 @@ struct TableSizeBenchmark: ParsableCommand {
         )
     }
 
-    private func measure(size: Int, logger: Logger) throws -> Result {
-        let bench = try BenchDatabase.create(named: "sundial_bench_table", baseURL: databaseURL, logger: logger)
-        defer { bench.db.close() }
-        // One-shots spread over the next 30 days; `due` of them are made due below.
+    /// `size` one-shots spread over the next 30 days, `due` of them due now.
+    private func fill(_ bench: BenchDatabase, size: Int) throws {
         try bench.db.execute(
-            "INSERT INTO cron (name, action, next_run, fire_at) SELECT CONCAT('r-', seq), 'noop', NOW(6) + INTERVAL (1 + seq % 43200) MINUTE, NULL FROM seq_1_to_\(size)"
+            "INSERT INTO cron (name, action, next_run) SELECT CONCAT('r-', seq), 'noop', NOW(6) + INTERVAL (1 + seq % 43200) MINUTE FROM seq_1_to_\(size)"
         )
         try bench.db.execute("ANALYZE TABLE cron")
-        let makeDue = "UPDATE cron SET next_run = NOW(6) - INTERVAL 1 SECOND WHERE id <= \(due)"
+        try bench.db.execute("UPDATE cron SET next_run = NOW(6) - INTERVAL 1 SECOND WHERE id <= \(due)")
+    }
 
-        // Claim latency: one client, nothing else running.
-        try bench.db.execute(makeDue)
-        let store = TaskStore(database: bench.db, logger: logger)
-        var latencies: [Double] = []
-        let clock = ContinuousClock()
-        for _ in 0..<claims {
-            let start = clock.now
-            let claim = try store.claim(executor: "bench", tags: [], limit: batch, lookahead: .zero)
-            latencies.append((clock.now - start).seconds * 1000)
-            guard claim?.rows.count == batch else {
-                throw ValidationError("a claim found fewer than \(batch) due rows")
-            }
-        }
+    /// Executors already running when `due` rows fall due: runs per second until all have run.
+    private func drainRate(_ bench: BenchDatabase) throws -> Double {
         try bench.db.execute(
             "UPDATE cron SET task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE task_id IS NOT NULL")
         try bench.db.execute("UPDATE cron SET next_run = NOW(6) + INTERVAL 1 DAY WHERE id <= \(due)")
-
-        // Drain rate: executors already running when the rows fall due.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-bench-table-\(getpid())")
         let fleet = try ExecutorFleet(databaseURL: bench.url, arguments: [], logDirectory: directory)
         for slot in 0..<executors { try fleet.start(slot) }
         defer { fleet.stopAll() }
         usleep(1_500_000)
-        try bench.db.execute(makeDue)
+        try bench.db.execute("UPDATE cron SET next_run = NOW(6) - INTERVAL 1 SECOND WHERE id <= \(due)")
+        let clock = ContinuousClock()
         let start = clock.now
         while try bench.count("SELECT COUNT(*) FROM cron_run WHERE status = 'succeeded'") < due {
             guard clock.now - start < .seconds(120) else { throw ValidationError("\(due) due rows not run in 120 s") }
             usleep(10_000)
         }
-        let rate = Double(due) / (clock.now - start).seconds
-        return Result(
-            size: size, claimMedian: latencies.percentile(0.5), claimP90: latencies.percentile(0.9), drainRate: rate)
+        return Double(due) / (clock.now - start).seconds
     }
 }

@@ -259,6 +259,42 @@ struct ExecutorIntegrationTests {
                 == "payload: who is missing")
     }
 
+    /// Looks for its own `running` row in `cron_run` from inside the run, on a connection of its own.
+    struct StartWitness: TaskHandler {
+        let db: Database
+        func validate(payload: Data) throws {}
+        func run(_ context: RunContext) throws -> RunOutput {
+            let seen = try db.query(
+                "SELECT COUNT(*) AS n FROM cron_run WHERE cron_id = ? AND status = 'running'", [.int(context.taskID)],
+                consistency: .primary
+            ).first?["n"].int
+            return RunOutput(output: "start on record: \(seen ?? -1)")
+        }
+    }
+
+    @Test func anAtMostOnceRunStartsOnlyOnceItsStartIsOnRecord() throws {
+        // (An at_least_once start is batched for up to 50 ms: without the durable write, the run
+        // would not find its own row.)
+        try db.execute(
+            "INSERT INTO cron (name, action, delivery) VALUES ('once-only', 'witness-start', 'at_most_once')")
+        let harness = try ExecutorHarness(db: db, handlers: ["witness-start": StartWitness(db: db)])
+        defer { harness.stop() }
+        #expect(try db.waitFor { try db.count("SELECT COUNT(*) FROM cron WHERE status = 'done'") == 1 })
+        #expect(
+            try db.query("SELECT output FROM cron_run", consistency: .primary).first?["output"] == "start on record: 1")
+    }
+
+    @Test func theLastRunsDurationIsKeptOnTheRow() throws {
+        try db.execute("INSERT INTO cron (name, action, payload) VALUES ('nap', 'sleep', '{\"seconds\": 0.3}')")
+        let harness = try ExecutorHarness(db: db)
+        defer { harness.stop() }
+        #expect(
+            try db.waitFor { try db.count("SELECT COUNT(*) FROM cron WHERE name = 'nap' AND status = 'done'") == 1 })
+        let duration = try db.query("SELECT last_duration FROM cron WHERE name = 'nap'", consistency: .primary)
+            .first?["last_duration"].double
+        #expect((duration ?? 0) >= 0.3)
+    }
+
     @Test func tagsPlaceTasksOnMatchingExecutors() throws {
         try db.execute(
             "INSERT INTO cron (name, action, tags) VALUES ('gpu-only', 'noop', 'gpu,tpu'), ('anywhere', 'noop', NULL)")
