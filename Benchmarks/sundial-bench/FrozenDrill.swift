@@ -3,16 +3,17 @@ import Foundation
 import Logging
 
 /// Scenario 7: an executor running long shell tasks is frozen with SIGSTOP for longer than its
-/// lease, then thawed with SIGCONT. Another executor takes its fires over; no task may ever run
-/// on two executors at once. Every command holds a per-task `flock` while it runs and records
-/// an overlap when it finds the lock taken, so an overlap cannot go unseen. Half the commands
-/// ignore SIGTERM: only a SIGKILL in time stops them.
+/// lease, then thawed with SIGCONT. Another executor, with threads to spare, takes its fires
+/// over and runs them again at once (`at_least_once`); no task may ever run on two executors at
+/// once. Every command holds a per-task `flock` while it runs and records an overlap when it
+/// finds the lock taken, so an overlap cannot go unseen; the runs last longer than the lease, so
+/// one left alive would overlap. Half the commands ignore SIGTERM: only a SIGKILL in time stops them.
 struct FrozenDrill: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "frozen", abstract: "SIGSTOP an executor past its lease, then SIGCONT: no task runs twice at once."
     )
 
-    @Option(help: "Long-running tasks (each `sleep` under a lock), started every 30 s.") var tasks = 16
+    @Option(help: "Long-running tasks (each `sleep` under a lock), started every 30 s.") var tasks = 8
     @Option(help: "Seconds each run takes: longer than the lease, so a run left alive would overlap.")
     var runSeconds = 20.0
     @Option(help: "Seconds after the start before one executor may be frozen.") var freezeAt = 5.0
@@ -30,7 +31,7 @@ struct FrozenDrill: ParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let bench = try BenchDatabase.create(named: "sundial_bench_frozen", baseURL: databaseURL, logger: logger)
         defer { bench.db.close() }
-        let fleet = try ExecutorFleet(databaseURL: bench.url, arguments: [], logDirectory: directory)
+        let fleet = try ExecutorFleet(databaseURL: bench.url, arguments: ["--threads", "16"], logDirectory: directory)
         let overlaps = directory.appendingPathComponent("overlaps").path
         for n in 1...tasks {
             let body = n % 2 == 0 ? "trap \"\" TERM; sleep \(runSeconds)" : "sleep \(runSeconds)"
@@ -42,17 +43,20 @@ struct FrozenDrill: ParsableCommand {
                 "INSERT INTO cron (name, action, payload, schedule) VALUES (?, 'shell', ?, '*/30 * * * * *')",
                 [.string("long-\(n)"), .string(payload)])
         }
-        try fleet.start(0)
-        try fleet.start(1)
         let start = Date()
         func sleep(until seconds: Double) {
             let wait = start.addingTimeInterval(seconds).timeIntervalSinceNow
             if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
         }
-        // Freeze two seconds into a round of runs (they start on multiples of 30 s).
+        // The first executor alone takes the first round of runs (they start on multiples of
+        // 30 s); the second joins a second later, all threads free, and the first freezes two
+        // seconds into the round.
+        try fleet.start(0)
         let earliest = start.timeIntervalSince1970 + freezeAt
-        let freezeTime = ((earliest - 2) / 30).rounded(.up) * 30 + 2
-        let freezeAt = freezeTime - start.timeIntervalSince1970
+        let round = ((earliest - 2) / 30).rounded(.up) * 30
+        let freezeAt = round + 2 - start.timeIntervalSince1970
+        sleep(until: freezeAt - 1)
+        try fleet.start(1)
         sleep(until: freezeAt)
         let runningAtFreeze = try bench.count(
             "SELECT COUNT(*) FROM cron_run WHERE status = 'running' AND executor LIKE 'bench-0/%'")
@@ -61,6 +65,10 @@ struct FrozenDrill: ParsableCommand {
         fleet.signal(0, SIGCONT)
         let thawed = Date()
         sleep(until: freezeAt + freezeFor + after)
+        // The thawed executor is back: registered again, heartbeating.
+        let back = try bench.count(
+            "SELECT COUNT(*) FROM cron_executor WHERE id LIKE 'bench-0/%' AND state = 'running' AND heartbeat > NOW(6) - INTERVAL 3 SECOND"
+        )
         let failed = fleet.stopAll()
 
         let overlapLines = ((try? String(contentsOfFile: overlaps, encoding: .utf8)) ?? "").split(separator: "\n")
@@ -70,9 +78,9 @@ struct FrozenDrill: ParsableCommand {
             "SELECT COUNT(*) FROM cron_run WHERE executor LIKE 'bench-0/%' AND started_at > FROM_UNIXTIME(\(thawed.timeIntervalSince1970 + 1))"
         )
         let declaredDead = fleet.logLines(containing: "declared dead").count
-        let pass = overlapLines.isEmpty && failed.isEmpty && lost > 0 && resumed > 0
+        let pass = overlapLines.isEmpty && failed.isEmpty && lost > 0 && back == 1
         print(
-            "frozen: \(pass ? "PASS" : "FAIL") \(tasks) shell tasks of \(Int(runSeconds)) s every 30 s (half ignoring SIGTERM) on 2 executors; one frozen \(Int(freezeFor)) s with \(runningAtFreeze) runs under way: runs on two executors at once \(overlapLines.count); the frozen executor's runs marked lost \(lost), run again and finished \(rerun); after SIGCONT it \(declaredDead > 0 ? "found itself declared dead, registered again" : "carried on") and started \(resumed) runs\(failed.isEmpty ? "" : "; executors that failed: \(failed)")"
+            "frozen: \(pass ? "PASS" : "FAIL") \(tasks) shell tasks of \(Int(runSeconds)) s every 30 s (half ignoring SIGTERM) on 2 executors × 16 threads; one frozen \(Int(freezeFor)) s with \(runningAtFreeze) runs under way: runs on two executors at once \(overlapLines.count); the frozen executor's runs marked lost \(lost), run again and finished \(rerun); after SIGCONT it \(declaredDead > 0 ? "found itself declared dead, registered again" : "carried on"), \(back == 1 ? "heartbeats" : "is NOT heartbeating") and started \(resumed) runs\(failed.isEmpty ? "" : "; executors that failed: \(failed)")"
         )
         if !pass { throw ExitCode(1) }
     }

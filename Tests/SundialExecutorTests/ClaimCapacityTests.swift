@@ -10,17 +10,39 @@ import Testing
         return held
     }
 
+    func capacity(recentRuns seconds: Double?) -> ClaimCapacity {
+        var capacity = ClaimCapacity()
+        if let seconds { for _ in 0..<50 { capacity.observeRun(seconds: seconds) } }
+        return capacity
+    }
+
     @Test func fastRowsLetAnExecutorHoldASecondsWorthAhead() {
         let fast = held(Array(repeating: 0.000_02, count: 1_500))
-        #expect(ClaimCapacity.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 1_500, held: fast) == 100)
+        #expect(
+            capacity(recentRuns: 0.000_02).limit(batch: 100, idleThreads: 8, allowance: 32, pending: 1_500, held: fast)
+                == 100)
         #expect(ClaimCapacity.burst(idleThreads: 8, held: fast) == ClaimCapacity.maximumBurst)
     }
 
     @Test func slowRowsHoldNoMoreThanFreeThreadsAndTheAllowance() {
         let slow = held(Array(repeating: 30, count: 10))
         #expect(ClaimCapacity.burst(idleThreads: 8, held: slow) == 0)
-        #expect(ClaimCapacity.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 10, held: slow) == 30)
-        #expect(ClaimCapacity.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 40, held: slow) == 0)
+        let quick = capacity(recentRuns: 0.001)
+        #expect(quick.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 10, held: slow) == 30)
+        #expect(quick.limit(batch: 100, idleThreads: 8, allowance: 32, pending: 40, held: slow) == 0)
+    }
+
+    @Test func theAllowanceWaitsUntilRecentRunsWereQuick() {
+        // A fresh executor, or one whose runs are slow, claims no more than its free threads, so
+        // that slow jobs due together spread over the executors.
+        for recent in [nil, 30.0] {
+            #expect(
+                capacity(recentRuns: recent).limit(
+                    batch: 100, idleThreads: 8, allowance: 32, pending: 0, held: held([])) == 8)
+        }
+        #expect(
+            capacity(recentRuns: 0.002).limit(batch: 100, idleThreads: 8, allowance: 32, pending: 0, held: held([]))
+                == 40)
     }
 
     @Test func rowsThatNeverRanEarnNoBurstAndCountAsAWholeThreadEach() {
@@ -34,7 +56,9 @@ import Testing
     @Test func busyThreadsMakeNoRoomForMoreEvenWhenRowsAreFast() {
         let fast = held(Array(repeating: 0.000_02, count: 32))
         #expect(ClaimCapacity.burst(idleThreads: 0, held: fast) == 0)
-        #expect(ClaimCapacity.limit(batch: 100, idleThreads: 0, allowance: 32, pending: 32, held: fast) == 0)
+        #expect(
+            capacity(recentRuns: 0.000_02).limit(batch: 100, idleThreads: 0, allowance: 32, pending: 32, held: fast)
+                == 0)
     }
 
     @Test func heldWorkAddsAndRemovesBackToNothing() {

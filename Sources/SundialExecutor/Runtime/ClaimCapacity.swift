@@ -1,12 +1,14 @@
 /// How many rows the leader may claim: pure arithmetic over what the executor holds, so that it
 /// claims ahead what it can start on time and leaves the rest to other executors.
 ///
-/// An executor claims its free threads plus the queue allowance, and as many more as its free
-/// threads can start within `startBudget`, judging by how long the rows it holds ran last time
-/// (`cron.last_duration`): thousands of fast tasks (so that a thousand tasks due on the same second
-/// are all claimed during the look-ahead and start on time), no more slow ones, none while every
-/// thread is busy, and none on the strength of rows that never ran (their cost is unknown, so
-/// each counts as a whole thread's budget).
+/// An executor claims its free threads; plus the queue allowance once its recent runs have been
+/// quick (so that a flood of quick one-shots goes in batches, while a handful of slow jobs due
+/// together spreads over the executors instead of waiting behind one executor's busy threads);
+/// plus as many more as its free threads can start within `startBudget`, judging by how long the
+/// rows it holds ran last time (`cron.last_duration`): thousands of fast tasks (so that a thousand
+/// tasks due on the same second are all claimed during the look-ahead and start on time), no more
+/// slow ones, none while every thread is busy, and none on the strength of rows that never ran
+/// (their cost is unknown, so each counts as a whole thread's budget).
 struct ClaimCapacity: Equatable {
     /// How late a held row may start because of the rows held before it.
     static let startBudget = 0.1
@@ -15,6 +17,16 @@ struct ClaimCapacity: Equatable {
 
     /// Mean seconds a claim takes, once measured.
     private(set) var meanClaimSeconds: Double?
+    /// Mean seconds this executor's recent runs took, once measured.
+    private(set) var recentRunSeconds: Double?
+
+    mutating func observeRun(seconds: Double) {
+        guard seconds.isFinite, seconds >= 0 else { return }
+        recentRunSeconds = recentRunSeconds.map { $0 + (seconds - $0) * 0.05 } ?? seconds
+    }
+
+    /// Whether the queue allowance applies: recent runs were quick.
+    var runsAreQuick: Bool { (recentRunSeconds ?? .infinity) < Self.startBudget }
 
     mutating func observeClaim(seconds: Double) {
         guard seconds.isFinite, seconds >= 0 else { return }
@@ -41,10 +53,12 @@ struct ClaimCapacity: Equatable {
         return Int(min(room / each, Double(maximumBurst)))
     }
 
-    /// Rows to ask for now: at most `batch`, and no more than free threads, allowance and burst
-    /// minus what is already held (`pending`: claimed, not started; `held`: those not due yet).
-    static func limit(batch: Int, idleThreads: Int, allowance: Int, pending: Int, held: HeldWork) -> Int {
-        max(0, min(batch, idleThreads + allowance + burst(idleThreads: idleThreads, held: held) - pending))
+    /// Rows to ask for now: at most `batch`, and no more than free threads, allowance (when runs
+    /// are quick) and burst minus what is already held (`pending`: claimed, not started; `held`:
+    /// those not due yet).
+    func limit(batch: Int, idleThreads: Int, allowance: Int, pending: Int, held: HeldWork) -> Int {
+        let extra = (runsAreQuick ? allowance : 0) + Self.burst(idleThreads: idleThreads, held: held)
+        return max(0, min(batch, idleThreads + extra - pending))
     }
 }
 

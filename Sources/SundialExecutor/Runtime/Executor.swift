@@ -178,7 +178,7 @@ public final class Executor: @unchecked Sendable {
             let limit =
                 fenced
                 ? 0
-                : ClaimCapacity.limit(
+                : capacity.limit(
                     batch: configuration.batch, idleThreads: lead.idleThreads,
                     allowance: configuration.queueAllowance, pending: pending, held: idle.held)
             let mayClaim = capacity.mayClaim(untilDue: idle.earliest.map { ($0 - now).timeInterval })
@@ -347,6 +347,7 @@ public final class Executor: @unchecked Sendable {
         let took = ContinuousClock.now - began
         state.lock()
         running[key] = nil
+        capacity.observeRun(seconds: took.timeInterval)
         if leaderWaitsForThreads { state.broadcast() }
         state.unlock()
 
