@@ -450,10 +450,14 @@ public final class Executor: @unchecked Sendable {
             liveness.leaseRenewed(
                 validUntil: lastHeartbeat + configuration.lease * 0.95, fenceGrace: Self.fenceGrace(configuration))
             let wasFenced = fenced
-            fenced = false
+            // A renewal counts from when it was sent: one that was stuck for most of the lease
+            // (a lock, a stalled database) does not lift the fence, or the watchdog would fence
+            // again at once and kill what had just started. The next, quick one does.
+            if ContinuousClock.now - lastHeartbeat < configuration.selfFenceAfter { fenced = false }
+            let resumed = wasFenced && !fenced
             state.broadcast()
             state.unlock()
-            if wasFenced { logger.notice("database reachable again; claiming resumes") }
+            if resumed { logger.notice("database reachable again; claiming resumes") }
         } catch {
             logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
             return
