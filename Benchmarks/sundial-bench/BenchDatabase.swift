@@ -9,7 +9,14 @@ struct BenchDatabase {
     let url: String
     let db: Database
 
-    static func create(named name: String, baseURL: String?, logger: Logger) throws -> BenchDatabase {
+    /// Benchmarks print their numbers; the libraries' logs would only be in the way.
+    static let logger: Logger = {
+        var logger = Logger(label: "sundial-bench")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    static func create(named name: String, baseURL: String?, logger: Logger = Self.logger) throws -> BenchDatabase {
         guard let base = baseURL ?? ProcessInfo.processInfo.environment["SUNDIAL_DATABASE_URL"] else {
             throw ValidationError(
                 "pass --database-url or set SUNDIAL_DATABASE_URL (e.g. eval \"$(deploy/dev/devdb env)\")")
@@ -29,6 +36,21 @@ struct BenchDatabase {
 
     func count(_ sql: String) throws -> Int {
         try db.query(sql, consistency: .primary).first?[0].int ?? -1
+    }
+
+    /// Polls `countSQL` every `every` until it reaches `target`; returns how long that took.
+    @discardableResult
+    func wait(
+        until countSQL: String, reaches target: Int, within limit: Duration = .seconds(300),
+        every: Duration = .milliseconds(10), _ what: @autoclosure () -> String
+    ) throws -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        while try count(countSQL) < target {
+            guard clock.now - start < limit else { throw ValidationError("\(what()) not done within \(limit)") }
+            Thread.sleep(forTimeInterval: every.seconds)
+        }
+        return clock.now - start
     }
 
     /// The release `sundial` binary beside this benchmark binary.

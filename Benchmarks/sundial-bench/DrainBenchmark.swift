@@ -18,12 +18,10 @@ struct DrainBenchmark: ParsableCommand {
     var databaseURL: String?
 
     func run() throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let bench = try BenchDatabase.create(named: "sundial_bench_drain", baseURL: databaseURL, logger: logger)
+        let bench = try BenchDatabase.create(named: "sundial_bench_drain", baseURL: databaseURL)
         defer { bench.db.close() }
 
-        let plain = try plainLoop(bench, logger: logger)
+        let plain = try plainLoop(bench)
         let (rate, seconds, duplicates, missed) = try withExecutors(bench)
         print(
             "drain: \(duplicates == 0 && missed == 0 ? "PASS" : "FAIL") \(tasks) noop one-shots, \(executors) executors × \(threads) threads: \(Int(rate)) executions/s (\(String(format: "%.2f", seconds)) s), duplicates \(duplicates), missed \(missed); plain claim loop (\(executors) threads, same statements): \(Int(plain)) /s; executor/plain = \(String(format: "%.2f", rate / plain))"
@@ -40,9 +38,9 @@ struct DrainBenchmark: ParsableCommand {
 
     /// The ceiling: claim, then record each run and release its row through the group committer,
     /// with no pool, no idle queue, no handler.
-    private func plainLoop(_ bench: BenchDatabase, logger: Logger) throws -> Double {
+    private func plainLoop(_ bench: BenchDatabase) throws -> Double {
         try insertTasks(bench)
-        let store = TaskStore(database: bench.db, logger: logger)
+        let store = TaskStore(database: bench.db, logger: BenchDatabase.logger)
         let clock = ContinuousClock()
         let start = clock.now
         let group = DispatchGroup()
@@ -82,13 +80,12 @@ struct DrainBenchmark: ParsableCommand {
     private func withExecutors(_ bench: BenchDatabase) throws -> (Double, Double, Int, Int) {
         try bench.db.execute("DELETE FROM cron")
         try bench.db.execute("DELETE FROM cron_run")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-bench-drain-\(getpid())")
         let fleet = try ExecutorFleet(
-            databaseURL: bench.url,
+            scenario: "drain", databaseURL: bench.url,
             arguments: [
                 "--threads", String(threads), "--batch", String(batch), "--queue-allowance", String(batch),
                 "--poll-interval", "0.02",
-            ], logDirectory: directory)
+            ])
         for slot in 0..<executors { try fleet.start(slot) }
         defer { fleet.stopAll() }
         usleep(1_000_000)

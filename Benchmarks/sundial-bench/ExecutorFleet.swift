@@ -10,19 +10,20 @@ import Foundation
 final class ExecutorFleet {
     let databaseURL: String
     let arguments: [String]
+    /// /tmp/sundial-bench-<scenario>-<pid>: the executors' logs, and whatever else the scenario keeps.
     let logDirectory: URL
     private(set) var pids: [Int: pid_t] = [:]
     /// Every pid this fleet killed with SIGKILL, and when (Unix µs).
     private(set) var killed: [(pid: pid_t, at: Int64)] = []
 
-    init(databaseURL: String, arguments: [String], logDirectory: URL) throws {
+    init(scenario: String, databaseURL: String, arguments: [String] = []) throws {
         guard FileManager.default.isExecutableFile(atPath: BenchDatabase.sundialBinary.path) else {
             throw ValidationError(
                 "\(BenchDatabase.sundialBinary.path) is missing: build it first with swift build -c release")
         }
         self.databaseURL = databaseURL
         self.arguments = arguments
-        self.logDirectory = logDirectory
+        logDirectory = Self.directory(for: scenario)
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
     }
 
@@ -115,6 +116,14 @@ final class ExecutorFleet {
     }
 
     deinit { stopAll(timeout: 5) }
+
+    /// A fresh working folder for a scenario.
+    static func directory(for scenario: String) -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-bench-\(scenario)-\(getpid())")
+        try? FileManager.default.removeItem(at: url)
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
 }
 
 /// Processes started with posix_spawn: Foundation's `Process` waits for every holder of its pipes,

@@ -12,7 +12,7 @@ final class FireDrill {
     let seconds: Int
     let bench: BenchDatabase
     let fleet: ExecutorFleet
-    let directory: URL
+    var directory: URL { fleet.logDirectory }
     var witnessPath: String { directory.appendingPathComponent("witness.log").path }
     /// The first scheduled second, Unix µs.
     private(set) var firstFire: Int64 = 0
@@ -20,18 +20,11 @@ final class FireDrill {
 
     var window: Range<Int64> { firstFire..<(firstFire + Int64(seconds) * 1_000_000) }
 
-    init(
-        name: String, tasks: Int, seconds: Int, executorArguments: [String], baseURL: String?, logger: Logger
-    ) throws {
+    init(name: String, tasks: Int, seconds: Int, executorArguments: [String], baseURL: String?) throws {
         self.tasks = tasks
         self.seconds = seconds
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "sundial-bench-\(name)-\(getpid())")
-        try? FileManager.default.removeItem(at: directory)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        bench = try BenchDatabase.create(named: "sundial_bench_\(name)", baseURL: baseURL, logger: logger)
-        fleet = try ExecutorFleet(
-            databaseURL: bench.url, arguments: executorArguments, logDirectory: directory)
+        bench = try BenchDatabase.create(named: "sundial_bench_\(name)", baseURL: baseURL)
+        fleet = try ExecutorFleet(scenario: name, databaseURL: bench.url, arguments: executorArguments)
     }
 
     /// Inserts the tasks, first due on a whole second a few seconds ahead (database time).

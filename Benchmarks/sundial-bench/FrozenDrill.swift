@@ -23,15 +23,10 @@ struct FrozenDrill: ParsableCommand {
     @Option(help: "The database server (default: SUNDIAL_DATABASE_URL).") var databaseURL: String?
 
     func run() throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "sundial-bench-frozen-\(getpid())")
-        try? FileManager.default.removeItem(at: directory)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let bench = try BenchDatabase.create(named: "sundial_bench_frozen", baseURL: databaseURL, logger: logger)
+        let bench = try BenchDatabase.create(named: "sundial_bench_frozen", baseURL: databaseURL)
         defer { bench.db.close() }
-        let fleet = try ExecutorFleet(databaseURL: bench.url, arguments: ["--threads", "16"], logDirectory: directory)
+        let fleet = try ExecutorFleet(scenario: "frozen", databaseURL: bench.url, arguments: ["--threads", "16"])
+        let directory = fleet.logDirectory
         let overlaps = directory.appendingPathComponent("overlaps").path
         for n in 1...tasks {
             let body = n % 2 == 0 ? "trap \"\" TERM; sleep \(runSeconds)" : "sleep \(runSeconds)"

@@ -12,14 +12,10 @@ struct MemoryBenchmark: ParsableCommand {
     @Option(help: "The database server (default: SUNDIAL_DATABASE_URL).") var databaseURL: String?
 
     func run() throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
-        let bench = try BenchDatabase.create(named: "sundial_bench_memory", baseURL: databaseURL, logger: logger)
+        let bench = try BenchDatabase.create(named: "sundial_bench_memory", baseURL: databaseURL)
         defer { bench.db.close() }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "sundial-bench-memory-\(getpid())")
         let fleet = try ExecutorFleet(
-            databaseURL: bench.url, arguments: ["--batch", "500", "--queue-allowance", "500"], logDirectory: directory)
+            scenario: "memory", databaseURL: bench.url, arguments: ["--batch", "500", "--queue-allowance", "500"])
         try fleet.start(0)
         defer { fleet.stopAll() }
         usleep(5_000_000)

@@ -24,9 +24,7 @@ struct PoolBenchmark: ParsableCommand {
             throw ValidationError(
                 "pass --database-url or set SUNDIAL_DATABASE_URL (e.g. eval \"$(deploy/dev/devdb env)\")")
         }
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let db = try Database(url: url, logger: logger)
+        let db = try Database(url: url, logger: BenchDatabase.logger)
         defer { db.close() }
         try db.execute("CREATE TABLE IF NOT EXISTS bench_point (id INT PRIMARY KEY, name VARCHAR(32) NOT NULL)")
         try db.execute("INSERT IGNORE INTO bench_point (id, name) SELECT seq, CONCAT('row-', seq) FROM seq_1_to_1000")

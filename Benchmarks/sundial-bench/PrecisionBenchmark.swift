@@ -44,11 +44,8 @@ struct DrillOptions: ParsableArguments {
     var databaseURL: String?
 
     func makeDrill(name: String) throws -> FireDrill {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
-        return try FireDrill(
+        try FireDrill(
             name: name, tasks: tasks, seconds: seconds,
-            executorArguments: executorArguments.split(separator: " ").map(String.init), baseURL: databaseURL,
-            logger: logger)
+            executorArguments: executorArguments.split(separator: " ").map(String.init), baseURL: databaseURL)
     }
 }

@@ -17,29 +17,21 @@ struct ShellBenchmark: ParsableCommand {
     @Option(help: "The database server (default: SUNDIAL_DATABASE_URL).") var databaseURL: String?
 
     func run() throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
         let plain = try plainLoop()
-        let bench = try BenchDatabase.create(named: "sundial_bench_shell", baseURL: databaseURL, logger: logger)
+        let bench = try BenchDatabase.create(named: "sundial_bench_shell", baseURL: databaseURL)
         defer { bench.db.close() }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-bench-shell-\(getpid())")
         let fleet = try ExecutorFleet(
-            databaseURL: bench.url, arguments: ["--threads", String(threads)], logDirectory: directory)
+            scenario: "shell", databaseURL: bench.url, arguments: ["--threads", String(threads)])
         try fleet.start(0)
         defer { fleet.stopAll() }
         usleep(1_000_000)
-        let clock = ContinuousClock()
         try bench.db.execute(
             "INSERT INTO cron (name, action, payload) SELECT CONCAT('true-', seq), 'shell', '{\"command\":\"true\"}' FROM seq_1_to_\(tasks)"
         )
-        let start = clock.now
-        while try bench.count("SELECT COUNT(*) FROM cron_run WHERE finished_at IS NOT NULL") < tasks {
-            guard clock.now - start < .seconds(300) else {
-                throw ValidationError("\(tasks) shell tasks not run in 300 s")
-            }
-            usleep(20_000)
-        }
-        let rate = Double(tasks) / (clock.now - start).seconds
+        let took = try bench.wait(
+            until: "SELECT COUNT(*) FROM cron_run WHERE finished_at IS NOT NULL", reaches: tasks,
+            every: .milliseconds(20), "\(tasks) shell tasks")
+        let rate = Double(tasks) / took.seconds
         let failed = try bench.count("SELECT COUNT(*) FROM cron_run WHERE status <> 'succeeded'")
         let distinct = try bench.count("SELECT COUNT(DISTINCT cron_id) FROM cron_run")
         let pass = failed == 0 && distinct == tasks

@@ -25,14 +25,11 @@ struct TableSizeBenchmark: ParsableCommand {
     }
 
     func run() throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
         let sizes = rows.split(separator: ",").compactMap { Int($0) }
         // One scratch database per size, filled first, so that claims can be timed in turns
         // across the sizes: the machine's slow moments then fall on every size alike.
         let benches = try sizes.map { size in
-            let bench = try BenchDatabase.create(
-                named: "sundial_bench_table_\(size)", baseURL: databaseURL, logger: logger)
+            let bench = try BenchDatabase.create(named: "sundial_bench_table_\(size)", baseURL: databaseURL)
             try fill(bench, size: size)
             return bench
         }
@@ -41,7 +38,7 @@ struct TableSizeBenchmark: ParsableCommand {
         let clock = ContinuousClock()
         for _ in 0..<claims {
             for (i, bench) in benches.enumerated() {
-                let store = TaskStore(database: bench.db, logger: logger)
+                let store = TaskStore(database: bench.db, logger: BenchDatabase.logger)
                 let start = clock.now
                 let claim = try store.claim(executor: "bench", tags: [], limit: batch, lookahead: .zero)
                 latencies[i].append((clock.now - start).seconds * 1000)
@@ -85,18 +82,14 @@ struct TableSizeBenchmark: ParsableCommand {
         try bench.db.execute(
             "UPDATE cron SET task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE task_id IS NOT NULL")
         try bench.db.execute("UPDATE cron SET next_run = NOW(6) + INTERVAL 1 DAY WHERE id <= \(due)")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-bench-table-\(getpid())")
-        let fleet = try ExecutorFleet(databaseURL: bench.url, arguments: [], logDirectory: directory)
+        let fleet = try ExecutorFleet(scenario: "table-size", databaseURL: bench.url)
         for slot in 0..<executors { try fleet.start(slot) }
         defer { fleet.stopAll() }
         usleep(1_500_000)
         try bench.db.execute("UPDATE cron SET next_run = NOW(6) - INTERVAL 1 SECOND WHERE id <= \(due)")
-        let clock = ContinuousClock()
-        let start = clock.now
-        while try bench.count("SELECT COUNT(*) FROM cron_run WHERE status = 'succeeded'") < due {
-            guard clock.now - start < .seconds(120) else { throw ValidationError("\(due) due rows not run in 120 s") }
-            usleep(10_000)
-        }
-        return Double(due) / (clock.now - start).seconds
+        let took = try bench.wait(
+            until: "SELECT COUNT(*) FROM cron_run WHERE status = 'succeeded'", reaches: due, within: .seconds(120),
+            "\(due) due rows")
+        return Double(due) / took.seconds
     }
 }
