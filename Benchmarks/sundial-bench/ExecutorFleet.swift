@@ -56,13 +56,6 @@ final class ExecutorFleet {
         pids[slot] = nil
     }
 
-    /// True while the process of `slot` has not exited.
-    func isAlive(_ slot: Int) -> Bool {
-        guard let pid = pids[slot] else { return false }
-        var status: Int32 = 0
-        return waitpid(pid, &status, WNOHANG) == 0
-    }
-
     /// Resident memory of `slot` in KiB, from /proc.
     func residentKiB(_ slot: Int, field: String = "VmRSS") -> Int? {
         guard let pid = pids[slot],

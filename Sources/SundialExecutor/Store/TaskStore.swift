@@ -83,7 +83,6 @@ public struct TaskStore: Sendable {
         return Claim(token: token, rows: rows, databaseNow: reading.databaseNow, clockReading: reading)
     }
 
-    static func claimStatement(tagCount: Int) -> String { TaskStoreSQL.claim(tagCount: tagCount) }
 }
 
 /// SQL the store sends, exposed for EXPLAIN in tests and benchmarks.
