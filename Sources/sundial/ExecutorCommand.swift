@@ -86,7 +86,7 @@ struct ExecutorCommand: AsyncParsableCommand {
         func number<T: LosslessStringConvertible & Comparable>(
             _ flag: T?, _ name: String, _ range: ClosedRange<T>
         ) throws -> T? {
-            guard let raw = flag.map(String.init) ?? text(nil, name) else { return nil }
+            guard let raw = flag.map({ "\($0)" }) ?? text(nil, name) else { return nil }
             guard let value = T(raw), range.contains(value) else {
                 throw ValidationError("\(name) must be from \(range.lowerBound) to \(range.upperBound), not \(raw)")
             }
