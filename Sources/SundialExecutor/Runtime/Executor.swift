@@ -43,11 +43,12 @@ public final class Executor: @unchecked Sendable {
     private var heartbeatStopped = false
     private var pool: LeaderFollowerPool<WorkItem>!
 
-    /// SIGTERM to SIGKILL for commands that must end before the lease does. The self-fence comes at
-    /// 70 % of the lease, so SIGKILL at 85 %; a silent executor's supervisors send SIGTERM at 80 %
-    /// and SIGKILL at 95 % (the last 5 % is for the kill to land).
-    static func fenceGrace(_ settings: ExecutorConfiguration) -> Double {
-        min(5, settings.lease.timeInterval * 0.15)
+    /// Shell commands may run until 95 % of the lease (the last 5 % is for the kill to land), with
+    /// SIGTERM to SIGKILL taking 15 % of it (5 s at most) when they must end: the self-fence at 70 %
+    /// kills by 85 %; a silent executor's supervisors send SIGTERM at 80 % and SIGKILL at 95 %.
+    private func tellSupervisorsTheLease(renewedAt: ContinuousClock.Instant, _ settings: ExecutorConfiguration) {
+        liveness.leaseRenewed(
+            validUntil: renewedAt + settings.lease * 0.95, fenceGrace: min(5, settings.lease.timeInterval * 0.15))
     }
 
     /// How long an at_most_once run waits for its start to be written before it gives up the fire.
@@ -85,8 +86,7 @@ public final class Executor: @unchecked Sendable {
         try store.database.prewarm()
         try store.register(executor: identity)
         lastHeartbeat = .now
-        liveness.leaseRenewed(
-            validUntil: lastHeartbeat + configuration.lease * 0.95, fenceGrace: Self.fenceGrace(configuration))
+        tellSupervisorsTheLease(renewedAt: lastHeartbeat, configuration)
         recorder.start()
         pool.start()
         every({ [unowned self] in self.currentSettings.heartbeatInterval }, name: "sundial-heartbeat") {
@@ -447,8 +447,7 @@ public final class Executor: @unchecked Sendable {
             state.lock()
             unreleased.removeFirst(min(toRelease.count, unreleased.count))
             lastHeartbeat = max(lastHeartbeat, sentMonotonic)
-            liveness.leaseRenewed(
-                validUntil: lastHeartbeat + configuration.lease * 0.95, fenceGrace: Self.fenceGrace(configuration))
+            tellSupervisorsTheLease(renewedAt: lastHeartbeat, configuration)
             let wasFenced = fenced
             // A renewal counts from when it was sent: one that was stuck for most of the lease
             // (a lock, a stalled database) does not lift the fence, or the watchdog would fence
