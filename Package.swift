@@ -100,6 +100,7 @@ let package = Package(
                 "SundialMySQL",
                 "SundialMigrations",
                 "SundialExecutor",
+                "SundialTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/sundial-bench"

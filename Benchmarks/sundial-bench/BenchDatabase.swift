@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SundialMigrations
 import SundialMySQL
+import SundialTesting
 
 /// A scratch database for benchmarks, next to the one SUNDIAL_DATABASE_URL names.
 struct BenchDatabase {
@@ -34,10 +35,6 @@ struct BenchDatabase {
         return BenchDatabase(url: url, db: db)
     }
 
-    func count(_ sql: String) throws -> Int {
-        try db.query(sql, consistency: .primary).first?[0].int ?? -1
-    }
-
     /// Polls `countSQL` every `every` until it reaches `target`; returns how long that took.
     @discardableResult
     func wait(
@@ -46,7 +43,7 @@ struct BenchDatabase {
     ) throws -> Duration {
         let clock = ContinuousClock()
         let start = clock.now
-        while try count(countSQL) < target {
+        while try db.count(countSQL) < target {
             guard clock.now - start < limit else { throw ValidationError("\(what()) not done within \(limit)") }
             Thread.sleep(forTimeInterval: every.seconds)
         }

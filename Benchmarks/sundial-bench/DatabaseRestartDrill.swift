@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SundialTesting
 
 /// Scenario 6: the development primary is shut down for a few seconds under load and started
 /// again. Executors must reconnect on their own; `run_all` tasks run every fire, `run_once`
@@ -26,9 +27,9 @@ struct DatabaseRestartDrill: ParsableCommand {
         let crashed = try drill.run { elapsed in
             guard outage == nil, elapsed >= stopAt else { return }
             let from = Clock.unixMicroseconds()
-            try Subprocess.run(["deploy/dev/devdb", "stop", "primary"], log: log)
+            try ChildProcess.run(["deploy/dev/devdb", "stop", "primary"], log: log)
             usleep(UInt32(downFor * 1_000_000))
-            try Subprocess.run(["deploy/dev/devdb", "start", "primary"], log: log)
+            try ChildProcess.run(["deploy/dev/devdb", "start", "primary"], log: log)
             outage = (from, Clock.unixMicroseconds())
         }
         guard let outage else { throw ValidationError("the database was never stopped") }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SundialExecutor
 import SundialMySQL
+import SundialTesting
 
 /// N `noop` one-shots inserted with one statement, drained by E `sundial executor` processes;
 /// against the same claim and bookkeeping statements run by a plain loop, in the same run.
@@ -72,7 +73,7 @@ struct DrainBenchmark: ParsableCommand {
         }
         group.wait()
         let elapsed = clock.now - start
-        let done = try bench.count("SELECT COUNT(*) FROM cron WHERE status = 'done'")
+        let done = try bench.db.count("SELECT COUNT(*) FROM cron WHERE status = 'done'")
         guard done == tasks else { throw ValidationError("the plain loop finished only \(done) of \(tasks) tasks") }
         return Double(tasks) / elapsed.seconds
     }
@@ -112,8 +113,8 @@ struct DrainBenchmark: ParsableCommand {
         guard finished else { throw ValidationError("the executors did not drain \(tasks) tasks within 600 s") }
         let failed = fleet.stopAll()
         guard failed.isEmpty else { throw ValidationError("executors \(failed) did not stop cleanly") }
-        let runs = try bench.count("SELECT COUNT(*) FROM cron_run")
-        let distinct = try bench.count("SELECT COUNT(DISTINCT cron_id) FROM cron_run WHERE status = 'succeeded'")
+        let runs = try bench.db.count("SELECT COUNT(*) FROM cron_run")
+        let distinct = try bench.db.count("SELECT COUNT(DISTINCT cron_id) FROM cron_run WHERE status = 'succeeded'")
         return (Double(tasks) / elapsed.seconds, elapsed.seconds, runs - distinct, tasks - distinct)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SundialTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -36,7 +37,7 @@ final class ExecutorFleet {
         let argv =
             [BenchDatabase.sundialBinary.path, "executor", "--id", "bench-\(slot)", "--log-level", "notice"]
             + arguments + extra
-        let pid = try Subprocess.spawn(
+        let pid = try ChildProcess.spawn(
             argv, environment: environment, log: logDirectory.appendingPathComponent("executor-\(slot).log").path)
         pids[slot] = pid
         return pid
@@ -116,42 +117,6 @@ final class ExecutorFleet {
         try? FileManager.default.removeItem(at: url)
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
-    }
-}
-
-/// Processes started with posix_spawn: Foundation's `Process` waits for every holder of its pipes,
-/// and `devdb start` leaves a server running.
-enum Subprocess {
-    /// Starts `argv` with standard output and error appended to `log`.
-    static func spawn(_ argv: [String], environment: [String: String], log: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cArguments = argv.map { strdup($0) } + [nil]
-        var cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            cArguments.forEach { free($0) }
-            cEnvironment.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let result = posix_spawnp(&pid, argv[0], &actions, nil, &cArguments, &cEnvironment)
-        guard result == 0 else {
-            throw ValidationError("cannot start \(argv[0]): \(String(cString: strerror(result)))")
-        }
-        return pid
-    }
-
-    /// Runs `argv` to the end; throws unless it exits 0.
-    static func run(_ argv: [String], log: String) throws {
-        let pid = try spawn(argv, environment: ProcessInfo.processInfo.environment, log: log)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        guard status == 0 else {
-            throw ValidationError("\(argv.joined(separator: " ")) failed (status \(status)); see \(log)")
-        }
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SundialMySQL
+import SundialTesting
 
 /// The shared body of the precision, kill -9 and database-restart scenarios: `tasks` rows firing
 /// every second (`* * * * * *`) with the `witness` action, run by executor processes for
@@ -66,7 +67,7 @@ final class FireDrill {
         }
         let deadline = Date().addingTimeInterval(settle)
         while Date() < deadline {
-            let behind = try? bench.count(
+            let behind = try? bench.db.count(
                 "SELECT COUNT(*) FROM cron WHERE status = 'active' AND next_run < FROM_UNIXTIME(\(Double(end) / 1_000_000))"
             )
             if behind == 0 { break }

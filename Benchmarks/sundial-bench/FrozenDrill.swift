@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SundialTesting
 
 /// Scenario 7: an executor running long shell tasks is frozen with SIGSTOP for longer than its
 /// lease, then thawed with SIGCONT. Another executor, with threads to spare, takes its fires
@@ -53,7 +54,7 @@ struct FrozenDrill: ParsableCommand {
         sleep(until: freezeAt - 1)
         try fleet.start(1)
         sleep(until: freezeAt)
-        let runningAtFreeze = try bench.count(
+        let runningAtFreeze = try bench.db.count(
             "SELECT COUNT(*) FROM cron_run WHERE status = 'running' AND executor LIKE 'bench-0/%'")
         fleet.signal(0, SIGSTOP)
         sleep(until: freezeAt + freezeFor)
@@ -61,15 +62,16 @@ struct FrozenDrill: ParsableCommand {
         let thawed = Date()
         sleep(until: freezeAt + freezeFor + after)
         // The thawed executor is back: registered again, heartbeating.
-        let back = try bench.count(
+        let back = try bench.db.count(
             "SELECT COUNT(*) FROM cron_executor WHERE id LIKE 'bench-0/%' AND state = 'running' AND heartbeat > NOW(6) - INTERVAL 3 SECOND"
         )
         let failed = fleet.stopAll()
 
         let overlapLines = ((try? String(contentsOfFile: overlaps, encoding: .utf8)) ?? "").split(separator: "\n")
-        let lost = try bench.count("SELECT COUNT(*) FROM cron_run WHERE status = 'lost' AND executor LIKE 'bench-0/%'")
-        let rerun = try bench.count("SELECT COUNT(*) FROM cron_run WHERE attempt > 0 AND status = 'succeeded'")
-        let resumed = try bench.count(
+        let lost = try bench.db.count(
+            "SELECT COUNT(*) FROM cron_run WHERE status = 'lost' AND executor LIKE 'bench-0/%'")
+        let rerun = try bench.db.count("SELECT COUNT(*) FROM cron_run WHERE attempt > 0 AND status = 'succeeded'")
+        let resumed = try bench.db.count(
             "SELECT COUNT(*) FROM cron_run WHERE executor LIKE 'bench-0/%' AND started_at > FROM_UNIXTIME(\(thawed.timeIntervalSince1970 + 1))"
         )
         let declaredDead = fleet.logLines(containing: "declared dead").count

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SundialTesting
 
 /// Scenario 8: resident memory of an idle executor, and its peak while it drains one-shot
 /// `noop` tasks, and once idle again.
@@ -29,7 +30,7 @@ struct MemoryBenchmark: ParsableCommand {
             guard clock.now - start < .seconds(300) else { throw ValidationError("\(tasks) tasks not run in 300 s") }
             peak = max(peak, fleet.residentKiB(0) ?? 0)
             usleep(50_000)
-            done = try bench.count("SELECT COUNT(*) FROM cron_run WHERE finished_at IS NOT NULL")
+            done = try bench.db.count("SELECT COUNT(*) FROM cron_run WHERE finished_at IS NOT NULL")
         }
         peak = max(peak, fleet.residentKiB(0, field: "VmHWM") ?? 0)
         usleep(5_000_000)

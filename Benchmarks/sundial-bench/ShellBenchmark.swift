@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SundialTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -32,8 +33,8 @@ struct ShellBenchmark: ParsableCommand {
             until: "SELECT COUNT(*) FROM cron_run WHERE finished_at IS NOT NULL", reaches: tasks,
             every: .milliseconds(20), "\(tasks) shell tasks")
         let rate = Double(tasks) / took.seconds
-        let failed = try bench.count("SELECT COUNT(*) FROM cron_run WHERE status <> 'succeeded'")
-        let distinct = try bench.count("SELECT COUNT(DISTINCT cron_id) FROM cron_run")
+        let failed = try bench.db.count("SELECT COUNT(*) FROM cron_run WHERE status <> 'succeeded'")
+        let distinct = try bench.db.count("SELECT COUNT(DISTINCT cron_id) FROM cron_run")
         let pass = failed == 0 && distinct == tasks
         print(
             "shell: \(pass ? "PASS" : "FAIL") \(tasks) shell tasks running `true`, 1 executor × \(threads) threads: \(Int(rate)) runs/s (failed \(failed), duplicates \(tasks - distinct)); plain spawn-and-wait of /bin/sh -c true on \(threads) threads: \(Int(plain)) /s; executor/plain = \(String(format: "%.2f", rate / plain))"

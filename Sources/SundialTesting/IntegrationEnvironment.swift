@@ -65,24 +65,11 @@ public enum IntegrationEnvironment {
         if waited != 0 { throw TestFailure("the replica did not catch up within \(timeout) s") }
     }
 
-    /// Runs the dev script (`stop replica`, `start replica`). Spawned and reaped directly:
-    /// Foundation's `Process` waits for inherited descriptors that the server it starts keeps open.
+    /// Runs the dev script (`stop replica`, `start replica`).
     public static func devdb(_ arguments: String...) throws {
         guard let script = devdb else { throw TestFailure("SUNDIAL_TEST_DEVDB is not set") }
-        let argv = ["/bin/bash", script] + arguments
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, "/bin/bash", &actions, nil, &cArguments, environ) == 0 else {
-            throw TestFailure("cannot run \(script)")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        if status != 0 { throw TestFailure("devdb \(arguments.joined(separator: " ")) failed") }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-test-devdb.log").path
+        try ChildProcess.run(["/bin/bash", script] + arguments, log: log)
     }
 }
 

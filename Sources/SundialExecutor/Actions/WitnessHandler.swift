@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -45,11 +46,11 @@ public struct WitnessHandler: TaskHandler {
 }
 
 /// A witness file, one descriptor per thread, all closed when no task definition uses it any more.
-final class WitnessFile: @unchecked Sendable {
+final class WitnessFile: Sendable {
     let path: String
-    private var key = pthread_key_t()
-    private let lock = NSLock()
-    private var opened: [Int32] = []
+    /// Descriptors by thread (`pthread_self`): a lookup under a lock held for nanoseconds, where
+    /// a shared descriptor would queue every write on the file's lock.
+    private let descriptors = Mutex<[UInt: Int32]>([:])
 
     init(path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
@@ -57,25 +58,21 @@ final class WitnessFile: @unchecked Sendable {
             throw TaskPayloadError("payload: cannot write in \(directory)")
         }
         self.path = path
-        pthread_key_create(&key, nil)
     }
 
     func descriptorForThisThread() throws -> Int32 {
-        if let stored = pthread_getspecific(key) { return Int32(Int(bitPattern: stored)) - 1 }
-        return try lock.withLock {
-            let name = "\(path).\(getpid()).\(opened.count)"
+        let thread = UInt(pthread_self())
+        return try descriptors.withLock { descriptors in
+            if let descriptor = descriptors[thread] { return descriptor }
+            let name = "\(path).\(getpid()).\(descriptors.count)"
             let descriptor = open(name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             guard descriptor >= 0 else {
                 throw RunFailure("cannot open \(name): \(String(cString: strerror(errno)))")
             }
-            pthread_setspecific(key, UnsafeRawPointer(bitPattern: Int(descriptor) + 1))
-            opened.append(descriptor)
+            descriptors[thread] = descriptor
             return descriptor
         }
     }
 
-    deinit {
-        opened.forEach { close($0) }
-        pthread_key_delete(key)
-    }
+    deinit { descriptors.withLock { $0.values.forEach { close($0) } } }
 }

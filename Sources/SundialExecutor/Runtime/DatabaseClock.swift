@@ -6,26 +6,20 @@ import Synchronization
 ///
 /// Each reading of `NOW(6)` was taken somewhere between sending the query and receiving the
 /// answer. So the local monotonic instant at which the database's clock shows some time `t` is at
-/// most `received + (t - reading)`: the smallest such bound over recent readings (the one with the
-/// quickest round trip) says when a fire due at `t` may start without ever starting early, late by
-/// no more than that round trip. Readings expire, so that drift between the clocks cannot add up.
+/// most `received + (t - reading)`: the smallest such bound (the reading with the quickest round
+/// trip) says when a fire due at `t` may start without ever starting early, late by no more than
+/// that round trip. The best reading is kept for a while only, so that drift between the clocks
+/// cannot add up: an older one gives way to the latest.
 final class DatabaseClock: Sendable {
-    struct Reading: Sendable {
-        /// Local monotonic seconds when the answer had arrived, minus the database's time read.
-        var bound: Double
-        /// Midpoint estimate of (database time − local wall time), for timestamps in records.
-        var wallOffset: Double
-        var taken: ContinuousClock.Instant
-    }
-
-    /// How long a reading is trusted as a bound.
+    /// How long a reading is trusted as the bound.
     static let readingLifetime: Duration = .seconds(30)
 
     private let origin = ContinuousClock.now
-    private let readings = Mutex<[Reading]>([])
-    /// The tightest bound and the latest offset, as `Double` bit patterns (NaN: none yet), read
-    /// without a lock by every run.
-    private let bound = Atomic<UInt64>(Double.nan.bitPattern)
+    /// The best bound (local monotonic seconds when the answer had arrived, minus the database's
+    /// time read) and when it was taken.
+    private let best = Mutex<(bound: Double, taken: ContinuousClock.Instant)?>(nil)
+    /// The latest midpoint estimate of (database time − local wall time), as a `Double` bit
+    /// pattern, read without a lock by every run.
     private let wallOffset = Atomic<UInt64>(Double(0).bitPattern)
 
     /// Records `NOW(6)` = `databaseNow`, asked at `sent` and answered at `received`.
@@ -33,24 +27,21 @@ final class DatabaseClock: Sendable {
         databaseNow: Date, sent: ContinuousClock.Instant, received: ContinuousClock.Instant,
         wallSent: Date, wallReceived: Date
     ) {
-        let database = databaseNow.timeIntervalSinceReferenceDate
-        let wallMidpoint = wallSent.addingTimeInterval(wallReceived.timeIntervalSince(wallSent) / 2)
-        let reading = Reading(
-            bound: (received - origin).timeInterval - database,
-            wallOffset: databaseNow.timeIntervalSince(wallMidpoint), taken: received)
-        readings.withLock { readings in
-            readings.removeAll { received - $0.taken > Self.readingLifetime }
-            readings.append(reading)
-            bound.store(readings.map(\.bound).min()!.bitPattern, ordering: .relaxed)
-            wallOffset.store(reading.wallOffset.bitPattern, ordering: .relaxed)
+        let bound = (received - origin).timeInterval - databaseNow.timeIntervalSinceReferenceDate
+        best.withLock { best in
+            if let current = best, current.bound <= bound, received - current.taken <= Self.readingLifetime {
+                return
+            }
+            best = (bound, received)
         }
+        let wallMidpoint = wallSent.addingTimeInterval(wallReceived.timeIntervalSince(wallSent) / 2)
+        wallOffset.store(databaseNow.timeIntervalSince(wallMidpoint).bitPattern, ordering: .relaxed)
     }
 
     /// The earliest local instant at which the database's clock has certainly reached `time`.
     /// Nil before the first reading.
     func instant(whenDatabaseReaches time: Date) -> ContinuousClock.Instant? {
-        let bound = Double(bitPattern: bound.load(ordering: .relaxed))
-        guard !bound.isNaN else { return nil }
+        guard let bound = best.withLock({ $0?.bound }) else { return nil }
         let seconds = bound + time.timeIntervalSinceReferenceDate
         return origin + .microseconds(Int64((seconds * 1_000_000).rounded(.up)))
     }
