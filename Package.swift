@@ -8,8 +8,11 @@ let package = Package(
         .executable(name: "sundial", targets: ["sundial"]),
         .executable(name: "sundial-supervise", targets: ["sundial-supervise"]),
         .library(name: "SundialSchedule", targets: ["SundialSchedule"]),
+        .library(name: "SundialCore", targets: ["SundialCore"]),
+        .library(name: "SundialActions", targets: ["SundialActions"]),
         .library(name: "SundialMySQL", targets: ["SundialMySQL"]),
-        .library(name: "SundialMigrations", targets: ["SundialMigrations"]),
+        .library(name: "SundialMySQLStore", targets: ["SundialMySQLStore"]),
+        .library(name: "SundialMemoryStore", targets: ["SundialMemoryStore"]),
         .library(name: "SundialExecutor", targets: ["SundialExecutor"]),
         .library(name: "SundialTesting", targets: ["SundialTesting"]),
     ],
@@ -33,7 +36,17 @@ let package = Package(
         // Pure: cron expressions, intervals, one-shots, time zones. No I/O.
         .target(name: "SundialSchedule"),
 
-        // Connections, prepared statements, pools and the read/write split over MySQL/MariaDB.
+        // Pure: the domain (task rows, claims, runs, executors), the fire planner and the rule
+        // for finishing a row, and the store protocols every store implements. No I/O.
+        .target(name: "SundialCore", dependencies: ["SundialSchedule"]),
+
+        // What tasks do: shell (with its supervisor), http, the built-ins; task validation.
+        .target(
+            name: "SundialActions",
+            dependencies: ["CSundialSystem", "SundialSupervisor", "SundialSchedule", "SundialCore"]
+        ),
+
+        // The MySQL driver: connections, prepared statements, pools and the read/write split.
         .target(
             name: "SundialMySQL",
             dependencies: [
@@ -42,27 +55,32 @@ let package = Package(
             ]
         ),
 
-        // Plain SQL migration files applied in order, checksummed (SHA-256, computed by the server), under a named lock.
+        // The MySQL mapper: the store protocols over the driver, and the migrations. The only
+        // place besides the driver that speaks SQL.
         .target(
-            name: "SundialMigrations",
+            name: "SundialMySQLStore",
             dependencies: [
+                "SundialCore",
                 "SundialMySQL",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
+        // The store protocols in memory, on a clock you drive, with injected faults.
+        .target(name: "SundialMemoryStore", dependencies: ["SundialCore"]),
+
         // The process that watches each shell command: the C library only, so it starts fast.
         .target(name: "SundialSupervisor", dependencies: ["CSundialSystem"]),
         .executableTarget(name: "sundial-supervise", dependencies: ["SundialSupervisor"]),
 
-        // The executor: claims, the leader/follower pool, leases, actions, run history.
+        // The runtime: the leader/follower pool, the executor's threads, leases, the run
+        // recorder, the Service; the admin operations. Depends on store protocols only.
         .target(
             name: "SundialExecutor",
             dependencies: [
-                "CSundialSystem",
-                "SundialSupervisor",
+                "SundialCore",
+                "SundialActions",
                 "SundialSchedule",
-                "SundialMySQL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -73,9 +91,10 @@ let package = Package(
             name: "sundial",
             dependencies: [
                 "SundialSchedule",
+                "SundialCore",
+                "SundialActions",
                 "SundialExecutor",
-                "SundialMySQL",
-                "SundialMigrations",
+                "SundialMySQLStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -86,7 +105,7 @@ let package = Package(
             name: "SundialTesting",
             dependencies: [
                 "SundialMySQL",
-                "SundialMigrations",
+                "SundialMySQLStore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -97,8 +116,10 @@ let package = Package(
             dependencies: [
                 "CMariaDB",
                 "SundialSchedule",
+                "SundialCore",
+                "SundialActions",
                 "SundialMySQL",
-                "SundialMigrations",
+                "SundialMySQLStore",
                 "SundialExecutor",
                 "SundialTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -122,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SundialMySQLTests",
-            dependencies: ["SundialMySQL", "SundialMigrations", "SundialTesting"]
+            dependencies: ["SundialMySQL", "SundialMySQLStore", "SundialTesting"]
         ),
         .testTarget(
             name: "SundialSupervisorTests",
@@ -130,7 +151,16 @@ let package = Package(
         ),
         .testTarget(
             name: "SundialExecutorTests",
-            dependencies: ["SundialExecutor", "SundialSchedule", "SundialMySQL", "SundialTesting"]
+            dependencies: [
+                "SundialCore", "SundialActions", "SundialExecutor", "SundialSchedule", "SundialMySQL",
+                "SundialMySQLStore", "SundialMemoryStore", "SundialTesting",
+            ]
         ),
+        // The store conformance suite, run against the in-memory store and a real MariaDB.
+        .testTarget(
+            name: "SundialStoreTests",
+            dependencies: ["SundialCore", "SundialMySQLStore", "SundialMemoryStore", "SundialTesting"]
+        ),
+        .testTarget(name: "SundialCoreTests", dependencies: ["SundialCore", "SundialSchedule"]),
     ]
 )

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import SundialMigrations
 import SundialMySQL
+import SundialMySQLStore
 import SundialTesting
 
 /// A scratch database for benchmarks, next to the one SUNDIAL_DATABASE_URL names.

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SundialCore
 import SundialExecutor
 import SundialMySQL
+import SundialMySQLStore
 import SundialTesting
 
 /// N `noop` one-shots inserted with one statement, drained by E `sundial executor` processes;
@@ -41,7 +43,7 @@ struct DrainBenchmark: ParsableCommand {
     /// with no pool, no idle queue, no handler.
     private func plainLoop(_ bench: BenchDatabase) throws -> Double {
         try insertTasks(bench)
-        let store = TaskStore(database: bench.db, logger: BenchDatabase.logger)
+        let store = MySQLStore(database: bench.db, logger: BenchDatabase.logger)
         let clock = ContinuousClock()
         let start = clock.now
         let group = DispatchGroup()
@@ -49,22 +51,27 @@ struct DrainBenchmark: ParsableCommand {
             group.enter()
             let thread = Thread {
                 defer { group.leave() }
-                let recorder = RunRecorder(store: store)
+                let recorder = RunRecorder(store: store, logger: BenchDatabase.logger)
                 recorder.start()
                 let executor = "plain-\(i)"
-                while let claim = try? store.claim(executor: executor, tags: [], limit: batch, lookahead: .zero) {
+                let actions = ["noop"]
+                while let claim = try? store.claim(
+                    ClaimRequest(
+                        token: .random(), executor: executor, actions: actions, tags: [], limit: batch, lookahead: .zero
+                    )),
+                    !claim.rows.isEmpty, let now = try? store.now()
+                {
                     for row in claim.rows {
-                        let now = claim.databaseNow
                         let record = RunRecord(
                             taskID: row.id, token: claim.token, scheduledFor: now, attempt: 0, executor: executor,
-                            startedAt: now, finishedAt: now, status: "succeeded")
+                            startedAt: now, finishedAt: now, status: .succeeded)
                         recorder.runFinished(
-                            record,
-                            update: RowUpdate(
-                                taskID: row.id, token: claim.token,
-                                plan: .init(status: .done, nextRun: nil, fireAt: nil, attempt: 0, error: nil),
-                                claimedSchedule: nil, claimedTimezone: row.timezone, claimedNextRun: nil,
-                                detached: false))
+                            FinishedRun(
+                                run: record,
+                                row: RowFinish(
+                                    claim: Claim(taskID: row.id, token: claim.token),
+                                    plan: .init(status: .done, nextRun: nil, fireAt: nil, attempt: 0, error: nil),
+                                    claimed: ClaimedState(row))))
                     }
                 }
                 recorder.stop()

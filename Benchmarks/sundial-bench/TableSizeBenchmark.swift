@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SundialCore
 import SundialExecutor
 import SundialMySQL
+import SundialMySQLStore
 
 /// Scenario 3: claim latency and drain rate with 10 k, 100 k and 1 M rows in `cron`, most of
 /// them not due: both must cost O(batch), not O(table).
@@ -38,11 +40,14 @@ struct TableSizeBenchmark: ParsableCommand {
         let clock = ContinuousClock()
         for _ in 0..<claims {
             for (i, bench) in benches.enumerated() {
-                let store = TaskStore(database: bench.db, logger: BenchDatabase.logger)
+                let store = MySQLStore(database: bench.db, logger: BenchDatabase.logger)
                 let start = clock.now
-                let claim = try store.claim(executor: "bench", tags: [], limit: batch, lookahead: .zero)
+                let claim = try store.claim(
+                    ClaimRequest(
+                        token: .random(), executor: "bench", actions: ["noop"], tags: [], limit: batch,
+                        lookahead: .zero))
                 latencies[i].append((clock.now - start).seconds * 1000)
-                guard claim?.rows.count == batch else {
+                guard claim.rows.count == batch else {
                     throw ValidationError("a claim found fewer than \(batch) due rows")
                 }
             }

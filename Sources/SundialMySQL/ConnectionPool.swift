@@ -48,7 +48,7 @@ public final class ConnectionPool: @unchecked Sendable {
             }
             let known: Set<String> = [
                 "pool_min", "pool_max", "acquire_timeout", "ping_after_idle", "connect_timeout", "read_timeout",
-                "write_timeout", "statement_cache",
+                "write_timeout", "statement_cache", "lock_wait_timeout",
             ]
             if let unknown = endpoint.options.keys.sorted().first(where: { !known.contains($0) }) {
                 throw MySQLConfigurationError(
@@ -68,6 +68,7 @@ public final class ConnectionPool: @unchecked Sendable {
             if let v = try seconds("read_timeout") { connection.readTimeout = v }
             if let v = try seconds("write_timeout") { connection.writeTimeout = v }
             if let v = try integer("statement_cache", 1...100_000) { connection.statementCacheSize = v }
+            if let v = try integer("lock_wait_timeout", 1...3600) { connection.lockWaitTimeout = .seconds(v) }
         }
     }
 

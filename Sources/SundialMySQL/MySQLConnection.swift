@@ -10,6 +10,8 @@ public struct ConnectionOptions: Sendable, Hashable {
     public var writeTimeout: Duration = .seconds(60)
     /// Prepared statements kept per connection; the least recently used is closed past this.
     public var statementCacheSize = 128
+    /// How long a statement waits for a row lock held elsewhere (`innodb_lock_wait_timeout`).
+    public var lockWaitTimeout: Duration = .seconds(5)
 
     public init() {}
 }
@@ -61,8 +63,14 @@ public final class MySQLConnection: @unchecked Sendable {
         mysql_options(handle, MYSQL_OPT_WRITE_TIMEOUT, &writeTimeout)
         mysql_options(handle, MYSQL_OPT_RECONNECT, &reconnect)
         mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
-        // READ COMMITTED: claims and run bookkeeping lock only the rows they touch, not gaps.
-        mysql_options(handle, MYSQL_INIT_COMMAND, "SET time_zone='+00:00', SESSION tx_isolation='READ-COMMITTED'")
+        // Standard statements only, for MySQL 8.0+ and MariaDB 10.6+ alike (MySQL 8 removed
+        // tx_isolation). READ COMMITTED: claims and run bookkeeping lock only the rows they touch,
+        // not gaps. A short lock wait: Sundial's own transactions are short, and a row locked
+        // elsewhere must not stall an executor for the server's default 50 s.
+        mysql_options(handle, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'")
+        mysql_options(handle, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        let lockWait = max(1, options.lockWaitTimeout.components.seconds)
+        mysql_options(handle, MYSQL_INIT_COMMAND, "SET SESSION innodb_lock_wait_timeout = \(lockWait)")
         let connected = mysql_real_connect(
             handle, endpoint.socket == nil ? endpoint.host : nil, endpoint.user, endpoint.password,
             endpoint.database, UInt32(endpoint.port), endpoint.socket, 0)
@@ -155,6 +163,14 @@ public final class MySQLConnection: @unchecked Sendable {
 
     private func run(_ sql: String, _ parameters: [MySQLValue]) throws(MySQLError) -> PreparedStatement {
         try ensureOpen(sql)
+        for value in parameters {
+            // A date MySQL cannot hold is refused here, before it reaches the C library.
+            if case .date(let date) = value, !MySQLTime.storable.contains(date) {
+                throw MySQLError(
+                    kind: .badStatement, code: 1292, node: endpoint.node, statement: MySQLError.summary(of: sql),
+                    message: "a time outside the years 1000 to 9999 cannot be stored")
+            }
+        }
         let statement = try prepared(sql)
         do {
             _ = try statement.execute(parameters, node: endpoint.node)

@@ -319,7 +319,13 @@ final class ParameterBuffers {
 
 /// `MYSQL_TIME` ⇄ `Date`, in UTC, to the microsecond.
 enum MySQLTime {
-    static func time(_ date: Date) -> MYSQL_TIME {
+    /// What DATETIME(6) holds: 1000-01-01 to 9999-12-31, in UTC.
+    static let storable =
+        Date(timeIntervalSince1970: -30_610_224_000)...Date(timeIntervalSince1970: 253_402_300_799.999_999)
+
+    /// Never traps: dates outside `storable` are refused before binding, and clamped here anyway.
+    static func time(_ input: Date) -> MYSQL_TIME {
+        let date = min(max(input, storable.lowerBound), storable.upperBound)
         let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
         var seconds = Int(micros / 1_000_000)
         var fraction = Int(micros) - seconds * 1_000_000
@@ -331,12 +337,12 @@ enum MySQLTime {
         var t = time_t(seconds)
         gmtime_r(&t, &parts)
         var value = MYSQL_TIME()
-        value.year = UInt32(parts.tm_year + 1900)
-        value.month = UInt32(parts.tm_mon + 1)
-        value.day = UInt32(parts.tm_mday)
-        value.hour = UInt32(parts.tm_hour)
-        value.minute = UInt32(parts.tm_min)
-        value.second = UInt32(parts.tm_sec)
+        value.year = UInt32(clamping: parts.tm_year + 1900)
+        value.month = UInt32(clamping: parts.tm_mon + 1)
+        value.day = UInt32(clamping: parts.tm_mday)
+        value.hour = UInt32(clamping: parts.tm_hour)
+        value.minute = UInt32(clamping: parts.tm_min)
+        value.second = UInt32(clamping: parts.tm_sec)
         value.second_part = UInt(fraction)
         value.time_type = MYSQL_TIMESTAMP_DATETIME
         return value
@@ -346,12 +352,12 @@ enum MySQLTime {
         // A zero date ("0000-00-00") is no instant.
         if time.year == 0 && time.month == 0 && time.day == 0 { return .null }
         var parts = tm()
-        parts.tm_year = Int32(time.year) - 1900
-        parts.tm_mon = Int32(time.month) - 1
-        parts.tm_mday = Int32(time.day)
-        parts.tm_hour = Int32(time.hour)
-        parts.tm_min = Int32(time.minute)
-        parts.tm_sec = Int32(time.second)
+        parts.tm_year = Int32(clamping: time.year) - 1900
+        parts.tm_mon = Int32(clamping: time.month) - 1
+        parts.tm_mday = Int32(clamping: time.day)
+        parts.tm_hour = Int32(clamping: time.hour)
+        parts.tm_min = Int32(clamping: time.minute)
+        parts.tm_sec = Int32(clamping: time.second)
         let seconds = timegm(&parts)
         return .date(Date(timeIntervalSince1970: Double(seconds) + Double(time.second_part) / 1_000_000))
     }

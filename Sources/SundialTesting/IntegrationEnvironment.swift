@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import SundialMigrations
 import SundialMySQL
+import SundialMySQLStore
 import Synchronization
 
 /// The real MariaDB the integration tests use, from the environment that `deploy/dev/run-tests`

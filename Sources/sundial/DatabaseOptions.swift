@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
-import SundialMySQL
+import SundialCore
+import SundialMySQLStore
 
 /// `--database-url` and `--replica-url`, with their environment variables.
 struct DatabaseOptions: ParsableArguments {
@@ -17,7 +18,8 @@ struct DatabaseOptions: ParsableArguments {
             "A read replica; repeat for several. (env: SUNDIAL_REPLICA_URLS, comma-separated)", valueName: "url"))
     var replicaURLs: [String] = []
 
-    func openDatabase(logger: Logger) throws -> Database {
+    /// The MySQL store at the configured URLs (nothing is opened until the first call).
+    func openStore(logger: Logger) throws -> MySQLStore {
         guard let url = databaseURL ?? Environment.value("SUNDIAL_DATABASE_URL") else {
             throw ValidationError(
                 "no database: pass --database-url or set SUNDIAL_DATABASE_URL (mysql://user:password@host:port/database)"
@@ -28,7 +30,7 @@ struct DatabaseOptions: ParsableArguments {
             ? (Environment.value("SUNDIAL_REPLICA_URLS")?.split(separator: ",").map { String($0) } ?? [])
             : replicaURLs
         do {
-            return try Database(url: url, replicaURLs: replicas, logger: logger)
+            return try MySQLStore(url: url, replicaURLs: replicas, logger: logger)
         } catch {
             throw ValidationError(error.message)
         }

@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import SundialActions
+import SundialCore
 import SundialExecutor
-import SundialMySQL
+import SundialMySQLStore
 
 /// `sundial executor`: claim and run due tasks until SIGTERM or SIGINT; SIGHUP reloads settings.
 struct ExecutorCommand: AsyncParsableCommand {
@@ -45,10 +47,15 @@ struct ExecutorCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try logging.makeLogger(label: "sundial.executor")
         let settings = try loadSettings()
-        let db = try database.openDatabase(logger: logger)
+        let store = try database.openStore(logger: logger)
+        do {
+            try store.prewarm()
+        } catch {
+            throw CommandFailure("the executor could not start: \(error)")
+        }
         let liveness = LivenessPipes()
         let executor = Executor(
-            database: db, configuration: settings, handlers: HandlerRegistry(liveness: liveness), liveness: liveness,
+            store: store, configuration: settings, handlers: HandlerRegistry(liveness: liveness), liveness: liveness,
             logger: logger)
 
         // SIGHUP: read the settings again; running tasks are not touched.
@@ -69,11 +76,11 @@ struct ExecutorCommand: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
-        } catch let error as MySQLError {
+        } catch let error as StoreError {
             throw CommandFailure("the executor could not start: \(error)")
         }
         reload.cancel()
-        db.close()
+        store.close()
     }
 
     /// Flags, then the --config file, then the environment, then defaults.

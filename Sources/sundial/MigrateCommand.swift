@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
-import SundialMigrations
-import SundialMySQL
+import SundialMySQLStore
 import SundialSchedule
 
 /// `sundial migrate [--status]`.
@@ -26,10 +25,10 @@ struct MigrateCommand: ParsableCommand {
         let logger = try logging.makeLogger(label: "sundial.migrate")
         let directory = try MigrationsDirectory.locate(
             explicit: migrationsDir ?? Environment.value("SUNDIAL_MIGRATIONS_DIR"))
-        let db = try database.openDatabase(logger: logger)
-        defer { db.close() }
+        let store = try database.openStore(logger: logger)
+        defer { store.close() }
         do {
-            let migrator = Migrator(database: db, files: try MigrationFile.load(from: directory), logger: logger)
+            let migrator = Migrator(store: store, files: try MigrationFile.load(from: directory), logger: logger)
             if status {
                 for entry in try migrator.status() {
                     print(Self.line(entry))
@@ -43,7 +42,7 @@ struct MigrateCommand: ParsableCommand {
                     : "Applied \(applied.count) migration(s): \(applied.map(\.name).joined(separator: ", "))")
         } catch let error as MigrationError {
             throw CommandFailure(error.message)
-        } catch let error as MySQLError {
+        } catch let error as CustomStringConvertible & Error {
             throw CommandFailure(error.description)
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import SundialActions
 import SundialExecutor
 
 /// Entry point: a shell supervisor first (see `ShellSupervisor`), the command line otherwise.

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SundialActions
+import SundialCore
 import SundialExecutor
-import SundialMySQL
+import SundialMySQLStore
 import SundialSchedule
 
 /// `sundial task …`: manage tasks without writing SQL.
@@ -19,15 +21,15 @@ struct TaskCommand: ParsableCommand {
 
         func withAdmin<T>(_ body: (TaskAdmin) throws -> T) throws -> T {
             let logger = try logging.makeLogger(label: "sundial.task")
-            let db = try database.openDatabase(logger: logger)
-            defer { db.close() }
+            let store = try database.openStore(logger: logger)
+            defer { store.close() }
             let admin = TaskAdmin(
-                database: db, definitions: TaskDefinitions(handlers: HandlerRegistry(liveness: LivenessPipes())))
+                store: store, definitions: TaskDefinitions(handlers: HandlerRegistry(liveness: LivenessPipes())))
             do {
                 return try body(admin)
             } catch let error as TaskAdmin.AdminError {
                 throw CommandFailure(error.description)
-            } catch let error as MySQLError {
+            } catch let error as StoreError {
                 throw CommandFailure(error.description)
             }
         }
@@ -50,7 +52,7 @@ struct TaskCommand: ParsableCommand {
         @Option(help: "Only executors with one of these tags (comma-separated).") var tags: String?
 
         func run() throws {
-            var task = TaskAdmin.NewTask(name: name, action: action)
+            var task = NewTask(name: name, action: action)
             task.payload = payload
             task.schedule = schedule
             task.timezone = tz
@@ -93,8 +95,18 @@ struct TaskCommand: ParsableCommand {
                 wanted = value
             }
             guard limit >= 1, page >= 1 else { throw ValidationError("--limit and --page must be at least 1") }
-            let rows = try common.withAdmin {
-                try $0.list(status: wanted, search: search, limit: limit, offset: (page - 1) * limit)
+            let rows = try common.withAdmin { admin in
+                // Pages by name: each page starts after the last name of the one before.
+                var after: String?
+                for _ in 1..<page {
+                    guard
+                        let last = try admin.list(
+                            TaskFilter(status: wanted, search: search), after: after, limit: limit
+                        ).last
+                    else { return [TaskRow]() }
+                    after = last.name
+                }
+                return try admin.list(TaskFilter(status: wanted, search: search), after: after, limit: limit)
             }
             print(pad("NAME", 24) + pad("ACTION", 8) + pad("STATUS", 9) + pad("NEXT RUN", 22) + "SCHEDULE")
             for row in rows {
@@ -124,6 +136,7 @@ struct TaskCommand: ParsableCommand {
                 print("next fires:  \(fires.joined(separator: ", "))")
             }
             print("status:      \(t.status.rawValue)\(t.claimedBy.map { ", claimed by \($0)" } ?? "")")
+            if let waiting = details.waiting { print("waiting:     \(waiting)") }
             print(
                 "next run:    \(t.nextRun.map { RFC3339.format($0) } ?? "-") (attempt \(t.attempt + 1) of \(t.maxAttempts))"
             )
@@ -133,13 +146,12 @@ struct TaskCommand: ParsableCommand {
             )
             print("runs:")
             for run in details.runs {
-                let started = run["started_at"].date.map { RFC3339.format($0) } ?? "-"
                 var duration = "running"
-                if let start = run["started_at"].date, let end = run["finished_at"].date {
-                    duration = String(format: "%.3f s", end.timeIntervalSince(start))
+                if let end = run.finishedAt {
+                    duration = String(format: "%.3f s", end.timeIntervalSince(run.startedAt))
                 }
                 print(
-                    "  \(started)  #\((run["attempt"].int ?? 0) + 1)  \(pad(run["status"].string ?? "", 10)) \(duration)  exit \(run["exit_code"].int.map(String.init) ?? "-")  \(run["executor"].string ?? "")  \(run["error"].string ?? "")"
+                    "  \(RFC3339.format(run.startedAt))  #\(run.attempt + 1)  \(pad(run.status.rawValue, 10)) \(duration)  exit \(run.exitCode.map(String.init) ?? "-")  \(run.executor)  \(run.error ?? "")"
                 )
             }
         }

@@ -1,4 +1,6 @@
 import Foundation
+import SundialActions
+import SundialCore
 import Testing
 
 @testable import SundialExecutor
@@ -121,7 +123,7 @@ import Testing
         for (i, offset) in offsets.enumerated() {
             queue.insert(
                 WorkItem(
-                    row: TaskRow(id: Int64(i), name: "t\(i)", action: "noop"), token: 1,
+                    row: TaskRow(id: Int64(i), name: "t\(i)", action: "noop"), token: ClaimToken(1),
                     definition: .failure(InvalidTask(message: "")),
                     due: start + .microseconds(Int64(offset)), fireAt: Date(), attempt: 0, isDetached: false))
         }
@@ -133,15 +135,5 @@ import Testing
         let rest = queue.removeAll()
         #expect(early.count + rest.count == 500)
         #expect(Set((early + rest).map(\.row.id)).count == 500)
-    }
-}
-
-@Suite struct ChunkingTests {
-    @Test func batchesSplitIntoPowersOfTwoThatCoverEverythingOnce() {
-        for count in [0, 1, 2, 3, 63, 64, 65, 100, 1000] {
-            let slices = Array(0..<count).chunkedInPowersOfTwo(upTo: 64)
-            #expect(slices.flatMap { $0 } == Array(0..<count))
-            #expect(slices.allSatisfy { $0.count <= 64 && $0.count & ($0.count - 1) == 0 })
-        }
     }
 }

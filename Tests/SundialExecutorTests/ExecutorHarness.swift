@@ -1,7 +1,10 @@
 import Foundation
 import Logging
+import SundialActions
+import SundialCore
 import SundialExecutor
 import SundialMySQL
+import SundialMySQLStore
 import SundialTesting
 
 /// Runs an in-process executor against a test database, with quick timings for tests.
@@ -40,12 +43,13 @@ struct ExecutorHarness {
         var handlers = Self.handlers(liveness)
         for (action, handler) in extra { handlers.register(action, handler) }
         executor = Executor(
-            database: db, configuration: Self.settings(configure), handlers: handlers, liveness: liveness,
+            store: MySQLStore(database: db, logger: IntegrationEnvironment.logger),
+            configuration: Self.settings(configure), handlers: handlers, liveness: liveness,
             logger: IntegrationEnvironment.logger)
         try executor.start()
     }
 
-    var admin: TaskAdmin { TaskAdmin(database: db, definitions: executor.definitions) }
+    var admin: TaskAdmin { TaskAdmin(store: executor.store, definitions: executor.definitions) }
 
     func stop() { executor.stop() }
 }

@@ -1,6 +1,9 @@
 import Foundation
+import SundialActions
+import SundialCore
 import SundialExecutor
 import SundialMySQL
+import SundialMySQLStore
 import SundialTesting
 import Testing
 
@@ -14,6 +17,8 @@ struct ExecutorIntegrationTests {
     }
 
     @Test func usersInsertsRunAndBadRowsBecomeInvalidWithoutHarm() throws {
+        // A row with an action no executor runs waits (active, unclaimed) instead of becoming
+        // invalid: a later deploy may add the handler.
         try db.execute(
             """
             INSERT INTO cron (name, action, payload, schedule) VALUES
@@ -30,7 +35,7 @@ struct ExecutorIntegrationTests {
         defer { harness.stop() }
         #expect(
             try db.waitFor { try db.count("SELECT COUNT(*) FROM cron WHERE name = 'once' AND status = 'done'") == 1 })
-        #expect(try db.waitFor { try db.count("SELECT COUNT(*) FROM cron WHERE status = 'invalid'") == 5 })
+        #expect(try db.waitFor { try db.count("SELECT COUNT(*) FROM cron WHERE status = 'invalid'") == 4 })
         let errors = Dictionary(
             uniqueKeysWithValues: try db.query(
                 "SELECT name, error FROM cron WHERE status = 'invalid'", consistency: .primary
@@ -38,7 +43,10 @@ struct ExecutorIntegrationTests {
             .map { ($0["name"].string!, $0["error"].string!) })
         #expect(errors["bad-cron"]?.hasPrefix("schedule: the expression can never fire") == true)
         #expect(errors["bad-json"] == "payload is not a JSON object")
-        #expect(errors["bad-action"]?.hasPrefix("unknown action 'frobnicate'") == true)
+        #expect(errors["bad-action"] == nil)
+        #expect(
+            try db.count(
+                "SELECT COUNT(*) FROM cron WHERE name = 'bad-action' AND status = 'active' AND task_id IS NULL") == 1)
         #expect(errors["bad-zone"] == "unknown time zone 'Mars/Base'")
         #expect(errors["bad-payload"] == "payload: seconds has the wrong type")
         // The scheduled row got its first fire, at 03:00 UTC, within a heartbeat (the same pass
@@ -100,7 +108,7 @@ struct ExecutorIntegrationTests {
         try db.execute("UPDATE cron SET schedule = '0 0 1 1 *' WHERE name = 'to-edit'")
         try db.execute("UPDATE cron SET status = 'paused' WHERE name = 'to-pause'")
         #expect(try db.waitFor { try db.count("SELECT COUNT(*) FROM cron_run WHERE status = 'running'") == 0 })
-        #expect(try harness.executor.store.database.count("SELECT COUNT(*) FROM cron WHERE name = 'to-delete'") == 0)
+        #expect(try db.count("SELECT COUNT(*) FROM cron WHERE name = 'to-delete'") == 0)
         #expect(
             try db.waitFor {
                 let row = try db.query(
@@ -325,28 +333,102 @@ struct ExecutorIntegrationTests {
         )
         try db.execute("ANALYZE TABLE cron")
         let plan = try db.query(
-            "EXPLAIN " + TaskStoreSQL.claim(tagCount: 0), [.int(1), .string("x"), .int(500_000), .int(100)],
+            "EXPLAIN " + MySQLStoreSQL.claimCandidates(actions: 1, tags: 0),
+            [.int(500_000), .string("noop"), .int(100)],
             consistency: .primary)
         #expect(plan.first?["key"] == "cron_claim")
-        #expect(plan.first?["type"] == "range")
+        #expect(plan.first?["type"] == "range" || plan.first?["type"] == "ref")
         // Rows are read in index order: no sort of every due row before the LIMIT.
         #expect(plan.first?["Extra"].string?.contains("filesort") == false)
         // And the claim reads about a batch of rows, however many are due.
         try db.execute("UPDATE cron SET next_run = NOW(6) - INTERVAL 1 HOUR WHERE name LIKE 'filler-%'")
         let (claimed, readsAfter) = try db.primary.withConnection { c -> (Int, Int) in
             let before = try c.query("SHOW SESSION STATUS LIKE 'Handler_read_next'").first?["Value"].int ?? 0
-            let n = try c.execute(TaskStoreSQL.claim(tagCount: 0), [.int(99), .string("x"), .int(0), .int(100)])
-                .affectedRows
+            let n = try c.query(
+                MySQLStoreSQL.claimCandidates(actions: 1, tags: 0), [.int(0), .string("noop"), .int(100)]
+            ).count
             let after = try c.query("SHOW SESSION STATUS LIKE 'Handler_read_next'").first?["Value"].int ?? 0
             return (n, after - before)
         }
         #expect(claimed == 100)
         #expect(
             readsAfter < 1000, "the claim read \(readsAfter) index entries for a batch of 100 out of 18,000 due rows")
-        let unscheduled = try db.query(
-            "EXPLAIN " + TaskStoreSQL.claimUnscheduled(tagCount: 0), [.int(1), .string("x"), .int(100)],
-            consistency: .primary)
-        #expect(unscheduled.first?["key"] == "cron_claim")
-        #expect(unscheduled.first?["type"] == "ref" || unscheduled.first?["type"] == "range")
+    }
+
+    @Test func hostileValuesInAnyColumnCrashNoExecutor() throws {
+        // Each of these once trapped every executor that claimed it.
+        try db.execute(
+            """
+            INSERT INTO cron (name, action, schedule, timeout_seconds, max_attempts, backoff_seconds) VALUES
+              ('year-zero', 'noop', '@at 0000-01-01T00:30:00+01:00', 3600, 1, 10),
+              ('huge-timeout', 'noop', NULL, 1e16, 1, 10),
+              ('huge-backoff', 'fail', NULL, 3600, 3, 1e300),
+              ('far-every', 'noop', '@every 99999999d', 3600, 1, 10)
+            """)
+        let harness = try ExecutorHarness(db: db)
+        defer { harness.stop() }
+        #expect(
+            try db.waitFor {
+                try db.count("SELECT COUNT(*) FROM cron WHERE name = 'huge-timeout' AND status = 'done'") == 1
+            })
+        #expect(
+            try db.waitFor {
+                try db.count("SELECT COUNT(*) FROM cron WHERE name = 'year-zero' AND status = 'invalid'") == 1
+            })
+        #expect(
+            try db.waitFor {
+                try db.count("SELECT COUNT(*) FROM cron WHERE name = 'far-every' AND status = 'invalid'") == 1
+            })
+        // The failing task's retry waits a year at most, within what the table holds.
+        #expect(
+            try db.waitFor {
+                try db.count(
+                    "SELECT COUNT(*) FROM cron WHERE name = 'huge-backoff' AND attempt = 1 AND next_run < NOW() + INTERVAL 367 DAY"
+                ) == 1
+            })
+        try db.execute("INSERT INTO cron (name, action) VALUES ('after', 'noop')")
+        #expect(
+            try db.waitFor { try db.count("SELECT COUNT(*) FROM cron WHERE name = 'after' AND status = 'done'") == 1 })
+    }
+
+    @Test func aShellJobNeverSeesTheDatabasePassword() throws {
+        setenv("SUNDIAL_DATABASE_URL", "mysql://u:secret-in-env@localhost/x", 1)
+        setenv("MYSQL_PWD", "secret-in-mysql-pwd", 1)
+        defer {
+            unsetenv("SUNDIAL_DATABASE_URL")
+            unsetenv("MYSQL_PWD")
+        }
+        try db.execute(#"INSERT INTO cron (name, action, payload) VALUES ('env', 'shell', '{"command":"env"}')"#)
+        let harness = try ExecutorHarness(db: db)
+        defer { harness.stop() }
+        #expect(
+            try db.waitFor { try db.count("SELECT COUNT(*) FROM cron WHERE name = 'env' AND status = 'done'") == 1 })
+        let output = try db.query("SELECT output FROM cron_run", consistency: .primary).first?["output"].string ?? ""
+        #expect(output.contains("SUNDIAL_TASK_NAME=env"))
+        #expect(!output.contains("secret-in-env"))
+        #expect(!output.contains("secret-in-mysql-pwd"))
+    }
+
+    @Test func aStoppedExecutorLeavesNothingClaimed() throws {
+        // Many quick one-shots and some slow ones: stop lands mid-claim, mid-run and with work queued.
+        try db.execute("INSERT INTO cron (name, action) SELECT CONCAT('quick-', seq), 'noop' FROM seq_1_to_3000")
+        try db.execute(
+            #"INSERT INTO cron (name, action, payload) SELECT CONCAT('slow-', seq), 'sleep', '{"seconds":0.3}' FROM seq_1_to_20"#
+        )
+        for round in 0..<3 {
+            let harness = try ExecutorHarness(db: db) { $0.shutdownGrace = .seconds(5) }
+            Thread.sleep(forTimeInterval: 0.05 + 0.1 * Double(round))
+            harness.stop()
+            #expect(try db.count("SELECT COUNT(*) FROM cron WHERE task_id IS NOT NULL") == 0, "round \(round)")
+            #expect(try db.count("SELECT COUNT(*) FROM cron_run WHERE status = 'running'") == 0, "round \(round)")
+        }
+        // Nothing ran twice, and what did not run is still there to run.
+        #expect(
+            try db.count(
+                "SELECT COUNT(*) FROM (SELECT cron_id FROM cron_run WHERE status = 'succeeded' GROUP BY cron_id HAVING COUNT(*) > 1) d"
+            ) == 0)
+        #expect(
+            try db.count("SELECT COUNT(*) FROM cron WHERE status = 'active'")
+                == 3020 - (try db.count("SELECT COUNT(*) FROM cron WHERE status = 'done'")))
     }
 }

@@ -1,5 +1,8 @@
 import Foundation
+import SundialActions
+import SundialCore
 import SundialExecutor
+import SundialMySQLStore
 import SundialTesting
 import Testing
 

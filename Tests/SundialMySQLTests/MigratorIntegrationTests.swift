@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import SundialMigrations
 import SundialMySQL
+import SundialMySQLStore
 import SundialTesting
 import Synchronization
 import Testing

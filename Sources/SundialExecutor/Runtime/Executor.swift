@@ -1,22 +1,25 @@
 import Foundation
 import Logging
-import SundialMySQL
+import SundialActions
+import SundialCore
 import SundialSchedule
 
 /// Claims due rows and runs them: the leader/follower pool, the idle queue, the heartbeat
-/// redispatcher, leases and recovery, and the run history.
+/// redispatcher, leases and recovery, and the run history, over any `SundialStore`.
 ///
-/// A task's path: the pool's leader claims a batch (`TaskStore.claim`), keeps rows that are not
+/// A task's path: the pool's leader claims a batch (`ClaimStore.claim`), keeps rows that are not
 /// due yet in the idle queue and hands due ones to pool threads; a thread runs the handler
 /// (`execute`), the planner decides the row's next state, and the recorder writes the run and the
-/// row in the next group commit. The heartbeat thread renews the lease, enforces timeouts and kill
-/// requests, gives back work it cannot start in time, recovers dead executors' rows, and fences
-/// this executor off when it cannot reach the database.
+/// row in the next group commit (`ClaimStore.record`).
 ///
-/// Everything here runs on threads the executor owns; nothing blocks Swift's cooperative pool.
+/// Four threads of its own besides the pool: the lease thread only renews the lease (nothing
+/// else may delay it); the housekeeping thread acts on kill requests, gives back work it cannot
+/// start in time, recovers the work of executors whose lease ended, schedules new rows and prunes
+/// history; the watchdog fences this executor off when its lease is about to end unrenewed; the
+/// recorder writes results. Nothing blocks Swift's cooperative pool.
 public final class Executor: @unchecked Sendable {
     public let identity: ExecutorIdentity
-    public let store: TaskStore
+    public let store: any SundialStore
     public let definitions: TaskDefinitions
     let liveness: LivenessPipes
     let recorder: RunRecorder
@@ -29,18 +32,19 @@ public final class Executor: @unchecked Sendable {
     private var capacity = ClaimCapacity()
     private var running: [RunKey: RunningRun] = [:]
     private var stopping = false
-    /// Rows claimed but dropped while fenced off, to give back once the database answers.
-    private var unreleased: [(id: Int64, token: Int64)] = []
+    /// Claims to give back once the store answers: work dropped while fenced, releases that
+    /// failed, and claims whose outcome is unknown. Released by token, so repeating is harmless.
+    private var unreleased: [ClaimToken: Set<Int64>?] = [:]
     private var fenced = false
     private var nextPoll = ContinuousClock.now
-    private var lastHeartbeat = ContinuousClock.now
+    private var lastRenewal = ContinuousClock.now
+    private var lastRetention: ContinuousClock.Instant?
     /// The leader sleeps because every thread is busy and nothing more may be claimed: a run
     /// that ends must wake it. Otherwise ending runs wake nobody.
     private var leaderWaitsForThreads = false
-    /// The heartbeat and watchdog threads sleep on their own condition, so that the leader's
-    /// wake-ups do not wake them.
+    /// The timer threads sleep on their own condition, so that the leader's wake-ups do not wake them.
     private let timers = NSCondition()
-    private var heartbeatStopped = false
+    private var timersStopped = false
     private var pool: LeaderFollowerPool<WorkItem>!
 
     /// Shell commands may run until 95 % of the lease (the last 5 % is for the kill to land), with
@@ -53,6 +57,8 @@ public final class Executor: @unchecked Sendable {
 
     /// How long an at_most_once run waits for its start to be written before it gives up the fire.
     static let durableStartTimeout: TimeInterval = 5
+    /// How often history is pruned.
+    static let retentionInterval: Duration = .seconds(60)
 
     struct RunningRun {
         var context: RunContext
@@ -60,19 +66,19 @@ public final class Executor: @unchecked Sendable {
     }
 
     public init(
-        database: Database, configuration: ExecutorConfiguration, handlers: HandlerRegistry, liveness: LivenessPipes,
-        logger: Logger
+        store: any SundialStore, configuration: ExecutorConfiguration, handlers: HandlerRegistry,
+        liveness: LivenessPipes, logger: Logger
     ) {
         self.configuration = configuration
         self.identity = ExecutorIdentity(
             name: configuration.name, threads: configuration.threads, tags: configuration.tags)
-        self.store = TaskStore(database: database, logger: logger)
+        self.store = store
         self.definitions = TaskDefinitions(handlers: handlers)
         self.liveness = liveness
-        self.recorder = RunRecorder(store: store)
         var logger = logger
         logger[metadataKey: "executor"] = "\(identity.id)"
         self.logger = logger
+        self.recorder = RunRecorder(store: store, logger: logger)
         self.pool = LeaderFollowerPool(
             threads: configuration.threads, name: "sundial-worker",
             lead: { [unowned self] lead in self.lead(lead) },
@@ -81,27 +87,36 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: Lifecycle
 
-    /// Registers in `cron_executor` and starts the threads.
-    public func start() throws {
-        try store.database.prewarm()
-        try store.register(executor: identity)
-        lastHeartbeat = .now
-        tellSupervisorsTheLease(renewedAt: lastHeartbeat, configuration)
+    /// Registers in the executor registry and starts the threads.
+    public func start() throws(StoreError) {
+        let settings = currentSettings
+        _ = try store.register(registration, lease: settings.lease)
+        lastRenewal = .now
+        tellSupervisorsTheLease(renewedAt: lastRenewal, settings)
         recorder.start()
         pool.start()
-        every({ [unowned self] in self.currentSettings.heartbeatInterval }, name: "sundial-heartbeat") {
-            [unowned self] in
-            self.heartbeat()
+        every({ [unowned self] in self.currentSettings.heartbeatInterval }, name: "sundial-lease") {
+            [unowned self] in self.renewLease()
+        }
+        every({ [unowned self] in self.currentSettings.heartbeatInterval }, name: "sundial-housekeeping") {
+            [unowned self] in self.housekeeping()
         }
         every({ .milliseconds(100) }, name: "sundial-watchdog") { [unowned self] in self.watchdog() }
         logger.info(
             "executor started",
-            metadata: ["threads": "\(configuration.threads)", "tags": "\(configuration.tags.joined(separator: ","))"])
+            metadata: ["threads": "\(settings.threads)", "tags": "\(settings.tags.joined(separator: ","))"])
+    }
+
+    private var registration: ExecutorRegistration {
+        ExecutorRegistration(
+            id: identity.id, host: identity.host, pid: identity.pid, threads: identity.threads, tags: identity.tags,
+            actions: definitions.handlers.actions)
     }
 
     /// Stops claiming, gives unstarted work back at once, lets running tasks finish within the
-    /// grace period, kills the rest (recorded, and run again under `at_least_once`), writes
-    /// everything and marks the executor stopped. Blocks until done.
+    /// grace period, kills the rest (run again under `at_least_once`), writes everything, then
+    /// frees whatever it still holds and marks itself stopped. Blocks until done; leaves nothing
+    /// claimed when the store answers (and its lease ends either way, so others recover the rest).
     public func stop() {
         state.lock()
         if stopping {
@@ -116,13 +131,11 @@ public final class Executor: @unchecked Sendable {
         pool.stop()
         let given = unstarted + pool.drainReady()
         do {
-            try store.markExecutor(identity.id, state: "stopping")
-            try store.release(given.filter { !$0.isDetached }.map { ($0.row.id, $0.token) })
+            try store.setState(executor: identity.id, .stopping)
         } catch {
-            logger.error(
-                "could not give work back on shutdown; it is reclaimed after the lease", metadata: ["error": "\(error)"]
-            )
+            logger.warning("could not mark the executor stopping", metadata: ["error": "\(error)"])
         }
+        giveBack(given)
         logger.info("stopping", metadata: ["given back": "\(given.count)", "running": "\(runningCount)"])
         if !pool.join(timeout: grace.timeInterval) {
             logger.warning("grace period over; killing the runs still going", metadata: ["running": "\(runningCount)"])
@@ -131,13 +144,24 @@ public final class Executor: @unchecked Sendable {
         }
         recorder.stop()
         timers.lock()
-        heartbeatStopped = true
+        timersStopped = true
         timers.broadcast()
         timers.unlock()
+        // Whatever is still claimed now (a claim that was in flight, a release that failed, a
+        // result that could not be written) is freed the way recovery frees a dead executor's.
         do {
-            try store.markExecutor(identity.id, state: "stopped")
+            let report = try store.recover(
+                executor: identity.id, reason: "the executor stopped", self: true, plan: interruptionPlan)
+            if report.freedRows > 0 || report.lostRuns > 0 {
+                logger.notice(
+                    "freed work still held at stop",
+                    metadata: ["rows": "\(report.freedRows)", "runs": "\(report.lostRuns)"])
+            }
         } catch {
-            logger.error("could not mark the executor stopped", metadata: ["error": "\(error)"])
+            logger.error(
+                "could not free the work still held; others recover it now that the lease has ended",
+                metadata: ["error": "\(error)"])
+            try? store.setState(executor: identity.id, .stopped)
         }
         logger.info("executor stopped")
     }
@@ -171,7 +195,7 @@ public final class Executor: @unchecked Sendable {
         while !stopping {
             let now = ContinuousClock.now
             // Everything due goes to the ready queue at once: threads take it from there without
-            // waiting for the next leader, and the heartbeat gives back what waits too long.
+            // waiting for the next leader, and housekeeping gives back what waits too long.
             let due = idle.popDue(now, limit: .max)
             if !due.isEmpty { return due }
             let pending = idle.count + lead.readyCount
@@ -191,6 +215,13 @@ public final class Executor: @unchecked Sendable {
                 capacity.observeClaim(seconds: (ContinuousClock.now - began).timeInterval)
                 switch claimed {
                 case .claimed(let items):
+                    if stopping || fenced {
+                        // Stopped or fenced while the claim was in flight: give it all back.
+                        state.unlock()
+                        giveBack(items)
+                        state.lock()
+                        return []
+                    }
                     // A full batch means more may be waiting: ask again at once.
                     nextPoll = items.count == limit ? .now : .now + settings.pollInterval
                     var ready: [WorkItem] = []
@@ -199,8 +230,8 @@ public final class Executor: @unchecked Sendable {
                     }
                     if !ready.isEmpty { return ready }
                 case .conflict:
-                    // Another executor's claim or a group commit held the rows: try again soon,
-                    // not a poll interval later, or fires due now start late.
+                    // Another writer held the rows: try again soon, not a poll interval later,
+                    // or fires due now start late.
                     nextPoll = .now + .microseconds(Int64.random(in: 500...5_000))
                 case .failed:
                     nextPoll = .now + settings.pollInterval
@@ -224,29 +255,109 @@ public final class Executor: @unchecked Sendable {
     }
 
     private func claim(limit: Int, settings: ExecutorConfiguration) -> ClaimResult {
-        let result: TaskStore.Claim?
+        // The token is chosen before the claim, so that a claim whose outcome is unknown can be
+        // released by it.
+        let request = ClaimRequest(
+            token: .random(), executor: identity.id, actions: definitions.handlers.actions, tags: settings.tags,
+            limit: limit, lookahead: settings.lookahead)
+        let batch: ClaimedBatch
         do {
-            result = try store.claim(
-                executor: identity.id, tags: settings.tags, limit: limit, lookahead: settings.lookahead)
-        } catch let error as MySQLError where error.isTransactionConflict {
-            logger.debug("claim conflicted with another writer; retrying", metadata: ["error": "\(error)"])
-            return .conflict
+            batch = try store.claim(request)
         } catch {
-            logger.warning("claim failed", metadata: ["error": "\(error)"])
+            switch error.kind {
+            case .conflict:
+                logger.debug("claim conflicted with another writer; retrying", metadata: ["error": "\(error)"])
+                return .conflict
+            case .outcomeUnknown:
+                logger.warning("claim outcome unknown; its rows are given back", metadata: ["error": "\(error)"])
+                keepForRelease(request.token, ids: nil)
+            default:
+                logger.warning("claim failed", metadata: ["error": "\(error)"])
+            }
             return .failed
         }
-        guard let claim = result else { return .claimed([]) }
-        observe(claim.clockReading)
-        let answered = claim.clockReading.received
+        guard !batch.rows.isEmpty else { return .claimed([]) }
+        // Read apart from the rows: a reading's round trip bounds how precisely fires start.
+        let answered: ContinuousClock.Instant
+        let databaseNow: Date
+        do {
+            (answered, databaseNow) = try readClock()
+        } catch {
+            // Without the database's time nothing can start on time: give the rows back.
+            logger.warning("could not read the database's clock after a claim", metadata: ["error": "\(error)"])
+            giveBack(batch.claims)
+            return .failed
+        }
         return .claimed(
-            claim.rows.map { row in
-                let fireAt = row.fireAt ?? row.nextRun ?? claim.databaseNow
+            batch.rows.map { row in
+                let fireAt = row.fireAt ?? row.nextRun ?? databaseNow
                 // When the database's clock reaches next_run, on this process's clock: never early.
                 let due = row.nextRun.flatMap { clock.instant(whenDatabaseReaches: $0) } ?? answered
                 return WorkItem(
-                    row: row, token: claim.token, definition: definitions.definition(for: row), due: due,
+                    row: row, token: batch.token, definition: definitions.definition(for: row), due: due,
                     fireAt: fireAt, attempt: row.attempt, isDetached: false)
             })
+    }
+
+    /// Reads the store's clock and remembers the reading; returns when the answer arrived and the
+    /// time read (exact to the store's precision: a fire time taken from it is stored unchanged).
+    private func readClock() throws(StoreError) -> (ContinuousClock.Instant, Date) {
+        let wallSent = Date()
+        let sent = ContinuousClock.now
+        let now = try store.now()
+        let received = ContinuousClock.now
+        clock.observe(databaseNow: now, sent: sent, received: received, wallSent: wallSent, wallReceived: Date())
+        return (received, now)
+    }
+
+    // MARK: Giving work back
+
+    /// Frees claimed, unstarted work in the store; what cannot be freed now is kept and freed by
+    /// housekeeping (by token: never resubmitted, since a release whose outcome is unknown may
+    /// have freed the row for someone else already).
+    private func giveBack(_ items: [WorkItem]) {
+        giveBack(items.filter { !$0.isDetached }.map(\.claim))
+    }
+
+    private func giveBack(_ claims: [Claim]) {
+        guard !claims.isEmpty else { return }
+        for (token, group) in Dictionary(grouping: claims, by: \.token) {
+            let ids = group.map(\.taskID)
+            do {
+                try store.release(token: token, taskIDs: ids)
+            } catch {
+                logger.warning(
+                    "could not give work back; trying again", metadata: ["rows": "\(ids.count)", "error": "\(error)"])
+                keepForRelease(token, ids: ids)
+            }
+        }
+    }
+
+    private func keepForRelease(_ token: ClaimToken, ids: [Int64]?) {
+        state.lock()
+        defer { state.unlock() }
+        switch (unreleased[token], ids) {
+        case (nil, let ids?): unreleased[token] = Set(ids)
+        case (let known??, let ids?): unreleased[token] = known.union(ids)
+        default: unreleased[token] = .some(nil)  // every row of the token
+        }
+    }
+
+    private func releaseKept() {
+        state.lock()
+        let kept = unreleased
+        state.unlock()
+        for (token, ids) in kept {
+            do {
+                let freed = try store.release(token: token, taskIDs: ids.map(Array.init))
+                state.lock()
+                unreleased[token] = nil
+                state.unlock()
+                if freed > 0 { logger.notice("gave back work held since a failure", metadata: ["rows": "\(freed)"]) }
+            } catch {
+                return
+            }
+        }
     }
 
     // MARK: Running
@@ -255,62 +366,70 @@ public final class Executor: @unchecked Sendable {
         let began = ContinuousClock.now
         let definition: TaskDefinition
         switch item.definition {
+        case .failure(let invalid) where invalid.isUnknownAction:
+            // Another executor may run it: give it back as it was.
+            giveBack([item])
+            return
         case .failure(let invalid):
             logger.warning("invalid task", metadata: ["task": "\(item.row.name)", "error": "\(invalid.message)"])
             do {
-                try store.markInvalid(id: item.row.id, token: item.token, error: invalid.message)
+                try store.markInvalid(item.claim, error: invalid.message)
             } catch {
                 logger.error(
                     "could not mark a task invalid", metadata: ["task": "\(item.row.name)", "error": "\(error)"])
+                keepForRelease(item.token, ids: [item.row.id])
             }
             return
         case .success(let found):
             definition = found
         }
         state.lock()
-        if fenced {
-            // Fenced off before it started: not run, no history; the row goes back to the table
-            // once the database answers again.
-            if !item.isDetached { unreleased.append((item.row.id, item.token)) }
+        if fenced || stopping {
+            // Fenced off or stopping before it started: not run, no history; the row goes back.
             state.unlock()
+            giveBack([item])
             return
         }
         state.unlock()
         let planner = FirePlanner(row: item.row, schedule: definition.schedule)
-        let detached = item.isDetached || (item.row.maxConcurrency > 1 && definition.schedule?.isRecurring == true)
-        if detached && !item.isDetached {
-            // Free the row for the next fire while this one runs.
-            do {
-                guard
-                    try store.detach(
-                        id: item.row.id, token: item.token, next: planner.moveOn(after: item.fireAt, now: clock.now))
-                else { return }
-            } catch {
-                logger.error(
-                    "could not start a concurrent run", metadata: ["task": "\(item.row.name)", "error": "\(error)"])
-                return
-            }
-        }
+        let concurrent = item.isDetached || (item.row.maxConcurrency > 1 && definition.schedule?.isRecurring == true)
 
         let key = RunKey(task: item.row.id, scheduled: item.fireAt, attempt: item.attempt)
         var record = RunRecord(
             taskID: item.row.id, token: item.token, scheduledFor: item.fireAt, attempt: item.attempt,
-            executor: identity.id, startedAt: clock.now, finishedAt: nil, status: "running")
-        // An at_most_once run starts only once its start is on record: an executor that dies
-        // mid-run must leave a `running` row for recovery to mark lost, or the fire would run again.
-        let atMostOnce = item.row.delivery == .atMostOnce
-        let startRecorded = recorder.runStarted(record, durable: atMostOnce, timeout: Self.durableStartTimeout)
+            executor: identity.id, startedAt: clock.now, finishedAt: nil, status: .running, concurrent: concurrent)
+        var startRecorded = true
+        if concurrent && !item.isDetached {
+            // Free the row for the next fire while this one runs, in one write with the run's start.
+            do {
+                let next = planner.moveOn(after: item.fireAt, now: clock.now)
+                switch try store.startConcurrentRun(record, next: next) {
+                case .claimLost: return
+                case .started, .alreadyStarted: break
+                }
+            } catch {
+                logger.error(
+                    "could not start a concurrent run", metadata: ["task": "\(item.row.name)", "error": "\(error)"])
+                // Not started; if the write did happen, recovery ends the run as lost.
+                keepForRelease(item.token, ids: [item.row.id])
+                return
+            }
+        } else {
+            // An at_most_once run starts only once its start is on record: an executor that dies
+            // mid-run must leave a `running` row for recovery to mark lost, or the fire would run again.
+            startRecorded = recorder.runStarted(
+                record, durable: item.row.delivery == .atMostOnce, timeout: Self.durableStartTimeout)
+        }
         let context = RunContext(
             taskID: item.row.id, taskName: item.row.name, payload: definition.payload, prepared: definition.prepared,
-            scheduledFor: item.fireAt,
-            attempt: item.attempt, timeout: item.row.timeoutSeconds)
+            scheduledFor: item.fireAt, attempt: item.attempt, timeout: item.row.timeoutSeconds)
         state.lock()
         running[key] = RunningRun(
             context: context,
-            deadline: item.row.timeoutSeconds.map { .now + .milliseconds(Int64($0 * 1000)) })
-        let alreadyStopping = fenced
+            deadline: item.row.timeoutSeconds.map { .now + Duration.clamped(seconds: $0) })
+        let cutOff = fenced
         state.unlock()
-        if alreadyStopping || !startRecorded { context.cancel(.executorStopping) }
+        if cutOff || !startRecorded { context.cancel(.executorStopping) }
 
         var outcome: FirePlanner.Outcome
         var interruption: String? =
@@ -358,7 +477,7 @@ public final class Executor: @unchecked Sendable {
             outcome != .succeeded && (interruption != nil || context.cancelReason == .executorStopping)
         if interrupted {
             let reason = interruption ?? "the executor stopped during the run"
-            record.status = "killed"
+            record.status = .killed
             record.error = reason
             plan = planner.afterInterruption(fireAt: item.fireAt, attempt: item.attempt, now: now, reason: reason)
         } else {
@@ -366,13 +485,13 @@ public final class Executor: @unchecked Sendable {
                 fireAt: item.fireAt, attempt: item.attempt, outcome: outcome, now: now, jitter: Double.random(in: 0...1)
             )
             switch outcome {
-            case .succeeded: record.status = "succeeded"
-            case .failed(let message): (record.status, record.error) = ("failed", message)
-            case .timedOut: (record.status, record.error) = ("timed_out", plan.error)
-            case .killed: (record.status, record.error) = ("killed", plan.error)
+            case .succeeded: record.status = .succeeded
+            case .failed(let message): (record.status, record.error) = (.failed, message)
+            case .timedOut: (record.status, record.error) = (.timedOut, plan.error)
+            case .killed: (record.status, record.error) = (.killed, plan.error)
             }
         }
-        if detached && plan.attempt > item.attempt && plan.fireAt == item.fireAt && plan.status == .active {
+        if concurrent && plan.attempt > item.attempt && plan.fireAt == item.fireAt && plan.status == .active {
             // A concurrent run retries here: the row has already moved on.
             let retry = item.retry(
                 attempt: plan.attempt, due: plan.nextRun.flatMap { clock.instant(whenDatabaseReaches: $0) } ?? .now)
@@ -381,18 +500,13 @@ public final class Executor: @unchecked Sendable {
             state.broadcast()
             state.unlock()
         }
-        recorder.runFinished(
-            record,
-            update: RowUpdate(
-                taskID: item.row.id, token: item.token, plan: plan, claimedSchedule: item.row.schedule,
-                claimedTimezone: item.row.timezone, claimedNextRun: item.row.nextRun, detached: detached,
-                duration: interrupted ? nil : took.timeInterval))
-    }
-
-    private func observe(_ reading: TaskStore.ClockReading) {
-        clock.observe(
-            databaseNow: reading.databaseNow, sent: reading.sent, received: reading.received,
-            wallSent: reading.wallSent, wallReceived: reading.wallReceived)
+        let finish =
+            concurrent
+            ? nil
+            : RowFinish(
+                claim: item.claim, plan: plan, claimed: ClaimedState(item.row),
+                duration: interrupted ? nil : took.timeInterval)
+        recorder.runFinished(FinishedRun(run: record, row: finish))
     }
 
     private func cancelAll(_ reason: RunContext.CancelReason) {
@@ -402,7 +516,18 @@ public final class Executor: @unchecked Sendable {
         contexts.forEach { $0.cancel(reason) }
     }
 
-    // MARK: Heartbeat redispatcher
+    /// The planner's decision for a fire cut short with its executor (recovery, shutdown).
+    private var interruptionPlan: @Sendable (InterruptedFire) -> FirePlanner.Plan {
+        let definitions = self.definitions
+        return { fire in
+            let schedule = try? definitions.schedule(for: fire.row).get()
+            return FirePlanner(row: fire.row, schedule: schedule).afterInterruption(
+                fireAt: fire.scheduledFor, attempt: fire.attempt, now: fire.now,
+                reason: "its executor stopped during the run")
+        }
+    }
+
+    // MARK: Timers
 
     /// Runs `body` every `interval` on a thread of its own until the executor has stopped.
     private func every(
@@ -413,8 +538,8 @@ public final class Executor: @unchecked Sendable {
                 // Read the interval before taking the lock: it takes the lock itself.
                 let deadline = Date().addingTimeInterval(interval().timeInterval)
                 timers.lock()
-                while !heartbeatStopped && Date() < deadline { _ = timers.wait(until: deadline) }
-                let done = heartbeatStopped
+                while !timersStopped && Date() < deadline { _ = timers.wait(until: deadline) }
+                let done = timersStopped
                 timers.unlock()
                 if done { return }
                 body()
@@ -424,44 +549,43 @@ public final class Executor: @unchecked Sendable {
         thread.start()
     }
 
-    /// The database half of the heartbeat: renew the lease, then act on kill requests, give back
-    /// work that waits too long, take over dead executors' work, schedule new rows. Any of it may
-    /// block on a sick database; the watchdog does not wait for it.
-    func heartbeat() {
-        let sentMonotonic = ContinuousClock.now
+    /// The lease thread: renews the lease and nothing else, on connections of its own.
+    func renewLease() {
+        let sent = ContinuousClock.now
+        let wallSent = Date()
+        let settings = currentSettings
+        let answer: LeaseRenewal
         do {
-            let (alive, reading) = try store.heartbeat(executor: identity.id, busy: runningCount)
-            observe(reading)
-            guard alive else {
-                declaredDead()
-                return
-            }
-            state.lock()
-            let toRelease = unreleased
-            state.unlock()
-            if !toRelease.isEmpty {
-                // Before claiming again: rows dropped while fenced would stay claimed for good.
-                try store.release(toRelease)
-                logger.notice("gave back the work dropped while fenced", metadata: ["rows": "\(toRelease.count)"])
-            }
-            state.lock()
-            unreleased.removeFirst(min(toRelease.count, unreleased.count))
-            lastHeartbeat = max(lastHeartbeat, sentMonotonic)
-            tellSupervisorsTheLease(renewedAt: lastHeartbeat, configuration)
-            let wasFenced = fenced
-            // A renewal counts from when it was sent: one that was stuck for most of the lease
-            // (a lock, a stalled database) does not lift the fence, or the watchdog would fence
-            // again at once and kill what had just started. The next, quick one does.
-            if ContinuousClock.now - lastHeartbeat < configuration.selfFenceAfter { fenced = false }
-            let resumed = wasFenced && !fenced
-            state.broadcast()
-            state.unlock()
-            if resumed { logger.notice("database reachable again; claiming resumes") }
+            answer = try store.renewLease(executor: identity.id, lease: settings.lease, busy: runningCount)
         } catch {
-            logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
+            logger.warning("lease renewal failed", metadata: ["error": "\(error)"])
             return
         }
+        guard case .renewed(_, let now) = answer else {
+            declaredDead()
+            return
+        }
+        clock.observe(
+            databaseNow: now, sent: sent, received: .now, wallSent: wallSent, wallReceived: Date())
+        state.lock()
+        lastRenewal = max(lastRenewal, sent)
+        tellSupervisorsTheLease(renewedAt: lastRenewal, configuration)
+        let wasFenced = fenced
+        // A renewal counts from when it was sent: one that was stuck for most of the lease
+        // (a lock, a stalled database) does not lift the fence, or the watchdog would fence
+        // again at once and kill what had just started. The next, quick one does.
+        if ContinuousClock.now - lastRenewal < configuration.selfFenceAfter { fenced = false }
+        let resumed = wasFenced && !fenced
+        state.broadcast()
+        state.unlock()
+        if resumed { logger.notice("lease renewed again; claiming resumes") }
+    }
+
+    /// The housekeeping thread: work that may wait on locks and slow statements, apart from the lease.
+    func housekeeping() {
+        releaseKept()
         guard !isStopping else { return }
+        let settings = currentSettings
         do {
             let kills = try store.killRequests(executor: identity.id)
             if !kills.isEmpty {
@@ -470,22 +594,22 @@ public final class Executor: @unchecked Sendable {
                 state.unlock()
                 contexts.forEach { $0.cancel(.killRequested) }
             }
-            let settings = currentSettings
-            releaseOverdue(settings)
-            _ = try store.recoverDeadExecutors(lease: settings.lease, definitions: definitions)
-            _ = try store.scheduleNewRows(definitions: definitions)
         } catch {
-            logger.warning("heartbeat work failed", metadata: ["error": "\(error)"])
+            logger.warning("could not read kill requests", metadata: ["error": "\(error)"])
         }
+        releaseOverdue(settings)
+        recoverExpired()
+        scheduleNewRows()
+        pruneHistory(settings)
     }
 
-    /// The local half, on its own thread and never blocked by the database: fence this executor
+    /// The local half, on its own thread and never blocked by the store: fence this executor
     /// off when the lease has not been renewed for most of its length, keep the shell supervisors
     /// informed while it is healthy, and enforce timeouts.
     func watchdog() {
         state.lock()
         let settings = configuration
-        let silentFor = ContinuousClock.now - lastHeartbeat
+        let silentFor = ContinuousClock.now - lastRenewal
         let shouldFence = !fenced && silentFor >= settings.selfFenceAfter
         if shouldFence { fenced = true }
         let healthy = !fenced
@@ -495,14 +619,14 @@ public final class Executor: @unchecked Sendable {
 
         if shouldFence {
             logger.error(
-                "no heartbeat for most of the lease: killing running tasks and stopping claims before another executor takes them over",
+                "no lease renewal for most of the lease: killing running tasks and stopping claims before another executor takes them over",
                 metadata: ["silent for": "\(silentFor)"])
             cancelAll(.executorStopping)
-            let dropped = pool.drainReady()
             state.lock()
-            // Still claimed by this executor: given back as soon as the database answers again.
-            unreleased += (idle.removeAll() + dropped).filter { !$0.isDetached }.map { ($0.row.id, $0.token) }
+            let dropped = idle.removeAll() + pool.drainReady()
             state.unlock()
+            // Still claimed by this executor: given back as soon as the store answers again.
+            for item in dropped where !item.isDetached { keepForRelease(item.token, ids: [item.row.id]) }
         }
         // Each ping carries the lease left; supervisors end their commands before it runs out.
         if healthy { liveness.pingAll() }
@@ -527,33 +651,90 @@ public final class Executor: @unchecked Sendable {
         guard !waiting.isEmpty else { return }
         let cutoff = ContinuousClock.now - settings.releaseAfter
         let overdue = waiting.filter { $0.due < cutoff && !$0.isDetached }
-        let keep = waiting.filter { !($0.due < cutoff && !$0.isDetached) }
-        pool.submit(keep)
+        pool.submit(waiting.filter { !($0.due < cutoff && !$0.isDetached) })
         guard !overdue.isEmpty else { return }
+        giveBack(overdue)
+        logger.info("gave back work no thread could start in time", metadata: ["rows": "\(overdue.count)"])
+    }
+
+    /// Recovers the work of every executor whose lease has ended, by the store's clock and that
+    /// executor's own lease.
+    private func recoverExpired() {
         do {
-            try store.release(overdue.map { ($0.row.id, $0.token) })
-            logger.info("gave back work no thread could start in time", metadata: ["rows": "\(overdue.count)"])
+            for holder in try store.expiredHolders() where holder != identity.id {
+                let report = try store.recover(
+                    executor: holder, reason: "executor \(holder) lost its lease", self: false, plan: interruptionPlan)
+                if report.recovered && (report.lostRuns > 0 || report.freedRows > 0) {
+                    logger.warning(
+                        "recovered the work of an executor whose lease ended",
+                        metadata: [
+                            "from": "\(holder)", "runs lost": "\(report.lostRuns)", "rows freed": "\(report.freedRows)",
+                        ])
+                }
+            }
         } catch {
-            pool.submit(overdue)
+            logger.warning("recovery failed; trying again next time", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Another executor found this one's lease expired and took its work: everything in hand is
+    /// Gives rows inserted without a `next_run` their first fire (or `invalid`, with the reason).
+    private func scheduleNewRows() {
+        do {
+            let rows = try store.unscheduledRows(limit: 500)
+            guard !rows.isEmpty else { return }
+            let now = try store.now()
+            for row in rows {
+                switch definitions.schedule(for: row) {
+                case .failure(let invalid):
+                    _ = try store.markInvalid(taskID: row.id, error: invalid.message)
+                case .success(let schedule):
+                    _ = try store.scheduleFirstFire(
+                        taskID: row.id, plan: FirePlanner(row: row, schedule: schedule).firstFire(now: now))
+                }
+            }
+        } catch {
+            logger.warning("could not schedule new rows", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func pruneHistory(_ settings: ExecutorConfiguration) {
+        let now = ContinuousClock.now
+        state.lock()
+        let due = lastRetention.map { now - $0 >= Self.retentionInterval } ?? true
+        if due { lastRetention = now }
+        state.unlock()
+        guard due else { return }
+        do {
+            var runs = 0
+            // Small batches, a bounded number per pass: history never crowds out the claims.
+            for _ in 0..<10 {
+                let deleted = try store.pruneRuns(settings.retention, limit: 1_000)
+                runs += deleted
+                if deleted < 1_000 { break }
+            }
+            let executors = try store.pruneExecutors(settings.retention, limit: 100)
+            if runs > 0 || executors > 0 {
+                logger.info("pruned history", metadata: ["runs": "\(runs)", "executors": "\(executors)"])
+            }
+        } catch {
+            logger.warning("could not prune history", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Another executor found this one's lease ended and took its work: everything in hand is
     /// fenced out. Stop it all and start over with a fresh registration.
     private func declaredDead() {
-        logger.error("this executor was declared dead (its lease expired); abandoning its work and registering again")
+        logger.error("this executor's lease ended and its work was taken over; abandoning it and registering again")
         cancelAll(.executorStopping)
         state.lock()
         _ = idle.removeAll()
         unreleased.removeAll()
-        state.unlock()
-        _ = pool.drainReady()
-        state.lock()
         let shuttingDown = stopping
         state.unlock()
+        _ = pool.drainReady()
         guard !shuttingDown else { return }
         do {
-            try store.register(executor: identity)
+            _ = try store.register(registration, lease: currentSettings.lease)
         } catch {
             logger.error("could not register again", metadata: ["error": "\(error)"])
         }

@@ -1,3 +1,5 @@
+import SundialCore
+
 /// Everything an executor can be told; each setting has a default.
 public struct ExecutorConfiguration: Sendable, Equatable {
     /// Name shown in `cron_executor` and `claimed_by` (a random suffix is added per process).
@@ -14,7 +16,7 @@ public struct ExecutorConfiguration: Sendable, Equatable {
     public var pollInterval: Duration = .milliseconds(200)
     /// How often the heartbeat redispatcher runs.
     public var heartbeatInterval: Duration = .seconds(1)
-    /// An executor whose heartbeat is older than this is dead and its work is taken over.
+    /// How long each renewal extends this executor's lease: past it, any executor may take its work over.
     public var lease: Duration = .seconds(10)
     /// Due work that waited this long for a free thread goes back to the table for others.
     public var releaseAfter: Duration = .seconds(2)
@@ -22,6 +24,8 @@ public struct ExecutorConfiguration: Sendable, Equatable {
     public var shutdownGrace: Duration = .seconds(30)
     /// Executor tags for placement: a row with tags runs only on an executor with one of them.
     public var tags: [String] = []
+    /// How much run history and how many stopped executors' rows to keep.
+    public var retention = RetentionPolicy()
 
     public init() {}
 

@@ -1,4 +1,6 @@
 import Foundation
+import SundialActions
+import SundialCore
 
 /// A claimed row on its way to a pool thread.
 ///
@@ -6,7 +8,7 @@ import Foundation
 /// with all its strings at each step was measurable when a thousand fall due at once.
 final class WorkItem: Sendable {
     let row: TaskRow
-    let token: Int64
+    let token: ClaimToken
     let definition: Result<TaskDefinition, InvalidTask>
     /// When it should start, on this process's monotonic clock.
     let due: ContinuousClock.Instant
@@ -17,12 +19,14 @@ final class WorkItem: Sendable {
     let isDetached: Bool
 
     init(
-        row: TaskRow, token: Int64, definition: Result<TaskDefinition, InvalidTask>, due: ContinuousClock.Instant,
+        row: TaskRow, token: ClaimToken, definition: Result<TaskDefinition, InvalidTask>, due: ContinuousClock.Instant,
         fireAt: Date, attempt: Int, isDetached: Bool
     ) {
         (self.row, self.token, self.definition, self.due) = (row, token, definition, due)
         (self.fireAt, self.attempt, self.isDetached) = (fireAt, attempt, isDetached)
     }
+
+    var claim: Claim { Claim(taskID: row.id, token: token) }
 
     /// The same fire again as a detached retry.
     func retry(attempt: Int, due: ContinuousClock.Instant) -> WorkItem {

@@ -41,6 +41,10 @@ public struct FirePlanner: Sendable {
     /// After attempt `attempt` (0-based) of the fire scheduled for `fireAt` ended with `outcome`.
     /// `jitter` in 0...1 spreads retries (pass a random number; tests pass fixed ones).
     public func afterRun(fireAt: Date, attempt: Int, outcome: Outcome, now: Date, jitter: Double) -> Plan {
+        storable(planAfterRun(fireAt: fireAt, attempt: attempt, outcome: outcome, now: now, jitter: jitter))
+    }
+
+    private func planAfterRun(fireAt: Date, attempt: Int, outcome: Outcome, now: Date, jitter: Double) -> Plan {
         let error: String?
         switch outcome {
         case .succeeded: error = nil
@@ -60,25 +64,33 @@ public struct FirePlanner: Sendable {
                 status: outcome == .succeeded ? .done : .dead, nextRun: nil, fireAt: nil, attempt: attempt, error: error
             )
         }
-        return moveOn(after: fireAt, now: now, error: error)
+        return planMoveOn(after: fireAt, now: now, error: error)
     }
 
     /// After attempt `attempt` of the fire `fireAt` was cut short by its executor (it died, lost its
     /// lease, or shut down): `at_least_once` runs the fire again now as its next attempt;
     /// `at_most_once` gives the fire up: a recurring task moves on, a one-shot is dead.
     public func afterInterruption(fireAt: Date, attempt: Int, now: Date, reason: String) -> Plan {
+        storable(planAfterInterruption(fireAt: fireAt, attempt: attempt, now: now, reason: reason))
+    }
+
+    private func planAfterInterruption(fireAt: Date, attempt: Int, now: Date, reason: String) -> Plan {
         if row.delivery == .atLeastOnce {
             return Plan(status: .active, nextRun: now, fireAt: fireAt, attempt: attempt + 1, error: reason)
         }
         guard let schedule, schedule.isRecurring else {
             return Plan(status: .dead, nextRun: nil, fireAt: nil, attempt: attempt, error: reason)
         }
-        return moveOn(after: fireAt, now: now, error: reason)
+        return planMoveOn(after: fireAt, now: now, error: reason)
     }
 
     /// The fire after `fireAt`, with missed fires handled by the misfire policy. Used after a run,
     /// and when a lost `at_most_once` fire is given up.
     public func moveOn(after fireAt: Date, now: Date, error: String? = nil) -> Plan {
+        storable(planMoveOn(after: fireAt, now: now, error: error))
+    }
+
+    private func planMoveOn(after fireAt: Date, now: Date, error: String?) -> Plan {
         guard let schedule = schedule?.anchored(at: fireAt), let next = schedule.next(after: fireAt) else {
             return Plan(status: .done, nextRun: nil, fireAt: nil, attempt: 0, error: error)
         }
@@ -110,6 +122,10 @@ public struct FirePlanner: Sendable {
 
     /// Where a row without `next_run` starts: the first fire after `now`, or now for a one-shot.
     public func firstFire(now: Date) -> Plan {
+        storable(planFirstFire(now: now))
+    }
+
+    private func planFirstFire(now: Date) -> Plan {
         guard let schedule else {
             return Plan(status: .active, nextRun: now, fireAt: now, attempt: 0, error: nil)
         }
@@ -123,12 +139,23 @@ public struct FirePlanner: Sendable {
         return Plan(status: .active, nextRun: next, fireAt: next, attempt: 0, error: nil)
     }
 
+    /// A plan whose times a store can hold; otherwise the row becomes invalid, saying why.
+    private func storable(_ plan: Plan) -> Plan {
+        for time in [plan.nextRun, plan.fireAt].compactMap({ $0 }) where !StorableTime.contains(time) {
+            return Plan(
+                status: .invalid, nextRun: nil, fireAt: nil, attempt: 0,
+                error: "the next fire is outside the years 1000 to 9999 (a store cannot hold it)")
+        }
+        return plan
+    }
+
     /// Seconds to wait before retry `retry` (1-based): `backoff_seconds × 2^(retry-1)`, capped at
     /// `backoff_max_seconds`, then scaled by a random factor between ½ and 1 so that many tasks
     /// failing together do not retry together.
     public func backoff(retry: Int, jitter: Double) -> Double {
-        let exponential = row.backoffSeconds * pow(2, Double(min(retry - 1, 40)))
-        let capped = min(exponential, row.backoffMaxSeconds)
+        let exponential = row.backoffSeconds * pow(2, Double(min(max(retry - 1, 0), 40)))
+        // A year at most, whatever the row says: a retry is never scheduled out of a store's range.
+        let capped = min(exponential, row.backoffMaxSeconds, 366 * 86_400)
         return capped * (0.5 + 0.5 * min(max(jitter, 0), 1))
     }
 

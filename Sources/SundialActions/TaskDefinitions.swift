@@ -1,4 +1,5 @@
 import Foundation
+import SundialCore
 import SundialSchedule
 import Synchronization
 
@@ -15,6 +16,14 @@ public struct TaskDefinition: Sendable {
 /// Why a row can't run, in words for the row's `error` column.
 public struct InvalidTask: Error, Sendable, Equatable {
     public var message: String
+    /// No handler for the row's action here: another executor (or a later deploy) may have one,
+    /// so the row waits instead of becoming invalid.
+    public var isUnknownAction = false
+
+    public init(message: String, isUnknownAction: Bool = false) {
+        self.message = message
+        self.isUnknownAction = isUnknownAction
+    }
 }
 
 /// Turns rows into definitions with the executor's handlers.
@@ -39,23 +48,39 @@ public struct TaskDefinitions: Sendable {
         return made
     }
 
+    /// The row's schedule (nil: run once), checked without its action: a row can be scheduled
+    /// by an executor that does not run it.
+    public func schedule(for row: TaskRow) -> Result<Schedule?, InvalidTask> {
+        guard let text = row.schedule, !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard Schedule.isKnownTimeZone(row.timezone) else {
+                return .failure(InvalidTask(message: "unknown time zone '\(row.timezone)'"))
+            }
+            return .success(nil)
+        }
+        let schedule: Schedule
+        do {
+            schedule = try Schedule(text, timeZone: row.timezone)
+        } catch {
+            return .failure(InvalidTask(message: "schedule: \(error.description)"))
+        }
+        if case .once(let at) = schedule.kind, !StorableTime.contains(at) {
+            return .failure(InvalidTask(message: "schedule: the time is outside the years 1000 to 9999"))
+        }
+        return .success(schedule)
+    }
+
     private func makeDefinition(for row: TaskRow) -> Result<TaskDefinition, InvalidTask> {
+        let schedule: Schedule?
+        switch self.schedule(for: row) {
+        case .failure(let invalid): return .failure(invalid)
+        case .success(let found): schedule = found
+        }
         guard let handler = handlers.handler(for: row.action) else {
             return .failure(
                 InvalidTask(
                     message:
-                        "unknown action \(row.action.isEmpty ? "''" : "'\(row.action)'") (known: \(handlers.actions.joined(separator: ", ")))"
-                ))
-        }
-        var schedule: Schedule? = nil
-        if let text = row.schedule, !text.trimmingCharacters(in: .whitespaces).isEmpty {
-            do {
-                schedule = try Schedule(text, timeZone: row.timezone)
-            } catch {
-                return .failure(InvalidTask(message: "schedule: \(error.description)"))
-            }
-        } else if !Schedule.isKnownTimeZone(row.timezone) {
-            return .failure(InvalidTask(message: "unknown time zone '\(row.timezone)'"))
+                        "no handler for action \(row.action.isEmpty ? "''" : "'\(row.action)'") here (known: \(handlers.actions.joined(separator: ", ")))",
+                    isUnknownAction: true))
         }
         let payload = Data((row.payload ?? "{}").utf8)
         if let text = row.payload, !text.isEmpty {

@@ -84,7 +84,7 @@ public struct ShellHandler: TaskHandler {
                 String(liveness.leaseLeft), "--",
                 configuration.shell, "-c", settings.command,
             ]
-        var environment = ProcessInfo.processInfo.environment
+        var environment = JobEnvironment.inherited(ProcessInfo.processInfo.environment)
         for (key, value) in settings.env ?? [:] { environment[key] = value }
         environment["SUNDIAL_TASK_ID"] = String(context.taskID)
         environment["SUNDIAL_TASK_NAME"] = context.taskName

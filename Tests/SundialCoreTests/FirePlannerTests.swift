@@ -1,5 +1,5 @@
 import Foundation
-import SundialExecutor
+import SundialCore
 import SundialSchedule
 import Testing
 

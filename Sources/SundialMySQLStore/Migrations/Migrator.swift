@@ -35,6 +35,11 @@ public struct Migrator: Sendable {
     /// How long to wait for another migrator to finish.
     public var lockTimeout: Duration = .seconds(120)
 
+    /// Migrations on the store's primary.
+    public init(store: MySQLStore, files: [MigrationFile], logger: Logger) {
+        self.init(database: store.database, files: files, logger: logger)
+    }
+
     public init(database: Database, files: [MigrationFile], logger: Logger) {
         self.database = database
         self.files = files

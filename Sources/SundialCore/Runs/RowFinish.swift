@@ -1,0 +1,60 @@
+import Foundation
+
+/// What a claimed row becomes after its run: the planner's plan, fenced by the claim token, plus
+/// what the row looked like at the claim so that edits made meanwhile win (`FinishRule`).
+public struct RowFinish: Sendable, Equatable {
+    public var claim: Claim
+    public var plan: FirePlanner.Plan
+    /// The row as claimed: its schedule, zone, `next_run` and version.
+    public var claimed: ClaimedState
+    /// Seconds the attempt ran, when it ran to an end (not when it was interrupted).
+    public var duration: Double?
+
+    public init(claim: Claim, plan: FirePlanner.Plan, claimed: ClaimedState, duration: Double? = nil) {
+        (self.claim, self.plan, self.claimed, self.duration) = (claim, plan, claimed, duration)
+    }
+}
+
+/// The columns of a claimed row that an edit may change under a running fire.
+public struct ClaimedState: Sendable, Equatable {
+    public var schedule: String?
+    public var timezone: String
+    public var nextRun: Date?
+    public var version: RowVersion?
+
+    public init(schedule: String?, timezone: String, nextRun: Date?, version: RowVersion?) {
+        (self.schedule, self.timezone, self.nextRun, self.version) = (schedule, timezone, nextRun, version)
+    }
+
+    public init(_ row: TaskRow) {
+        self.init(schedule: row.schedule, timezone: row.timezone, nextRun: row.nextRun, version: row.version)
+    }
+}
+
+/// One group commit: attempts that started, attempts that ended, and the rows they free.
+public struct RunBatch: Sendable, Equatable {
+    /// Attempts that started (status `running`).
+    public var started: [RunRecord]
+    /// Attempts that ended (a final status).
+    public var finished: [FinishedRun]
+
+    public init(started: [RunRecord] = [], finished: [FinishedRun] = []) {
+        self.started = started
+        self.finished = finished
+    }
+
+    public var isEmpty: Bool { started.isEmpty && finished.isEmpty }
+    public var count: Int { started.count + finished.count }
+}
+
+/// An attempt that ended, with its row's change when the attempt held the row (nil for a
+/// concurrent run, whose row moved on when it started).
+public struct FinishedRun: Sendable, Equatable {
+    public var run: RunRecord
+    public var row: RowFinish?
+
+    public init(run: RunRecord, row: RowFinish?) {
+        self.run = run
+        self.row = row
+    }
+}

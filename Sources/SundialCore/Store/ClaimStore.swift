@@ -1,0 +1,68 @@
+import Foundation
+
+/// Claiming due rows and everything that follows a claim, for executors.
+///
+/// **Time** is the store's clock (MySQL: `NOW(6)`) in every call; an executor's own clock is
+/// never written.
+///
+/// **Fencing.** Every call that takes a `Claim` or a token writes only rows that still carry that
+/// token, so a late, repeated or misdirected write is a no-op: it can never touch a row that was
+/// freed, reclaimed by another executor, or deleted.
+///
+/// **Unknown outcomes.** A call that throws `StoreError.outcomeUnknown` may or may not have been
+/// applied. Each call says what makes it safe to repeat; the executor repeats it (or the
+/// recovery of its lease does the equivalent) until it gets an answer.
+public protocol ClaimStore: Sendable {
+    /// The store's clock now.
+    func now() throws(StoreError) -> Date
+
+    /// Marks up to `request.limit` due rows with `request.token` and returns them, in `next_run`
+    /// order (rows with neither schedule nor `next_run` first: they run once, now).
+    ///
+    /// Due: active, free, `next_run` before now plus the look-ahead, fewer runs in flight than
+    /// `max_concurrency`, an action the executor runs, and no tags or one of the executor's. Rows
+    /// locked by another writer are skipped, not waited for. Atomic: either every returned row
+    /// carries the token or the call throws. After `outcomeUnknown`, `release(token:)` frees
+    /// whatever the claim may have taken.
+    func claim(_ request: ClaimRequest) throws(StoreError) -> ClaimedBatch
+
+    /// Frees the rows carrying `token` (all of them, or those of `taskIDs`) as they were: same
+    /// fire, same attempt. Returns how many. Idempotent: safe to repeat after any failure.
+    @discardableResult
+    func release(token: ClaimToken, taskIDs: [Int64]?) throws(StoreError) -> Int
+
+    /// Marks a claimed row `invalid` with a readable error and frees it. Idempotent.
+    func markInvalid(_ claim: Claim, error: String) throws(StoreError)
+
+    /// Starts a concurrent run (`max_concurrency` above 1), atomically: records `run` as running,
+    /// counts it in the row's `running`, moves the row on to `next` and frees it for the next fire.
+    /// False when the claim was lost (nothing written). Repeating it after `outcomeUnknown`
+    /// returns false if the first call was applied (the claim is gone): then the run is on
+    /// record, and the caller may run it.
+    func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan) throws(StoreError) -> ConcurrentStart
+
+    /// Writes one group commit atomically: started attempts as `running`, finished attempts with
+    /// their final status, and each finished attempt's row change (`FinishRule`), fenced by its
+    /// claim. A concurrent run's end lowers the row's `running` count once, when its run row
+    /// leaves `running`.
+    ///
+    /// Idempotent: a run already final is never changed again (a late result never overwrites
+    /// a run that recovery ended as `lost`), and a row no longer carrying the token is not
+    /// written. Values a column cannot hold are shortened (output, errors) or clamped: one bad
+    /// value never fails a batch. Throws `rejected` only when a single record can't be written
+    /// at all; the caller then records that run as failed with the reason.
+    func record(_ batch: RunBatch) throws(StoreError)
+
+    /// Runs of this executor that someone asked to kill.
+    func killRequests(executor: String) throws(StoreError) -> [RunKey]
+}
+
+/// The answer to `ClaimStore.startConcurrentRun`.
+public enum ConcurrentStart: Sendable, Equatable {
+    /// The run is on record and counted; run it.
+    case started
+    /// The claim was gone before anything was written: do not run it.
+    case claimLost
+    /// The run was already on record (a repeat after an unknown outcome): run it.
+    case alreadyStarted
+}

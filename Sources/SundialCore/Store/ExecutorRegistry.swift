@@ -1,0 +1,66 @@
+import Foundation
+
+/// Executors, their leases, and the recovery of work whose executor's lease ran out.
+///
+/// A lease is a time on the store's clock (`lease_expires_at`), set by the store at each
+/// renewal as now plus the executor's own lease length. Any executor may recover the work of
+/// one whose lease has passed, whatever its registry row says (running, stopping, stopped), and
+/// whatever lease length the recovering executor itself uses.
+public protocol ExecutorRegistry: Sendable {
+    /// Registers a new executor (a new id per process) with a lease of `lease`.
+    func register(_ executor: ExecutorRegistration, lease: Duration) throws(StoreError) -> LeaseRenewal
+
+    /// Extends the lease to now plus `lease` and records how many threads are busy, unless the
+    /// lease had already run out and another executor recovered its work: then `.lost`.
+    /// Idempotent. Touches only the executor's own registry row.
+    func renewLease(executor: String, lease: Duration, busy: Int) throws(StoreError) -> LeaseRenewal
+
+    /// Records a state change (`stopping` when draining, `stopped` when done). Stopping keeps the
+    /// lease; `stopped` ends it (anything still claimed is recovered at once by others).
+    func setState(executor: String, _ state: ExecutorState) throws(StoreError)
+
+    /// Executors whose lease ended and who still hold work: claimed rows or running runs.
+    func expiredHolders() throws(StoreError) -> [String]
+
+    /// Recovers the work `executor` holds, atomically: its running runs become `lost` with
+    /// `reason`, each row it had started is changed by `plan` (the planner's decision for an
+    /// interrupted fire), rows it claimed but never started are freed as they were, and the
+    /// executor is marked `dead` (unless it recovers itself on a clean stop, `self`).
+    /// Does nothing unless its lease has ended or `self` is true. Idempotent.
+    func recover(
+        executor: String, reason: String, self isSelf: Bool,
+        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan
+    ) throws(StoreError) -> RecoveryReport
+
+    /// Every executor in the registry, newest first.
+    func executors() throws(StoreError) -> [ExecutorInfo]
+}
+
+/// A fire cut short with its executor, as recovery finds it.
+public struct InterruptedFire: Sendable {
+    /// The row now (still claimed by the dead executor).
+    public var row: TaskRow
+    public var scheduledFor: Date
+    public var attempt: Int
+    /// The store's clock.
+    public var now: Date
+
+    public init(row: TaskRow, scheduledFor: Date, attempt: Int, now: Date) {
+        (self.row, self.scheduledFor, self.attempt, self.now) = (row, scheduledFor, attempt, now)
+    }
+}
+
+/// What a recovery did.
+public struct RecoveryReport: Sendable, Equatable {
+    /// False when there was nothing to recover (the lease is still valid, or another executor
+    /// recovered it first).
+    public var recovered: Bool
+    /// Runs marked `lost`.
+    public var lostRuns: Int
+    /// Rows freed, started or not.
+    public var freedRows: Int
+
+    public init(recovered: Bool, lostRuns: Int, freedRows: Int) {
+        (self.recovered, self.lostRuns, self.freedRows) = (recovered, lostRuns, freedRows)
+    }
+}

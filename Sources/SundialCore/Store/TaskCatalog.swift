@@ -1,0 +1,120 @@
+import Foundation
+
+/// Tasks as people and tools see them: add, list, show, pause, resume, run now, kill, delete, and
+/// the scheduling of rows inserted without a `next_run`. Used by the command line, the console
+/// and the API, and by executors for new rows.
+///
+/// Changes to a claimed row are allowed and win over its running fire (`FinishRule`); none of
+/// these calls ever clears a claim token.
+public protocol TaskCatalog: Sendable {
+    /// Inserts a task whose first fire `plan` has computed. Throws `invalid` when the name is
+    /// taken.
+    func insert(_ task: NewTask, plan: FirePlanner.Plan) throws(StoreError) -> TaskRow
+
+    /// Tasks matching `filter`, by name, at most `limit` after the name `after` (keyset paging).
+    func tasks(_ filter: TaskFilter, after: String?, limit: Int) throws(StoreError) -> [TaskRow]
+
+    /// The task named `name`, or nil.
+    func task(named name: String) throws(StoreError) -> TaskRow?
+
+    /// A task's latest runs, newest first.
+    func runs(ofTask taskID: Int64, limit: Int) throws(StoreError) -> [RunInfo]
+
+    /// Sets `status` from one of `from` to `to`, with `plan` (when given) as the next fire. False
+    /// when the task was not in one of those states.
+    func changeStatus(
+        taskID: Int64, from: Set<TaskStatus>, to: TaskStatus, plan: FirePlanner.Plan?
+    ) throws(StoreError) -> Bool
+
+    /// Makes a free, valid task due now, once, as attempt 0 (a finished one-shot runs again).
+    /// False when the task is claimed (running) or invalid.
+    func runNow(taskID: Int64) throws(StoreError) -> Bool
+
+    /// Asks the executors running the task to kill it; returns how many runs were asked.
+    func requestKill(taskID: Int64) throws(StoreError) -> Int
+
+    /// Deletes the task; its run history stays. False when there was none.
+    func delete(taskID: Int64) throws(StoreError) -> Bool
+
+    /// Active, free rows with a schedule and no `next_run` yet, at most `limit`.
+    func unscheduledRows(limit: Int) throws(StoreError) -> [TaskRow]
+
+    /// Gives an unscheduled row its first fire, if it is still free, active and unscheduled.
+    func scheduleFirstFire(taskID: Int64, plan: FirePlanner.Plan) throws(StoreError) -> Bool
+
+    /// Marks an unclaimed row invalid with a reason, if it is still free and active.
+    func markInvalid(taskID: Int64, error: String) throws(StoreError) -> Bool
+}
+
+/// A new task's settings; nil means the column's default.
+public struct NewTask: Sendable, Equatable {
+    public var name: String
+    public var action: String
+    public var payload: String?
+    public var schedule: String?
+    public var timezone: String = "UTC"
+    public var maxAttempts: Int?
+    public var backoffSeconds: Double?
+    public var timeoutSeconds: Double?
+    public var maxConcurrency: Int?
+    public var misfirePolicy: TaskRow.MisfirePolicy?
+    public var delivery: TaskRow.Delivery?
+    public var tags: String?
+
+    public init(name: String, action: String) {
+        self.name = name
+        self.action = action
+    }
+
+    /// The row this would insert, with the columns' defaults, before the store gives it an id.
+    public var row: TaskRow {
+        var row = TaskRow(id: 0, name: name, action: action, payload: payload, schedule: schedule)
+        row.timezone = timezone
+        if let maxAttempts { row.maxAttempts = maxAttempts }
+        if let backoffSeconds { row.backoffSeconds = backoffSeconds }
+        if let timeoutSeconds { row.timeoutSeconds = timeoutSeconds }
+        if let maxConcurrency { row.maxConcurrency = maxConcurrency }
+        if let misfirePolicy { row.misfirePolicy = misfirePolicy }
+        if let delivery { row.delivery = delivery }
+        row.tags = tags
+        return row
+    }
+}
+
+/// Which tasks a listing shows.
+public struct TaskFilter: Sendable, Equatable {
+    public var status: TaskStatus?
+    /// Names or actions containing this text (taken literally: `%` and `_` are not wildcards).
+    public var search: String?
+
+    public init(status: TaskStatus? = nil, search: String? = nil) {
+        self.status = status
+        self.search = search
+    }
+}
+
+/// One attempt as history shows it.
+public struct RunInfo: Sendable, Equatable {
+    public var id: Int64
+    public var taskID: Int64
+    public var scheduledFor: Date
+    public var attempt: Int
+    public var executor: String
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var status: RunStatus
+    public var exitCode: Int?
+    public var output: String?
+    public var error: String?
+
+    public init(
+        id: Int64, taskID: Int64, scheduledFor: Date, attempt: Int, executor: String, startedAt: Date,
+        finishedAt: Date?, status: RunStatus, exitCode: Int?, output: String?, error: String?
+    ) {
+        (self.id, self.taskID, self.scheduledFor, self.attempt, self.executor) = (
+            id, taskID, scheduledFor, attempt, executor
+        )
+        (self.startedAt, self.finishedAt, self.status) = (startedAt, finishedAt, status)
+        (self.exitCode, self.output, self.error) = (exitCode, output, error)
+    }
+}

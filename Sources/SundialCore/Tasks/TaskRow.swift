@@ -1,0 +1,75 @@
+import Foundation
+
+/// One row of `cron`: a task, its pending fire and its claim.
+///
+/// Every store reads rows into this shape and tolerates any value in any column: what cannot be
+/// read (an unknown status, a number out of range) is read as something safe, and
+/// `TaskDefinitions` explains what is wrong with the rest.
+public struct TaskRow: Sendable, Equatable {
+    public enum Status: String, Sendable, CaseIterable { case active, paused, done, invalid, dead }
+    public enum MisfirePolicy: String, Sendable, CaseIterable { case runOnce = "run_once", skip, runAll = "run_all" }
+    public enum Delivery: String, Sendable, CaseIterable {
+        case atLeastOnce = "at_least_once"
+        case atMostOnce = "at_most_once"
+    }
+
+    public var id: Int64
+    public var name: String
+    public var action: String
+    public var payload: String?
+    public var schedule: String?
+    public var timezone: String
+    public var nextRun: Date?
+    public var fireAt: Date?
+    public var attempt: Int
+    /// The claim token (`cron.task_id`): nil when the row is free.
+    public var claimToken: ClaimToken?
+    public var claimedBy: String?
+    public var status: Status
+    public var error: String?
+    public var maxAttempts: Int
+    public var backoffSeconds: Double
+    public var backoffMaxSeconds: Double
+    public var timeoutSeconds: Double?
+    public var maxConcurrency: Int
+    public var misfirePolicy: MisfirePolicy
+    public var misfireLimit: Int
+    public var delivery: Delivery
+    public var tags: String?
+    public var running: Int
+    /// Seconds the last finished attempt ran; nil before the first.
+    public var lastDuration: Double?
+    /// Changes whenever anything changes the row (MySQL: `updated_at`, kept by the server), so a
+    /// finishing run can tell that someone edited the row since it was claimed.
+    public var version: RowVersion?
+
+    /// A row with the columns' defaults.
+    public init(id: Int64, name: String, action: String, payload: String? = nil, schedule: String? = nil) {
+        self.id = id
+        self.name = name
+        self.action = action
+        self.payload = payload
+        self.schedule = schedule
+        timezone = "UTC"
+        attempt = 0
+        status = .active
+        maxAttempts = 1
+        backoffSeconds = 10
+        backoffMaxSeconds = 3600
+        timeoutSeconds = 3600
+        maxConcurrency = 1
+        misfirePolicy = .runOnce
+        misfireLimit = 100
+        delivery = .atLeastOnce
+        running = 0
+    }
+}
+
+/// A task's status (`cron.status`).
+public typealias TaskStatus = TaskRow.Status
+
+/// A row's version, opaque: equal versions mean nothing changed the row in between.
+public struct RowVersion: Hashable, Sendable {
+    public var rawValue: Int64
+    public init(_ rawValue: Int64) { self.rawValue = rawValue }
+}

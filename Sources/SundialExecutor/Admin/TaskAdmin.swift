@@ -1,0 +1,131 @@
+import Foundation
+import SundialActions
+import SundialCore
+import SundialSchedule
+
+/// What people (the command line, the web console, the API) do to tasks, validated by the same
+/// code the executor uses, over any store. Blocking: call it from threads you own.
+public struct TaskAdmin: Sendable {
+    public let store: any SundialStore
+    public let definitions: TaskDefinitions
+
+    public init(store: any SundialStore, definitions: TaskDefinitions) {
+        self.store = store
+        self.definitions = definitions
+    }
+
+    /// A refusal, in words for the person who asked.
+    public struct AdminError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Validates and inserts a task, with its first fire computed from the store's clock. An
+    /// action no handler here knows is accepted when a live executor advertises it.
+    @discardableResult
+    public func add(_ task: NewTask) throws -> TaskRow {
+        guard !task.name.isEmpty, task.name.count <= 191 else {
+            throw AdminError("the name must have 1 to 191 characters")
+        }
+        if let n = task.maxAttempts, n < 1 { throw AdminError("--max-attempts must be at least 1") }
+        if let n = task.maxConcurrency, n < 1 { throw AdminError("--max-concurrency must be at least 1") }
+        if let t = task.timeoutSeconds, !(t > 0 && t.isFinite) { throw AdminError("--timeout must be above 0") }
+        if let b = task.backoffSeconds, !(b >= 0 && b.isFinite) { throw AdminError("--backoff must be 0 or more") }
+        let row = task.row
+        let schedule: Schedule?
+        switch definitions.definition(for: row) {
+        case .failure(let invalid) where invalid.isUnknownAction:
+            let live = try store.executors().filter { $0.state == .running }
+            guard live.contains(where: { $0.actions.contains(task.action) }) else {
+                throw AdminError(
+                    "unknown action '\(task.action)': no handler here (\(definitions.handlers.actions.joined(separator: ", "))) and no running executor advertises it"
+                )
+            }
+            schedule = try definitions.schedule(for: row).mapError { AdminError($0.message) }.get()
+        case .failure(let invalid):
+            throw AdminError(invalid.message)
+        case .success(let found):
+            schedule = found.schedule
+        }
+        let plan = FirePlanner(row: row, schedule: schedule).firstFire(now: try store.now())
+        if plan.status == .invalid, let error = plan.error { throw AdminError(error) }
+        let inserted: StoreError
+        do {
+            return try store.insert(task, plan: plan)
+        } catch {
+            inserted = error
+        }
+        if inserted.kind == .invalid { throw AdminError("a task named '\(task.name)' already exists") }
+        throw inserted
+    }
+
+    /// Tasks by name, `limit` per page after the name `after`.
+    public func list(_ filter: TaskFilter = TaskFilter(), after: String? = nil, limit: Int = 100) throws -> [TaskRow] {
+        try store.tasks(filter, after: after, limit: limit)
+    }
+
+    /// A task with its latest runs.
+    public struct Details: Sendable {
+        public var task: TaskRow
+        public var runs: [RunInfo]
+        public var databaseNow: Date
+        /// Why an active task is not being run, if no live executor can run it.
+        public var waiting: String?
+    }
+
+    public func show(_ name: String, runs: Int = 10) throws -> Details {
+        let task = try named(name)
+        let history = try store.runs(ofTask: task.id, limit: runs)
+        var waiting: String?
+        if task.status == .active {
+            let live = try store.executors().filter { $0.state == .running }
+            if !live.contains(where: { $0.actions.contains(task.action) }) {
+                waiting = "no running executor runs the action '\(task.action)'; the task waits until one does"
+            }
+        }
+        return Details(task: task, runs: history, databaseNow: try store.now(), waiting: waiting)
+    }
+
+    public func pause(_ name: String) throws {
+        let task = try named(name)
+        guard try store.changeStatus(taskID: task.id, from: [.active], to: .paused, plan: nil) else {
+            throw AdminError("task '\(name)' was not changed: it is not active")
+        }
+    }
+
+    /// Resumes from now: fires missed while paused are skipped.
+    public func resume(_ name: String) throws {
+        let task = try named(name)
+        guard task.status == .paused else { throw AdminError("task '\(name)' is not paused") }
+        let schedule = try definitions.schedule(for: task).mapError { AdminError($0.message) }.get()
+        let plan = FirePlanner(row: task, schedule: schedule).firstFire(now: try store.now())
+        guard try store.changeStatus(taskID: task.id, from: [.paused], to: plan.status, plan: plan) else {
+            throw AdminError("task '\(name)' was not changed: it is not paused")
+        }
+    }
+
+    /// Runs the task now, once, whatever its schedule (a finished one-shot runs again).
+    public func runNow(_ name: String) throws {
+        let task = try named(name)
+        guard try store.runNow(taskID: task.id) else {
+            throw AdminError("task '\(name)' was not changed: it is running now or invalid")
+        }
+    }
+
+    /// Asks the executors running it to kill it; returns how many runs were asked.
+    public func kill(_ name: String) throws -> Int {
+        try store.requestKill(taskID: try named(name).id)
+    }
+
+    /// Deletes the task; its run history stays. A run in progress finishes but writes nothing back.
+    public func delete(_ name: String) throws {
+        guard try store.delete(taskID: try named(name).id) else {
+            throw AdminError("task '\(name)' was not changed: it does not exist")
+        }
+    }
+
+    private func named(_ name: String) throws -> TaskRow {
+        guard let task = try store.task(named: name) else { throw AdminError("no task named '\(name)'") }
+        return task
+    }
+}

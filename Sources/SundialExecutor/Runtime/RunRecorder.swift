@@ -1,0 +1,220 @@
+import Foundation
+import Logging
+import SundialCore
+
+/// Group commit for run bookkeeping: started and finished runs are queued and written by one
+/// thread in batches, each batch one store call (one transaction, one fsync), because one commit
+/// per run would cap throughput at the disk's fsync rate.
+///
+/// A batch the store refuses (a value it cannot hold) is split until the offending record is
+/// alone, and that one is written as a failure with the reason, without its output: one bad value
+/// never holds back the others. A batch that fails for a transient reason is written again until
+/// the store answers. The queue is bounded: when it is full, finishing runs wait for room, so a
+/// store that stops answering slows the executor down instead of filling its memory.
+public final class RunRecorder: @unchecked Sendable {
+    public let store: any ClaimStore
+    let logger: Logger
+    private let condition = NSCondition()
+    private var started: [RunRecord] = []
+    private var finished: [FinishedRun] = []
+    private var stopping = false
+    private var flushedGeneration = 0
+    private var queuedGeneration = 0
+    /// Generations someone waits for (`flush`, durable starts): written without the batching pause.
+    private var urgentGeneration = 0
+    /// When the oldest queued entry arrived.
+    private var oldestQueued: ContinuousClock.Instant?
+    /// Most entries queued before producers wait.
+    let capacity: Int
+    /// How long the first entry of a batch waits for others. Runs due on the same second start
+    /// together; writing them as one batch a moment later costs the database one commit instead of
+    /// dozens while they start (and the CPU they need to start), and a run that ends within the
+    /// pause is written once instead of twice.
+    static let batchWindow: Duration = .milliseconds(50)
+
+    public init(store: any ClaimStore, logger: Logger, capacity: Int = 50_000) {
+        self.store = store
+        self.logger = logger
+        self.capacity = capacity
+    }
+
+    public func start() {
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "sundial-recorder"
+        thread.start()
+    }
+
+    /// Entries waiting to be written.
+    public var queued: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return started.count + finished.count
+    }
+
+    /// Queues the start of a run. With `durable`, blocks until it is written (or `timeout`
+    /// passes: then false), for runs that must not start unless their start is on record.
+    @discardableResult
+    public func runStarted(_ run: RunRecord, durable: Bool = false, timeout: TimeInterval = 30) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        waitForRoom()
+        started.append(run)
+        enqueued()
+        guard durable else { return true }
+        return waitForFlush(of: queuedGeneration, until: Date().addingTimeInterval(timeout))
+    }
+
+    public func runFinished(_ run: FinishedRun) {
+        condition.lock()
+        waitForRoom()
+        finished.append(run)
+        enqueued()
+        condition.unlock()
+    }
+
+    /// Under the lock.
+    private func waitForRoom() {
+        while started.count + finished.count >= capacity && !stopping { condition.wait() }
+    }
+
+    /// Under the lock.
+    private func enqueued() {
+        queuedGeneration += 1
+        if oldestQueued == nil {
+            oldestQueued = .now
+            condition.broadcast()
+        }
+    }
+
+    /// Under the lock.
+    private func waitForFlush(of generation: Int, until deadline: Date) -> Bool {
+        urgentGeneration = max(urgentGeneration, generation)
+        condition.broadcast()
+        while flushedGeneration < generation {
+            if !condition.wait(until: deadline) { return flushedGeneration >= generation }
+        }
+        return true
+    }
+
+    /// Blocks until everything queued so far is written (or `timeout` passes).
+    @discardableResult
+    public func flush(timeout: TimeInterval = 30) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return waitForFlush(of: queuedGeneration, until: Date().addingTimeInterval(timeout))
+    }
+
+    /// Writes what is queued (for up to `timeout`) and stops the thread. What could not be written
+    /// by then stays unwritten: the executor's recovery of itself, or its lease's end, settles it.
+    public func stop(timeout: TimeInterval = 30) {
+        flush(timeout: timeout)
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func loop() {
+        condition.lock()
+        while true {
+            while started.isEmpty && finished.isEmpty && !stopping { condition.wait() }
+            if stopping { break }
+            // The batching pause, cut short when someone waits for the write.
+            if let oldest = oldestQueued {
+                let until = oldest + Self.batchWindow
+                while urgentGeneration <= flushedGeneration && ContinuousClock.now < until && !stopping {
+                    _ = condition.wait(until: Date().addingTimeInterval((until - .now).timeInterval))
+                }
+            }
+            let batch = RunBatch(started: started, finished: finished)
+            let generation = queuedGeneration
+            started.removeAll(keepingCapacity: true)
+            finished.removeAll(keepingCapacity: true)
+            oldestQueued = nil
+            // Room again for waiting producers.
+            condition.broadcast()
+            condition.unlock()
+            write(batch)
+            condition.lock()
+            flushedGeneration = generation
+            condition.broadcast()
+        }
+        condition.unlock()
+    }
+
+    private var isStopping: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
+    /// Writes `batch`, whatever it takes: split on refusal, repeated on transient failure.
+    func write(_ batch: RunBatch) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try store.record(batch)
+                return
+            } catch  where error.kind == .rejected || error.kind == .invalid {
+                let halves = batch.halves
+                guard let halves else {
+                    writeAlone(batch, refusedWith: error)
+                    return
+                }
+                write(halves.0)
+                write(halves.1)
+                return
+            } catch {
+                // Nothing of a failed batch is lost: it is written again until the store answers.
+                // Writes are idempotent, so a batch whose outcome was unknown is safe to repeat.
+                logger.error(
+                    "writing run results failed; retrying", metadata: ["error": "\(error)", "runs": "\(batch.count)"])
+                if isStopping { return }
+                Thread.sleep(forTimeInterval: min(5, 0.1 * Double(attempt)))
+            }
+        }
+    }
+
+    /// One record the store refused: written again as a failure that says why, without output.
+    private func writeAlone(_ batch: RunBatch, refusedWith error: StoreError) {
+        let reason = "the result could not be stored: \(error.message)"
+        logger.error(
+            "a run result was refused by the store; recording the refusal instead", metadata: ["error": "\(error)"])
+        var plain = batch
+        for i in plain.started.indices {
+            plain.started[i].output = nil
+            plain.started[i].error = nil
+        }
+        for i in plain.finished.indices {
+            plain.finished[i].run.output = nil
+            plain.finished[i].run.error = reason
+            if plain.finished[i].run.status == .succeeded { plain.finished[i].run.status = .failed }
+            plain.finished[i].row?.plan.error = reason
+        }
+        do {
+            try store.record(plain)
+        } catch {
+            logger.critical(
+                "a run result could not be stored at all; the row is freed when this executor stops or its lease ends",
+                metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension RunBatch {
+    /// The batch in two, or nil for a single record.
+    var halves: (RunBatch, RunBatch)? {
+        guard count > 1 else { return nil }
+        if started.count > 1 || finished.isEmpty {
+            let middle = started.count / 2
+            return (
+                RunBatch(started: Array(started[..<middle])),
+                RunBatch(started: Array(started[middle...]), finished: finished)
+            )
+        }
+        if started.count == 1 { return (RunBatch(started: started), RunBatch(finished: finished)) }
+        let middle = finished.count / 2
+        return (RunBatch(finished: Array(finished[..<middle])), RunBatch(finished: Array(finished[middle...])))
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import SundialCore
+
+extension InMemoryStore: TaskCatalog {
+    public func insert(_ task: NewTask, plan: FirePlanner.Plan) throws(StoreError) -> TaskRow {
+        try call(.insert) { (state: inout State, _: Date) throws(StoreError) -> TaskRow in
+            guard !state.tasks.values.contains(where: { $0.name == task.name }) else {
+                throw StoreError(.invalid, "a task named '\(task.name)' already exists")
+            }
+            var row = task.row
+            row.id = state.nextTaskID
+            state.nextTaskID += 1
+            row.nextRun = plan.nextRun
+            row.fireAt = plan.fireAt
+            row.status = plan.status
+            row.error = plan.error
+            row.version = RowVersion(state.nextVersion)
+            state.nextVersion += 1
+            state.tasks[row.id] = row
+            return row
+        }
+    }
+
+    public func tasks(_ filter: TaskFilter, after: String?, limit: Int) throws(StoreError) -> [TaskRow] {
+        try call(.tasks) { state, _ in
+            let search = filter.search.flatMap { $0.isEmpty ? nil : $0.lowercased() }
+            return Array(
+                state.tasks.values.filter { row in
+                    (filter.status == nil || row.status == filter.status)
+                        && (search == nil || row.name.lowercased().contains(search!)
+                            || row.action.lowercased().contains(search!))
+                        && (after == nil || row.name > after!)
+                }.sorted { $0.name < $1.name }.prefix(max(0, limit)))
+        }
+    }
+
+    public func task(named name: String) throws(StoreError) -> TaskRow? {
+        try call(.task) { state, _ in state.tasks.values.first { $0.name == name } }
+    }
+
+    public func runs(ofTask taskID: Int64, limit: Int) throws(StoreError) -> [RunInfo] {
+        try call(.runs) { state, _ in
+            state.runs.values.filter { $0.record.taskID == taskID }
+                .sorted { ($0.record.scheduledFor, $0.record.attempt) > ($1.record.scheduledFor, $1.record.attempt) }
+                .prefix(max(0, limit))
+                .map { stored in
+                    let r = stored.record
+                    return RunInfo(
+                        id: stored.id, taskID: r.taskID, scheduledFor: r.scheduledFor, attempt: r.attempt,
+                        executor: r.executor, startedAt: r.startedAt, finishedAt: r.finishedAt, status: r.status,
+                        exitCode: r.exitCode, output: r.output, error: r.error)
+                }
+        }
+    }
+
+    public func changeStatus(
+        taskID: Int64, from: Set<TaskStatus>, to: TaskStatus, plan: FirePlanner.Plan?
+    ) throws(StoreError) -> Bool {
+        try call(.changeStatus) { state, _ in
+            guard let row = state.tasks[taskID], from.contains(row.status) else { return false }
+            state.update(taskID) {
+                $0.status = to
+                if let plan {
+                    $0.nextRun = plan.nextRun
+                    $0.fireAt = plan.fireAt
+                    $0.attempt = plan.attempt
+                    $0.error = plan.error
+                }
+            }
+            return true
+        }
+    }
+
+    public func runNow(taskID: Int64) throws(StoreError) -> Bool {
+        try call(.runNow) { state, now in
+            guard let row = state.tasks[taskID], row.claimToken == nil, row.status != .invalid else { return false }
+            state.update(taskID) {
+                $0.status = .active
+                $0.nextRun = now
+                $0.fireAt = now
+                $0.attempt = 0
+                $0.error = nil
+            }
+            return true
+        }
+    }
+
+    public func requestKill(taskID: Int64) throws(StoreError) -> Int {
+        try call(.requestKill) { state, _ in
+            var asked = 0
+            for (key, run) in state.runs
+            where run.record.taskID == taskID && run.record.status == .running && !run.killRequested {
+                state.runs[key]?.killRequested = true
+                asked += 1
+            }
+            return asked
+        }
+    }
+
+    public func delete(taskID: Int64) throws(StoreError) -> Bool {
+        try call(.delete) { state, _ in state.tasks.removeValue(forKey: taskID) != nil }
+    }
+
+    public func unscheduledRows(limit: Int) throws(StoreError) -> [TaskRow] {
+        try call(.unscheduledRows) { state, _ in
+            Array(
+                state.tasks.values.filter {
+                    $0.status == .active && $0.nextRun == nil && $0.claimToken == nil && !($0.schedule ?? "").isEmpty
+                }.sorted { $0.id < $1.id }.prefix(max(0, limit)))
+        }
+    }
+
+    public func scheduleFirstFire(taskID: Int64, plan: FirePlanner.Plan) throws(StoreError) -> Bool {
+        try call(.scheduleFirstFire) { state, _ in
+            guard let row = state.tasks[taskID], row.claimToken == nil, row.nextRun == nil, row.status == .active
+            else { return false }
+            state.update(taskID) {
+                $0.nextRun = plan.nextRun
+                $0.fireAt = plan.fireAt
+                $0.attempt = 0
+                $0.status = plan.status
+                $0.error = plan.error
+            }
+            return true
+        }
+    }
+
+    public func markInvalid(taskID: Int64, error: String) throws(StoreError) -> Bool {
+        try call(.markInvalidUnclaimed) { state, _ in
+            guard let row = state.tasks[taskID], row.claimToken == nil, row.status == .active else { return false }
+            state.update(taskID) {
+                $0.status = .invalid
+                $0.error = error
+            }
+            return true
+        }
+    }
+}
+
+extension InMemoryStore: RunRetention {
+    public func pruneRuns(_ policy: RetentionPolicy, limit: Int) throws(StoreError) -> Int {
+        try call(.pruneRuns) { state, now in
+            guard limit > 0 else { return 0 }
+            var deleted = 0
+            if let age = policy.maxAge {
+                let cutoff = now.addingTimeInterval(-age.timeInterval)
+                for run in state.runs.values.sorted(by: { $0.id < $1.id })
+                where deleted < limit && run.record.status != .running && run.record.startedAt < cutoff {
+                    state.runs[run.record.key] = nil
+                    deleted += 1
+                }
+            }
+            guard let keep = policy.keepPerTask, deleted < limit else { return deleted }
+            let tasks = state.tasks.keys.filter { $0 > state.pruneCursor }.sorted().prefix(50)
+            state.pruneCursor = tasks.count < 50 ? 0 : (tasks.last ?? 0)
+            for task in tasks where deleted < limit {
+                let newestFirst = state.runs.values.filter { $0.record.taskID == task }
+                    .sorted {
+                        ($0.record.scheduledFor, $0.record.attempt) > ($1.record.scheduledFor, $1.record.attempt)
+                    }
+                guard newestFirst.count > keep else { continue }
+                for run in newestFirst[keep...].reversed() where deleted < limit && run.record.status != .running {
+                    state.runs[run.record.key] = nil
+                    deleted += 1
+                }
+            }
+            return deleted
+        }
+    }
+
+    public func pruneExecutors(_ policy: RetentionPolicy, limit: Int) throws(StoreError) -> Int {
+        try call(.pruneExecutors) { state, now in
+            let cutoff = now.addingTimeInterval(-policy.executorAge.timeInterval)
+            var deleted = 0
+            for (id, entry) in state.executors.sorted(by: { $0.key < $1.key })
+            where deleted < limit && (entry.state == .stopped || entry.state == .dead)
+                && entry.leaseExpiresAt < cutoff
+                && !state.tasks.values.contains(where: { $0.claimToken != nil && $0.claimedBy == id })
+                && !state.runs.values.contains(where: { $0.record.status == .running && $0.record.executor == id })
+            {
+                state.executors[id] = nil
+                deleted += 1
+            }
+            return deleted
+        }
+    }
+}

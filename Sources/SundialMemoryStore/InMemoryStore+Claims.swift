@@ -1,0 +1,155 @@
+import Foundation
+import SundialCore
+
+extension InMemoryStore: ClaimStore {
+    public func now() throws(StoreError) -> Date {
+        try call(.now) { _, now in now }
+    }
+
+    public func claim(_ request: ClaimRequest) throws(StoreError) -> ClaimedBatch {
+        try call(.claim) { state, now in
+            guard request.limit > 0 else { return ClaimedBatch(token: request.token, rows: []) }
+            let horizon = now.addingTimeInterval(request.lookahead.timeInterval)
+            let actions = Set(request.actions)
+            let due = state.tasks.values.filter { row in
+                guard row.claimToken == nil, row.status == .active, row.running < row.maxConcurrency,
+                    actions.contains(row.action), Self.tagsMatch(row.tags, request.tags)
+                else { return false }
+                if let next = row.nextRun { return next < horizon }
+                return (row.schedule ?? "").isEmpty
+            }
+            // The index order: next_run with NULL first, then id.
+            let chosen = due.sorted { a, b in
+                switch (a.nextRun, b.nextRun) {
+                case (nil, nil): return a.id < b.id
+                case (nil, _): return true
+                case (_, nil): return false
+                case (let x?, let y?): return x == y ? a.id < b.id : x < y
+                }
+            }.prefix(request.limit)
+            for row in chosen {
+                state.update(row.id) {
+                    $0.claimToken = request.token
+                    $0.claimedBy = request.executor
+                }
+            }
+            return ClaimedBatch(token: request.token, rows: chosen.compactMap { state.tasks[$0.id] })
+        }
+    }
+
+    /// FIND_IN_SET's rule: the row's comma-separated tags, compared whole.
+    static func tagsMatch(_ rowTags: String?, _ executorTags: [String]) -> Bool {
+        guard let rowTags, !rowTags.isEmpty else { return true }
+        let tags = rowTags.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        return executorTags.contains { tags.contains($0) }
+    }
+
+    public func release(token: ClaimToken, taskIDs: [Int64]?) throws(StoreError) -> Int {
+        try call(.release) { state, _ in
+            let ids = taskIDs ?? Array(state.tasks.keys)
+            var freed = 0
+            for id in Set(ids) where state.tasks[id]?.claimToken == token {
+                state.free(id)
+                freed += 1
+            }
+            return freed
+        }
+    }
+
+    public func markInvalid(_ claim: Claim, error: String) throws(StoreError) {
+        try call(.markInvalid) { state, _ in
+            guard state.tasks[claim.taskID]?.claimToken == claim.token else { return }
+            state.update(claim.taskID) {
+                $0.status = .invalid
+                $0.error = error
+                $0.claimToken = nil
+                $0.claimedBy = nil
+            }
+        }
+    }
+
+    public func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan) throws(StoreError) -> ConcurrentStart {
+        try call(.startConcurrentRun) { state, _ in
+            guard let row = state.tasks[run.taskID], row.claimToken == run.token, row.status == .active else {
+                return state.runs[run.key]?.record.token == run.token ? .alreadyStarted : .claimLost
+            }
+            state.update(row.id) {
+                $0.running += 1
+                $0.nextRun = next.nextRun
+                $0.fireAt = next.fireAt
+                $0.attempt = next.attempt
+                $0.status = next.status
+                $0.error = next.error
+                $0.claimToken = nil
+                $0.claimedBy = nil
+            }
+            var started = run
+            started.concurrent = true
+            Self.upsert(started, into: &state)
+            return .started
+        }
+    }
+
+    public func record(_ batch: RunBatch) throws(StoreError) {
+        try call(.record) { state, _ in
+            let ended = Set(batch.finished.map(\.run.key))
+            for run in batch.started where !ended.contains(run.key) { Self.upsert(run, into: &state) }
+            for finished in batch.finished {
+                let run = finished.run
+                let wasRunning = state.runs[run.key].map {
+                    $0.record.status == .running && $0.record.token == run.token
+                }
+                Self.upsert(run, into: &state)
+                if run.concurrent && wasRunning == true {
+                    state.update(run.taskID) { $0.running = max(0, $0.running - 1) }
+                }
+            }
+            for finish in batch.finished.compactMap(\.row) {
+                guard let row = state.tasks[finish.claim.taskID], row.claimToken == finish.claim.token else { continue }
+                let change =
+                    FinishRule.isUnedited(row, since: finish.claimed)
+                    ? FinishRule.unedited(finish, lastDuration: row.lastDuration)
+                    : FinishRule.resolve(current: row, finish: finish)
+                state.update(row.id) {
+                    $0.status = change.status
+                    $0.nextRun = change.nextRun
+                    $0.fireAt = change.fireAt
+                    $0.attempt = change.attempt
+                    $0.error = change.error
+                    $0.lastDuration = change.lastDuration
+                    $0.claimToken = nil
+                    $0.claimedBy = nil
+                }
+            }
+        }
+    }
+
+    /// Inserts a run, or ends it, with the MySQL upsert's rule: a run already final, or started
+    /// under another token, is left as it is.
+    static func upsert(_ run: RunRecord, into state: inout State) {
+        var run = run
+        run.output = run.output.map(StoredText.output)
+        run.error = run.error.map(StoredText.error)
+        run.exitCode = run.exitCode.map { Int(Int32(clamping: $0)) }
+        if var existing = state.runs[run.key] {
+            guard existing.record.status == .running && existing.record.token == run.token else { return }
+            existing.record.finishedAt = run.finishedAt
+            existing.record.exitCode = run.exitCode
+            existing.record.output = run.output
+            existing.record.error = run.error
+            existing.record.status = run.status
+            state.runs[run.key] = existing
+        } else {
+            state.runs[run.key] = StoredRun(id: state.nextRunID, record: run, killRequested: false)
+            state.nextRunID += 1
+        }
+    }
+
+    public func killRequests(executor: String) throws(StoreError) -> [RunKey] {
+        try call(.killRequests) { state, _ in
+            state.runs.values.filter {
+                $0.killRequested && $0.record.status == .running && $0.record.executor == executor
+            }.map(\.record.key)
+        }
+    }
+}

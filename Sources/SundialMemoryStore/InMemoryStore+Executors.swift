@@ -1,0 +1,121 @@
+import Foundation
+import SundialCore
+
+extension InMemoryStore: ExecutorRegistry {
+    public func register(_ executor: ExecutorRegistration, lease: Duration) throws(StoreError) -> LeaseRenewal {
+        try call(.register) { state, now in
+            let expires = now.addingTimeInterval(lease.timeInterval)
+            state.executors[executor.id] = StoredExecutor(
+                registration: executor, busy: 0, state: .running, startedAt: now, heartbeat: now,
+                leaseExpiresAt: expires)
+            return .renewed(expiresAt: expires, now: now)
+        }
+    }
+
+    public func renewLease(executor: String, lease: Duration, busy: Int) throws(StoreError) -> LeaseRenewal {
+        try call(.renewLease) { state, now in
+            guard var entry = state.executors[executor], entry.state == .running || entry.state == .stopping else {
+                return .lost
+            }
+            entry.heartbeat = now
+            entry.leaseExpiresAt = now.addingTimeInterval(lease.timeInterval)
+            entry.busy = busy
+            state.executors[executor] = entry
+            return .renewed(expiresAt: entry.leaseExpiresAt, now: now)
+        }
+    }
+
+    public func setState(executor: String, _ new: ExecutorState) throws(StoreError) {
+        try call(.setState) { state, now in
+            guard var entry = state.executors[executor] else { return }
+            switch new {
+            case .stopped, .dead:
+                entry.state = new
+                entry.busy = 0
+                entry.leaseExpiresAt = min(entry.leaseExpiresAt, now)
+            case .running, .stopping:
+                guard entry.state == .running || entry.state == .stopping else { return }
+                entry.state = new
+            }
+            state.executors[executor] = entry
+        }
+    }
+
+    public func expiredHolders() throws(StoreError) -> [String] {
+        try call(.expiredHolders) { state, now in
+            var holders = Set<String>()
+            for (id, entry) in state.executors
+            where (entry.state == .running || entry.state == .stopping) && entry.leaseExpiresAt < now {
+                holders.insert(id)
+            }
+            for row in state.tasks.values where row.claimToken != nil {
+                if let by = row.claimedBy, !state.holdsLiveLease(by, now: now) { holders.insert(by) }
+            }
+            for run in state.runs.values where run.record.status == .running {
+                if !state.holdsLiveLease(run.record.executor, now: now) { holders.insert(run.record.executor) }
+            }
+            return holders.sorted()
+        }
+    }
+
+    public func recover(
+        executor: String, reason: String, self isSelf: Bool,
+        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan
+    ) throws(StoreError) -> RecoveryReport {
+        try call(.recover) { state, now in
+            if state.holdsLiveLease(executor, now: now) && !isSelf {
+                return RecoveryReport(recovered: false, lostRuns: 0, freedRows: 0)
+            }
+            if var entry = state.executors[executor], entry.state == .running || entry.state == .stopping {
+                entry.state = isSelf ? .stopped : .dead
+                entry.busy = 0
+                entry.leaseExpiresAt = min(entry.leaseExpiresAt, now)
+                state.executors[executor] = entry
+            }
+            let lost = state.runs.values.filter { $0.record.status == .running && $0.record.executor == executor }
+            for run in lost {
+                state.runs[run.record.key]?.record.status = .lost
+                state.runs[run.record.key]?.record.finishedAt = now
+                state.runs[run.record.key]?.record.error = reason
+                if run.record.concurrent {
+                    state.update(run.record.taskID) { $0.running = max(0, $0.running - 1) }
+                }
+            }
+            let held = state.tasks.values.filter { $0.claimToken != nil && $0.claimedBy == executor }
+            for row in held {
+                let started = lost.first {
+                    $0.record.taskID == row.id && $0.record.token == row.claimToken && !$0.record.concurrent
+                }
+                guard let started else {
+                    state.free(row.id)
+                    continue
+                }
+                let next = plan(
+                    InterruptedFire(
+                        row: row, scheduledFor: started.record.scheduledFor, attempt: started.record.attempt, now: now))
+                state.update(row.id) {
+                    $0.nextRun = next.nextRun
+                    $0.fireAt = next.fireAt
+                    $0.attempt = next.attempt
+                    if $0.status == .active { $0.status = next.status }
+                    $0.error = next.error
+                    $0.claimToken = nil
+                    $0.claimedBy = nil
+                }
+            }
+            return RecoveryReport(recovered: true, lostRuns: lost.count, freedRows: held.count)
+        }
+    }
+
+    public func executors() throws(StoreError) -> [ExecutorInfo] {
+        try call(.executors) { state, _ in
+            state.executors.values.sorted { $0.startedAt > $1.startedAt }.map { entry in
+                ExecutorInfo(
+                    id: entry.registration.id, host: entry.registration.host, pid: entry.registration.pid,
+                    threads: entry.registration.threads, busy: entry.busy, tags: entry.registration.tags,
+                    actions: entry.registration.actions, state: entry.state, startedAt: entry.startedAt,
+                    heartbeat: entry.heartbeat, leaseExpiresAt: entry.leaseExpiresAt)
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import SundialCore
+import SundialMySQL
+
+extension MySQLStore: TaskCatalog {
+    public func insert(_ task: NewTask, plan: FirePlanner.Plan) throws(StoreError) -> TaskRow {
+        try mapped {
+            let id = try database.execute(
+                """
+                INSERT INTO cron (name, action, payload, schedule, timezone, next_run, fire_at, status, error, max_attempts, \
+                backoff_seconds, timeout_seconds, max_concurrency, misfire_policy, delivery, tags) \
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 1), COALESCE(?, 10), COALESCE(?, 3600), COALESCE(?, 1), \
+                COALESCE(?, 'run_once'), COALESCE(?, 'at_least_once'), ?)
+                """,
+                [
+                    .string(task.name), .string(task.action), .init(task.payload), .init(task.schedule),
+                    .string(task.timezone), .init(plan.nextRun), .init(plan.fireAt), .string(plan.status.rawValue),
+                    .init(plan.error), .init(task.maxAttempts), task.backoffSeconds.map { .double($0) } ?? .null,
+                    task.timeoutSeconds.map { .double($0) } ?? .null, .init(task.maxConcurrency),
+                    .init(task.misfirePolicy?.rawValue), .init(task.delivery?.rawValue), .init(task.tags),
+                ]
+            ).lastInsertID
+            guard let row = try fetch("id = ?", [.int(Int64(id))]) else {
+                throw StoreError(.notFound, "the new task \(task.name) was not found after insertion")
+            }
+            return row
+        }
+    }
+
+    public func tasks(_ filter: TaskFilter, after: String?, limit: Int) throws(StoreError) -> [TaskRow] {
+        try mapped {
+            var sql = "SELECT \(TaskRow.columns) FROM cron WHERE 1 = 1"
+            var values: [MySQLValue] = []
+            if let status = filter.status {
+                sql += " AND status = ?"
+                values.append(.string(status.rawValue))
+            }
+            if let search = filter.search, !search.isEmpty {
+                sql += " AND (name LIKE ? OR action LIKE ?)"
+                let escaped = search.replacingOccurrences(of: "\\", with: "\\\\")
+                    .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+                values += [.string("%\(escaped)%"), .string("%\(escaped)%")]
+            }
+            if let after {
+                sql += " AND name > ?"
+                values.append(.string(after))
+            }
+            sql += " ORDER BY name LIMIT ?"
+            values.append(.int(Int64(max(0, limit))))
+            return try database.query(sql, values, consistency: .primary).map(TaskRow.init(mysql:))
+        }
+    }
+
+    public func task(named name: String) throws(StoreError) -> TaskRow? {
+        try mapped { try fetch("name = ?", [.string(name)]) }
+    }
+
+    private func fetch(_ condition: String, _ values: [MySQLValue]) throws -> TaskRow? {
+        try database.query("SELECT \(TaskRow.columns) FROM cron WHERE \(condition)", values, consistency: .primary)
+            .first.map(TaskRow.init(mysql:))
+    }
+
+    public func runs(ofTask taskID: Int64, limit: Int) throws(StoreError) -> [RunInfo] {
+        try mapped {
+            // Newest fire first, through the cron_run_fire index: no sort of a task's whole history.
+            try database.query(
+                "SELECT \(RunInfo.columns) FROM cron_run WHERE cron_id = ? ORDER BY scheduled_for DESC, attempt DESC LIMIT ?",
+                [.int(taskID), .int(Int64(max(0, limit)))], consistency: .primary
+            ).map(RunInfo.init(mysql:))
+        }
+    }
+
+    public func changeStatus(
+        taskID: Int64, from: Set<TaskStatus>, to: TaskStatus, plan: FirePlanner.Plan?
+    ) throws(StoreError) -> Bool {
+        guard !from.isEmpty else { return false }
+        let states = from.map { MySQLValue.string($0.rawValue) }
+        return try mapped {
+            if let plan {
+                return try database.execute(
+                    "UPDATE cron SET status = ?, next_run = ?, fire_at = ?, attempt = ?, error = ? WHERE id = ? AND status IN \(InList.placeholders(states.count))",
+                    [
+                        .string(to.rawValue), .init(plan.nextRun), .init(plan.fireAt), .int(Int64(plan.attempt)),
+                        .init(plan.error), .int(taskID),
+                    ] + states
+                ).affectedRows == 1
+            }
+            return try database.execute(
+                "UPDATE cron SET status = ? WHERE id = ? AND status IN \(InList.placeholders(states.count))",
+                [.string(to.rawValue), .int(taskID)] + states
+            ).affectedRows == 1
+        }
+    }
+
+    public func runNow(taskID: Int64) throws(StoreError) -> Bool {
+        try mapped {
+            try database.execute(
+                "UPDATE cron SET status = 'active', next_run = NOW(6), fire_at = NOW(6), attempt = 0, error = NULL WHERE id = ? AND task_id IS NULL AND status <> 'invalid'",
+                [.int(taskID)]
+            ).affectedRows == 1
+        }
+    }
+
+    public func requestKill(taskID: Int64) throws(StoreError) -> Int {
+        try mapped {
+            try database.execute(
+                "UPDATE cron_run SET kill_requested_at = NOW(6) WHERE cron_id = ? AND status = 'running' AND kill_requested_at IS NULL",
+                [.int(taskID)]
+            ).affectedRows
+        }
+    }
+
+    public func delete(taskID: Int64) throws(StoreError) -> Bool {
+        try mapped { try database.execute("DELETE FROM cron WHERE id = ?", [.int(taskID)]).affectedRows == 1 }
+    }
+
+    public func unscheduledRows(limit: Int) throws(StoreError) -> [TaskRow] {
+        try mapped {
+            try database.query(
+                "SELECT \(TaskRow.columns) FROM cron FORCE INDEX (cron_unscheduled) WHERE status = 'active' AND next_run IS NULL AND task_id IS NULL AND schedule > '' LIMIT ?",
+                [.int(Int64(max(0, limit)))], consistency: .primary
+            ).map(TaskRow.init(mysql:))
+        }
+    }
+
+    public func scheduleFirstFire(taskID: Int64, plan: FirePlanner.Plan) throws(StoreError) -> Bool {
+        try mapped {
+            try database.execute(
+                "UPDATE cron SET next_run = ?, fire_at = ?, attempt = 0, status = ?, error = ? WHERE id = ? AND task_id IS NULL AND next_run IS NULL AND status = 'active'",
+                [
+                    .init(plan.nextRun), .init(plan.fireAt), .string(plan.status.rawValue),
+                    .init(plan.error.map(StoredText.error)), .int(taskID),
+                ]
+            ).affectedRows == 1
+        }
+    }
+
+    public func markInvalid(taskID: Int64, error: String) throws(StoreError) -> Bool {
+        try mapped {
+            try database.execute(
+                "UPDATE cron SET status = 'invalid', error = ? WHERE id = ? AND task_id IS NULL AND status = 'active'",
+                [.string(StoredText.error(error)), .int(taskID)]
+            ).affectedRows == 1
+        }
+    }
+}
+
+extension MySQLStore: RunRetention {
+    public func pruneRuns(_ policy: RetentionPolicy, limit: Int) throws(StoreError) -> Int {
+        guard limit > 0 else { return 0 }
+        return try mapped {
+            var deleted = 0
+            if let age = policy.maxAge {
+                // Oldest first by primary key: ids grow with time, so the scan reads what it deletes.
+                deleted += try database.execute(
+                    "DELETE FROM cron_run WHERE started_at < NOW(6) - INTERVAL ? MICROSECOND AND status <> 'running' ORDER BY id LIMIT ?",
+                    [.int(age.microseconds), .int(Int64(limit))]
+                ).affectedRows
+            }
+            guard let keep = policy.keepPerTask, deleted < limit else { return deleted }
+            // A few tasks per call, in id order, resuming where the last call stopped.
+            let from = pruneCursor.withLock { $0 }
+            let tasks = try database.query(
+                "SELECT id FROM cron WHERE id > ? ORDER BY id LIMIT 50", [.int(from)], consistency: .primary
+            ).compactMap { $0["id"].int.map(Int64.init) }
+            pruneCursor.withLock { $0 = tasks.count < 50 ? 0 : (tasks.last ?? 0) }
+            for task in tasks where deleted < limit {
+                // The newest run beyond the kept ones: it and everything older goes.
+                guard
+                    let boundary = try database.query(
+                        "SELECT scheduled_for, attempt FROM cron_run WHERE cron_id = ? ORDER BY scheduled_for DESC, attempt DESC LIMIT 1 OFFSET ?",
+                        [.int(task), .int(Int64(keep))], consistency: .primary
+                    ).first, let at = boundary["scheduled_for"].date
+                else { continue }
+                deleted += try database.execute(
+                    "DELETE FROM cron_run WHERE cron_id = ? AND (scheduled_for < ? OR (scheduled_for = ? AND attempt <= ?)) AND status <> 'running' ORDER BY scheduled_for LIMIT ?",
+                    [.int(task), .date(at), .date(at), boundary["attempt"], .int(Int64(limit - deleted))]
+                ).affectedRows
+            }
+            return deleted
+        }
+    }
+
+    public func pruneExecutors(_ policy: RetentionPolicy, limit: Int) throws(StoreError) -> Int {
+        try mapped {
+            try database.execute(
+                """
+                DELETE FROM cron_executor WHERE state IN ('stopped', 'dead') AND lease_expires_at < NOW(6) - INTERVAL ? MICROSECOND \
+                AND NOT EXISTS (SELECT 1 FROM cron WHERE task_id IS NOT NULL AND claimed_by = cron_executor.id) \
+                AND NOT EXISTS (SELECT 1 FROM cron_run WHERE status = 'running' AND executor = cron_executor.id) LIMIT ?
+                """,
+                [.int(policy.executorAge.microseconds), .int(Int64(max(0, limit)))]
+            ).affectedRows
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import SundialCore
+import SundialMySQL
+
+extension MySQLStore: ClaimStore {
+    public func now() throws(StoreError) -> Date {
+        try mapped {
+            guard let now = try database.query("SELECT NOW(6) AS now", consistency: .primary).first?["now"].date else {
+                throw StoreError(.unavailable, "the database returned no time")
+            }
+            return now
+        }
+    }
+
+    /// The design card's claim, made safe against rows locked elsewhere: in one transaction,
+    /// the due rows' ids in `next_run` order, skipping locked ones (`FOR UPDATE SKIP LOCKED`),
+    /// then one `UPDATE cron SET task_id = <token> … WHERE id IN (…) AND task_id IS NULL`, then
+    /// the rows carrying the token. Index only: the cost grows with the batch, not the table.
+    public func claim(_ request: ClaimRequest) throws(StoreError) -> ClaimedBatch {
+        guard request.limit > 0, !request.actions.isEmpty else { return ClaimedBatch(token: request.token, rows: []) }
+        let rows = try mapped {
+            try database.transaction { c -> [TaskRow] in
+                let filters = request.actions.map { MySQLValue.string($0) } + request.tags.map { .string($0) }
+                // Rows inserted with neither schedule nor next_run run once, now: an index lookup.
+                var candidates = try c.query(
+                    MySQLStoreSQL.claimOneShots(actions: request.actions.count, tags: request.tags.count),
+                    filters + [.int(Int64(request.limit))]
+                ).compactMap { $0["id"].int.map(Int64.init) }
+                if candidates.count < request.limit {
+                    candidates += try c.query(
+                        MySQLStoreSQL.claimCandidates(actions: request.actions.count, tags: request.tags.count),
+                        [.int(request.lookahead.microseconds)] + filters
+                            + [.int(Int64(request.limit - candidates.count))]
+                    ).compactMap { $0["id"].int.map(Int64.init) }
+                }
+                guard !candidates.isEmpty else { return [] }
+                let ids = InList.padded(candidates)
+                try c.execute(
+                    "UPDATE cron SET task_id = ?, claimed_by = ?, claimed_at = NOW(6) WHERE id IN \(InList.placeholders(ids.count)) AND task_id IS NULL",
+                    [.init(request.token), .string(request.executor)] + ids.map { .int($0) })
+                return try c.query(
+                    "SELECT \(TaskRow.columns) FROM cron WHERE task_id = ? ORDER BY next_run", [.init(request.token)]
+                ).map(TaskRow.init(mysql:))
+            }
+        }
+        return ClaimedBatch(token: request.token, rows: rows)
+    }
+
+    public func release(token: ClaimToken, taskIDs: [Int64]?) throws(StoreError) -> Int {
+        try mapped {
+            guard let taskIDs else {
+                return try database.execute(
+                    "UPDATE cron SET task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE task_id = ?",
+                    [.init(token)]
+                ).affectedRows
+            }
+            guard !taskIDs.isEmpty else { return 0 }
+            let ids = InList.padded(taskIDs)
+            return try database.execute(
+                "UPDATE cron SET task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE task_id = ? AND id IN \(InList.placeholders(ids.count))",
+                [.init(token)] + ids.map { .int($0) }
+            ).affectedRows
+        }
+    }
+
+    public func markInvalid(_ claim: Claim, error: String) throws(StoreError) {
+        try mapped {
+            try database.execute(
+                "UPDATE cron SET status = 'invalid', error = ?, task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?",
+                [.string(StoredText.error(error)), .int(claim.taskID), .init(claim.token)])
+        }
+    }
+
+    public func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan) throws(StoreError) -> ConcurrentStart {
+        try mapped {
+            try database.transaction { c -> ConcurrentStart in
+                let moved = try c.execute(
+                    """
+                    UPDATE cron SET running = running + 1, next_run = ?, fire_at = ?, attempt = ?, status = ?, error = ?, \
+                    task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ? AND status = 'active'
+                    """,
+                    [
+                        .init(next.nextRun), .init(next.fireAt), .int(Int64(next.attempt)),
+                        .string(next.status.rawValue), .init(next.error.map(StoredText.error)), .int(run.taskID),
+                        .init(run.token),
+                    ]
+                ).affectedRows
+                guard moved == 1 else {
+                    // Already applied by a call whose answer was lost? Then the run is on record.
+                    let known = try c.query(
+                        "SELECT 1 FROM cron_run WHERE cron_id = ? AND scheduled_for = ? AND attempt = ? AND task_id = ?",
+                        [.int(run.taskID), .date(run.scheduledFor), .int(Int64(run.attempt)), .init(run.token)])
+                    return known.isEmpty ? .claimLost : .alreadyStarted
+                }
+                var started = run
+                started.concurrent = true
+                try upsertRuns([started][...], on: c)
+                return .started
+            }
+        }
+    }
+
+    public func killRequests(executor: String) throws(StoreError) -> [RunKey] {
+        try mapped {
+            try database.query(
+                "SELECT cron_id, scheduled_for, attempt FROM cron_run WHERE status = 'running' AND executor = ? AND kill_requested_at IS NOT NULL",
+                [.string(executor)], consistency: .primary
+            ).compactMap { row in
+                guard let id = row["cron_id"].int, let at = row["scheduled_for"].date, let attempt = row["attempt"].int
+                else { return nil }
+                return RunKey(task: Int64(id), scheduled: at, attempt: attempt)
+            }
+        }
+    }
+}
+
+/// SQL the store sends, exposed for EXPLAIN in tests and benchmarks.
+public enum MySQLStoreSQL {
+    /// The claim's due rows: parameters are look-ahead in microseconds, one per action, one per
+    /// tag, limit. Rows locked by another writer are skipped, not waited for.
+    ///
+    /// Read through `cron_claim` (task_id, status, next_run) with its first two columns fixed, in
+    /// `next_run` order, stopping at the LIMIT. (For a SELECT, MariaDB keeps the index order with
+    /// `ORDER BY next_run`; naming all three columns, as an UPDATE needs, makes it sort every due
+    /// row instead. `theClaimUsesTheClaimIndex` checks the plan.)
+    public static func claimCandidates(actions: Int, tags: Int) -> String {
+        """
+        SELECT id FROM cron WHERE task_id IS NULL AND status = 'active' AND next_run < NOW(6) + INTERVAL ? MICROSECOND \
+        AND running < max_concurrency AND action IN \(InList.placeholders(actions)) AND \(tagFilter(tags)) \
+        ORDER BY next_run LIMIT ? FOR UPDATE SKIP LOCKED
+        """
+    }
+
+    /// Rows with neither schedule nor `next_run` (run once, now): parameters are one per action,
+    /// one per tag, limit.
+    public static func claimOneShots(actions: Int, tags: Int) -> String {
+        """
+        SELECT id FROM cron WHERE task_id IS NULL AND status = 'active' AND next_run IS NULL \
+        AND (schedule IS NULL OR schedule = '') AND running < max_concurrency \
+        AND action IN \(InList.placeholders(actions)) AND \(tagFilter(tags)) LIMIT ? FOR UPDATE SKIP LOCKED
+        """
+    }
+
+    static func tagFilter(_ count: Int) -> String {
+        "(tags IS NULL OR tags = ''" + String(repeating: " OR FIND_IN_SET(?, tags)", count: count) + ")"
+    }
+}

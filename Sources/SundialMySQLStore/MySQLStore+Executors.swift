@@ -1,0 +1,177 @@
+import Foundation
+import SundialCore
+import SundialMySQL
+
+extension MySQLStore: ExecutorRegistry {
+    public func register(_ executor: ExecutorRegistration, lease: Duration) throws(StoreError) -> LeaseRenewal {
+        try mapped {
+            try leases.execute(
+                """
+                INSERT INTO cron_executor (id, host, pid, threads, busy, tags, actions, started_at, heartbeat, lease_expires_at, state) \
+                VALUES (?, ?, ?, ?, 0, ?, ?, NOW(6), NOW(6), NOW(6) + INTERVAL ? MICROSECOND, 'running') \
+                ON DUPLICATE KEY UPDATE host = VALUES(host), pid = VALUES(pid), threads = VALUES(threads), busy = 0, \
+                tags = VALUES(tags), actions = VALUES(actions), started_at = NOW(6), heartbeat = NOW(6), \
+                lease_expires_at = VALUES(lease_expires_at), state = 'running'
+                """,
+                [
+                    .string(executor.id), .string(executor.host), .int(Int64(executor.pid)),
+                    .int(Int64(executor.threads)),
+                    executor.tags.isEmpty ? .null : .string(executor.tags.joined(separator: ",")),
+                    .string(executor.actions.joined(separator: ",")), .int(lease.microseconds),
+                ])
+            return try leaseAnswer(executor.id)
+        }
+    }
+
+    public func renewLease(executor: String, lease: Duration, busy: Int) throws(StoreError) -> LeaseRenewal {
+        try mapped {
+            let renewed = try leases.execute(
+                """
+                UPDATE cron_executor SET heartbeat = NOW(6), lease_expires_at = NOW(6) + INTERVAL ? MICROSECOND, busy = ? \
+                WHERE id = ? AND state IN ('running', 'stopping')
+                """,
+                [.int(lease.microseconds), .int(Int64(busy)), .string(executor)]
+            ).affectedRows
+            return renewed == 1 ? try leaseAnswer(executor) : .lost
+        }
+    }
+
+    private func leaseAnswer(_ executor: String) throws -> LeaseRenewal {
+        guard
+            let row = try leases.query(
+                "SELECT lease_expires_at, NOW(6) AS now FROM cron_executor WHERE id = ?", [.string(executor)],
+                consistency: .primary
+            ).first, let expires = row["lease_expires_at"].date, let now = row["now"].date
+        else { return .lost }
+        return .renewed(expiresAt: expires, now: now)
+    }
+
+    public func setState(executor: String, _ state: ExecutorState) throws(StoreError) {
+        try mapped {
+            switch state {
+            case .stopped, .dead:
+                // Ends the lease: whatever it still holds is recovered by others at once.
+                try leases.execute(
+                    "UPDATE cron_executor SET state = ?, busy = 0, lease_expires_at = LEAST(lease_expires_at, NOW(6)) WHERE id = ?",
+                    [.string(state.rawValue), .string(executor)])
+            case .running, .stopping:
+                try leases.execute(
+                    "UPDATE cron_executor SET state = ? WHERE id = ? AND state IN ('running', 'stopping')",
+                    [.string(state.rawValue), .string(executor)])
+            }
+        }
+    }
+
+    public func expiredHolders() throws(StoreError) -> [String] {
+        try mapped {
+            let live =
+                "SELECT 1 FROM cron_executor e WHERE e.id = %@ AND e.state IN ('running', 'stopping') AND e.lease_expires_at >= NOW(6)"
+            let rows = try database.query(
+                """
+                SELECT id AS holder FROM cron_executor WHERE state IN ('running', 'stopping') AND lease_expires_at < NOW(6) \
+                UNION SELECT claimed_by FROM cron WHERE task_id IS NOT NULL AND claimed_by IS NOT NULL \
+                AND NOT EXISTS (\(live.replacingOccurrences(of: "%@", with: "cron.claimed_by"))) \
+                UNION SELECT executor FROM cron_run WHERE status = 'running' \
+                AND NOT EXISTS (\(live.replacingOccurrences(of: "%@", with: "cron_run.executor")))
+                """, consistency: .primary)
+            return rows.compactMap { $0["holder"].string }
+        }
+    }
+
+    public func recover(
+        executor: String, reason: String, self isSelf: Bool,
+        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan
+    ) throws(StoreError) -> RecoveryReport {
+        try mapped {
+            try database.transaction { c -> RecoveryReport in
+                let registry = try c.query(
+                    "SELECT state, lease_expires_at >= NOW(6) AS live FROM cron_executor WHERE id = ? FOR UPDATE",
+                    [.string(executor)]
+                ).first
+                let state = registry.flatMap { ExecutorState(rawValue: $0["state"].string ?? "") }
+                let holdsLease = registry?["live"].bool == true && (state == .running || state == .stopping)
+                if holdsLease && !isSelf { return RecoveryReport(recovered: false, lostRuns: 0, freedRows: 0) }
+                if state == .running || state == .stopping {
+                    try c.execute(
+                        "UPDATE cron_executor SET state = ?, busy = 0, lease_expires_at = LEAST(lease_expires_at, NOW(6)) WHERE id = ?",
+                        [
+                            .string(isSelf ? ExecutorState.stopped.rawValue : ExecutorState.dead.rawValue),
+                            .string(executor),
+                        ])
+                }
+                let now = try databaseNow(c)
+                let runs = try c.query(
+                    "SELECT id, cron_id, scheduled_for, attempt, task_id, concurrent FROM cron_run WHERE status = 'running' AND executor = ? FOR UPDATE",
+                    [.string(executor)])
+                if !runs.isEmpty {
+                    let ids = InList.padded(runs.compactMap { $0["id"].int.map(Int64.init) })
+                    try c.execute(
+                        "UPDATE cron_run SET status = 'lost', finished_at = NOW(6), error = ? WHERE status = 'running' AND id IN \(InList.placeholders(ids.count))",
+                        [.string(StoredText.error(reason))] + ids.map { .int($0) })
+                }
+                // Concurrent runs were counted in `running`: each lost one is counted down once.
+                for run in runs where run["concurrent"].bool == true {
+                    try c.execute(
+                        "UPDATE cron SET running = running - 1 WHERE id = ? AND running > 0", [run["cron_id"]])
+                }
+                let held = try c.query(
+                    "SELECT \(TaskRow.columns) FROM cron WHERE task_id IS NOT NULL AND claimed_by = ? FOR UPDATE",
+                    [.string(executor)]
+                ).map(TaskRow.init(mysql:))
+                for row in held {
+                    guard let token = row.claimToken else { continue }
+                    let started = runs.first {
+                        $0["cron_id"].int.map(Int64.init) == row.id
+                            && $0["task_id"].int.map(Int64.init) == token.rawValue
+                            && $0["concurrent"].bool != true
+                    }
+                    guard let started, let scheduled = started["scheduled_for"].date else {
+                        // Claimed but never started: free it as it was.
+                        try c.execute(
+                            "UPDATE cron SET task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?",
+                            [.int(row.id), .init(token)])
+                        continue
+                    }
+                    let next = plan(
+                        InterruptedFire(
+                            row: row, scheduledFor: scheduled, attempt: started["attempt"].int ?? row.attempt, now: now)
+                    )
+                    try c.execute(
+                        """
+                        UPDATE cron SET next_run = ?, fire_at = ?, attempt = ?, status = IF(status = 'active', ?, status), error = ?, \
+                        task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?
+                        """,
+                        [
+                            .init(next.nextRun), .init(next.fireAt), .int(Int64(next.attempt)),
+                            .string(next.status.rawValue), .init(next.error.map(StoredText.error)), .int(row.id),
+                            .init(token),
+                        ])
+                }
+                return RecoveryReport(recovered: true, lostRuns: runs.count, freedRows: held.count)
+            }
+        }
+    }
+
+    public func executors() throws(StoreError) -> [ExecutorInfo] {
+        try mapped {
+            try database.query(
+                "SELECT id, host, pid, threads, busy, tags, actions, state, started_at, heartbeat, lease_expires_at FROM cron_executor ORDER BY started_at DESC LIMIT 1000",
+                consistency: .primary
+            ).map { row in
+                ExecutorInfo(
+                    id: row["id"].string ?? "", host: row["host"].string ?? "",
+                    pid: Int32(clamping: row["pid"].int ?? 0),
+                    threads: row["threads"].int ?? 0, busy: row["busy"].int ?? 0, tags: Self.list(row["tags"].string),
+                    actions: Self.list(row["actions"].string),
+                    state: ExecutorState(rawValue: row["state"].string ?? "") ?? .dead,
+                    startedAt: row["started_at"].date ?? Date(timeIntervalSince1970: 0),
+                    heartbeat: row["heartbeat"].date ?? Date(timeIntervalSince1970: 0),
+                    leaseExpiresAt: row["lease_expires_at"].date ?? Date(timeIntervalSince1970: 0))
+            }
+        }
+    }
+
+    static func list(_ text: String?) -> [String] {
+        (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import SundialCore
+import SundialMySQL
+
+extension MySQLStore {
+    /// Most entries per multi-row statement (a power of two).
+    static let chunk = 64
+
+    public func record(_ batch: RunBatch) throws(StoreError) {
+        guard !batch.isEmpty else { return }
+        // A run that started and finished within one batch is written once, finished.
+        let ended = Set(batch.finished.map(\.run.key))
+        let runs = batch.started.filter { !ended.contains($0.key) } + batch.finished.map(\.run)
+        let concurrentEnds = batch.finished.map(\.run).filter(\.concurrent)
+        let rowFinishes = batch.finished.compactMap(\.row)
+        try mapped {
+            try database.transaction { c in
+                // Locks in the order recovery takes them: runs first, then rows.
+                let counted = try runsStillRunning(concurrentEnds, on: c)
+                for chunk in runs.chunkedInPowersOfTwo(upTo: Self.chunk) { try upsertRuns(chunk, on: c) }
+                for run in counted {
+                    // Once per run: only a run that was still `running` is counted down.
+                    try c.execute(
+                        "UPDATE cron SET running = running - 1 WHERE id = ? AND running > 0", [.int(run.taskID)])
+                }
+                for chunk in rowFinishes.chunkedInPowersOfTwo(upTo: Self.chunk) { try finishRows(chunk, on: c) }
+            }
+        }
+    }
+
+    /// The concurrent runs among `runs` whose run row is still `running` under their token, locked.
+    private func runsStillRunning(_ runs: [RunRecord], on c: MySQLConnection) throws -> [RunRecord] {
+        try runs.filter { run in
+            try !c.query(
+                "SELECT id FROM cron_run WHERE cron_id = ? AND scheduled_for = ? AND attempt = ? AND task_id = ? AND status = 'running' FOR UPDATE",
+                [.int(run.taskID), .date(run.scheduledFor), .int(Int64(run.attempt)), .init(run.token)]
+            ).isEmpty
+        }
+    }
+
+    /// Inserts runs, or ends them: a result never changes a run that is already final (recovery
+    /// may have ended it as `lost`) or that another claim started.
+    func upsertRuns(_ runs: ArraySlice<RunRecord>, on c: MySQLConnection) throws {
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let sql = """
+            INSERT INTO cron_run (cron_id, task_id, concurrent, scheduled_for, attempt, executor, started_at, finished_at, status, exit_code, output, error) \
+            VALUES \(Array(repeating: row, count: runs.count).joined(separator: ", ")) \
+            ON DUPLICATE KEY UPDATE \
+            finished_at = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(finished_at), finished_at), \
+            exit_code = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(exit_code), exit_code), \
+            output = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(output), output), \
+            error = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(error), error), \
+            status = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(status), status)
+            """
+        var values: [MySQLValue] = []
+        values.reserveCapacity(runs.count * 12)
+        for run in runs {
+            values += [
+                .int(run.taskID), .init(run.token), .int(run.concurrent ? 1 : 0), .date(run.scheduledFor),
+                .int(Int64(run.attempt)), .string(run.executor), .date(run.startedAt), .init(run.finishedAt),
+                .string(run.status.rawValue), run.exitCode.map { .int(Int64(Int32(clamping: $0))) } ?? .null,
+                .init(run.output.map(StoredText.output)), .init(run.error.map(StoredText.error)),
+            ]
+        }
+        try c.execute(sql, values)
+    }
+
+    /// Frees finished rows, fenced by their tokens. Rows nobody touched since their claim (their
+    /// `updated_at` is the claim's) take the plan as it is, in one statement; the rest, edited
+    /// meanwhile, are read and decided by `FinishRule`.
+    private func finishRows(_ finishes: ArraySlice<RowFinish>, on c: MySQLConnection) throws {
+        let unedited = finishes.filter { $0.claimed.version != nil }
+        var written = 0
+        if !unedited.isEmpty {
+            written = try c.execute(MySQLStoreSQL.finishUnedited(count: unedited.count), finishValues(unedited))
+                .affectedRows
+        }
+        guard written < finishes.count else { return }
+        // Edited while claimed, deleted, or reclaimed: whatever still carries its token is decided here.
+        let byID = Dictionary(finishes.map { ($0.claim.taskID, $0) }, uniquingKeysWith: { a, _ in a })
+        let ids = InList.padded(Array(byID.keys))
+        let held = try c.query(
+            "SELECT \(TaskRow.columns) FROM cron WHERE id IN \(InList.placeholders(ids.count)) AND task_id IS NOT NULL FOR UPDATE",
+            ids.map { .int($0) }
+        ).map(TaskRow.init(mysql:))
+        for row in held {
+            guard let finish = byID[row.id], row.claimToken == finish.claim.token else { continue }
+            let change = FinishRule.resolve(current: row, finish: finish)
+            try c.execute(
+                "UPDATE cron SET status = ?, next_run = ?, fire_at = ?, attempt = ?, error = ?, last_duration = ?, task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?",
+                [
+                    .string(change.status.rawValue), .init(change.nextRun), .init(change.fireAt),
+                    .int(Int64(change.attempt)), .init(change.error.map(StoredText.error)), .init(change.lastDuration),
+                    .int(row.id), .init(finish.claim.token),
+                ])
+        }
+    }
+
+    private func finishValues(_ finishes: [RowFinish]) -> [MySQLValue] {
+        var values: [MySQLValue] = []
+        values.reserveCapacity(finishes.count * 11)
+        // Seven CASE lists of (id, value), then the id list with token and version per id.
+        func column(_ value: (RowFinish) -> MySQLValue) {
+            for f in finishes { values += [.int(f.claim.taskID), value(f)] }
+        }
+        column { .string($0.plan.status.rawValue) }
+        column { .init($0.plan.nextRun) }
+        column { .init($0.plan.fireAt) }
+        column { .int(Int64($0.plan.attempt)) }
+        column { .init($0.plan.error.map(StoredText.error)) }
+        column { .init($0.duration) }
+        for f in finishes { values += [.int(f.claim.taskID), .init(f.claim.token), .init(f.claimed.version?.date)] }
+        return values
+    }
+}
+
+extension MySQLStoreSQL {
+    /// Finishes `count` unedited claimed rows: each takes its plan only while it still carries its
+    /// token and the `updated_at` of its claim. No temporary table: the rows are found by primary
+    /// key and the values picked by `CASE id`.
+    static func finishUnedited(count: Int) -> String {
+        let whens = String(repeating: " WHEN ? THEN ?", count: count)
+        let fence = Array(repeating: "(id = ? AND task_id = ? AND updated_at = ?)", count: count).joined(
+            separator: " OR ")
+        return """
+            UPDATE cron SET status = CASE id\(whens) END, next_run = CASE id\(whens) END, \
+            fire_at = CASE id\(whens) END, attempt = CASE id\(whens) END, error = CASE id\(whens) END, \
+            last_duration = COALESCE(CASE id\(whens) END, last_duration), \
+            task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE \(fence)
+            """
+    }
+}
+
+extension Array {
+    /// Slices of `limit` (a power of two) elements, then of the powers of two below it that make
+    /// up the rest: 100 → 64, 32, 4. A multi-row statement is prepared once per size, so seven
+    /// sizes keep the connections' statement caches warm where sixty-four would churn them.
+    func chunkedInPowersOfTwo(upTo limit: Int) -> [ArraySlice<Element>] {
+        var slices: [ArraySlice<Element>] = []
+        var start = 0
+        var size = limit
+        while start < count {
+            while size > count - start { size /= 2 }
+            slices.append(self[start..<start + size])
+            start += size
+        }
+        return slices
+    }
+}

@@ -1,0 +1,358 @@
+import Foundation
+import SundialCore
+import SundialMemoryStore
+import SundialMySQL
+import SundialMySQLStore
+import SundialTesting
+import Testing
+
+/// The rules every store must keep, run against the in-memory store and against a real MariaDB
+/// (when SUNDIAL_TEST_DATABASE_URL is set). A store that passes can run executors.
+@Suite(.serialized) struct StoreConformanceTests {
+    static var kinds: [StoreKind] { IntegrationEnvironment.hasDatabase ? [.memory, .mysql] : [.memory] }
+
+    @Test(arguments: kinds) func claimTakesDueRowsInOrderAndOnlyThoseTheExecutorCanRun(kind: StoreKind) throws {
+        let s = try kind.make("claims")
+        let now = try s.store.now()
+        let late = try s.insert("late", nextRun: now.addingTimeInterval(-10))
+        let early = try s.insert("early", nextRun: now.addingTimeInterval(-20))
+        let once = try s.insert("once", nextRun: nil)
+        _ = try s.insert("future", nextRun: now.addingTimeInterval(3600))
+        _ = try s.insert("other-action", action: "invoice", nextRun: now.addingTimeInterval(-30))
+        _ = try s.insert("gpu", nextRun: now.addingTimeInterval(-30), tags: "gpu")
+        _ = try s.insert("paused", nextRun: now.addingTimeInterval(-30), status: .paused)
+        _ = try s.insert("waiting-first-fire", schedule: "* * * * *", nextRun: nil)
+
+        let batch = try s.store.claim(s.request(limit: 10))
+        #expect(batch.rows.map(\.id) == [once, early, late])
+        #expect(batch.rows.allSatisfy { $0.claimToken == batch.token && $0.claimedBy == "e1" })
+        // Claimed rows are not claimed again; tags let the right executor in.
+        #expect(try s.store.claim(s.request(limit: 10)).rows.isEmpty)
+        #expect(try s.store.claim(s.request(limit: 10, tags: ["gpu"])).rows.map(\.name) == ["gpu"])
+        #expect(try s.store.claim(s.request(limit: 10, actions: ["invoice"])).rows.map(\.name) == ["other-action"])
+        // Nothing for an executor that runs nothing.
+        #expect(try s.store.claim(s.request(limit: 10, actions: [])).rows.isEmpty)
+    }
+
+    @Test(arguments: kinds) func releaseIsFencedByTheTokenAndSafeToRepeat(kind: StoreKind) throws {
+        let s = try kind.make("release")
+        let now = try s.store.now()
+        for i in 0..<4 { _ = try s.insert("t\(i)", nextRun: now.addingTimeInterval(-1)) }
+        let first = try s.store.claim(s.request(limit: 4))
+        #expect(first.rows.count == 4)
+        #expect(try s.store.release(token: ClaimToken(12345), taskIDs: nil) == 0)
+        #expect(try s.store.release(token: first.token, taskIDs: [first.rows[0].id]) == 1)
+        #expect(try s.store.release(token: first.token, taskIDs: [first.rows[0].id]) == 0)
+        let second = try s.store.claim(s.request(limit: 4))
+        #expect(second.rows.map(\.id) == [first.rows[0].id])
+        #expect(second.rows[0].attempt == first.rows[0].attempt)
+        // The first token's release no longer touches the row the second claim holds.
+        #expect(try s.store.release(token: first.token, taskIDs: nil) == 3)
+        #expect(try s.row(first.rows[0].id)?.claimToken == second.token)
+    }
+
+    @Test(arguments: kinds) func aFinishAppliesThePlanOnceAndALateOneIsFencedOut(kind: StoreKind) throws {
+        let s = try kind.make("finish")
+        let now = try s.store.now()
+        let id = try s.insert("recurring", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1))
+        let batch = try s.store.claim(s.request(limit: 1))
+        let row = try #require(batch.rows.first)
+        let next = now.addingTimeInterval(60)
+        let finish = s.finished(row, token: batch.token, status: .succeeded, next: next)
+        try s.store.record(RunBatch(started: [finish.run]))
+        try s.store.record(RunBatch(finished: [finish]))
+        // A repeated batch (its first answer lost) changes nothing.
+        try s.store.record(RunBatch(finished: [finish]))
+        let after = try #require(try s.row(id))
+        #expect(after.claimToken == nil && after.status == .active)
+        #expect(after.nextRun.map { abs($0.timeIntervalSince(next)) < 0.001 } == true)
+        #expect(after.lastDuration == 0.25)
+        #expect(try s.store.runs(ofTask: id, limit: 10).map(\.status) == [.succeeded])
+        // The row is claimed again; a result carrying the old token is fenced out.
+        let again = try s.store.claim(s.request(limit: 1, lookahead: .seconds(120)))
+        #expect(again.rows.map(\.id) == [id])
+        try s.store.record(RunBatch(finished: [s.finished(row, token: batch.token, status: .failed, next: nil)]))
+        #expect(try s.row(id)?.claimToken == again.token)
+    }
+
+    @Test(arguments: kinds) func editsMadeWhileClaimedWinOverTheFinishingRun(kind: StoreKind) throws {
+        let s = try kind.make("edits")
+        let now = try s.store.now()
+        let paused = try s.insert("paused", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1))
+        let edited = try s.insert("edited", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1))
+        let moved = try s.insert("moved", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1))
+        let deleted = try s.insert("deleted", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1))
+        let untouched = try s.insert("untouched", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1))
+        let batch = try s.store.claim(s.request(limit: 5))
+        #expect(batch.rows.count == 5)
+        try s.set(paused, "status", "paused")
+        try s.set(edited, "schedule", "0 0 1 1 *")
+        let chosen = now.addingTimeInterval(7200)
+        try s.setNextRun(moved, chosen)
+        #expect(try s.store.delete(taskID: deleted))
+        let next = now.addingTimeInterval(60)
+        try s.store.record(
+            RunBatch(finished: batch.rows.map { s.finished($0, token: batch.token, status: .succeeded, next: next) }))
+        #expect(try s.row(paused)?.status == .paused)
+        #expect(try s.row(paused)?.claimToken == nil)
+        #expect(try s.row(edited)?.nextRun == nil)
+        #expect(try s.row(moved)?.nextRun.map { abs($0.timeIntervalSince(chosen)) < 0.001 } == true)
+        #expect(try s.row(deleted) == nil)
+        #expect(try s.row(untouched)?.nextRun.map { abs($0.timeIntervalSince(next)) < 0.001 } == true)
+        #expect(try s.store.runs(ofTask: deleted, limit: 5).count == 1, "history stays")
+    }
+
+    @Test(arguments: kinds) func recoveryEndsRunsLostAndFreesRowsOnlyAfterTheLeaseEnds(kind: StoreKind) throws {
+        let s = try kind.make("recovery")
+        _ = try s.store.register(s.registration("e1"), lease: .milliseconds(300))
+        _ = try s.store.register(s.registration("e2"), lease: .seconds(60))
+        let now = try s.store.now()
+        let started = try s.insert("started", nextRun: now.addingTimeInterval(-1))
+        let unstarted = try s.insert("unstarted", nextRun: now.addingTimeInterval(-1))
+        let batch = try s.store.claim(s.request(limit: 2))
+        let row = try #require(batch.rows.first { $0.id == started })
+        try s.store.record(RunBatch(started: [s.finished(row, token: batch.token, status: .running, next: nil).run]))
+        let plan: @Sendable (InterruptedFire) -> FirePlanner.Plan = { fire in
+            FirePlanner.Plan(
+                status: .active, nextRun: fire.now, fireAt: fire.scheduledFor, attempt: fire.attempt + 1, error: "lost")
+        }
+        #expect(try s.store.recover(executor: "e1", reason: "gone", self: false, plan: plan).recovered == false)
+        #expect(try s.store.expiredHolders().contains("e1") == false)
+        try s.advance(seconds: 0.5)
+        #expect(try s.store.expiredHolders().contains("e1"))
+        #expect(try s.store.expiredHolders().contains("e2") == false)
+        let report = try s.store.recover(executor: "e1", reason: "gone", self: false, plan: plan)
+        #expect(report == RecoveryReport(recovered: true, lostRuns: 1, freedRows: 2))
+        #expect(try s.store.runs(ofTask: started, limit: 5).map(\.status) == [.lost])
+        #expect(try s.row(started)?.attempt == 1)
+        #expect(try s.row(started)?.claimToken == nil)
+        #expect(try s.row(unstarted)?.attempt == 0)
+        #expect(try s.row(unstarted)?.claimToken == nil)
+        // Its lease is gone for good; a late result does not bring the run back.
+        #expect(try s.store.renewLease(executor: "e1", lease: .seconds(10), busy: 0) == .lost)
+        try s.store.record(RunBatch(finished: [s.finished(row, token: batch.token, status: .succeeded, next: nil)]))
+        #expect(try s.store.runs(ofTask: started, limit: 5).map(\.status) == [.lost])
+        #expect(try s.store.recover(executor: "e1", reason: "again", self: false, plan: plan).lostRuns == 0)
+    }
+
+    @Test(arguments: kinds) func aStoppedExecutorsClaimsAreRecoverableAtOnceWhateverItsState(kind: StoreKind) throws {
+        let s = try kind.make("stopped")
+        _ = try s.store.register(s.registration("e1"), lease: .seconds(60))
+        let now = try s.store.now()
+        let id = try s.insert("held", nextRun: now.addingTimeInterval(-1))
+        _ = try s.store.claim(s.request(limit: 1))
+        try s.store.setState(executor: "e1", .stopped)
+        #expect(try s.store.expiredHolders().contains("e1"))
+        _ = try s.store.recover(executor: "e1", reason: "stopped", self: false) { _ in
+            FirePlanner.Plan(status: .active, nextRun: nil, fireAt: nil, attempt: 0, error: nil)
+        }
+        #expect(try s.row(id)?.claimToken == nil)
+        #expect(try s.store.expiredHolders().contains("e1") == false)
+    }
+
+    @Test(arguments: kinds) func concurrentRunsAreCountedDownExactlyOnce(kind: StoreKind) throws {
+        let s = try kind.make("concurrent")
+        _ = try s.store.register(s.registration("e1"), lease: .milliseconds(300))
+        let now = try s.store.now()
+        let id = try s.insert("wide", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1), maxConcurrency: 3)
+        let next = FirePlanner.Plan(
+            status: .active, nextRun: now.addingTimeInterval(-0.5), fireAt: now.addingTimeInterval(-0.5), attempt: 0,
+            error: nil)
+        let first = try s.store.claim(s.request(limit: 1))
+        var run1 = s.finished(try #require(first.rows.first), token: first.token, status: .running, next: nil).run
+        run1.concurrent = true
+        #expect(try s.store.startConcurrentRun(run1, next: next) == .started)
+        #expect(try s.store.startConcurrentRun(run1, next: next) == .alreadyStarted)
+        let second = try s.store.claim(s.request(limit: 1))
+        var run2 = s.finished(try #require(second.rows.first), token: second.token, status: .running, next: nil).run
+        run2.concurrent = true
+        run2.scheduledFor = now.addingTimeInterval(-0.5)
+        #expect(try s.store.startConcurrentRun(run2, next: next) == .started)
+        #expect(try s.row(id)?.running == 2)
+        var ended = run1
+        ended.status = .succeeded
+        ended.finishedAt = now
+        try s.store.record(RunBatch(finished: [FinishedRun(run: ended, row: nil)]))
+        try s.store.record(RunBatch(finished: [FinishedRun(run: ended, row: nil)]))
+        #expect(try s.row(id)?.running == 1)
+        try s.advance(seconds: 0.5)
+        let report = try s.store.recover(executor: "e1", reason: "gone", self: false) { _ in next }
+        #expect(report.lostRuns == 1)
+        #expect(try s.row(id)?.running == 0)
+    }
+
+    @Test(arguments: kinds) func hostileValuesAreShortenedOrClampedNeverRefused(kind: StoreKind) throws {
+        let s = try kind.make("hostile")
+        let now = try s.store.now()
+        let id = try s.insert("loud", nextRun: now.addingTimeInterval(-1))
+        let batch = try s.store.claim(s.request(limit: 1))
+        var finish = s.finished(try #require(batch.rows.first), token: batch.token, status: .failed, next: nil)
+        finish.run.error = String(repeating: "é", count: 100_000)
+        finish.run.output = String(repeating: "x", count: 3 << 20)
+        finish.run.exitCode = Int.max
+        finish.row?.plan.error = finish.run.error
+        try s.store.record(RunBatch(finished: [finish]))
+        let run = try #require(try s.store.runs(ofTask: id, limit: 1).first)
+        #expect(run.exitCode == Int(Int32.max))
+        #expect((run.error?.utf8.count ?? 0) <= 65_535 && run.error?.hasPrefix("éé") == true)
+        #expect((run.output?.utf8.count ?? 0) < 3 << 20)
+        #expect(try s.row(id)?.claimToken == nil)
+    }
+
+    @Test(arguments: kinds) func retentionKeepsTheNewestRunsPerTaskAndNeverARunningOne(kind: StoreKind) throws {
+        let s = try kind.make("retention")
+        let now = try s.store.now()
+        let id = try s.insert("busy", nextRun: nil, status: .done)
+        let token = ClaimToken(7)
+        let runs = (0..<12).map { (i: Int) -> RunRecord in
+            let at = now.addingTimeInterval(Double(i) - 20)
+            let status: RunStatus = i == 0 ? .running : .succeeded
+            return RunRecord(
+                taskID: id, token: token, scheduledFor: at, attempt: 0, executor: "e1", startedAt: at, finishedAt: now,
+                status: status)
+        }
+        try s.store.record(RunBatch(started: runs))
+        var policy = RetentionPolicy()
+        policy.maxAge = nil
+        policy.keepPerTask = 5
+        var deleted = 0
+        for _ in 0..<3 { deleted += try s.store.pruneRuns(policy, limit: 100) }
+        #expect(deleted == 6)
+        let kept = try s.store.runs(ofTask: id, limit: 100)
+        #expect(kept.count == 6)
+        #expect(kept.contains { $0.status == .running })
+        policy.keepPerTask = nil
+        policy.maxAge = .seconds(5)
+        #expect(try s.store.pruneRuns(policy, limit: 100) == 5)
+        #expect(try s.store.runs(ofTask: id, limit: 100).map(\.status) == [.running])
+    }
+
+    @Test(arguments: kinds) func theCatalogListsSearchesLiterallyAndRefusesDuplicateNames(kind: StoreKind) throws {
+        let s = try kind.make("catalog")
+        let plan = FirePlanner.Plan(status: .active, nextRun: nil, fireAt: nil, attempt: 0, error: nil)
+        _ = try s.store.insert(NewTask(name: "a_b", action: "noop"), plan: plan)
+        _ = try s.store.insert(NewTask(name: "axb", action: "noop"), plan: plan)
+        _ = try s.store.insert(NewTask(name: "100%", action: "noop"), plan: plan)
+        #expect(throws: StoreError.self) { try s.store.insert(NewTask(name: "axb", action: "noop"), plan: plan) }
+        #expect(try s.store.tasks(TaskFilter(search: "_"), after: nil, limit: 10).map(\.name) == ["a_b"])
+        #expect(try s.store.tasks(TaskFilter(search: "%"), after: nil, limit: 10).map(\.name) == ["100%"])
+        #expect(try s.store.tasks(TaskFilter(), after: "a_b", limit: 10).map(\.name) == ["axb"])
+        let id = try #require(try s.store.task(named: "axb")).id
+        #expect(try s.store.changeStatus(taskID: id, from: [.active], to: .paused, plan: nil))
+        #expect(try s.store.changeStatus(taskID: id, from: [.active], to: .paused, plan: nil) == false)
+        #expect(try s.store.runNow(taskID: id))
+        #expect(try s.row(id)?.status == .active)
+    }
+}
+
+/// Which store a conformance case runs on.
+enum StoreKind: String, Sendable, CustomTestStringConvertible {
+    case memory, mysql
+
+    var testDescription: String { rawValue }
+
+    func make(_ name: String) throws -> StoreUnderTest {
+        switch self {
+        case .memory:
+            let store = InMemoryStore(clock: .manual())
+            return StoreUnderTest(store: store, memory: store, db: nil)
+        case .mysql:
+            let db = try IntegrationEnvironment.migratedDatabase("sundial_test_store_\(name)")
+            return StoreUnderTest(
+                store: MySQLStore(database: db, logger: IntegrationEnvironment.logger), memory: nil, db: db)
+        }
+    }
+}
+
+/// A store with the few things a test does from outside it: insert rows as a user's SQL would,
+/// edit them, and let time pass.
+struct StoreUnderTest {
+    let store: any SundialStore
+    let memory: InMemoryStore?
+    let db: Database?
+
+    func request(
+        limit: Int, actions: [String] = ["noop"], tags: [String] = [], lookahead: Duration = .zero
+    ) -> ClaimRequest {
+        ClaimRequest(token: .random(), executor: "e1", actions: actions, tags: tags, limit: limit, lookahead: lookahead)
+    }
+
+    func registration(_ id: String) -> ExecutorRegistration {
+        ExecutorRegistration(id: id, host: "test", pid: 1, threads: 4, tags: [], actions: ["noop"])
+    }
+
+    func insert(
+        _ name: String, action: String = "noop", schedule: String? = nil, nextRun: Date?, tags: String? = nil,
+        status: TaskStatus = .active, maxConcurrency: Int = 1
+    ) throws -> Int64 {
+        if let memory {
+            var row = TaskRow(id: 0, name: name, action: action, schedule: schedule)
+            row.nextRun = nextRun
+            row.fireAt = nextRun
+            row.tags = tags
+            row.status = status
+            row.maxConcurrency = maxConcurrency
+            return memory.insertRaw(row)
+        }
+        let id = try db!.execute(
+            "INSERT INTO cron (name, action, schedule, next_run, fire_at, tags, status, max_concurrency) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                .string(name), .string(action), .init(schedule), .init(nextRun), .init(nextRun), .init(tags),
+                .string(status.rawValue), .int(Int64(maxConcurrency)),
+            ]
+        ).lastInsertID
+        return Int64(id)
+    }
+
+    func row(_ id: Int64) throws -> TaskRow? {
+        if let memory { return memory.allTasks.first { $0.id == id } }
+        let name = try db!.query("SELECT name FROM cron WHERE id = ?", [.int(id)], consistency: .primary).first?["name"]
+            .string
+        return try name.flatMap { try store.task(named: $0) }
+    }
+
+    /// Sets a text column as a user's UPDATE would.
+    func set(_ id: Int64, _ column: String, _ value: String) throws {
+        if let memory {
+            memory.edit(taskID: id) { row in
+                switch column {
+                case "status": row.status = TaskStatus(rawValue: value)!
+                case "schedule": row.schedule = value
+                default: Issue.record("no such column in the test: \(column)")
+                }
+            }
+            return
+        }
+        try db!.execute("UPDATE cron SET \(column) = ? WHERE id = ?", [.string(value), .int(id)])
+    }
+
+    func setNextRun(_ id: Int64, _ date: Date) throws {
+        if let memory {
+            memory.edit(taskID: id) { $0.nextRun = date }
+            return
+        }
+        try db!.execute("UPDATE cron SET next_run = ? WHERE id = ?", [.date(date), .int(id)])
+    }
+
+    func advance(seconds: Double) throws {
+        if let memory {
+            memory.clock.advance(by: seconds)
+        } else {
+            Thread.sleep(forTimeInterval: seconds)
+        }
+    }
+
+    /// The attempt of `row`'s pending fire, ended with `status`, and the row's change.
+    func finished(_ row: TaskRow, token: ClaimToken, status: RunStatus, next: Date?) -> FinishedRun {
+        let fire = row.fireAt ?? row.nextRun ?? Date(timeIntervalSince1970: 1_800_000_000)
+        let run = RunRecord(
+            taskID: row.id, token: token, scheduledFor: fire, attempt: row.attempt, executor: "e1", startedAt: fire,
+            finishedAt: status == .running ? nil : fire.addingTimeInterval(0.25), status: status)
+        let plan = FirePlanner.Plan(
+            status: next == nil ? .done : .active, nextRun: next, fireAt: next, attempt: 0, error: nil)
+        return FinishedRun(
+            run: run,
+            row: RowFinish(
+                claim: Claim(taskID: row.id, token: token), plan: plan, claimed: ClaimedState(row), duration: 0.25))
+    }
+}
