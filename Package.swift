@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "sundial", targets: ["sundial"]),
         .executable(name: "sundial-supervise", targets: ["sundial-supervise"]),
+        .executable(name: "sundial-sim", targets: ["sundial-sim"]),
         .library(name: "SundialSchedule", targets: ["SundialSchedule"]),
         .library(name: "SundialCore", targets: ["SundialCore"]),
         .library(name: "SundialActions", targets: ["SundialActions"]),
@@ -86,6 +87,23 @@ let package = Package(
             ]
         ),
 
+        // The deterministic fault simulation: executors on a virtual clock against the in-memory
+        // store, and `sundial-sim` to run seeds of it.
+        .target(
+            name: "SundialSimulation",
+            dependencies: [
+                "SundialCore", "SundialActions", "SundialExecutor", "SundialMemoryStore", "SundialSchedule",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "sundial-sim",
+            dependencies: [
+                "SundialSimulation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // The `sundial` command: subcommands wire the libraries together.
         .executableTarget(
             name: "sundial",
@@ -162,5 +180,6 @@ let package = Package(
             dependencies: ["SundialCore", "SundialMySQLStore", "SundialMemoryStore", "SundialTesting"]
         ),
         .testTarget(name: "SundialCoreTests", dependencies: ["SundialCore", "SundialSchedule"]),
+        .testTarget(name: "SundialSimulationTests", dependencies: ["SundialSimulation"]),
     ]
 )

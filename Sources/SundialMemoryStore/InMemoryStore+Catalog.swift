@@ -88,7 +88,7 @@ extension InMemoryStore: TaskCatalog {
     public func requestKill(taskID: Int64) throws(StoreError) -> Int {
         try call(.requestKill) { state, _ in
             var asked = 0
-            for (key, run) in state.runs
+            for (key, run) in state.runs.sorted(by: { $0.key < $1.key })
             where run.record.taskID == taskID && run.record.status == .running && !run.killRequested {
                 state.runs[key]?.killRequested = true
                 asked += 1

@@ -48,7 +48,7 @@ extension InMemoryStore: ClaimStore {
         try call(.release) { state, _ in
             let ids = taskIDs ?? Array(state.tasks.keys)
             var freed = 0
-            for id in Set(ids) where state.tasks[id]?.claimToken == token {
+            for id in Set(ids).sorted() where state.tasks[id]?.claimToken == token {
                 state.free(id)
                 freed += 1
             }
@@ -68,20 +68,25 @@ extension InMemoryStore: ClaimStore {
         }
     }
 
-    public func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan) throws(StoreError) -> ConcurrentStart {
+    public func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan?) throws(StoreError) -> ConcurrentStart {
         try call(.startConcurrentRun) { state, _ in
-            guard let row = state.tasks[run.taskID], row.claimToken == run.token, row.status == .active else {
-                return state.runs[run.key]?.record.token == run.token ? .alreadyStarted : .claimLost
-            }
-            state.update(row.id) {
-                $0.running += 1
-                $0.nextRun = next.nextRun
-                $0.fireAt = next.fireAt
-                $0.attempt = next.attempt
-                $0.status = next.status
-                $0.error = next.error
-                $0.claimToken = nil
-                $0.claimedBy = nil
+            if state.runs[run.key]?.record.token == run.token { return .alreadyStarted }
+            guard let row = state.tasks[run.taskID], row.status == .active else { return .claimLost }
+            if let next {
+                guard row.claimToken == run.token else { return .claimLost }
+                state.update(row.id) {
+                    $0.running += 1
+                    $0.nextRun = next.nextRun
+                    $0.fireAt = next.fireAt
+                    $0.attempt = next.attempt
+                    $0.status = next.status
+                    $0.error = next.error
+                    $0.claimToken = nil
+                    $0.claimedBy = nil
+                }
+            } else {
+                guard row.running < row.maxConcurrency else { return .noRoom }
+                state.update(row.id) { $0.running += 1 }
             }
             var started = run
             started.concurrent = true
@@ -149,7 +154,7 @@ extension InMemoryStore: ClaimStore {
         try call(.killRequests) { state, _ in
             state.runs.values.filter {
                 $0.killRequested && $0.record.status == .running && $0.record.executor == executor
-            }.map(\.record.key)
+            }.map(\.record.key).sorted()
         }
     }
 }

@@ -73,6 +73,7 @@ extension InMemoryStore: ExecutorRegistry {
                 state.executors[executor] = entry
             }
             let lost = state.runs.values.filter { $0.record.status == .running && $0.record.executor == executor }
+                .sorted { $0.id < $1.id }
             for run in lost {
                 state.runs[run.record.key]?.record.status = .lost
                 state.runs[run.record.key]?.record.finishedAt = now
@@ -82,6 +83,7 @@ extension InMemoryStore: ExecutorRegistry {
                 }
             }
             let held = state.tasks.values.filter { $0.claimToken != nil && $0.claimedBy == executor }
+                .sorted { $0.id < $1.id }
             for row in held {
                 let started = lost.first {
                     $0.record.taskID == row.id && $0.record.token == row.claimToken && !$0.record.concurrent

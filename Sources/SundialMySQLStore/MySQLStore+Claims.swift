@@ -71,26 +71,38 @@ extension MySQLStore: ClaimStore {
         }
     }
 
-    public func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan) throws(StoreError) -> ConcurrentStart {
+    public func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan?) throws(StoreError) -> ConcurrentStart {
         try mapped {
             try database.transaction { c -> ConcurrentStart in
-                let moved = try c.execute(
-                    """
-                    UPDATE cron SET running = running + 1, next_run = ?, fire_at = ?, attempt = ?, status = ?, error = ?, \
-                    task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ? AND status = 'active'
-                    """,
-                    [
-                        .init(next.nextRun), .init(next.fireAt), .int(Int64(next.attempt)),
-                        .string(next.status.rawValue), .init(next.error.map(StoredText.error)), .int(run.taskID),
-                        .init(run.token),
-                    ]
-                ).affectedRows
-                guard moved == 1 else {
+                let counted: Int
+                if let next {
+                    counted = try c.execute(
+                        """
+                        UPDATE cron SET running = running + 1, next_run = ?, fire_at = ?, attempt = ?, status = ?, error = ?, \
+                        task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ? AND status = 'active'
+                        """,
+                        [
+                            .init(next.nextRun), .init(next.fireAt), .int(Int64(next.attempt)),
+                            .string(next.status.rawValue), .init(next.error.map(StoredText.error)), .int(run.taskID),
+                            .init(run.token),
+                        ]
+                    ).affectedRows
+                } else {
+                    counted = try c.execute(
+                        "UPDATE cron SET running = running + 1 WHERE id = ? AND status = 'active' AND running < max_concurrency",
+                        [.int(run.taskID)]
+                    ).affectedRows
+                }
+                guard counted == 1 else {
                     // Already applied by a call whose answer was lost? Then the run is on record.
                     let known = try c.query(
                         "SELECT 1 FROM cron_run WHERE cron_id = ? AND scheduled_for = ? AND attempt = ? AND task_id = ?",
                         [.int(run.taskID), .date(run.scheduledFor), .int(Int64(run.attempt)), .init(run.token)])
-                    return known.isEmpty ? .claimLost : .alreadyStarted
+                    if !known.isEmpty { return .alreadyStarted }
+                    if next != nil { return .claimLost }
+                    let active = try c.query(
+                        "SELECT 1 FROM cron WHERE id = ? AND status = 'active'", [.int(run.taskID)])
+                    return active.isEmpty ? .claimLost : .noRoom
                 }
                 var started = run
                 started.concurrent = true

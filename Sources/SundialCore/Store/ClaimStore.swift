@@ -34,12 +34,13 @@ public protocol ClaimStore: Sendable {
     /// Marks a claimed row `invalid` with a readable error and frees it. Idempotent.
     func markInvalid(_ claim: Claim, error: String) throws(StoreError)
 
-    /// Starts a concurrent run (`max_concurrency` above 1), atomically: records `run` as running,
-    /// counts it in the row's `running`, moves the row on to `next` and frees it for the next fire.
-    /// False when the claim was lost (nothing written). Repeating it after `outcomeUnknown`
-    /// returns false if the first call was applied (the claim is gone): then the run is on
-    /// record, and the caller may run it.
-    func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan) throws(StoreError) -> ConcurrentStart
+    /// Starts a concurrent run (`max_concurrency` above 1), atomically: records `run` as running
+    /// and counts it in the row's `running`. With `next` (a fire just claimed), it also moves the
+    /// row on to `next` and frees it for the next fire, fenced by the claim. Without (a retry of a
+    /// fire whose row has moved on), it counts the run only while the row is active and has room
+    /// (`running < max_concurrency`). Repeating it after `outcomeUnknown` answers
+    /// `alreadyStarted` when the first call was applied.
+    func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan?) throws(StoreError) -> ConcurrentStart
 
     /// Writes one group commit atomically: started attempts as `running`, finished attempts with
     /// their final status, and each finished attempt's row change (`FinishRule`), fenced by its
@@ -61,8 +62,11 @@ public protocol ClaimStore: Sendable {
 public enum ConcurrentStart: Sendable, Equatable {
     /// The run is on record and counted; run it.
     case started
-    /// The claim was gone before anything was written: do not run it.
+    /// The claim was gone (or the task deleted or no longer active) before anything was written:
+    /// do not run it.
     case claimLost
+    /// A retry found the task at its concurrency limit: nothing was written; try again later.
+    case noRoom
     /// The run was already on record (a repeat after an unknown outcome): run it.
     case alreadyStarted
 }

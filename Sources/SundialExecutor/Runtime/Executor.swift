@@ -23,21 +23,21 @@ public final class Executor: @unchecked Sendable {
     public let definitions: TaskDefinitions
     let liveness: LivenessPipes
     let recorder: RunRecorder
+    let housekeeper: Housekeeper
     let clock = DatabaseClock()
     let logger: Logger
 
     private let state = NSCondition()
     private var configuration: ExecutorConfiguration
+    /// The decisions: lease, fencing, stopping, runs in flight, claims to give back.
+    private var machine: ExecutorMachine
+    /// The monotonic clock's origin for the machine's times.
+    private let origin = ContinuousClock.now
     private var idle = IdleQueue()
     private var capacity = ClaimCapacity()
-    private var running: [RunKey: RunningRun] = [:]
-    private var stopping = false
-    /// Claims to give back once the store answers: work dropped while fenced, releases that
-    /// failed, and claims whose outcome is unknown. Released by token, so repeating is harmless.
-    private var unreleased: [ClaimToken: Set<Int64>?] = [:]
-    private var fenced = false
+    /// The contexts of the runs in flight, to cancel them.
+    private var contexts: [RunKey: RunContext] = [:]
     private var nextPoll = ContinuousClock.now
-    private var lastRenewal = ContinuousClock.now
     private var lastRetention: ContinuousClock.Instant?
     /// The leader sleeps because every thread is busy and nothing more may be claimed: a run
     /// that ends must wake it. Otherwise ending runs wake nobody.
@@ -60,16 +60,12 @@ public final class Executor: @unchecked Sendable {
     /// How often history is pruned.
     static let retentionInterval: Duration = .seconds(60)
 
-    struct RunningRun {
-        var context: RunContext
-        var deadline: ContinuousClock.Instant?
-    }
-
     public init(
         store: any SundialStore, configuration: ExecutorConfiguration, handlers: HandlerRegistry,
         liveness: LivenessPipes, logger: Logger
     ) {
         self.configuration = configuration
+        self.machine = ExecutorMachine(settings: configuration.machineSettings, now: .zero)
         self.identity = ExecutorIdentity(
             name: configuration.name, threads: configuration.threads, tags: configuration.tags)
         self.store = store
@@ -79,6 +75,8 @@ public final class Executor: @unchecked Sendable {
         logger[metadataKey: "executor"] = "\(identity.id)"
         self.logger = logger
         self.recorder = RunRecorder(store: store, logger: logger)
+        self.housekeeper = Housekeeper(
+            store: store, definitions: definitions, executorID: identity.id, logger: logger)
         self.pool = LeaderFollowerPool(
             threads: configuration.threads, name: "sundial-worker",
             lead: { [unowned self] lead in self.lead(lead) },
@@ -90,9 +88,12 @@ public final class Executor: @unchecked Sendable {
     /// Registers in the executor registry and starts the threads.
     public func start() throws(StoreError) {
         let settings = currentSettings
+        let sent = ContinuousClock.now
         _ = try store.register(registration, lease: settings.lease)
-        lastRenewal = .now
-        tellSupervisorsTheLease(renewedAt: lastRenewal, settings)
+        state.lock()
+        _ = machine.renewalAnswered(.renewed, sentAt: sent - origin, now: .now - origin)
+        state.unlock()
+        tellSupervisorsTheLease(renewedAt: sent, settings)
         recorder.start()
         pool.start()
         every({ [unowned self] in self.currentSettings.heartbeatInterval }, name: "sundial-lease") {
@@ -119,11 +120,11 @@ public final class Executor: @unchecked Sendable {
     /// claimed when the store answers (and its lease ends either way, so others recover the rest).
     public func stop() {
         state.lock()
-        if stopping {
+        if machine.isStopping {
             state.unlock()
             return
         }
-        stopping = true
+        let finishedAlready = machine.stop(now: .now - origin).contains(.finishStop)
         let grace = configuration.shutdownGrace
         let unstarted = idle.removeAll()
         state.broadcast()
@@ -137,6 +138,7 @@ public final class Executor: @unchecked Sendable {
         }
         giveBack(given)
         logger.info("stopping", metadata: ["given back": "\(given.count)", "running": "\(runningCount)"])
+        _ = finishedAlready
         if !pool.join(timeout: grace.timeInterval) {
             logger.warning("grace period over; killing the runs still going", metadata: ["running": "\(runningCount)"])
             cancelAll(.executorStopping)
@@ -151,7 +153,7 @@ public final class Executor: @unchecked Sendable {
         // result that could not be written) is freed the way recovery frees a dead executor's.
         do {
             let report = try store.recover(
-                executor: identity.id, reason: "the executor stopped", self: true, plan: interruptionPlan)
+                executor: identity.id, reason: "the executor stopped", self: true, plan: housekeeper.interruptionPlan)
             if report.freedRows > 0 || report.lostRuns > 0 {
                 logger.notice(
                     "freed work still held at stop",
@@ -173,6 +175,7 @@ public final class Executor: @unchecked Sendable {
         applied.threads = configuration.threads
         applied.name = configuration.name
         configuration = applied
+        machine.reload(applied.machineSettings)
         state.broadcast()
         state.unlock()
         if new.threads != applied.threads {
@@ -184,7 +187,7 @@ public final class Executor: @unchecked Sendable {
     public var runningCount: Int {
         state.lock()
         defer { state.unlock() }
-        return running.count
+        return contexts.count
     }
 
     // MARK: Leading
@@ -192,7 +195,7 @@ public final class Executor: @unchecked Sendable {
     private func lead(_ lead: LeaderFollowerPool<WorkItem>.Lead) -> [WorkItem] {
         state.lock()
         defer { state.unlock() }
-        while !stopping {
+        while !machine.isStopping {
             let now = ContinuousClock.now
             // Everything due goes to the ready queue at once: threads take it from there without
             // waiting for the next leader, and housekeeping gives back what waits too long.
@@ -200,7 +203,7 @@ public final class Executor: @unchecked Sendable {
             if !due.isEmpty { return due }
             let pending = idle.count + lead.readyCount
             let limit =
-                fenced
+                !machine.mayClaim
                 ? 0
                 : capacity.limit(
                     batch: configuration.batch, idleThreads: lead.idleThreads,
@@ -215,7 +218,7 @@ public final class Executor: @unchecked Sendable {
                 capacity.observeClaim(seconds: (ContinuousClock.now - began).timeInterval)
                 switch claimed {
                 case .claimed(let items):
-                    if stopping || fenced {
+                    if !machine.mayClaim {
                         // Stopped or fenced while the claim was in flight: give it all back.
                         state.unlock()
                         giveBack(items)
@@ -270,7 +273,9 @@ public final class Executor: @unchecked Sendable {
                 return .conflict
             case .outcomeUnknown:
                 logger.warning("claim outcome unknown; its rows are given back", metadata: ["error": "\(error)"])
-                keepForRelease(request.token, ids: nil)
+                state.lock()
+                machine.claimFailed(token: request.token, error)
+                state.unlock()
             default:
                 logger.warning("claim failed", metadata: ["error": "\(error)"])
             }
@@ -335,23 +340,19 @@ public final class Executor: @unchecked Sendable {
 
     private func keepForRelease(_ token: ClaimToken, ids: [Int64]?) {
         state.lock()
-        defer { state.unlock() }
-        switch (unreleased[token], ids) {
-        case (nil, let ids?): unreleased[token] = Set(ids)
-        case (let known??, let ids?): unreleased[token] = known.union(ids)
-        default: unreleased[token] = .some(nil)  // every row of the token
-        }
+        machine.keepForRelease(token, ids: ids)
+        state.unlock()
     }
 
     private func releaseKept() {
         state.lock()
-        let kept = unreleased
+        let kept = machine.unreleased
         state.unlock()
         for (token, ids) in kept {
             do {
                 let freed = try store.release(token: token, taskIDs: ids.map(Array.init))
                 state.lock()
-                unreleased[token] = nil
+                machine.released(token)
                 state.unlock()
                 if freed > 0 { logger.notice("gave back work held since a failure", metadata: ["rows": "\(freed)"]) }
             } catch {
@@ -384,34 +385,43 @@ public final class Executor: @unchecked Sendable {
             definition = found
         }
         state.lock()
-        if fenced || stopping {
+        let mayStart = machine.mayStart
+        state.unlock()
+        guard mayStart else {
             // Fenced off or stopping before it started: not run, no history; the row goes back.
-            state.unlock()
             giveBack([item])
             return
         }
-        state.unlock()
-        let planner = FirePlanner(row: item.row, schedule: definition.schedule)
         let concurrent = item.isDetached || (item.row.maxConcurrency > 1 && definition.schedule?.isRecurring == true)
-
         let key = RunKey(task: item.row.id, scheduled: item.fireAt, attempt: item.attempt)
         var record = RunRecord(
             taskID: item.row.id, token: item.token, scheduledFor: item.fireAt, attempt: item.attempt,
             executor: identity.id, startedAt: clock.now, finishedAt: nil, status: .running, concurrent: concurrent)
         var startRecorded = true
-        if concurrent && !item.isDetached {
-            // Free the row for the next fire while this one runs, in one write with the run's start.
+        if concurrent {
+            // A concurrent run is counted in `running` and on record before it starts; a fire
+            // just claimed also frees its row for the next fire, in the same write.
+            let next =
+                item.isDetached
+                ? nil
+                : FirePlanner(row: item.row, schedule: definition.schedule).moveOn(after: item.fireAt, now: clock.now)
             do {
-                let next = planner.moveOn(after: item.fireAt, now: clock.now)
                 switch try store.startConcurrentRun(record, next: next) {
                 case .claimLost: return
+                case .noRoom:
+                    // A retry waits for a free place under the task's limit.
+                    let later = item.retry(attempt: item.attempt, due: .now + .seconds(1))
+                    state.lock()
+                    if machine.mayStart { idle.insert(later) }
+                    state.unlock()
+                    return
                 case .started, .alreadyStarted: break
                 }
             } catch {
                 logger.error(
                     "could not start a concurrent run", metadata: ["task": "\(item.row.name)", "error": "\(error)"])
                 // Not started; if the write did happen, recovery ends the run as lost.
-                keepForRelease(item.token, ids: [item.row.id])
+                if !item.isDetached { keepForRelease(item.token, ids: [item.row.id]) }
                 return
             }
         } else {
@@ -424,107 +434,100 @@ public final class Executor: @unchecked Sendable {
             taskID: item.row.id, taskName: item.row.name, payload: definition.payload, prepared: definition.prepared,
             scheduledFor: item.fireAt, attempt: item.attempt, timeout: item.row.timeoutSeconds)
         state.lock()
-        running[key] = RunningRun(
-            context: context,
-            deadline: item.row.timeoutSeconds.map { .now + Duration.clamped(seconds: $0) })
-        let cutOff = fenced
+        contexts[key] = context
+        let startActions = machine.runStarted(
+            key, claim: item.claim,
+            deadline: item.row.timeoutSeconds.map { (.now - origin) + Duration.clamped(seconds: $0) })
         state.unlock()
-        if cutOff || !startRecorded { context.cancel(.executorStopping) }
+        perform(startActions)
+        if !startRecorded { context.cancel(.executorStopping) }
 
-        var outcome: FirePlanner.Outcome
-        var interruption: String? =
-            startRecorded
-            ? nil : "not run: its start could not be recorded within \(Self.durableStartTimeout) s (at_most_once)"
+        var end: AttemptEnd
         do {
             // Not started at all when stopped before its start: the interruption is recorded below.
             guard !context.isCancelled else { throw RunKilled(output: nil) }
             let output = try definition.handler.run(context)
             (record.exitCode, record.output) = (output.exitCode, output.output)
-            outcome = .succeeded
+            end = .succeeded
         } catch let failure as RunFailure {
             (record.exitCode, record.output) = (failure.exitCode, failure.output)
-            outcome = .failed(failure.message)
+            end = .failed(failure.message)
         } catch let timedOut as RunTimedOut {
             record.output = timedOut.output
-            outcome = .timedOut
+            end = .timedOut
         } catch let killed as RunKilled {
             record.output = killed.output
-            outcome = .killed
+            end = .killed
         } catch let interrupted as RunInterrupted {
             record.output = interrupted.output
-            interruption = interrupted.message
-            outcome = .failed(interrupted.message)
+            end = .interrupted(interrupted.message)
         } catch {
-            outcome = .failed("\(error)")
+            end = .failed("\(error)")
         }
-        switch context.cancelReason {
-        case .timedOut? where outcome != .succeeded: outcome = .timedOut
-        case .killRequested? where outcome != .succeeded: outcome = .killed
-        default: break
+        if !startRecorded {
+            end = .interrupted(
+                "not run: its start could not be recorded within \(Self.durableStartTimeout) s (at_most_once)")
         }
 
         let took = ContinuousClock.now - began
         state.lock()
-        running[key] = nil
+        contexts[key] = nil
+        let cancelled = machine.running[key]?.cancelled
+        let endActions = machine.runEnded(key)
         capacity.observeRun(seconds: took.timeInterval)
         if leaderWaitsForThreads { state.broadcast() }
         state.unlock()
+        perform(endActions)
 
-        let now = clock.now
-        record.finishedAt = now
-        var plan: FirePlanner.Plan
-        let interrupted =
-            outcome != .succeeded && (interruption != nil || context.cancelReason == .executorStopping)
-        if interrupted {
-            let reason = interruption ?? "the executor stopped during the run"
-            record.status = .killed
-            record.error = reason
-            plan = planner.afterInterruption(fireAt: item.fireAt, attempt: item.attempt, now: now, reason: reason)
-        } else {
-            plan = planner.afterRun(
-                fireAt: item.fireAt, attempt: item.attempt, outcome: outcome, now: now, jitter: Double.random(in: 0...1)
-            )
-            switch outcome {
-            case .succeeded: record.status = .succeeded
-            case .failed(let message): (record.status, record.error) = (.failed, message)
-            case .timedOut: (record.status, record.error) = (.timedOut, plan.error)
-            case .killed: (record.status, record.error) = (.killed, plan.error)
-            }
-        }
-        if concurrent && plan.attempt > item.attempt && plan.fireAt == item.fireAt && plan.status == .active {
-            // A concurrent run retries here: the row has already moved on.
-            let retry = item.retry(
-                attempt: plan.attempt, due: plan.nextRun.flatMap { clock.instant(whenDatabaseReaches: $0) } ?? .now)
+        let result = AttemptResult(
+            row: item.row, schedule: definition.schedule, run: record, end: end, cancelled: cancelled,
+            took: took.timeInterval, now: clock.now, jitter: Double.random(in: 0...1))
+        if let retry = result.concurrentRetry, cancelled != .executorStopping {
+            // A concurrent run retries here: the row has already moved on. Not after the executor
+            // cut it short (stopping, fenced, lease lost): its work is no longer this executor's.
+            let again = item.retry(
+                attempt: retry.attempt, due: retry.nextRun.flatMap { clock.instant(whenDatabaseReaches: $0) } ?? .now)
             state.lock()
-            if !stopping { idle.insert(retry) }
+            if machine.mayStart { idle.insert(again) }
             state.broadcast()
             state.unlock()
         }
-        let finish =
-            concurrent
-            ? nil
-            : RowFinish(
-                claim: item.claim, plan: plan, claimed: ClaimedState(item.row),
-                duration: interrupted ? nil : took.timeInterval)
-        recorder.runFinished(FinishedRun(run: record, row: finish))
+        recorder.runFinished(result.finished)
+    }
+
+    /// Carries out the machine's actions (outside the lock).
+    private func perform(_ actions: [ExecutorMachine.Action]) {
+        for action in actions {
+            switch action {
+            case .cancel(let key, let reason):
+                state.lock()
+                let context = contexts[key]
+                state.unlock()
+                context?.cancel(RunContext.CancelReason(reason))
+            case .fence:
+                logger.error(
+                    "no lease renewal for most of the lease: killing running tasks and stopping claims before another executor takes them over"
+                )
+                cancelAll(.executorStopping)
+                state.lock()
+                let dropped = idle.removeAll() + pool.drainReady()
+                state.unlock()
+                // Still claimed by this executor: given back as soon as the store answers again.
+                for item in dropped where !item.isDetached { keepForRelease(item.token, ids: [item.row.id]) }
+            case .abandon:
+                declaredDead()
+            case .finishStop:
+                // `stop()` finishes the stop itself once the pool has drained.
+                break
+            }
+        }
     }
 
     private func cancelAll(_ reason: RunContext.CancelReason) {
         state.lock()
-        let contexts = running.values.map(\.context)
+        let all = Array(contexts.values)
         state.unlock()
-        contexts.forEach { $0.cancel(reason) }
-    }
-
-    /// The planner's decision for a fire cut short with its executor (recovery, shutdown).
-    private var interruptionPlan: @Sendable (InterruptedFire) -> FirePlanner.Plan {
-        let definitions = self.definitions
-        return { fire in
-            let schedule = try? definitions.schedule(for: fire.row).get()
-            return FirePlanner(row: fire.row, schedule: schedule).afterInterruption(
-                fireAt: fire.scheduledFor, attempt: fire.attempt, now: fire.now,
-                reason: "its executor stopped during the run")
-        }
+        all.forEach { $0.cancel(reason) }
     }
 
     // MARK: Timers
@@ -554,30 +557,35 @@ public final class Executor: @unchecked Sendable {
         let sent = ContinuousClock.now
         let wallSent = Date()
         let settings = currentSettings
-        let answer: LeaseRenewal
+        state.lock()
+        let mustRegister = machine.needsRegistration && !machine.isStopping
+        state.unlock()
+        if mustRegister {
+            registerAgain(sentAt: sent)
+            return
+        }
+        var renewal = ExecutorMachine.Renewal.failed
         do {
-            answer = try store.renewLease(executor: identity.id, lease: settings.lease, busy: runningCount)
+            switch try store.renewLease(executor: identity.id, lease: settings.lease, busy: runningCount) {
+            case .renewed(_, let now):
+                clock.observe(databaseNow: now, sent: sent, received: .now, wallSent: wallSent, wallReceived: Date())
+                renewal = .renewed
+            case .lost:
+                renewal = .lost
+            }
         } catch {
             logger.warning("lease renewal failed", metadata: ["error": "\(error)"])
-            return
         }
-        guard case .renewed(_, let now) = answer else {
-            declaredDead()
-            return
-        }
-        clock.observe(
-            databaseNow: now, sent: sent, received: .now, wallSent: wallSent, wallReceived: Date())
         state.lock()
-        lastRenewal = max(lastRenewal, sent)
-        tellSupervisorsTheLease(renewedAt: lastRenewal, configuration)
-        let wasFenced = fenced
-        // A renewal counts from when it was sent: one that was stuck for most of the lease
-        // (a lock, a stalled database) does not lift the fence, or the watchdog would fence
-        // again at once and kill what had just started. The next, quick one does.
-        if ContinuousClock.now - lastRenewal < configuration.selfFenceAfter { fenced = false }
-        let resumed = wasFenced && !fenced
+        let wasFenced = machine.fenced
+        let actions = machine.renewalAnswered(renewal, sentAt: sent - origin, now: .now - origin)
+        let resumed = wasFenced && !machine.fenced
+        if renewal == .renewed {
+            tellSupervisorsTheLease(renewedAt: origin + machine.lastRenewal, configuration)
+        }
         state.broadcast()
         state.unlock()
+        perform(actions)
         if resumed { logger.notice("lease renewed again; claiming resumes") }
     }
 
@@ -590,53 +598,51 @@ public final class Executor: @unchecked Sendable {
             let kills = try store.killRequests(executor: identity.id)
             if !kills.isEmpty {
                 state.lock()
-                let contexts = kills.compactMap { running[$0]?.context }
+                let actions = machine.killRequested(kills)
                 state.unlock()
-                contexts.forEach { $0.cancel(.killRequested) }
+                perform(actions)
             }
         } catch {
             logger.warning("could not read kill requests", metadata: ["error": "\(error)"])
         }
         releaseOverdue(settings)
-        recoverExpired()
-        scheduleNewRows()
+        housekeeper.recoverExpired()
+        housekeeper.scheduleNewRows()
         pruneHistory(settings)
     }
 
     /// The local half, on its own thread and never blocked by the store: fence this executor
     /// off when the lease has not been renewed for most of its length, keep the shell supervisors
-    /// informed while it is healthy, and enforce timeouts.
+    /// informed while it is healthy, and enforce timeouts and the shutdown grace.
     func watchdog() {
         state.lock()
-        let settings = configuration
-        let silentFor = ContinuousClock.now - lastRenewal
-        let shouldFence = !fenced && silentFor >= settings.selfFenceAfter
-        if shouldFence { fenced = true }
-        let healthy = !fenced
-        let now = ContinuousClock.now
-        let expired = running.values.filter { $0.deadline.map { $0 <= now } ?? false }.map(\.context)
+        let actions = machine.tick(now: .now - origin)
+        let healthy = !machine.fenced
         state.unlock()
-
-        if shouldFence {
-            logger.error(
-                "no lease renewal for most of the lease: killing running tasks and stopping claims before another executor takes them over",
-                metadata: ["silent for": "\(silentFor)"])
-            cancelAll(.executorStopping)
-            state.lock()
-            let dropped = idle.removeAll() + pool.drainReady()
-            state.unlock()
-            // Still claimed by this executor: given back as soon as the store answers again.
-            for item in dropped where !item.isDetached { keepForRelease(item.token, ids: [item.row.id]) }
-        }
+        perform(actions)
         // Each ping carries the lease left; supervisors end their commands before it runs out.
         if healthy { liveness.pingAll() }
-        expired.forEach { $0.cancel(.timedOut) }
+    }
+
+    /// After a lost lease: a fresh registration, before anything is claimed again.
+    private func registerAgain(sentAt sent: ContinuousClock.Instant) {
+        do {
+            _ = try store.register(registration, lease: currentSettings.lease)
+            state.lock()
+            machine.registered(sentAt: sent - origin, now: .now - origin)
+            tellSupervisorsTheLease(renewedAt: origin + machine.lastRenewal, configuration)
+            state.broadcast()
+            state.unlock()
+            logger.notice("registered again; claiming resumes")
+        } catch {
+            logger.error("could not register again; trying at the next heartbeat", metadata: ["error": "\(error)"])
+        }
     }
 
     private var isStopping: Bool {
         state.lock()
         defer { state.unlock() }
-        return stopping
+        return machine.isStopping
     }
 
     private var currentSettings: ExecutorConfiguration {
@@ -657,68 +663,13 @@ public final class Executor: @unchecked Sendable {
         logger.info("gave back work no thread could start in time", metadata: ["rows": "\(overdue.count)"])
     }
 
-    /// Recovers the work of every executor whose lease has ended, by the store's clock and that
-    /// executor's own lease.
-    private func recoverExpired() {
-        do {
-            for holder in try store.expiredHolders() where holder != identity.id {
-                let report = try store.recover(
-                    executor: holder, reason: "executor \(holder) lost its lease", self: false, plan: interruptionPlan)
-                if report.recovered && (report.lostRuns > 0 || report.freedRows > 0) {
-                    logger.warning(
-                        "recovered the work of an executor whose lease ended",
-                        metadata: [
-                            "from": "\(holder)", "runs lost": "\(report.lostRuns)", "rows freed": "\(report.freedRows)",
-                        ])
-                }
-            }
-        } catch {
-            logger.warning("recovery failed; trying again next time", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Gives rows inserted without a `next_run` their first fire (or `invalid`, with the reason).
-    private func scheduleNewRows() {
-        do {
-            let rows = try store.unscheduledRows(limit: 500)
-            guard !rows.isEmpty else { return }
-            let now = try store.now()
-            for row in rows {
-                switch definitions.schedule(for: row) {
-                case .failure(let invalid):
-                    _ = try store.markInvalid(taskID: row.id, error: invalid.message)
-                case .success(let schedule):
-                    _ = try store.scheduleFirstFire(
-                        taskID: row.id, plan: FirePlanner(row: row, schedule: schedule).firstFire(now: now))
-                }
-            }
-        } catch {
-            logger.warning("could not schedule new rows", metadata: ["error": "\(error)"])
-        }
-    }
-
     private func pruneHistory(_ settings: ExecutorConfiguration) {
         let now = ContinuousClock.now
         state.lock()
         let due = lastRetention.map { now - $0 >= Self.retentionInterval } ?? true
         if due { lastRetention = now }
         state.unlock()
-        guard due else { return }
-        do {
-            var runs = 0
-            // Small batches, a bounded number per pass: history never crowds out the claims.
-            for _ in 0..<10 {
-                let deleted = try store.pruneRuns(settings.retention, limit: 1_000)
-                runs += deleted
-                if deleted < 1_000 { break }
-            }
-            let executors = try store.pruneExecutors(settings.retention, limit: 100)
-            if runs > 0 || executors > 0 {
-                logger.info("pruned history", metadata: ["runs": "\(runs)", "executors": "\(executors)"])
-            }
-        } catch {
-            logger.warning("could not prune history", metadata: ["error": "\(error)"])
-        }
+        if due { housekeeper.pruneHistory(settings.retention) }
     }
 
     /// Another executor found this one's lease ended and took its work: everything in hand is
@@ -728,15 +679,20 @@ public final class Executor: @unchecked Sendable {
         cancelAll(.executorStopping)
         state.lock()
         _ = idle.removeAll()
-        unreleased.removeAll()
-        let shuttingDown = stopping
+        let shuttingDown = machine.isStopping
         state.unlock()
         _ = pool.drainReady()
         guard !shuttingDown else { return }
-        do {
-            _ = try store.register(registration, lease: currentSettings.lease)
-        } catch {
-            logger.error("could not register again", metadata: ["error": "\(error)"])
+        registerAgain(sentAt: ContinuousClock.now)
+    }
+}
+
+extension RunContext.CancelReason {
+    init(_ reason: ExecutorMachine.CancelReason) {
+        switch reason {
+        case .killRequested: self = .killRequested
+        case .timedOut: self = .timedOut
+        case .executorStopping: self = .executorStopping
         }
     }
 }

@@ -29,7 +29,8 @@ public struct ExecutorConfiguration: Sendable, Equatable {
 
     public init() {}
 
-    /// Stop claiming and kill running tasks when the heartbeat has failed for this long: well
-    /// before anyone else may declare this executor dead.
-    public var selfFenceAfter: Duration { lease * 0.7 }
+    /// What the executor's state machine needs of these settings.
+    public var machineSettings: ExecutorMachine.Settings {
+        ExecutorMachine.Settings(lease: lease, shutdownGrace: shutdownGrace)
+    }
 }

@@ -1,0 +1,61 @@
+import Foundation
+import SundialCore
+
+/// What really ran, kept apart from the store's own bookkeeping: every execution with its start
+/// and end on the virtual clock. The invariants are checked against it.
+final class Evidence {
+    struct Execution {
+        var task: Int64
+        var fire: Date
+        var attempt: Int
+        var executor: String
+        var start: Duration
+        var end: Duration?
+        /// The handler ran to its end (not killed, not cut short).
+        var completed = false
+    }
+
+    private(set) var executions: [Execution] = []
+    private var inFlight: [Int64: Int] = [:]
+    private var atMostOnceStarts: Set<String> = []
+    private(set) var violations: [String] = []
+
+    /// Records a start; returns its index. Checks the concurrency limit and at-most-once.
+    func start(
+        task: TaskRow, fire: Date, attempt: Int, executor: String, at now: Duration
+    ) -> Int {
+        let running = (inFlight[task.id] ?? 0) + 1
+        inFlight[task.id] = running
+        if running > task.maxConcurrency {
+            violations.append(
+                "at \(now): task \(task.id) (\(task.name)) has \(running) executions at once, more than max_concurrency \(task.maxConcurrency) (\(executor) started the fire \(fire) attempt \(attempt))"
+            )
+        }
+        if task.delivery == .atMostOnce {
+            let fireKey = "\(task.id)@\(fire.timeIntervalSince1970)"
+            if !atMostOnceStarts.insert(fireKey).inserted {
+                violations.append(
+                    "at \(now): at_most_once task \(task.id) (\(task.name)) started the fire \(fire) twice (\(executor))"
+                )
+            }
+        }
+        executions.append(
+            Execution(task: task.id, fire: fire, attempt: attempt, executor: executor, start: now, end: nil))
+        return executions.count - 1
+    }
+
+    func end(_ index: Int, at now: Duration, completed: Bool) {
+        guard executions[index].end == nil else { return }
+        executions[index].end = now
+        executions[index].completed = completed
+        inFlight[executions[index].task, default: 1] -= 1
+    }
+
+    func violation(_ text: String) { violations.append(text) }
+
+    func completedFires(of task: Int64) -> Set<Date> {
+        Set(executions.filter { $0.task == task && $0.completed }.map(\.fire))
+    }
+
+    func executions(of task: Int64) -> [Execution] { executions.filter { $0.task == task } }
+}

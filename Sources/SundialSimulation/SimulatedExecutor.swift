@@ -1,0 +1,417 @@
+import Foundation
+import SundialActions
+import SundialCore
+import SundialExecutor
+import SundialSchedule
+
+/// One executor process on the virtual clock: the real state machine (`ExecutorMachine`), the
+/// real decisions (`AttemptResult`, `FirePlanner`, `Housekeeper`), the real store calls; threads
+/// replaced by slots, handlers by durations.
+final class SimulatedExecutor {
+    struct Item {
+        var row: TaskRow
+        var token: ClaimToken
+        var schedule: Schedule?
+        var due: Duration
+        var fireAt: Date
+        var attempt: Int
+        /// A concurrent run's retry: the row moved on when the first attempt started.
+        var detached: Bool
+        var claim: Claim { Claim(taskID: row.id, token: token) }
+    }
+
+    struct Run {
+        var item: Item
+        var record: RunRecord
+        var startedAt: Duration
+        var endsAt: Duration
+        var evidence: Int
+        /// Ended by its supervisor (the executor silent too long) before the executor noticed.
+        var killedBySupervisor = false
+        var cancelled: ExecutorMachine.CancelReason?
+    }
+
+    let id: String
+    let world: World
+    let threads: Int
+    /// Each executor its own lease (started with a different `--lease`): recovery must judge
+    /// each by its own.
+    let lease: Duration
+    var machine: ExecutorMachine
+    let housekeeper: Housekeeper
+    private(set) var alive = true
+    private(set) var exited = false
+    var frozenUntil: Duration?
+    var idle: [Item] = []
+    var running: [RunKey: Run] = [:]
+    var queuedStarts: [RunRecord] = []
+    var queuedEnds: [FinishedRun] = []
+    var oldestQueued: Duration?
+    /// Database time minus virtual time, as last read from the store.
+    var clockOffset: Double
+    var nextRenewal: Duration
+    var nextHousekeeping: Duration
+    var nextPoll: Duration
+    var nextWatchdog: Duration
+
+    init?(id: String, world: World) {
+        self.id = id
+        self.world = world
+        self.threads = world.settings.threadsPerExecutor
+        self.lease = world.settings.lease * Double.random(in: 0.6...2, using: &world.random)
+        let now = world.now
+        machine = ExecutorMachine(
+            settings: .init(lease: lease, shutdownGrace: world.settings.shutdownGrace), now: now)
+        housekeeper = Housekeeper(
+            store: world.store, definitions: world.definitions, executorID: id, logger: world.logger)
+        clockOffset = world.databaseOffset
+        (nextRenewal, nextHousekeeping, nextPoll, nextWatchdog) = (now, now, now, now)
+        let registered = world.call(id) { try world.store.register(self.registration, lease: lease) }
+        guard case .renewed? = registered else { return nil }
+        world.trace("\(id) started")
+    }
+
+    var isFrozen: Bool { frozenUntil.map { world.now < $0 } ?? false }
+
+    /// One step of the virtual clock.
+    func step() {
+        guard alive, !exited else { return }
+        let now = world.now
+        supervise(now)
+        if isFrozen { return }
+        frozenUntil = nil
+        finishEndedRuns(now)
+        if now >= nextWatchdog {
+            nextWatchdog = now + .milliseconds(100)
+            perform(machine.tick(now: now))
+        }
+        if now >= nextRenewal {
+            nextRenewal = now + world.settings.heartbeat
+            renew(now)
+        }
+        if now >= nextHousekeeping && !machine.isStopping {
+            nextHousekeeping = now + world.settings.heartbeat
+            housekeeping()
+        }
+        releaseKept()
+        writeResults(force: machine.isStopping)
+        if machine.mayClaim && now >= nextPoll { claim(now) }
+        startDueWork(now)
+        if machine.phase == .stopped && running.isEmpty { finishStop() }
+    }
+
+    // MARK: Lease
+
+    private func renew(_ sent: Duration) {
+        if machine.needsRegistration && !machine.isStopping {
+            if world.call(id, { try world.store.register(registration, lease: lease) }) != nil {
+                machine.registered(sentAt: sent, now: world.now)
+                world.trace("\(id) registered again")
+            }
+            return
+        }
+        var renewal = ExecutorMachine.Renewal.failed
+        let answer = world.call(id) {
+            try world.store.renewLease(executor: id, lease: lease, busy: running.count)
+        }
+        switch answer {
+        case .renewed(_, let dbNow)?:
+            clockOffset = dbNow.timeIntervalSince1970 - world.now.timeInterval
+            renewal = .renewed
+        case .lost?: renewal = .lost
+        case nil: break
+        }
+        perform(machine.renewalAnswered(renewal, sentAt: sent, now: world.now))
+    }
+
+    /// What happens to running commands whatever the executor does: they end on their own at
+    /// their time, and their supervisors end them when the lease they were last told about runs
+    /// out (at 95 % of it): the one guarantee a frozen executor keeps.
+    private func supervise(_ now: Duration) {
+        let limit = machine.lastRenewal + lease * 0.95
+        for (key, run) in running.sorted(by: { $0.key < $1.key }) where !run.killedBySupervisor {
+            if run.endsAt <= now {
+                world.evidence.end(run.evidence, at: run.endsAt, completed: run.cancelled == nil)
+            } else if now >= limit {
+                running[key]?.killedBySupervisor = true
+                world.evidence.end(run.evidence, at: now, completed: false)
+                world.trace("\(id) supervisor killed \(key) (lease ran out)")
+            }
+        }
+    }
+
+    // MARK: Claims
+
+    private func claim(_ now: Duration) {
+        let free = threads - running.count
+        let limit = max(0, free + 2 - idle.count)
+        nextPoll = now + world.settings.pollInterval
+        guard limit > 0 else { return }
+        let request = ClaimRequest(
+            token: ClaimToken.random(using: &world.random), executor: id,
+            actions: world.definitions.handlers.actions, tags: [], limit: limit, lookahead: .milliseconds(500))
+        let batch: ClaimedBatch
+        do {
+            batch = try world.callThrowing(id) { try world.store.claim(request) }
+        } catch {
+            machine.claimFailed(token: request.token, error)
+            world.trace("\(id) claim failed: \(error.kind)")
+            return
+        }
+        guard !batch.rows.isEmpty else { return }
+        guard let dbNow = world.call(id, { try world.store.now() }) else {
+            giveBack(batch.claims)
+            return
+        }
+        clockOffset = dbNow.timeIntervalSince1970 - world.now.timeInterval
+        if batch.rows.count == limit { nextPoll = now }
+        for row in batch.rows {
+            guard case .success(let schedule) = world.definitions.schedule(for: row) else {
+                giveBack([Claim(taskID: row.id, token: batch.token)])
+                continue
+            }
+            let due = row.nextRun.map { Duration.seconds($0.timeIntervalSince1970 - clockOffset) } ?? now
+            idle.append(
+                Item(
+                    row: row, token: batch.token, schedule: schedule, due: max(now, due),
+                    fireAt: row.fireAt ?? row.nextRun ?? dbNow, attempt: row.attempt, detached: false))
+            world.trace(
+                "\(id) claimed task \(row.id) fire \(row.fireAt ?? row.nextRun ?? dbNow) attempt \(row.attempt)")
+        }
+    }
+
+    private func giveBack(_ claims: [Claim]) {
+        for (token, group) in Dictionary(grouping: claims, by: \.token).sorted(by: { $0.key.rawValue < $1.key.rawValue }
+        ) {
+            let ids = group.map(\.taskID)
+            if world.call(id, { try world.store.release(token: token, taskIDs: ids) }) == nil {
+                machine.keepForRelease(token, ids: ids)
+            }
+        }
+    }
+
+    private func releaseKept() {
+        for (token, ids) in machine.unreleased.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            if world.call(id, { try world.store.release(token: token, taskIDs: ids.map(Array.init)) }) != nil {
+                machine.released(token)
+            }
+        }
+    }
+
+    // MARK: Runs
+
+    private func startDueWork(_ now: Duration) {
+        idle.sort { $0.due < $1.due }
+        // Work no slot could start in time goes back to the table.
+        let overdue = idle.filter { !$0.detached && $0.due + .seconds(2) < now }
+        if !overdue.isEmpty {
+            idle.removeAll { !$0.detached && $0.due + .seconds(2) < now }
+            giveBack(overdue.map(\.claim))
+        }
+        while running.count < threads, let first = idle.first, first.due <= now {
+            idle.removeFirst()
+            start(first, now)
+        }
+    }
+
+    private func start(_ item: Item, _ now: Duration) {
+        guard machine.mayStart else {
+            if !item.detached { giveBack([item.claim]) }
+            return
+        }
+        let row = item.row
+        let concurrent = item.detached || (row.maxConcurrency > 1 && item.schedule?.isRecurring == true)
+        let dbNow = Date(timeIntervalSince1970: now.timeInterval + clockOffset)
+        let record = RunRecord(
+            taskID: row.id, token: item.token, scheduledFor: item.fireAt, attempt: item.attempt, executor: id,
+            startedAt: dbNow, status: .running, concurrent: concurrent)
+        var startRecorded = true
+        if concurrent {
+            let next =
+                item.detached
+                ? nil : FirePlanner(row: row, schedule: item.schedule).moveOn(after: item.fireAt, now: dbNow)
+            do {
+                let started = try world.callThrowing(id) { try world.store.startConcurrentRun(record, next: next) }
+                if started == .claimLost { return }
+                if started == .noRoom {
+                    var later = item
+                    later.due = now + .seconds(1)
+                    idle.append(later)
+                    return
+                }
+            } catch {
+                if !item.detached { machine.keepForRelease(item.token, ids: [row.id]) }
+                return
+            }
+        } else if row.delivery == .atMostOnce {
+            // Durable start: written before the handler runs, or the fire is given up.
+            startRecorded = world.call(id) { try world.store.record(RunBatch(started: [record])) } != nil
+        } else {
+            queue(start: record)
+        }
+        let key = record.key
+        perform(machine.runStarted(key, claim: item.claim, deadline: nil))
+        guard startRecorded, machine.running[key]?.cancelled == nil else {
+            end(key: key, item: item, record: record, end: .interrupted("start not recorded"), now: now, startedAt: now)
+            return
+        }
+        let evidence = world.evidence.start(task: row, fire: item.fireAt, attempt: item.attempt, executor: id, at: now)
+        running[key] = Run(
+            item: item, record: record, startedAt: now, endsAt: now + world.duration(of: row), evidence: evidence)
+        world.trace("\(id) started \(key)")
+    }
+
+    private func finishEndedRuns(_ now: Duration) {
+        for (key, run) in running.sorted(by: { $0.key < $1.key })
+        where run.endsAt <= now || run.cancelled != nil || run.killedBySupervisor {
+            let end: AttemptEnd
+            if run.killedBySupervisor {
+                end = .interrupted("its supervisor lost the executor")
+            } else if world.evidence.executions[run.evidence].completed {
+                end = .succeeded
+            } else if let reason = run.cancelled {
+                switch reason {
+                case .killRequested: end = .killed
+                case .timedOut: end = .timedOut
+                case .executorStopping: end = .killed
+                }
+            } else {
+                end = .succeeded
+            }
+            // Closed already if it ended on its own or by its supervisor.
+            world.evidence.end(run.evidence, at: now, completed: false)
+            running[key] = nil
+            self.end(key: key, item: run.item, record: run.record, end: end, now: now, startedAt: run.startedAt)
+        }
+    }
+
+    private func end(key: RunKey, item: Item, record: RunRecord, end: AttemptEnd, now: Duration, startedAt: Duration) {
+        let cancelled = machine.running[key]?.cancelled
+        let actions = machine.runEnded(key)
+        let dbNow = Date(timeIntervalSince1970: now.timeInterval + clockOffset)
+        let result = AttemptResult(
+            row: item.row, schedule: item.schedule, run: record, end: end, cancelled: cancelled,
+            took: (now - startedAt).timeInterval, now: dbNow,
+            jitter: Double.random(in: 0...1, using: &world.random))
+        if let retry = result.concurrentRetry, cancelled != .executorStopping, machine.mayStart {
+            var again = item
+            again.attempt = retry.attempt
+            again.detached = true
+            again.due = retry.nextRun.map { .seconds($0.timeIntervalSince1970 - clockOffset) } ?? now
+            idle.append(again)
+        }
+        queue(end: result.finished)
+        world.trace("\(id) ended \(key) as \(result.finished.run.status)")
+        perform(actions)
+    }
+
+    private func cancel(_ key: RunKey, _ reason: ExecutorMachine.CancelReason) {
+        running[key]?.cancelled = reason
+    }
+
+    // MARK: Results
+
+    private func queue(start: RunRecord) {
+        queuedStarts.append(start)
+        if oldestQueued == nil { oldestQueued = world.now }
+    }
+
+    private func queue(end: FinishedRun) {
+        queuedEnds.append(end)
+        if oldestQueued == nil { oldestQueued = world.now }
+    }
+
+    /// The group commit: a batch every 50 ms; kept and written again when the store fails.
+    @discardableResult
+    private func writeResults(force: Bool) -> Bool {
+        guard let oldest = oldestQueued else { return true }
+        guard force || world.now - oldest >= .milliseconds(50) else { return false }
+        let batch = RunBatch(started: queuedStarts, finished: queuedEnds)
+        guard world.call(id, { try world.store.record(batch) }) != nil else { return false }
+        queuedStarts.removeAll()
+        queuedEnds.removeAll()
+        oldestQueued = nil
+        return true
+    }
+
+    // MARK: Housekeeping
+
+    private func housekeeping() {
+        if let kills = world.call(id, { try world.store.killRequests(executor: id) }), !kills.isEmpty {
+            perform(machine.killRequested(kills))
+        }
+        world.acting(id) { housekeeper.recoverExpired() }
+        world.acting(id) { housekeeper.scheduleNewRows() }
+    }
+
+    // MARK: The machine's actions
+
+    private func perform(_ actions: [ExecutorMachine.Action]) {
+        for action in actions {
+            switch action {
+            case .cancel(let key, let reason):
+                cancel(key, reason)
+            case .fence:
+                world.trace("\(id) fenced itself off")
+                for key in running.keys.sorted() { cancel(key, .executorStopping) }
+                for item in idle where !item.detached { machine.keepForRelease(item.token, ids: [item.row.id]) }
+                idle.removeAll()
+            case .abandon:
+                world.trace("\(id) lost its lease; abandons its work and registers again")
+                for key in running.keys.sorted() { cancel(key, .executorStopping) }
+                idle.removeAll()
+                // Registers again at the next heartbeat (not while stopping).
+                nextRenewal = world.now
+            case .finishStop:
+                break
+            }
+        }
+    }
+
+    // MARK: Process events
+
+    /// SIGTERM.
+    func terminate() {
+        guard alive, !machine.isStopping else { return }
+        world.trace("\(id) SIGTERM")
+        let actions = machine.stop(now: world.now)
+        let unstarted = idle.filter { !$0.detached }.map(\.claim)
+        idle.removeAll()
+        _ = world.call(id) { try world.store.setState(executor: id, .stopping) }
+        giveBack(unstarted)
+        perform(actions)
+    }
+
+    private func finishStop() {
+        guard !exited else { return }
+        // The recorder gets a few tries; what it cannot write is settled by the self-recovery or
+        // by the lease's end.
+        for _ in 0..<3 where !writeResults(force: true) {}
+        let recovered = world.call(id) {
+            try world.store.recover(
+                executor: id, reason: "the executor stopped", self: true, plan: housekeeper.interruptionPlan)
+        }
+        if recovered == nil { _ = world.call(id) { try world.store.setState(executor: id, .stopped) } }
+        exited = true
+        world.trace("\(id) exited")
+    }
+
+    /// kill -9: the process and its in-process handlers are gone; shell supervisors see it and
+    /// end their commands.
+    func crash() {
+        guard alive else { return }
+        alive = false
+        for run in running.values.sorted(by: { $0.record.key < $1.record.key }) where !run.killedBySupervisor {
+            world.evidence.end(run.evidence, at: world.now, completed: false)
+        }
+        running.removeAll()
+        world.trace("\(id) crashed")
+    }
+
+    var isGone: Bool { !alive || exited }
+
+    var registration: ExecutorRegistration {
+        ExecutorRegistration(
+            id: id, host: "sim", pid: 1, threads: threads, tags: [], actions: world.definitions.handlers.actions)
+    }
+}

@@ -1,0 +1,349 @@
+import Foundation
+import Logging
+import SundialActions
+import SundialCore
+import SundialExecutor
+import SundialMemoryStore
+import SundialSchedule
+
+/// The outcome of one seed.
+public struct SimulationReport: Sendable {
+    public var seed: UInt64
+    /// Empty when every invariant held.
+    public var violations: [String]
+    /// Every event, in order: the trace that reproduces a violation.
+    public var trace: [String]
+    public var executions: Int
+    public var faults: Int
+
+    public var passed: Bool { violations.isEmpty }
+}
+
+/// Several executors against the in-memory store on a virtual clock, with faults injected at
+/// every step, deterministic for a seed: crash, SIGTERM, freeze past the lease, partition, writes
+/// lost before or after they apply, conflicts, database clock steps, edits from outside.
+///
+/// Checked after every step: no task runs more often at once than its `max_concurrency`; no
+/// `at_most_once` fire starts twice. Checked once everything has stopped: every claimed row is
+/// free, every run row is final, `running` is zero, every `at_least_once` one-shot ran to its end,
+/// and every fire of an `at_least_once` recurring task (misfire `run_all`) ran to its end.
+public final class Simulation {
+    public let seed: UInt64
+    public let settings: SimulationSettings
+
+    public init(seed: UInt64, settings: SimulationSettings = SimulationSettings()) {
+        self.seed = seed
+        self.settings = settings
+    }
+
+    public func run() -> SimulationReport {
+        let world = World(seed: seed, settings: settings)
+        world.run()
+        return SimulationReport(
+            seed: seed, violations: world.evidence.violations, trace: world.traceLines,
+            executions: world.evidence.executions.count, faults: world.faults)
+    }
+}
+
+/// Everything one simulation holds.
+final class World: @unchecked Sendable {
+    let settings: SimulationSettings
+    var random: SimulationRandom
+    let clock: StoreClock
+    let store: InMemoryStore
+    let evidence = Evidence()
+    let definitions: TaskDefinitions
+    let logger = Logger(label: "sundial.sim", factory: { _ in SwiftLogNoOpLogHandler() })
+    let origin = Date(timeIntervalSince1970: 1_800_000_000)
+    private(set) var now: Duration = .zero
+    /// Database time minus virtual time (moved by clock steps).
+    private(set) var databaseOffset: Double
+    private(set) var traceLines: [String] = []
+    private(set) var faults = 0
+    /// The executor in each slot (a slot is empty while its next process starts).
+    private var slots: [Int: SimulatedExecutor] = [:]
+    private var executors: [SimulatedExecutor] { slots.keys.sorted().compactMap { slots[$0] } }
+    private var restarts: [(at: Duration, slot: Int)] = []
+    private var nextExecutorNumber = 0
+    /// Who makes the current store call, for partitions.
+    private var actor: String?
+    private var partitioned: [String: Duration] = [:]
+    private var faultsOn = true
+    /// Tasks whose liveness is not checked (edited from outside).
+    private var edited: Set<Int64> = []
+    private var durations: [Int64: Duration] = [:]
+
+    init(seed: UInt64, settings: SimulationSettings) {
+        self.settings = settings
+        random = SimulationRandom(seed: seed)
+        databaseOffset = origin.timeIntervalSince1970
+        clock = .manual(at: origin)
+        store = InMemoryStore(clock: clock)
+        var handlers = HandlerRegistry(liveness: LivenessPipes())
+        handlers.register("sim", SimulatedHandler())
+        definitions = TaskDefinitions(handlers: handlers)
+        store.injectFaults { [unowned self] operation in self.fault(for: operation) }
+    }
+
+    func trace(_ line: String) {
+        traceLines.append("\(String(format: "%9.3f", now.timeInterval)) \(line)")
+    }
+
+    // MARK: Store calls
+
+    /// A store call made by `executor`: nil when it failed (already traced).
+    func call<T>(_ executor: String, _ body: () throws -> T) -> T? {
+        do {
+            return try callThrowing(executor, body)
+        } catch {
+            return nil
+        }
+    }
+
+    func callThrowing<T>(_ executor: String, _ body: () throws -> T) throws(StoreError) -> T {
+        actor = executor
+        defer { actor = nil }
+        do {
+            return try body()
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.unavailable, "\(error)")
+        }
+    }
+
+    func acting(_ executor: String, _ body: () -> Void) {
+        actor = executor
+        defer { actor = nil }
+        body()
+    }
+
+    private func fault(for operation: StoreOperation) -> StoreFault? {
+        guard let actor else { return nil }
+        if let until = partitioned[actor], now < until { return .unavailable }
+        guard faultsOn, random.chance(settings.storeFaultRate * 4) else { return nil }
+        faults += 1
+        let kinds: [StoreFault] = [.unavailable, .conflict, .lostAnswer, .lostRequest]
+        let fault = kinds.randomElement(using: &random)!
+        trace("fault: \(actor) \(operation) → \(fault)")
+        return fault
+    }
+
+    // MARK: The world
+
+    func duration(of row: TaskRow) -> Duration {
+        let base = durations[row.id] ?? .milliseconds(100)
+        return base * Double.random(in: 0.5...1.5, using: &random)
+    }
+
+    private func makeTasks() {
+        let count = Int.random(in: 6...14, using: &random)
+        for i in 0..<count {
+            var row = TaskRow(id: 0, name: "task-\(i)", action: "sim")
+            row.delivery = random.chance(0.3) ? .atMostOnce : .atLeastOnce
+            let kind = Int.random(in: 0..<10, using: &random)
+            var duration = Duration.milliseconds(Int64.random(in: 20...800, using: &random))
+            switch kind {
+            case 0..<4:  // one-shot, due now or soon
+                row.schedule =
+                    random.chance(0.5)
+                    ? nil
+                    : "@at \(RFC3339.format(origin.addingTimeInterval(Double.random(in: 0...20, using: &random))))"
+                if random.chance(0.2) { duration = .seconds(Double.random(in: 5...14, using: &random)) }
+            case 4..<8:  // recurring, every 1-4 s, catching up every missed fire
+                let every = Int.random(in: 1...4, using: &random)
+                row.schedule = "@every \(every)s"
+                row.misfirePolicy = .runAll
+                duration = .milliseconds(Int64.random(in: 20...Int64(every * 400), using: &random))
+            default:  // recurring, several runs at once
+                row.schedule = "@every 1s"
+                row.maxConcurrency = 2
+                row.misfirePolicy = random.chance(0.5) ? .runAll : .skip
+                duration = .milliseconds(Int64.random(in: 500...1_800, using: &random))
+            }
+            let plan: FirePlanner.Plan
+            switch definitions.schedule(for: row) {
+            case .success(let schedule): plan = FirePlanner(row: row, schedule: schedule).firstFire(now: origin)
+            case .failure(let invalid): fatalError("the simulation made an invalid task: \(invalid.message)")
+            }
+            row.nextRun = plan.nextRun
+            row.fireAt = plan.fireAt
+            let id = store.insertRaw(row)
+            durations[id] = duration
+            trace(
+                "task \(id): \(row.schedule ?? "once") \(row.delivery.rawValue) concurrency \(row.maxConcurrency) ~\(duration)"
+            )
+        }
+    }
+
+    private func startExecutor(slot: Int) {
+        nextExecutorNumber += 1
+        slots[slot] = nil
+        if let executor = SimulatedExecutor(id: "e\(nextExecutorNumber)", world: self) {
+            slots[slot] = executor
+        } else {
+            // Could not register (a fault): try again shortly.
+            restarts.append((now + .milliseconds(300), slot))
+        }
+    }
+
+    func run() {
+        makeTasks()
+        for slot in 0..<settings.executors { startExecutor(slot: slot) }
+        let faultyEnd = Duration.seconds(settings.faultySeconds)
+        let quietEnd = faultyEnd + .seconds(settings.quietSeconds)
+        let stepSeconds = settings.step.timeInterval
+        while now < quietEnd {
+            if now >= faultyEnd && faultsOn {
+                faultsOn = false
+                partitioned.removeAll()
+                for executor in executors { executor.frozenUntil = nil }
+                trace("faults end")
+            }
+            if faultsOn { injectProcessFaults(stepSeconds) }
+            restartGoneExecutors()
+            for executor in executors.shuffled(using: &random) { executor.step() }
+            advance()
+        }
+        // Everything stops: SIGTERM, then wait for every executor to exit.
+        trace("stopping every executor")
+        for executor in executors { executor.terminate() }
+        let deadline = now + settings.shutdownGrace + .seconds(20)
+        while now < deadline && executors.contains(where: { !$0.isGone }) {
+            for executor in executors.shuffled(using: &random) { executor.step() }
+            advance()
+        }
+        checkEnd(stoppedAt: quietEnd)
+    }
+
+    private func advance() {
+        now += settings.step
+        clock.set(Date(timeIntervalSince1970: now.timeInterval + databaseOffset))
+    }
+
+    private func restartGoneExecutors() {
+        for (slot, executor) in slots.sorted(by: { $0.key < $1.key })
+        where executor.isGone && !restarts.contains(where: { $0.slot == slot }) {
+            restarts.append((now + .milliseconds(Int64.random(in: 0...3_000, using: &random)), slot))
+        }
+        let due = restarts.filter { $0.at <= now }
+        restarts.removeAll { $0.at <= now }
+        for restart in due { startExecutor(slot: restart.slot) }
+    }
+
+    private func injectProcessFaults(_ stepSeconds: Double) {
+        for executor in executors where !executor.isGone {
+            if random.chance(settings.crashRate * stepSeconds) {
+                faults += 1
+                executor.crash()
+            } else if random.chance(settings.stopRate * stepSeconds) {
+                faults += 1
+                executor.terminate()
+            } else if random.chance(settings.freezeRate * stepSeconds) && !executor.isFrozen {
+                faults += 1
+                let length = settings.lease * Double.random(in: 0.5...2, using: &random)
+                executor.frozenUntil = now + length
+                trace("\(executor.id) frozen for \(length)")
+            } else if random.chance(settings.partitionRate * stepSeconds) {
+                faults += 1
+                let length = settings.lease * Double.random(in: 0.3...2, using: &random)
+                partitioned[executor.id] = now + length
+                trace("\(executor.id) cut off from the store for \(length)")
+            }
+        }
+        if random.chance(settings.clockStepRate * stepSeconds) {
+            faults += 1
+            let step = settings.lease.timeInterval * Double.random(in: -0.15...0.15, using: &random)
+            databaseOffset += step
+            trace("database clock steps by \(step) s")
+        }
+        if random.chance(settings.editRate * stepSeconds) { editFromOutside() }
+    }
+
+    /// What a person does through the console or SQL while executors run.
+    private func editFromOutside() {
+        let tasks = store.allTasks
+        guard let task = tasks.randomElement(using: &random) else { return }
+        faults += 1
+        edited.insert(task.id)
+        let choice = Int.random(in: 0..<6, using: &random)
+        switch choice {
+        case 0: _ = try? store.changeStatus(taskID: task.id, from: [.active], to: .paused, plan: nil)
+        case 1:
+            let plan = FirePlanner(row: task, schedule: try? definitions.schedule(for: task).get()).firstFire(
+                now: clock.now)
+            _ = try? store.changeStatus(taskID: task.id, from: [.paused], to: plan.status, plan: plan)
+        case 2: _ = try? store.delete(taskID: task.id)
+        case 3: _ = try? store.runNow(taskID: task.id)
+        case 4: _ = try? store.requestKill(taskID: task.id)
+        default: store.edit(taskID: task.id) { $0.schedule = "@every 3s" }
+        }
+        trace("outside edit \(choice) on task \(task.id)")
+    }
+
+    // MARK: The end
+
+    private func checkEnd(stoppedAt: Duration) {
+        if let alive = executors.first(where: { !$0.isGone }) {
+            evidence.violation("\(alive.id) did not exit after SIGTERM")
+        }
+        for row in store.allTasks {
+            if row.claimToken != nil {
+                evidence.violation(
+                    "task \(row.id) is still claimed by \(row.claimedBy ?? "?") after every executor stopped")
+            }
+            if row.running != 0 {
+                evidence.violation("task \(row.id) counts \(row.running) runs in flight after every executor stopped")
+            }
+        }
+        for run in store.allRuns where run.status == .running {
+            evidence.violation("run \(run.key) is still `running` after every executor stopped")
+        }
+        // Liveness: at_least_once work that nobody touched ran to its end.
+        let horizon = origin.addingTimeInterval((stoppedAt - .seconds(8)).timeInterval)
+        for row in store.allTasks where !edited.contains(row.id) && row.delivery == .atLeastOnce {
+            let completed = evidence.completedFires(of: row.id)
+            guard let text = row.schedule, !text.isEmpty, let schedule = try? definitions.schedule(for: row).get()
+            else {
+                if row.schedule == nil && completed.isEmpty {
+                    evidence.violation("at_least_once one-shot task \(row.id) never ran to its end")
+                }
+                continue
+            }
+            if case .once = schedule.kind {
+                if completed.isEmpty {
+                    evidence.violation("at_least_once one-shot task \(row.id) never ran to its end")
+                }
+                continue
+            }
+            guard row.misfirePolicy == .runAll, row.maxConcurrency == 1 else { continue }
+            // A task that fell behind catches up one fire at a time: no fire may be skipped up to
+            // the latest that ran, and the task must have caught up past the faults.
+            guard let latest = completed.max() else {
+                evidence.violation("at_least_once task \(row.id) (\(text)) never ran to its end")
+                continue
+            }
+            let faultsEnded = origin.addingTimeInterval(settings.faultySeconds)
+            if latest < faultsEnded {
+                evidence.violation(
+                    "at_least_once task \(row.id) (\(text)) stalled: its latest fire that ran is \(latest), before the faults ended"
+                )
+            }
+            var fire = schedule.next(after: origin)
+            while let at = fire, at <= min(horizon, latest) {
+                if !completed.contains(at) {
+                    evidence.violation(
+                        "task \(row.id) (\(text), at_least_once, run_all): the fire at \(at) never ran to its end")
+                    break
+                }
+                fire = schedule.anchored(at: at).next(after: at)
+            }
+        }
+    }
+}
+
+/// The action the simulated tasks name; the simulator runs them on its own clock, never this.
+struct SimulatedHandler: TaskHandler {
+    func validate(payload: Data) throws {}
+    func run(_ context: RunContext) throws -> RunOutput { RunOutput() }
+}
