@@ -43,7 +43,12 @@ public struct HTTPHandler: TaskHandler {
         }
     }
 
+    /// Bytes of the response kept as output (head and tail).
     public var outputLimit = 64 * 1024
+    /// Bytes of a response body read at most: past this the run fails and the transfer stops.
+    public var bodyLimit = 64 * 1024 * 1024
+    /// Redirects followed at most; a redirect from https to http is never followed.
+    public var redirectLimit = 5
 
     public init() {}
 
@@ -59,66 +64,135 @@ public struct HTTPHandler: TaskHandler {
         {
             throw TaskPayloadError("payload: method \(method) is not an HTTP method")
         }
-        if let timeout = settings.timeout, !(timeout > 0) { throw TaskPayloadError("payload: timeout must be above 0") }
+        if let timeout = settings.timeout, !(timeout > 0 && timeout.isFinite) {
+            throw TaskPayloadError("payload: timeout must be above 0")
+        }
     }
 
+    /// Streams the response into bounded output: memory stays at `outputLimit` whatever the body.
     public func run(_ context: RunContext) throws -> RunOutput {
         let settings = try Payload.decode(Settings.self, from: context.payload)
         guard let url = URL(string: settings.url) else { throw RunFailure("payload: url is not a URL") }
         var request = URLRequest(url: url)
         request.httpMethod = (settings.method ?? "GET").uppercased()
-        request.timeoutInterval = settings.timeout ?? context.timeout ?? 60
+        request.timeoutInterval = min(settings.timeout ?? context.timeout ?? 60, 86_400 * 365)
         for (name, value) in settings.headers ?? [:] { request.setValue(value, forHTTPHeaderField: name) }
         if let body = settings.body { request.httpBody = Data(body.utf8) }
 
-        let result = ResultBox()
-        let session = URLSession(configuration: .ephemeral)
-        defer { session.finishTasksAndInvalidate() }
-        let task = session.dataTask(with: request) { data, response, error in
-            result.set(data: data, response: response as? HTTPURLResponse, error: error)
-        }
+        let transfer = Transfer(outputLimit: outputLimit, bodyLimit: bodyLimit, redirectLimit: redirectLimit)
+        let session = URLSession(configuration: .ephemeral, delegate: transfer, delegateQueue: nil)
+        defer { session.invalidateAndCancel() }
+        let task = session.dataTask(with: request)
         context.onCancel { _ in task.cancel() }
         task.resume()
-        let (data, response, error) = result.wait()
+        let ended = transfer.wait()
 
-        var output = BoundedOutput(limit: outputLimit)
-        (data ?? Data()).withUnsafeBytes { output.append($0) }
+        let text = ended.output
         if let reason = context.cancelReason {
-            if reason == .timedOut { throw RunTimedOut(output: output.text) }
-            throw RunKilled(output: output.text)
+            if reason == .timedOut { throw RunTimedOut(output: text) }
+            throw RunKilled(output: text)
         }
-        if let error {
-            if (error as NSError).code == NSURLErrorTimedOut { throw RunTimedOut() }
+        if let refusal = ended.refusal { throw RunFailure(refusal, output: text) }
+        if let error = ended.error {
+            if (error as NSError).code == NSURLErrorTimedOut { throw RunTimedOut(output: text) }
             throw RunFailure("\(request.httpMethod ?? "GET") \(url.host ?? ""): \(error.localizedDescription)")
         }
-        guard let response else { throw RunFailure("no HTTP response") }
+        guard let response = ended.response else { throw RunFailure("no HTTP response") }
         let expected = settings.expectStatus
         let ok = expected?.contains(response.statusCode) ?? (200..<300).contains(response.statusCode)
         guard ok else {
-            throw RunFailure("HTTP status \(response.statusCode)", exitCode: response.statusCode, output: output.text)
+            throw RunFailure("HTTP status \(response.statusCode)", exitCode: response.statusCode, output: text)
         }
-        return RunOutput(exitCode: response.statusCode, output: output.text)
+        return RunOutput(exitCode: response.statusCode, output: text)
     }
 
-    private final class ResultBox: @unchecked Sendable {
+    /// One request's delegate: the body into bounded output, the redirect policy, the end.
+    private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+        struct Ended {
+            var response: HTTPURLResponse?
+            var error: Error?
+            /// Why Sundial stopped the transfer (body too large, a refused redirect).
+            var refusal: String?
+            var output: String
+        }
+
         private let condition = NSCondition()
         private var done = false
-        private var data: Data?
+        private var output: BoundedOutput
+        private var received = 0
+        private var redirects = 0
         private var response: HTTPURLResponse?
         private var error: Error?
+        private var refusal: String?
+        let bodyLimit: Int
+        let redirectLimit: Int
 
-        func set(data: Data?, response: HTTPURLResponse?, error: Error?) {
+        init(outputLimit: Int, bodyLimit: Int, redirectLimit: Int) {
+            output = BoundedOutput(limit: outputLimit)
+            self.bodyLimit = bodyLimit
+            self.redirectLimit = redirectLimit
+        }
+
+        func urlSession(
+            _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+            completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+        ) {
             condition.lock()
-            (self.data, self.response, self.error, done) = (data, response, error, true)
+            self.response = response as? HTTPURLResponse
+            condition.unlock()
+            completionHandler(.allow)
+        }
+
+        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+            condition.lock()
+            received += data.count
+            let over = received > bodyLimit
+            if over {
+                refusal = refusal ?? "the response body is larger than \(bodyLimit) bytes; stopped reading"
+            } else {
+                data.withUnsafeBytes { output.append($0) }
+            }
+            condition.unlock()
+            if over { dataTask.cancel() }
+        }
+
+        func urlSession(
+            _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+            newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void
+        ) {
+            condition.lock()
+            redirects += 1
+            let from = task.currentRequest?.url ?? task.originalRequest?.url
+            let downgrade =
+                from?.scheme?.lowercased() == "https" && request.url?.scheme?.lowercased() != "https"
+            if downgrade {
+                refusal = "refused a redirect from https to \(request.url?.scheme ?? "?") (\(request.url?.host ?? "?"))"
+            } else if redirects > redirectLimit {
+                refusal = "more than \(redirectLimit) redirects"
+            }
+            let follow = refusal == nil
+            condition.unlock()
+            if follow {
+                completionHandler(request)
+            } else {
+                completionHandler(nil)
+                task.cancel()
+            }
+        }
+
+        func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+            condition.lock()
+            self.error = error
+            done = true
             condition.broadcast()
             condition.unlock()
         }
 
-        func wait() -> (Data?, HTTPURLResponse?, Error?) {
+        func wait() -> Ended {
             condition.lock()
             defer { condition.unlock() }
             while !done { condition.wait() }
-            return (data, response, error)
+            return Ended(response: response, error: refusal == nil ? error : nil, refusal: refusal, output: output.text)
         }
     }
 }

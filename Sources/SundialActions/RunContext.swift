@@ -76,7 +76,8 @@ public final class RunContext: @unchecked Sendable {
 
     /// Sleeps up to `seconds`, waking early when cancelled. Returns false if cancelled.
     public func sleep(_ seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
+        // Ten years at most: a deadline past what the system's timers hold traps in Foundation.
+        let deadline = Date().addingTimeInterval(seconds.isNaN ? 0 : min(max(seconds, 0), 315_360_000))
         lock.lock()
         defer { lock.unlock() }
         while reason == nil {

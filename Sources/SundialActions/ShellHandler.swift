@@ -22,6 +22,9 @@ public struct ShellHandler: TaskHandler {
         /// Between SIGTERM and SIGKILL on a timeout or kill request. (When the executor is gone,
         /// silent or fenced off, the grace is shorter and set by its lease: see `LivenessPipes`.)
         public var killGrace: Double = 5
+        /// How long output is still read once the command has ended: a process it left behind
+        /// outside its group (`setsid cmd &`) may hold standard output open for ever.
+        public var outputAfterEnd: Double = 0.5
 
         public init() {
             supervisor = ShellSupervisor.defaultCommand
@@ -111,17 +114,11 @@ public struct ShellHandler: TaskHandler {
             self.liveness.send(UInt8(ascii: reason == .executorStopping ? "F" : "K"), to: registration)
         }
 
-        var captured = BoundedOutput(limit: configuration.outputLimit)
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(output.read, $0.baseAddress, $0.count) }
-            if n > 0 {
-                buffer.withUnsafeBytes { captured.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            } else if n == 0 || errno != EINTR {
-                break
-            }
-        }
+        let captured = Self.capture(
+            output: output.read, status: status.read, limit: configuration.outputLimit,
+            afterEnd: configuration.outputAfterEnd)
         var reportBytes = [UInt8](repeating: 0, count: 128)
+        // The supervisor has reported (or died): the report is there, or EOF.
         let reported = reportBytes.withUnsafeMutableBytes { read(status.read, $0.baseAddress, $0.count) }
         var supervisorStatus: Int32 = 0
         while waitpid(pid, &supervisorStatus, 0) == -1 && errno == EINTR {}
@@ -150,6 +147,39 @@ public struct ShellHandler: TaskHandler {
         case nil:
             throw RunFailure("the shell supervisor ended without a report (status \(supervisorStatus))", output: text)
         }
+    }
+
+    /// Reads the command's output until it closes, or until `afterEnd` seconds after the
+    /// supervisor reported the end (its status pipe became readable or closed).
+    static func capture(output: Int32, status: Int32, limit: Int, afterEnd: Double) -> BoundedOutput {
+        var captured = BoundedOutput(limit: limit)
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        var endedAt: Double?
+        while true {
+            var descriptors = [pollfd(fd: output, events: Int16(POLLIN), revents: 0)]
+            if endedAt == nil { descriptors.append(pollfd(fd: status, events: Int16(POLLIN), revents: 0)) }
+            var wait: Int32 = -1
+            if let endedAt { wait = Int32(max(0, (endedAt + afterEnd - monotonicSeconds()) * 1000).rounded(.up)) }
+            let ready = poll(&descriptors, nfds_t(descriptors.count), wait)
+            if ready < 0 && errno == EINTR { continue }
+            if descriptors.count > 1 && descriptors[1].revents != 0 { endedAt = monotonicSeconds() }
+            if descriptors[0].revents != 0 {
+                let n = buffer.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    buffer.withUnsafeBytes { captured.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                    continue
+                }
+                if n == 0 || errno != EINTR { break }
+            }
+            if let endedAt, monotonicSeconds() >= endedAt + afterEnd { break }
+        }
+        return captured
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }
 

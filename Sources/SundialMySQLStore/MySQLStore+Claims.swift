@@ -64,7 +64,7 @@ extension MySQLStore: ClaimStore {
     }
 
     public func markInvalid(_ claim: Claim, error: String) throws(StoreError) {
-        try mapped {
+        _ = try mapped {
             try database.execute(
                 "UPDATE cron SET status = 'invalid', error = ?, task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?",
                 [.string(StoredText.error(error)), .int(claim.taskID), .init(claim.token)])

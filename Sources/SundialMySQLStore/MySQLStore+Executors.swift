@@ -47,7 +47,7 @@ extension MySQLStore: ExecutorRegistry {
     }
 
     public func setState(executor: String, _ state: ExecutorState) throws(StoreError) {
-        try mapped {
+        _ = try mapped {
             switch state {
             case .stopped, .dead:
                 // Ends the lease: whatever it still holds is recovered by others at once.

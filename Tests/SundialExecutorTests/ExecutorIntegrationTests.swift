@@ -431,4 +431,55 @@ struct ExecutorIntegrationTests {
             try db.count("SELECT COUNT(*) FROM cron WHERE status = 'active'")
                 == 3020 - (try db.count("SELECT COUNT(*) FROM cron WHERE status = 'done'")))
     }
+
+    @Test func randomValuesInEveryColumnNeitherCrashNorStallTheExecutor() throws {
+        // Values SQL accepts but a task should not have, in every column an executor reads.
+        var random = SystemRandomNumberGenerator()
+        let schedules = [
+            "NULL", "''", "'* * * * * *'", "'@every 1s'", "'@every 99999999d'", "'@at 0000-01-01T00:30:00+01:00'",
+            "'@at 9999-12-31T23:59:59Z'", "'0 0 30 2 *'", "REPEAT('*/1 ', 250)", "'🕐 * * * *'", "'@yearly'",
+        ]
+        let actions = ["'noop'", "'fail'", "'sleep'", "'frobnicate'", "''"]
+        let payloads = [
+            "NULL", "''", "'[]'", "'{\\\"seconds\\\": 1e308}'", "'{\\\"seconds\\\": 0.01}'", "REPEAT('{', 5000)",
+        ]
+        let numbers = ["0", "1", "-1", "1e16", "1e300", "-1e300", "2147483647", "NULL"]
+        let dates = ["NULL", "'1000-01-01'", "'9999-12-31 23:59:59.999999'", "NOW(6)", "NOW(6) - INTERVAL 1 DAY"]
+        let zones = ["'UTC'", "''", "'Mars/Base'", "'Europe/Paris'", "REPEAT('x', 64)"]
+        var rows: [String] = []
+        for i in 0..<200 {
+            let pick = { (values: [String]) in values.randomElement(using: &random)! }
+            let positive = { (fallback: String) -> String in
+                let value = pick(numbers)
+                return value == "NULL" ? fallback : "ABS(\(value))"
+            }
+            let timeout = pick(numbers)
+            let columns = [
+                "'fuzz-\(i)'", pick(actions), pick(payloads), pick(schedules), pick(zones), pick(dates), pick(dates),
+                String(Int.random(in: 0...4_000_000_000, using: &random)),
+                String(Int.random(in: 0...4_000_000_000, using: &random)), positive("10"), positive("1"),
+                timeout == "NULL" ? "NULL" : "ABS(\(timeout))",
+                String(Int.random(in: 0...4_000_000_000, using: &random)),
+                String(Int.random(in: 0...4_000_000_000, using: &random)),
+            ]
+            rows.append("(" + columns.joined(separator: ", ") + ")")
+        }
+        try db.execute(
+            """
+            INSERT INTO cron (name, action, payload, schedule, timezone, next_run, fire_at, attempt, max_attempts, \
+            backoff_seconds, backoff_max_seconds, timeout_seconds, max_concurrency, misfire_limit) VALUES
+            """ + rows.joined(separator: ",\n"))
+        let harness = try ExecutorHarness(db: db)
+        defer { harness.stop() }
+        Thread.sleep(forTimeInterval: 3)
+        // Still claiming and running: a row inserted now runs.
+        try db.execute("INSERT INTO cron (name, action) VALUES ('after-the-fuzz', 'noop')")
+        #expect(
+            try db.waitFor {
+                try db.count("SELECT COUNT(*) FROM cron WHERE name = 'after-the-fuzz' AND status = 'done'") == 1
+            })
+        // Every bad row that was looked at says why.
+        #expect(
+            try db.count("SELECT COUNT(*) FROM cron WHERE status = 'invalid' AND (error IS NULL OR error = '')") == 0)
+    }
 }

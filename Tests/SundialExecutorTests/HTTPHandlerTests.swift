@@ -19,6 +19,18 @@ import Testing
                     length = int(self.headers.get('Content-Length') or 0)
                     body = self.rfile.read(length).decode()
                     if self.path.startswith('/slow'): time.sleep(5)
+                    if self.path.startswith('/redirect/'):
+                        n = int(self.path.split('/')[2])
+                        self.send_response(302)
+                        self.send_header('Location', f'/redirect/{n - 1}' if n > 0 else '/landed')
+                        self.end_headers()
+                        return
+                    if self.path.startswith('/big'):
+                        self.send_response(200)
+                        self.end_headers()
+                        chunk = b'x' * 65536
+                        for _ in range(160): self.wfile.write(chunk)
+                        return
                     code = int(self.path.split('/')[-1]) if self.path.split('/')[-1].isdigit() else 200
                     self.send_response(code)
                     self.end_headers()
@@ -77,6 +89,36 @@ import Testing
         let port = try Self.server.get().1
         #expect(throws: RunTimedOut.self) { _ = try run(#"{"url": "http://127.0.0.1:\#(port)/slow", "timeout": 0.5}"#) }
         #expect(throws: RunFailure.self) { _ = try run(#"{"url": "http://127.0.0.1:1/nothing-listens"}"#) }
+    }
+
+    @Test func redirectsAreFollowedFiveTimesAtMost() throws {
+        let port = try Self.server.get().1
+        let followed = try run(#"{"url": "http://127.0.0.1:\#(port)/redirect/4"}"#)
+        #expect(followed.output == "GET /landed None ")
+        do {
+            _ = try run(#"{"url": "http://127.0.0.1:\#(port)/redirect/5"}"#)
+            Issue.record("a sixth redirect was followed")
+        } catch let failure as RunFailure {
+            #expect(failure.message == "more than 5 redirects")
+        }
+    }
+
+    @Test func aLargeBodyIsStreamedIntoBoundedOutputAndCapped() throws {
+        let port = try Self.server.get().1
+        var handler = HTTPHandler()
+        let payload = Data(#"{"url": "http://127.0.0.1:\#(port)/big"}"#.utf8)
+        let context = RunContext(
+            taskID: 1, taskName: "big", payload: payload, scheduledFor: Date(), attempt: 0, timeout: 30)
+        // 10 MiB: read whole, 64 KiB kept.
+        let output = try handler.run(context)
+        #expect(output.output?.utf8.count ?? 0 <= 70_000)
+        handler.bodyLimit = 1 << 20
+        do {
+            _ = try handler.run(context)
+            Issue.record("a body over the limit was read to its end")
+        } catch let failure as RunFailure {
+            #expect(failure.message.hasPrefix("the response body is larger than 1048576 bytes"))
+        }
     }
 
     @Test func badPayloadsAreRejected() {

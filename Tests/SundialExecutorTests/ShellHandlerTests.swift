@@ -88,6 +88,16 @@ import Testing
         #expect(processes(containing: marker) == 0)
     }
 
+    @Test func aProcessLeftBehindHoldingTheOutputDoesNotHoldTheRun() throws {
+        // `setsid` takes the sleeper out of the command's process group, so the supervisor's kill
+        // of the group misses it, and it keeps standard output open for 30 s.
+        let started = Date()
+        let output = try handler().run(context(#"{"command": "setsid sleep 30 & echo done"}"#))
+        #expect(output.output == "done\n")
+        #expect(Date().timeIntervalSince(started) < 10, "the worker thread was held until the sleeper ended")
+        _ = try? handler().run(context(#"{"command": "pkill -f 'sleep 30' || true"}"#))
+    }
+
     @Test func longOutputKeepsTheHeadAndTheTail() throws {
         let output = try handler(outputLimit: 1000).run(context(#"{"command": "echo FIRST; seq 1 100000; echo LAST"}"#))
         let text = try #require(output.output)

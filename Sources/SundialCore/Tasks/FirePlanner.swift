@@ -53,11 +53,11 @@ public struct FirePlanner: Sendable {
         case .killed: error = "killed on request"
         }
         let retryable = outcome != .succeeded && outcome != .killed
-        if retryable && attempt + 1 < row.maxAttempts {
-            let delay = backoff(retry: attempt + 1, jitter: jitter)
+        let next = Self.following(attempt)
+        if retryable && next < row.maxAttempts {
+            let delay = backoff(retry: next, jitter: jitter)
             return Plan(
-                status: .active, nextRun: now.addingTimeInterval(delay), fireAt: fireAt, attempt: attempt + 1,
-                error: error)
+                status: .active, nextRun: now.addingTimeInterval(delay), fireAt: fireAt, attempt: next, error: error)
         }
         guard let schedule, schedule.isRecurring else {
             return Plan(
@@ -76,7 +76,7 @@ public struct FirePlanner: Sendable {
 
     private func planAfterInterruption(fireAt: Date, attempt: Int, now: Date, reason: String) -> Plan {
         if row.delivery == .atLeastOnce {
-            return Plan(status: .active, nextRun: now, fireAt: fireAt, attempt: attempt + 1, error: reason)
+            return Plan(status: .active, nextRun: now, fireAt: fireAt, attempt: Self.following(attempt), error: reason)
         }
         guard let schedule, schedule.isRecurring else {
             return Plan(status: .dead, nextRun: nil, fireAt: nil, attempt: attempt, error: reason)
@@ -160,6 +160,9 @@ public struct FirePlanner: Sendable {
     }
 
     static func seconds(_ value: Double) -> String {
-        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+        value == value.rounded() && abs(value) < 1e15 ? "\(Int(value)) s" : "\(value) s"
     }
+
+    /// The attempt after `attempt`, whatever the row says (a column may hold anything).
+    static func following(_ attempt: Int) -> Int { attempt == .max ? attempt : max(0, attempt) + 1 }
 }

@@ -564,6 +564,14 @@ public final class Executor: @unchecked Sendable {
             registerAgain(sentAt: sent)
             return
         }
+        if let stalled = recorder.stalledFor, stalled >= settings.lease {
+            // Results that cannot be written keep their rows claimed: an executor in that state
+            // must not look alive. Its lease lapses, it fences itself, others recover its work.
+            logger.error(
+                "run results have not been written for a whole lease; not renewing the lease",
+                metadata: ["stalled for": "\(stalled)"])
+            return
+        }
         var renewal = ExecutorMachine.Renewal.failed
         do {
             switch try store.renewLease(executor: identity.id, lease: settings.lease, busy: runningCount) {

@@ -26,6 +26,8 @@ public final class RunRecorder: @unchecked Sendable {
     private var oldestQueued: ContinuousClock.Instant?
     /// Most entries queued before producers wait.
     let capacity: Int
+    /// Since when the batch being written has been failing (nil while writes succeed).
+    private var failingSince: ContinuousClock.Instant?
     /// How long the first entry of a batch waits for others. Runs due on the same second start
     /// together; writing them as one batch a moment later costs the database one commit instead of
     /// dozens while they start (and the CPU they need to start), and a run that ends within the
@@ -42,6 +44,23 @@ public final class RunRecorder: @unchecked Sendable {
         let thread = Thread { [self] in self.loop() }
         thread.name = "sundial-recorder"
         thread.start()
+    }
+
+    /// How long results have been failing to reach the store, if they are.
+    public var stalledFor: Duration? {
+        condition.lock()
+        defer { condition.unlock() }
+        return failingSince.map { .now - $0 }
+    }
+
+    private func noteWrite(succeeded: Bool) {
+        condition.lock()
+        if succeeded {
+            failingSince = nil
+        } else if failingSince == nil {
+            failingSince = .now
+        }
+        condition.unlock()
     }
 
     /// Entries waiting to be written.
@@ -155,6 +174,7 @@ public final class RunRecorder: @unchecked Sendable {
             attempt += 1
             do {
                 try store.record(batch)
+                noteWrite(succeeded: true)
                 return
             } catch  where error.kind == .rejected || error.kind == .invalid {
                 let halves = batch.halves
@@ -170,6 +190,7 @@ public final class RunRecorder: @unchecked Sendable {
                 // Writes are idempotent, so a batch whose outcome was unknown is safe to repeat.
                 logger.error(
                     "writing run results failed; retrying", metadata: ["error": "\(error)", "runs": "\(batch.count)"])
+                noteWrite(succeeded: false)
                 if isStopping { return }
                 Thread.sleep(forTimeInterval: min(5, 0.1 * Double(attempt)))
             }
@@ -194,6 +215,7 @@ public final class RunRecorder: @unchecked Sendable {
         }
         do {
             try store.record(plain)
+            noteWrite(succeeded: true)
         } catch {
             logger.critical(
                 "a run result could not be stored at all; the row is freed when this executor stops or its lease ends",

@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import SundialCore
+import SundialExecutor
+import SundialMemoryStore
+import Testing
+
+/// A store that refuses any batch holding a run whose output is "poison", as MySQL refuses a
+/// value a column cannot hold; everything else goes to the in-memory store.
+final class RefusingStore: ClaimStore, @unchecked Sendable {
+    let inner = InMemoryStore(clock: .manual())
+    private(set) var refusals = 0
+
+    func now() throws(StoreError) -> Date { try inner.now() }
+    func claim(_ request: ClaimRequest) throws(StoreError) -> ClaimedBatch { try inner.claim(request) }
+    func release(token: ClaimToken, taskIDs: [Int64]?) throws(StoreError) -> Int {
+        try inner.release(token: token, taskIDs: taskIDs)
+    }
+    func markInvalid(_ claim: Claim, error: String) throws(StoreError) { try inner.markInvalid(claim, error: error) }
+    func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan?) throws(StoreError) -> ConcurrentStart {
+        try inner.startConcurrentRun(run, next: next)
+    }
+    func killRequests(executor: String) throws(StoreError) -> [RunKey] { try inner.killRequests(executor: executor) }
+    func record(_ batch: RunBatch) throws(StoreError) {
+        if (batch.started + batch.finished.map(\.run)).contains(where: { $0.output == "poison" }) {
+            refusals += 1
+            throw StoreError(.rejected, "a value the column cannot hold")
+        }
+        try inner.record(batch)
+    }
+}
+
+@Suite struct RunRecorderTests {
+    @Test func aRefusedValueIsIsolatedAndRecordedAsAFailureWhileEveryOtherResultIsWritten() {
+        let store = RefusingStore()
+        let recorder = RunRecorder(store: store, logger: Logger(label: "test"))
+        recorder.start()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        for i in 0..<100 {
+            recorder.runFinished(
+                FinishedRun(
+                    run: RunRecord(
+                        taskID: Int64(i), token: ClaimToken(1), scheduledFor: at, attempt: 0, executor: "e",
+                        startedAt: at, finishedAt: at, status: .succeeded, output: i == 37 ? "poison" : "fine"),
+                    row: nil))
+        }
+        #expect(recorder.flush(timeout: 10))
+        recorder.stop()
+        let runs = store.inner.allRuns
+        #expect(runs.count == 100, "nothing was lost")
+        #expect(runs.filter { $0.output == "fine" && $0.status == .succeeded }.count == 99)
+        let refused = runs.first { $0.taskID == 37 }
+        #expect(refused?.status == .failed)
+        #expect(refused?.output == nil)
+        #expect(refused?.error?.hasPrefix("the result could not be stored") == true)
+        // Split in halves down to the one record: a handful of refusals, not one per run.
+        #expect(store.refusals <= 10)
+    }
+
+    @Test func theQueueIsBoundedSoAStoreThatStopsAnsweringSlowsProducersDown() {
+        let store = InMemoryStore(clock: .manual())
+        store.injectFaults { _ in .unavailable }
+        let recorder = RunRecorder(store: store, logger: Logger(label: "test"), capacity: 10)
+        recorder.start()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let producer = Thread {
+            for i in 0..<30 {
+                recorder.runStarted(
+                    RunRecord(
+                        taskID: Int64(i), token: ClaimToken(1), scheduledFor: at, attempt: 0, executor: "e",
+                        startedAt: at, status: .running))
+            }
+        }
+        producer.start()
+        Thread.sleep(forTimeInterval: 0.5)
+        // Ten queued and one batch in hand: the producer waits, memory does not grow.
+        #expect(recorder.queued <= 10)
+        #expect(recorder.stalledFor != nil)
+        store.injectFaults(nil)
+        #expect(recorder.flush(timeout: 10))
+        let deadline = Date().addingTimeInterval(10)
+        while store.allRuns.count < 30 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(store.allRuns.count == 30)
+        // Cleared once the write that was failing goes through (just after its rows appear).
+        while recorder.stalledFor != nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(recorder.stalledFor == nil)
+        recorder.stop()
+    }
+}
