@@ -68,12 +68,16 @@ extension InMemoryStore: ClaimStore {
         }
     }
 
-    public func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan?) throws(StoreError) -> ConcurrentStart {
+    public func startConcurrentRun(
+        _ run: RunRecord, next: FirePlanner.Plan?, retrying: RunKey?
+    ) throws(StoreError) -> ConcurrentStart {
         try call(.startConcurrentRun) { state, _ in
             if state.runs[run.key]?.record.token == run.token { return .alreadyStarted }
+            if let retrying, state.runs[retrying]?.record.retryAt == nil { return .claimLost }
             guard let row = state.tasks[run.taskID], row.status == .active else { return .claimLost }
             if let next {
                 guard row.claimToken == run.token else { return .claimLost }
+                guard row.running < row.maxConcurrency else { return .noRoom }
                 state.update(row.id) {
                     $0.running += 1
                     $0.nextRun = next.nextRun
@@ -88,10 +92,27 @@ extension InMemoryStore: ClaimStore {
                 guard row.running < row.maxConcurrency else { return .noRoom }
                 state.update(row.id) { $0.running += 1 }
             }
+            if let retrying { state.runs[retrying]?.record.retryAt = nil }
             var started = run
             started.concurrent = true
             Self.upsert(started, into: &state)
             return .started
+        }
+    }
+
+    public func dueRetries(actions: [String], tags: [String], lookahead: Duration, limit: Int) throws(StoreError)
+        -> [DueRetry]
+    {
+        try call(.dueRetries) { state, now in
+            let horizon = now.addingTimeInterval(lookahead.timeInterval)
+            let actions = Set(actions)
+            return Array(
+                state.runs.values.compactMap { stored -> DueRetry? in
+                    guard let at = stored.record.retryAt, at < horizon, let row = state.tasks[stored.record.taskID],
+                        row.status == .active, actions.contains(row.action), Self.tagsMatch(row.tags, tags)
+                    else { return nil }
+                    return DueRetry(row: row, run: stored.record.key, retryAt: at)
+                }.sorted { ($0.retryAt, $0.run) < ($1.retryAt, $1.run) }.prefix(max(0, limit)))
         }
     }
 
@@ -143,6 +164,7 @@ extension InMemoryStore: ClaimStore {
             existing.record.output = run.output
             existing.record.error = run.error
             existing.record.status = run.status
+            existing.record.retryAt = run.retryAt
             state.runs[run.key] = existing
         } else {
             state.runs[run.key] = StoredRun(id: state.nextRunID, record: run, killRequested: false)

@@ -80,6 +80,15 @@ extension InMemoryStore: ExecutorRegistry {
                 state.runs[run.record.key]?.record.error = reason
                 if run.record.concurrent {
                     state.update(run.record.taskID) { $0.running = max(0, $0.running - 1) }
+                    if let task = state.tasks[run.record.taskID] {
+                        let next = plan(
+                            InterruptedFire(
+                                row: task, scheduledFor: run.record.scheduledFor, attempt: run.record.attempt, now: now)
+                        )
+                        var lost = run.record
+                        lost.finishedAt = now
+                        state.runs[run.record.key]?.record.retryAt = AttemptResult.retry(next, of: lost)
+                    }
                 }
             }
             let held = state.tasks.values.filter { $0.claimToken != nil && $0.claimedBy == executor }

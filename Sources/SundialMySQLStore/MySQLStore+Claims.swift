@@ -71,43 +71,102 @@ extension MySQLStore: ClaimStore {
         }
     }
 
-    public func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan?) throws(StoreError) -> ConcurrentStart {
+    public func startConcurrentRun(
+        _ run: RunRecord, next: FirePlanner.Plan?, retrying: RunKey?
+    ) throws(StoreError) -> ConcurrentStart {
         try mapped {
-            try database.transaction { c -> ConcurrentStart in
-                let counted: Int
-                if let next {
-                    counted = try c.execute(
-                        """
-                        UPDATE cron SET running = running + 1, next_run = ?, fire_at = ?, attempt = ?, status = ?, error = ?, \
-                        task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ? AND status = 'active'
-                        """,
-                        [
-                            .init(next.nextRun), .init(next.fireAt), .int(Int64(next.attempt)),
-                            .string(next.status.rawValue), .init(next.error.map(StoredText.error)), .int(run.taskID),
-                            .init(run.token),
-                        ]
-                    ).affectedRows
-                } else {
-                    counted = try c.execute(
-                        "UPDATE cron SET running = running + 1 WHERE id = ? AND status = 'active' AND running < max_concurrency",
-                        [.int(run.taskID)]
-                    ).affectedRows
+            do {
+                return try database.transaction { c -> ConcurrentStart in
+                    if let retrying {
+                        // Take the retry: only one executor clears it.
+                        let taken = try c.execute(
+                            "UPDATE cron_run SET retry_at = NULL WHERE cron_id = ? AND scheduled_for = ? AND attempt = ? AND retry_at IS NOT NULL",
+                            [.int(retrying.task), .date(retrying.scheduled), .int(Int64(retrying.attempt))]
+                        ).affectedRows
+                        guard taken == 1 else { return try alreadyStarted(run, on: c) ? .alreadyStarted : .claimLost }
+                    }
+                    let counted: Int
+                    if let next {
+                        counted = try c.execute(
+                            """
+                            UPDATE cron SET running = running + 1, next_run = ?, fire_at = ?, attempt = ?, status = ?, error = ?, \
+                            task_id = NULL, claimed_by = NULL, claimed_at = NULL \
+                            WHERE id = ? AND task_id = ? AND status = 'active' AND running < max_concurrency
+                            """,
+                            [
+                                .init(next.nextRun), .init(next.fireAt), .int(Int64(next.attempt)),
+                                .string(next.status.rawValue), .init(next.error.map(StoredText.error)),
+                                .int(run.taskID), .init(run.token),
+                            ]
+                        ).affectedRows
+                    } else {
+                        counted = try c.execute(
+                            "UPDATE cron SET running = running + 1 WHERE id = ? AND status = 'active' AND running < max_concurrency",
+                            [.int(run.taskID)]
+                        ).affectedRows
+                    }
+                    guard counted == 1 else {
+                        // Already applied by a call whose answer was lost? Then the run is on record.
+                        if try alreadyStarted(run, on: c) { return .alreadyStarted }
+                        // Still ours and active, but a retry took the last place: wait for one.
+                        let active =
+                            try !c.query(
+                                next == nil
+                                    ? "SELECT 1 FROM cron WHERE id = ? AND status = 'active'"
+                                    : "SELECT 1 FROM cron WHERE id = ? AND status = 'active' AND task_id = ?",
+                                next == nil ? [.int(run.taskID)] : [.int(run.taskID), .init(run.token)]
+                            ).isEmpty
+                        // No room: roll the taken retry back, it waits for a place.
+                        throw active ? ConcurrentStartRefused.noRoom : ConcurrentStartRefused.taskGone
+                    }
+                    var started = run
+                    started.concurrent = true
+                    try upsertRuns([started][...], on: c)
+                    return .started
                 }
-                guard counted == 1 else {
-                    // Already applied by a call whose answer was lost? Then the run is on record.
-                    let known = try c.query(
-                        "SELECT 1 FROM cron_run WHERE cron_id = ? AND scheduled_for = ? AND attempt = ? AND task_id = ?",
-                        [.int(run.taskID), .date(run.scheduledFor), .int(Int64(run.attempt)), .init(run.token)])
-                    if !known.isEmpty { return .alreadyStarted }
-                    if next != nil { return .claimLost }
-                    let active = try c.query(
-                        "SELECT 1 FROM cron WHERE id = ? AND status = 'active'", [.int(run.taskID)])
-                    return active.isEmpty ? .claimLost : .noRoom
-                }
-                var started = run
-                started.concurrent = true
-                try upsertRuns([started][...], on: c)
-                return .started
+            } catch ConcurrentStartRefused.noRoom {
+                return .noRoom
+            } catch ConcurrentStartRefused.taskGone {
+                return .claimLost
+            }
+        }
+    }
+
+    /// Rolls a concurrent start back.
+    private enum ConcurrentStartRefused: Error { case noRoom, taskGone }
+
+    private func alreadyStarted(_ run: RunRecord, on c: MySQLConnection) throws -> Bool {
+        try !c.query(
+            "SELECT 1 FROM cron_run WHERE cron_id = ? AND scheduled_for = ? AND attempt = ? AND task_id = ?",
+            [.int(run.taskID), .date(run.scheduledFor), .int(Int64(run.attempt)), .init(run.token)]
+        ).isEmpty
+    }
+
+    public func dueRetries(actions: [String], tags: [String], lookahead: Duration, limit: Int) throws(StoreError)
+        -> [DueRetry]
+    {
+        guard limit > 0, !actions.isEmpty else { return [] }
+        return try mapped {
+            try database.query(
+                """
+                SELECT r.cron_id AS run_task, r.scheduled_for AS run_fire, r.attempt AS run_attempt, r.retry_at, \
+                \(TaskRow.columns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")) \
+                FROM cron_run r JOIN cron c ON c.id = r.cron_id \
+                WHERE r.retry_at IS NOT NULL AND r.retry_at < NOW(6) + INTERVAL ? MICROSECOND AND c.status = 'active' \
+                AND c.action IN \(InList.placeholders(actions.count)) AND \(MySQLStoreSQL.tagFilter(tags.count).replacingOccurrences(of: "tags", with: "c.tags")) \
+                ORDER BY r.retry_at LIMIT ?
+                """,
+                [.int(lookahead.microseconds)] + actions.map { .string($0) } + tags.map { .string($0) } + [
+                    .int(Int64(limit))
+                ], consistency: .primary
+            ).compactMap { row in
+                guard let task = row["run_task"].int, let fire = row["run_fire"].date,
+                    let attempt = row["run_attempt"].int,
+                    let at = row["retry_at"].date
+                else { return nil }
+                return DueRetry(
+                    row: TaskRow(mysql: row), run: RunKey(task: Int64(task), scheduled: fire, attempt: attempt),
+                    retryAt: at)
             }
         }
     }

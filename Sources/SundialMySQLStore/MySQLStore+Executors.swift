@@ -109,10 +109,24 @@ extension MySQLStore: ExecutorRegistry {
                         "UPDATE cron_run SET status = 'lost', finished_at = NOW(6), error = ? WHERE status = 'running' AND id IN \(InList.placeholders(ids.count))",
                         [.string(StoredText.error(reason))] + ids.map { .int($0) })
                 }
-                // Concurrent runs were counted in `running`: each lost one is counted down once.
+                // Concurrent runs were counted in `running`: each lost one is counted down once, and
+                // its fire gets a retry when the planner says it runs again (at_least_once).
                 for run in runs where run["concurrent"].bool == true {
                     try c.execute(
                         "UPDATE cron SET running = running - 1 WHERE id = ? AND running > 0", [run["cron_id"]])
+                    guard
+                        let task = try c.query(
+                            "SELECT \(TaskRow.columns) FROM cron WHERE id = ? FOR UPDATE", [run["cron_id"]]
+                        ).first.map(TaskRow.init(mysql:)), let fire = run["scheduled_for"].date
+                    else { continue }
+                    let attempt = run["attempt"].int ?? 0
+                    let next = plan(InterruptedFire(row: task, scheduledFor: fire, attempt: attempt, now: now))
+                    let lost = RunRecord(
+                        taskID: task.id, token: ClaimToken(0), scheduledFor: fire, attempt: attempt, executor: executor,
+                        startedAt: now, finishedAt: now, status: .lost, concurrent: true)
+                    if let retry = AttemptResult.retry(next, of: lost) {
+                        try c.execute("UPDATE cron_run SET retry_at = ? WHERE id = ?", [.date(retry), run["id"]])
+                    }
                 }
                 let held = try c.query(
                     "SELECT \(TaskRow.columns) FROM cron WHERE task_id IS NOT NULL AND claimed_by = ? FOR UPDATE",

@@ -41,25 +41,26 @@ extension MySQLStore {
     /// Inserts runs, or ends them: a result never changes a run that is already final (recovery
     /// may have ended it as `lost`) or that another claim started.
     func upsertRuns(_ runs: ArraySlice<RunRecord>, on c: MySQLConnection) throws {
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         let sql = """
-            INSERT INTO cron_run (cron_id, task_id, concurrent, scheduled_for, attempt, executor, started_at, finished_at, status, exit_code, output, error) \
+            INSERT INTO cron_run (cron_id, task_id, concurrent, scheduled_for, attempt, executor, started_at, finished_at, status, exit_code, output, error, retry_at) \
             VALUES \(Array(repeating: row, count: runs.count).joined(separator: ", ")) \
             ON DUPLICATE KEY UPDATE \
             finished_at = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(finished_at), finished_at), \
             exit_code = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(exit_code), exit_code), \
             output = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(output), output), \
             error = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(error), error), \
+            retry_at = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(retry_at), retry_at), \
             status = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(status), status)
             """
         var values: [MySQLValue] = []
-        values.reserveCapacity(runs.count * 12)
+        values.reserveCapacity(runs.count * 13)
         for run in runs {
             values += [
                 .int(run.taskID), .init(run.token), .int(run.concurrent ? 1 : 0), .date(run.scheduledFor),
                 .int(Int64(run.attempt)), .string(run.executor), .date(run.startedAt), .init(run.finishedAt),
                 .string(run.status.rawValue), run.exitCode.map { .int(Int64(Int32(clamping: $0))) } ?? .null,
-                .init(run.output.map(StoredText.output)), .init(run.error.map(StoredText.error)),
+                .init(run.output.map(StoredText.output)), .init(run.error.map(StoredText.error)), .init(run.retryAt),
             ]
         }
         try c.execute(sql, values)

@@ -17,6 +17,8 @@ final class SimulatedExecutor {
         var attempt: Int
         /// A concurrent run's retry: the row moved on when the first attempt started.
         var detached: Bool
+        /// The run whose retry this is.
+        var retrying: RunKey? = nil
         var claim: Claim { Claim(taskID: row.id, token: token) }
     }
 
@@ -45,6 +47,7 @@ final class SimulatedExecutor {
     var idle: [Item] = []
     var running: [RunKey: Run] = [:]
     var queuedStarts: [RunRecord] = []
+    var uncertainStarts: [(record: RunRecord, next: FirePlanner.Plan?, item: Item)] = []
     var queuedEnds: [FinishedRun] = []
     var oldestQueued: Duration?
     /// Database time minus virtual time, as last read from the store.
@@ -94,6 +97,7 @@ final class SimulatedExecutor {
             housekeeping()
         }
         releaseKept()
+        settleUncertainStarts()
         writeResults(force: machine.isStopping)
         if machine.mayClaim && now >= nextPoll { claim(now) }
         startDueWork(now)
@@ -231,7 +235,9 @@ final class SimulatedExecutor {
                 item.detached
                 ? nil : FirePlanner(row: row, schedule: item.schedule).moveOn(after: item.fireAt, now: dbNow)
             do {
-                let started = try world.callThrowing(id) { try world.store.startConcurrentRun(record, next: next) }
+                let started = try world.callThrowing(id) {
+                    try world.store.startConcurrentRun(record, next: next, retrying: item.retrying)
+                }
                 if started == .claimLost { return }
                 if started == .noRoom {
                     var later = item
@@ -241,6 +247,7 @@ final class SimulatedExecutor {
                 }
             } catch {
                 if !item.detached { machine.keepForRelease(item.token, ids: [row.id]) }
+                uncertainStarts.append((record, next, item))
                 return
             }
         } else if row.delivery == .atMostOnce {
@@ -293,13 +300,6 @@ final class SimulatedExecutor {
             row: item.row, schedule: item.schedule, run: record, end: end, cancelled: cancelled,
             took: (now - startedAt).timeInterval, now: dbNow,
             jitter: Double.random(in: 0...1, using: &world.random))
-        if let retry = result.concurrentRetry, cancelled != .executorStopping, machine.mayStart {
-            var again = item
-            again.attempt = retry.attempt
-            again.detached = true
-            again.due = retry.nextRun.map { .seconds($0.timeIntervalSince1970 - clockOffset) } ?? now
-            idle.append(again)
-        }
         queue(end: result.finished)
         world.trace("\(id) ended \(key) as \(result.finished.run.status)")
         perform(actions)
@@ -340,8 +340,53 @@ final class SimulatedExecutor {
         if let kills = world.call(id, { try world.store.killRequests(executor: id) }), !kills.isEmpty {
             perform(machine.killRequested(kills))
         }
+        takeDueRetries()
         world.acting(id) { housekeeper.recoverExpired() }
         world.acting(id) { housekeeper.scheduleNewRows() }
+    }
+
+    /// As the runtime does: concurrent starts whose answer was lost are asked again.
+    private func settleUncertainStarts() {
+        while let start = uncertainStarts.first {
+            guard
+                let answer = world.call(
+                    id,
+                    {
+                        try world.store.startConcurrentRun(
+                            start.record, next: start.next, retrying: start.item.retrying)
+                    })
+            else { return }
+            uncertainStarts.removeFirst()
+            guard answer == .started || answer == .alreadyStarted else { continue }
+            let dbNow = Date(timeIntervalSince1970: world.now.timeInterval + clockOffset)
+            let result = AttemptResult(
+                row: start.item.row, schedule: start.item.schedule, run: start.record,
+                end: .interrupted("its start could not be confirmed; not run"), cancelled: nil, took: 0, now: dbNow,
+                jitter: 0.5)
+            queue(end: result.finished)
+            world.trace("\(id) settled an unconfirmed start of \(start.record.key)")
+        }
+    }
+
+    /// As the runtime does: due retries of concurrent runs go to the queue, taken when they start.
+    private func takeDueRetries() {
+        guard machine.mayClaim,
+            let due = world.call(
+                id,
+                {
+                    try world.store.dueRetries(
+                        actions: world.definitions.handlers.actions, tags: [], lookahead: .milliseconds(500),
+                        limit: threads)
+                })
+        else { return }
+        for retry in due where !idle.contains(where: { $0.retrying == retry.run }) {
+            guard case .success(let schedule) = world.definitions.schedule(for: retry.row) else { continue }
+            idle.append(
+                Item(
+                    row: retry.row, token: ClaimToken.random(using: &world.random), schedule: schedule,
+                    due: .seconds(retry.retryAt.timeIntervalSince1970 - clockOffset), fireAt: retry.run.scheduled,
+                    attempt: retry.run.attempt + 1, detached: true, retrying: retry.run))
+        }
     }
 
     // MARK: The machine's actions

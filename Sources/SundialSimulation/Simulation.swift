@@ -299,6 +299,11 @@ final class World: @unchecked Sendable {
         for run in store.allRuns where run.status == .running {
             evidence.violation("run \(run.key) is still `running` after every executor stopped")
         }
+        let active = Set(store.allTasks.filter { $0.status == .active && !edited.contains($0.id) }.map(\.id))
+        let lastCall = origin.addingTimeInterval((stoppedAt - .seconds(5)).timeInterval)
+        for run in store.allRuns where (run.retryAt.map { $0 < lastCall } ?? false) && active.contains(run.taskID) {
+            evidence.violation("the retry of run \(run.key) was never taken")
+        }
         // Liveness: at_least_once work that nobody touched ran to its end.
         let horizon = origin.addingTimeInterval((stoppedAt - .seconds(8)).timeInterval)
         for row in store.allTasks where !edited.contains(row.id) && row.delivery == .atLeastOnce {

@@ -482,4 +482,55 @@ struct ExecutorIntegrationTests {
         #expect(
             try db.count("SELECT COUNT(*) FROM cron WHERE status = 'invalid' AND (error IS NULL OR error = '')") == 0)
     }
+
+    @Test func aRowLockedElsewhereNeitherFencesTheExecutorNorDelaysOtherFires() throws {
+        // A claim held by an executor that never registered (recovery must lock it), and a due
+        // free row: both locked by someone else's open transaction for longer than the self-fence.
+        try db.execute(
+            """
+            INSERT INTO cron (name, action, next_run, fire_at, task_id, claimed_by, claimed_at) VALUES
+              ('held-by-a-ghost', 'noop', NOW(6), NOW(6), 123, 'ghost', NOW(6)),
+              ('locked-and-due', 'noop', NOW(6) - INTERVAL 1 SECOND, NOW(6) - INTERVAL 1 SECOND, NULL, NULL, NULL)
+            """)
+        try db.execute(#"INSERT INTO cron (name, action, payload) VALUES ('long', 'sleep', '{"seconds": 6}')"#)
+        let locker = try MySQLConnection(endpoint: db.primary.endpoint)
+        try locker.executeText("START TRANSACTION")
+        _ = try locker.query("SELECT id FROM cron WHERE name IN ('held-by-a-ghost', 'locked-and-due') FOR UPDATE")
+        let harness = try ExecutorHarness(db: db)  // lease 3 s: it would fence itself after 2.1 s
+        defer { harness.stop() }
+        for i in 0..<10 {
+            try db.execute("INSERT INTO cron (name, action) VALUES ('behind-\(i)', 'noop')")
+            Thread.sleep(forTimeInterval: 0.4)
+        }
+        // Every fire behind the locked row ran while it was locked.
+        #expect(try db.count("SELECT COUNT(*) FROM cron WHERE name LIKE 'behind-%' AND status = 'done'") == 10)
+        try locker.executeText("COMMIT")
+        // The long run was never cut short by a fence, and the locked rows run once free.
+        #expect(
+            try db.waitFor {
+                try db.count("SELECT COUNT(*) FROM cron WHERE name = 'long' AND status = 'done'") == 1
+            })
+        #expect(
+            try db.count(
+                "SELECT COUNT(*) FROM cron_run r JOIN cron c ON c.id = r.cron_id WHERE c.name = 'long' AND r.status = 'succeeded'"
+            ) == 1)
+        #expect(
+            try db.waitFor {
+                try db.count(
+                    "SELECT COUNT(*) FROM cron WHERE name IN ('held-by-a-ghost', 'locked-and-due') AND status = 'done'")
+                    == 2
+            })
+    }
+
+    @Test func sessionsUseStandardSettingsOnly() throws {
+        let c = try MySQLConnection(endpoint: db.primary.endpoint)
+        let row = try #require(
+            try c.query(
+                "SELECT @@session.tx_isolation AS isolation, @@session.time_zone AS zone, @@session.innodb_lock_wait_timeout AS wait"
+            )
+            .first)
+        #expect(row["isolation"].string == "READ-COMMITTED")
+        #expect(row["zone"].string == "+00:00")
+        #expect(row["wait"].int == 5)
+    }
 }

@@ -17,8 +17,15 @@ final class RefusingStore: ClaimStore, @unchecked Sendable {
         try inner.release(token: token, taskIDs: taskIDs)
     }
     func markInvalid(_ claim: Claim, error: String) throws(StoreError) { try inner.markInvalid(claim, error: error) }
-    func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan?) throws(StoreError) -> ConcurrentStart {
-        try inner.startConcurrentRun(run, next: next)
+    func startConcurrentRun(
+        _ run: RunRecord, next: FirePlanner.Plan?, retrying: RunKey?
+    ) throws(StoreError) -> ConcurrentStart {
+        try inner.startConcurrentRun(run, next: next, retrying: retrying)
+    }
+    func dueRetries(actions: [String], tags: [String], lookahead: Duration, limit: Int) throws(StoreError)
+        -> [DueRetry]
+    {
+        try inner.dueRetries(actions: actions, tags: tags, lookahead: lookahead, limit: limit)
     }
     func killRequests(executor: String) throws(StoreError) -> [RunKey] { try inner.killRequests(executor: executor) }
     func record(_ batch: RunBatch) throws(StoreError) {

@@ -161,13 +161,13 @@ import Testing
         let first = try s.store.claim(s.request(limit: 1))
         var run1 = s.finished(try #require(first.rows.first), token: first.token, status: .running, next: nil).run
         run1.concurrent = true
-        #expect(try s.store.startConcurrentRun(run1, next: next) == .started)
-        #expect(try s.store.startConcurrentRun(run1, next: next) == .alreadyStarted)
+        #expect(try s.store.startConcurrentRun(run1, next: next, retrying: nil) == .started)
+        #expect(try s.store.startConcurrentRun(run1, next: next, retrying: nil) == .alreadyStarted)
         let second = try s.store.claim(s.request(limit: 1))
         var run2 = s.finished(try #require(second.rows.first), token: second.token, status: .running, next: nil).run
         run2.concurrent = true
         run2.scheduledFor = now.addingTimeInterval(-0.5)
-        #expect(try s.store.startConcurrentRun(run2, next: next) == .started)
+        #expect(try s.store.startConcurrentRun(run2, next: next, retrying: nil) == .started)
         #expect(try s.row(id)?.running == 2)
         var ended = run1
         ended.status = .succeeded
@@ -354,5 +354,73 @@ struct StoreUnderTest {
             run: run,
             row: RowFinish(
                 claim: Claim(taskID: row.id, token: token), plan: plan, claimed: ClaimedState(row), duration: 0.25))
+    }
+}
+
+extension StoreConformanceTests {
+    @Test(arguments: kinds) func aConcurrentRunsRetryIsKeptInTheStoreAndTakenOnce(kind: StoreKind) throws {
+        let s = try kind.make("retries")
+        _ = try s.store.register(s.registration("e1"), lease: .milliseconds(300))
+        let now = try s.store.now()
+        let id = try s.insert("wide", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1), maxConcurrency: 2)
+        let batch = try s.store.claim(s.request(limit: 1))
+        var run = s.finished(try #require(batch.rows.first), token: batch.token, status: .running, next: nil).run
+        run.concurrent = true
+        let next = FirePlanner.Plan(
+            status: .active, nextRun: now.addingTimeInterval(60), fireAt: now.addingTimeInterval(60), attempt: 0,
+            error: nil)
+        #expect(try s.store.startConcurrentRun(run, next: next, retrying: nil) == .started)
+        // It fails with attempts left: its retry is written with the result.
+        var failed = run
+        failed.status = .failed
+        failed.finishedAt = now
+        failed.retryAt = now.addingTimeInterval(-0.5)
+        try s.store.record(RunBatch(finished: [FinishedRun(run: failed, row: nil)]))
+        let due = try s.store.dueRetries(actions: ["noop"], tags: [], lookahead: .zero, limit: 10)
+        #expect(due.map(\.run) == [run.key])
+        #expect(try s.store.dueRetries(actions: ["other"], tags: [], lookahead: .zero, limit: 10).isEmpty)
+        // Two executors take it; one wins.
+        var retry = run
+        retry.attempt = 1
+        retry.token = ClaimToken(77)
+        #expect(try s.store.startConcurrentRun(retry, next: nil, retrying: run.key) == .started)
+        var other = retry
+        other.token = ClaimToken(78)
+        #expect(try s.store.startConcurrentRun(other, next: nil, retrying: run.key) == .claimLost)
+        #expect(try s.store.dueRetries(actions: ["noop"], tags: [], lookahead: .zero, limit: 10).isEmpty)
+        #expect(try s.row(id)?.running == 1)
+        // Its executor dies: the lost attempt's fire gets a retry of its own (at_least_once).
+        try s.advance(seconds: 0.5)
+        _ = try s.store.recover(executor: "e1", reason: "gone", self: false) { fire in
+            FirePlanner.Plan(
+                status: .active, nextRun: fire.now, fireAt: fire.scheduledFor, attempt: fire.attempt + 1, error: "lost")
+        }
+        #expect(try s.row(id)?.running == 0)
+        try s.advance(seconds: 0.01)
+        #expect(
+            try s.store.dueRetries(actions: ["noop"], tags: [], lookahead: .zero, limit: 10).map(\.run) == [retry.key])
+    }
+
+    @Test(arguments: kinds) func aClaimedConcurrentFireWaitsWhenARetryTookTheLastPlace(kind: StoreKind) throws {
+        let s = try kind.make("no_room")
+        let now = try s.store.now()
+        let id = try s.insert("narrow", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1), maxConcurrency: 2)
+        let batch = try s.store.claim(s.request(limit: 1))
+        let row = try #require(batch.rows.first)
+        // Two retries of older fires fill both places after the claim.
+        for attempt in 1...2 {
+            var retry = s.finished(row, token: ClaimToken(Int64(100 + attempt)), status: .running, next: nil).run
+            retry.scheduledFor = now.addingTimeInterval(Double(-100 * attempt))
+            retry.attempt = attempt
+            #expect(try s.store.startConcurrentRun(retry, next: nil, retrying: nil) == .started)
+        }
+        var run = s.finished(row, token: batch.token, status: .running, next: nil).run
+        run.concurrent = true
+        let next = FirePlanner.Plan(
+            status: .active, nextRun: now.addingTimeInterval(60), fireAt: now.addingTimeInterval(60), attempt: 0,
+            error: nil)
+        #expect(try s.store.startConcurrentRun(run, next: next, retrying: nil) == .noRoom)
+        #expect(try s.row(id)?.claimToken == batch.token, "still claimed: it waits for a place")
+        #expect(try s.row(id)?.running == 2)
     }
 }

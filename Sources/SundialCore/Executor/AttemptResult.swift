@@ -12,13 +12,12 @@ public enum AttemptEnd: Sendable, Equatable {
     case interrupted(String)
 }
 
-/// What the executor writes after an attempt: the run's final record, the row's change, and for
-/// a concurrent run (whose row moved on when it started) the retry it keeps itself. Pure: the
-/// runtime and the simulator decide it the same way.
+/// What the executor writes after an attempt: the run's final record and the row's change; for a
+/// concurrent run (whose row moved on when it started), the retry of its fire in the run record
+/// (`retryAt`), taken later by any executor. Pure: the runtime and the simulator decide it the
+/// same way.
 public struct AttemptResult: Sendable, Equatable {
     public var finished: FinishedRun
-    /// A concurrent run's retry of the same fire: (attempt, when).
-    public var concurrentRetry: FirePlanner.Plan?
 
     /// - Parameters:
     ///   - run: the attempt's record as started (its output and exit code filled in by the caller).
@@ -66,15 +65,19 @@ public struct AttemptResult: Sendable, Equatable {
         }
         let claim = Claim(taskID: row.id, token: run.token)
         if run.concurrent {
+            if let retry = Self.retry(plan, of: record) { record.retryAt = retry }
             finished = FinishedRun(run: record, row: nil)
-            let retries = plan.attempt > run.attempt && plan.fireAt == run.scheduledFor && plan.status == .active
-            concurrentRetry = retries ? plan : nil
         } else {
             finished = FinishedRun(
                 run: record,
                 row: RowFinish(claim: claim, plan: plan, claimed: ClaimedState(row), duration: interrupted ? nil : took)
             )
-            concurrentRetry = nil
         }
+    }
+
+    /// When `plan` runs `run`'s fire again (its next attempt), as a concurrent run's retry.
+    public static func retry(_ plan: FirePlanner.Plan, of run: RunRecord) -> Date? {
+        guard plan.attempt > run.attempt, plan.fireAt == run.scheduledFor, plan.status == .active else { return nil }
+        return plan.nextRun ?? run.finishedAt
     }
 }

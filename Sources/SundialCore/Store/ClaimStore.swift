@@ -35,12 +35,22 @@ public protocol ClaimStore: Sendable {
     func markInvalid(_ claim: Claim, error: String) throws(StoreError)
 
     /// Starts a concurrent run (`max_concurrency` above 1), atomically: records `run` as running
-    /// and counts it in the row's `running`. With `next` (a fire just claimed), it also moves the
-    /// row on to `next` and frees it for the next fire, fenced by the claim. Without (a retry of a
-    /// fire whose row has moved on), it counts the run only while the row is active and has room
-    /// (`running < max_concurrency`). Repeating it after `outcomeUnknown` answers
+    /// and counts it in the row's `running`, only while the row is active and has room
+    /// (`running < max_concurrency`; `noRoom` otherwise: nothing written, try again later). With
+    /// `next` (a fire just claimed), it also moves the row on to `next` and frees it for the next
+    /// fire, fenced by the claim; without, it is a retry of a fire whose row has moved on. Repeating it after `outcomeUnknown` answers
     /// `alreadyStarted` when the first call was applied.
-    func startConcurrentRun(_ run: RunRecord, next: FirePlanner.Plan?) throws(StoreError) -> ConcurrentStart
+    ///
+    /// A retry names the run it retries (`retrying`): it is taken (its `retryAt` cleared) in the
+    /// same transaction, so one executor alone starts it; `claimLost` when another took it first.
+    func startConcurrentRun(
+        _ run: RunRecord, next: FirePlanner.Plan?, retrying: RunKey?
+    ) throws(StoreError) -> ConcurrentStart
+
+    /// Concurrent runs whose retry is due within `lookahead` for tasks that are active and that
+    /// this executor can run (its actions, its tags), oldest first, with their task rows.
+    func dueRetries(actions: [String], tags: [String], lookahead: Duration, limit: Int) throws(StoreError)
+        -> [DueRetry]
 
     /// Writes one group commit atomically: started attempts as `running`, finished attempts with
     /// their final status, and each finished attempt's row change (`FinishRule`), fenced by its
@@ -58,6 +68,19 @@ public protocol ClaimStore: Sendable {
     func killRequests(executor: String) throws(StoreError) -> [RunKey]
 }
 
+/// A concurrent run whose fire is to run again.
+public struct DueRetry: Sendable, Equatable {
+    /// The task as it is now.
+    public var row: TaskRow
+    /// The attempt that failed or was lost.
+    public var run: RunKey
+    public var retryAt: Date
+
+    public init(row: TaskRow, run: RunKey, retryAt: Date) {
+        (self.row, self.run, self.retryAt) = (row, run, retryAt)
+    }
+}
+
 /// The answer to `ClaimStore.startConcurrentRun`.
 public enum ConcurrentStart: Sendable, Equatable {
     /// The run is on record and counted; run it.
@@ -65,7 +88,8 @@ public enum ConcurrentStart: Sendable, Equatable {
     /// The claim was gone (or the task deleted or no longer active) before anything was written:
     /// do not run it.
     case claimLost
-    /// A retry found the task at its concurrency limit: nothing was written; try again later.
+    /// The task is at its concurrency limit (a retry took the last place since the claim):
+    /// nothing was written; try again later (a claimed row stays claimed meanwhile).
     case noRoom
     /// The run was already on record (a repeat after an unknown outcome): run it.
     case alreadyStarted

@@ -37,6 +37,17 @@ public final class Executor: @unchecked Sendable {
     private var capacity = ClaimCapacity()
     /// The contexts of the runs in flight, to cancel them.
     private var contexts: [RunKey: RunContext] = [:]
+    /// Retries queued here and not yet started (so that each is queued once).
+    private var queuedRetries: Set<RunKey> = []
+    /// Concurrent starts whose outcome is unknown: asked again until the store answers.
+    private var uncertainStarts: [UncertainStart] = []
+
+    struct UncertainStart {
+        var record: RunRecord
+        var next: FirePlanner.Plan?
+        var item: WorkItem
+        var schedule: Schedule?
+    }
     private var nextPoll = ContinuousClock.now
     private var lastRetention: ContinuousClock.Instant?
     /// The leader sleeps because every thread is busy and nothing more may be claimed: a run
@@ -365,6 +376,11 @@ public final class Executor: @unchecked Sendable {
 
     private func execute(_ item: WorkItem) {
         let began = ContinuousClock.now
+        if let retrying = item.retrying {
+            state.lock()
+            queuedRetries.remove(retrying)
+            state.unlock()
+        }
         let definition: TaskDefinition
         switch item.definition {
         case .failure(let invalid) where invalid.isUnknownAction:
@@ -406,22 +422,29 @@ public final class Executor: @unchecked Sendable {
                 ? nil
                 : FirePlanner(row: item.row, schedule: definition.schedule).moveOn(after: item.fireAt, now: clock.now)
             do {
-                switch try store.startConcurrentRun(record, next: next) {
+                switch try store.startConcurrentRun(record, next: next, retrying: item.retrying) {
                 case .claimLost: return
                 case .noRoom:
-                    // A retry waits for a free place under the task's limit.
-                    let later = item.retry(attempt: item.attempt, due: .now + .seconds(1))
+                    // The task is at its limit: the work waits here for a place (a claimed row
+                    // stays claimed), or goes back if the executor is stopping.
                     state.lock()
-                    if machine.mayStart { idle.insert(later) }
+                    let keep = machine.mayStart
+                    if keep { idle.insert(item.later(.now + .seconds(1))) }
                     state.unlock()
+                    if !keep { giveBack([item]) }
                     return
                 case .started, .alreadyStarted: break
                 }
             } catch {
                 logger.error(
                     "could not start a concurrent run", metadata: ["task": "\(item.row.name)", "error": "\(error)"])
-                // Not started; if the write did happen, recovery ends the run as lost.
+                // Not run. The write may have happened: asked again until the store answers, and
+                // ended as interrupted if it did (its fire then runs again under at_least_once).
                 if !item.isDetached { keepForRelease(item.token, ids: [item.row.id]) }
+                state.lock()
+                uncertainStarts.append(
+                    UncertainStart(record: record, next: next, item: item, schedule: definition.schedule))
+                state.unlock()
                 return
             }
         } else {
@@ -482,16 +505,6 @@ public final class Executor: @unchecked Sendable {
         let result = AttemptResult(
             row: item.row, schedule: definition.schedule, run: record, end: end, cancelled: cancelled,
             took: took.timeInterval, now: clock.now, jitter: Double.random(in: 0...1))
-        if let retry = result.concurrentRetry, cancelled != .executorStopping {
-            // A concurrent run retries here: the row has already moved on. Not after the executor
-            // cut it short (stopping, fenced, lease lost): its work is no longer this executor's.
-            let again = item.retry(
-                attempt: retry.attempt, due: retry.nextRun.flatMap { clock.instant(whenDatabaseReaches: $0) } ?? .now)
-            state.lock()
-            if machine.mayStart { idle.insert(again) }
-            state.broadcast()
-            state.unlock()
-        }
         recorder.runFinished(result.finished)
     }
 
@@ -511,6 +524,7 @@ public final class Executor: @unchecked Sendable {
                 cancelAll(.executorStopping)
                 state.lock()
                 let dropped = idle.removeAll() + pool.drainReady()
+                queuedRetries.removeAll()
                 state.unlock()
                 // Still claimed by this executor: given back as soon as the store answers again.
                 for item in dropped where !item.isDetached { keepForRelease(item.token, ids: [item.row.id]) }
@@ -600,6 +614,7 @@ public final class Executor: @unchecked Sendable {
     /// The housekeeping thread: work that may wait on locks and slow statements, apart from the lease.
     func housekeeping() {
         releaseKept()
+        settleUncertainStarts()
         guard !isStopping else { return }
         let settings = currentSettings
         do {
@@ -614,6 +629,7 @@ public final class Executor: @unchecked Sendable {
             logger.warning("could not read kill requests", metadata: ["error": "\(error)"])
         }
         releaseOverdue(settings)
+        takeDueRetries(settings)
         housekeeper.recoverExpired()
         housekeeper.scheduleNewRows()
         pruneHistory(settings)
@@ -671,6 +687,63 @@ public final class Executor: @unchecked Sendable {
         logger.info("gave back work no thread could start in time", metadata: ["rows": "\(overdue.count)"])
     }
 
+    /// Asks again about concurrent starts whose answer was lost (after the claims they came from
+    /// were given back): one that happened is ended as interrupted, so that its count in
+    /// `running` goes down and its fire runs again under `at_least_once`.
+    private func settleUncertainStarts() {
+        state.lock()
+        let uncertain = uncertainStarts
+        state.unlock()
+        var settled = 0
+        for start in uncertain {
+            let answer: ConcurrentStart
+            do {
+                answer = try store.startConcurrentRun(start.record, next: start.next, retrying: start.item.retrying)
+            } catch {
+                break
+            }
+            settled += 1
+            guard answer == .started || answer == .alreadyStarted else { continue }
+            let result = AttemptResult(
+                row: start.item.row, schedule: start.schedule, run: start.record,
+                end: .interrupted("its start could not be confirmed; not run"), cancelled: nil, took: 0,
+                now: clock.now, jitter: Double.random(in: 0...1))
+            recorder.runFinished(result.finished)
+        }
+        state.lock()
+        uncertainStarts.removeFirst(min(settled, uncertainStarts.count))
+        state.unlock()
+    }
+
+    /// Concurrent runs whose fire runs again: queued here, taken from the store when they start
+    /// (so another executor may take one first, and one that is never started stays for others).
+    private func takeDueRetries(_ settings: ExecutorConfiguration) {
+        state.lock()
+        let may = machine.mayClaim
+        state.unlock()
+        guard may else { return }
+        let due: [DueRetry]
+        do {
+            due = try store.dueRetries(
+                actions: definitions.handlers.actions, tags: settings.tags, lookahead: settings.lookahead,
+                limit: settings.threads)
+        } catch {
+            logger.warning("could not read due retries", metadata: ["error": "\(error)"])
+            return
+        }
+        state.lock()
+        defer { state.unlock() }
+        for retry in due where !queuedRetries.contains(retry.run) {
+            queuedRetries.insert(retry.run)
+            idle.insert(
+                WorkItem(
+                    row: retry.row, token: .random(), definition: definitions.definition(for: retry.row),
+                    due: clock.instant(whenDatabaseReaches: retry.retryAt) ?? .now, fireAt: retry.run.scheduled,
+                    attempt: retry.run.attempt + 1, isDetached: true, retrying: retry.run))
+        }
+        if !due.isEmpty { state.broadcast() }
+    }
+
     private func pruneHistory(_ settings: ExecutorConfiguration) {
         let now = ContinuousClock.now
         state.lock()
@@ -687,6 +760,7 @@ public final class Executor: @unchecked Sendable {
         cancelAll(.executorStopping)
         state.lock()
         _ = idle.removeAll()
+        queuedRetries.removeAll()
         let shuttingDown = machine.isStopping
         state.unlock()
         _ = pool.drainReady()

@@ -17,22 +17,24 @@ final class WorkItem: Sendable {
     let attempt: Int
     /// A retry of a concurrent run (max_concurrency > 1): the row itself has moved on.
     let isDetached: Bool
+    /// The run whose retry this is (taken from the store when it starts).
+    let retrying: RunKey?
 
     init(
         row: TaskRow, token: ClaimToken, definition: Result<TaskDefinition, InvalidTask>, due: ContinuousClock.Instant,
-        fireAt: Date, attempt: Int, isDetached: Bool
+        fireAt: Date, attempt: Int, isDetached: Bool, retrying: RunKey? = nil
     ) {
         (self.row, self.token, self.definition, self.due) = (row, token, definition, due)
-        (self.fireAt, self.attempt, self.isDetached) = (fireAt, attempt, isDetached)
+        (self.fireAt, self.attempt, self.isDetached, self.retrying) = (fireAt, attempt, isDetached, retrying)
     }
 
     var claim: Claim { Claim(taskID: row.id, token: token) }
 
-    /// The same fire again as a detached retry.
-    func retry(attempt: Int, due: ContinuousClock.Instant) -> WorkItem {
+    /// The same work, due later.
+    func later(_ due: ContinuousClock.Instant) -> WorkItem {
         WorkItem(
-            row: row, token: token, definition: definition, due: due, fireAt: fireAt, attempt: attempt, isDetached: true
-        )
+            row: row, token: token, definition: definition, due: due, fireAt: fireAt, attempt: attempt,
+            isDetached: isDetached, retrying: retrying)
     }
 }
 
