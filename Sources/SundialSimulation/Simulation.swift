@@ -321,7 +321,7 @@ final class World: @unchecked Sendable {
                 }
                 continue
             }
-            guard row.misfirePolicy == .runAll, row.maxConcurrency == 1 else { continue }
+            guard row.misfirePolicy == .runAll else { continue }
             // A task that fell behind catches up one fire at a time: no fire may be skipped up to
             // the latest that ran, and the task must have caught up past the faults.
             guard let latest = completed.max() else {
