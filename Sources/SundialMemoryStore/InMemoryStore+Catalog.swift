@@ -59,13 +59,8 @@ extension InMemoryStore: TaskCatalog {
         try call(.changeStatus) { state, _ in
             guard let row = state.tasks[taskID], from.contains(row.status) else { return false }
             state.update(taskID) {
+                if let plan { $0.take(plan) }
                 $0.status = to
-                if let plan {
-                    $0.nextRun = plan.nextRun
-                    $0.fireAt = plan.fireAt
-                    $0.attempt = plan.attempt
-                    $0.error = plan.error
-                }
             }
             return true
         }
@@ -115,11 +110,8 @@ extension InMemoryStore: TaskCatalog {
             guard let row = state.tasks[taskID], row.claimToken == nil, row.nextRun == nil, row.status == .active
             else { return false }
             state.update(taskID) {
-                $0.nextRun = plan.nextRun
-                $0.fireAt = plan.fireAt
+                $0.take(plan)
                 $0.attempt = 0
-                $0.status = plan.status
-                $0.error = plan.error
             }
             return true
         }

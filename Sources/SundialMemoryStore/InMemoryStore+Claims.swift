@@ -62,8 +62,7 @@ extension InMemoryStore: ClaimStore {
             state.update(claim.taskID) {
                 $0.status = .invalid
                 $0.error = error
-                $0.claimToken = nil
-                $0.claimedBy = nil
+                $0.free()
             }
         }
     }
@@ -80,13 +79,8 @@ extension InMemoryStore: ClaimStore {
                 guard row.running < row.maxConcurrency else { return .noRoom }
                 state.update(row.id) {
                     $0.running += 1
-                    $0.nextRun = next.nextRun
-                    $0.fireAt = next.fireAt
-                    $0.attempt = next.attempt
-                    $0.status = next.status
-                    $0.error = next.error
-                    $0.claimToken = nil
-                    $0.claimedBy = nil
+                    $0.take(next)
+                    $0.free()
                 }
             } else {
                 guard row.running < row.maxConcurrency else { return .noRoom }
@@ -143,8 +137,7 @@ extension InMemoryStore: ClaimStore {
                     $0.attempt = change.attempt
                     $0.error = change.error
                     $0.lastDuration = change.lastDuration
-                    $0.claimToken = nil
-                    $0.claimedBy = nil
+                    $0.free()
                 }
             }
         }

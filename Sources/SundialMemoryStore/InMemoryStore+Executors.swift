@@ -105,13 +105,8 @@ extension InMemoryStore: ExecutorRegistry {
                     InterruptedFire(
                         row: row, scheduledFor: started.record.scheduledFor, attempt: started.record.attempt, now: now))
                 state.update(row.id) {
-                    $0.nextRun = next.nextRun
-                    $0.fireAt = next.fireAt
-                    $0.attempt = next.attempt
-                    if $0.status == .active { $0.status = next.status }
-                    $0.error = next.error
-                    $0.claimToken = nil
-                    $0.claimedBy = nil
+                    $0.take(next, statusOnlyIfActive: true)
+                    $0.free()
                 }
             }
             return RecoveryReport(recovered: true, lostRuns: lost.count, freedRows: held.count)

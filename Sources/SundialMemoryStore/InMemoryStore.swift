@@ -59,10 +59,7 @@ public final class InMemoryStore: Sendable {
         }
 
         mutating func free(_ id: Int64) {
-            update(id) {
-                $0.claimToken = nil
-                $0.claimedBy = nil
-            }
+            update(id) { $0.free() }
         }
 
         func holdsLiveLease(_ executor: String?, now: Date) -> Bool {
@@ -120,5 +117,21 @@ public final class InMemoryStore: Sendable {
             state.tasks[row.id] = row
             return row.id
         }
+    }
+}
+
+extension TaskRow {
+    /// Takes a plan's next fire (status only while active, unless `status` is forced).
+    mutating func take(_ plan: FirePlanner.Plan, statusOnlyIfActive: Bool = false) {
+        nextRun = plan.nextRun
+        fireAt = plan.fireAt
+        attempt = plan.attempt
+        if !statusOnlyIfActive || status == .active { status = plan.status }
+        error = plan.error
+    }
+
+    mutating func free() {
+        claimToken = nil
+        claimedBy = nil
     }
 }
