@@ -137,7 +137,9 @@ extension InMemoryStore: RunRetention {
             if let age = policy.maxAge {
                 let cutoff = now.addingTimeInterval(-age.timeInterval)
                 for run in state.runs.values.sorted(by: { $0.id < $1.id })
-                where deleted < limit && run.record.status != .running && run.record.startedAt < cutoff {
+                where deleted < limit && run.record.status != .running && run.record.retryAt == nil
+                    && run.record.startedAt < cutoff
+                {
                     state.runs[run.record.key] = nil
                     deleted += 1
                 }
@@ -151,7 +153,8 @@ extension InMemoryStore: RunRetention {
                         ($0.record.scheduledFor, $0.record.attempt) > ($1.record.scheduledFor, $1.record.attempt)
                     }
                 guard newestFirst.count > keep else { continue }
-                for run in newestFirst[keep...].reversed() where deleted < limit && run.record.status != .running {
+                for run in newestFirst[keep...].reversed()
+                where deleted < limit && run.record.status != .running && run.record.retryAt == nil {
                     state.runs[run.record.key] = nil
                     deleted += 1
                 }

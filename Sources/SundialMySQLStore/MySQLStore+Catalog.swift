@@ -153,7 +153,7 @@ extension MySQLStore: RunRetention {
             if let age = policy.maxAge {
                 // Oldest first by primary key: ids grow with time, so the scan reads what it deletes.
                 deleted += try database.execute(
-                    "DELETE FROM cron_run WHERE started_at < NOW(6) - INTERVAL ? MICROSECOND AND status <> 'running' ORDER BY id LIMIT ?",
+                    "DELETE FROM cron_run WHERE started_at < NOW(6) - INTERVAL ? MICROSECOND AND status <> 'running' AND retry_at IS NULL ORDER BY id LIMIT ?",
                     [.int(age.microseconds), .int(Int64(limit))]
                 ).affectedRows
             }
@@ -173,7 +173,7 @@ extension MySQLStore: RunRetention {
                     ).first, let at = boundary["scheduled_for"].date
                 else { continue }
                 deleted += try database.execute(
-                    "DELETE FROM cron_run WHERE cron_id = ? AND (scheduled_for < ? OR (scheduled_for = ? AND attempt <= ?)) AND status <> 'running' ORDER BY scheduled_for LIMIT ?",
+                    "DELETE FROM cron_run WHERE cron_id = ? AND (scheduled_for < ? OR (scheduled_for = ? AND attempt <= ?)) AND status <> 'running' AND retry_at IS NULL ORDER BY scheduled_for LIMIT ?",
                     [.int(task), .date(at), .date(at), boundary["attempt"], .int(Int64(limit - deleted))]
                 ).affectedRows
             }

@@ -150,14 +150,16 @@ extension MySQLStore: ExecutorRegistry {
                         InterruptedFire(
                             row: row, scheduledFor: scheduled, attempt: started["attempt"].int ?? row.attempt, now: now)
                     )
+                    // A paused (or otherwise changed) row keeps its status: read and decided here.
+                    let status = row.status == .active ? next.status : row.status
                     try c.execute(
                         """
-                        UPDATE cron SET next_run = ?, fire_at = ?, attempt = ?, status = IF(status = 'active', ?, status), error = ?, \
+                        UPDATE cron SET next_run = ?, fire_at = ?, attempt = ?, status = ?, error = ?, \
                         task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?
                         """,
                         [
                             .init(next.nextRun), .init(next.fireAt), .int(Int64(next.attempt)),
-                            .string(next.status.rawValue), .init(next.error.map(StoredText.error)), .int(row.id),
+                            .string(status.rawValue), .init(next.error.map(StoredText.error)), .int(row.id),
                             .init(token),
                         ])
                 }

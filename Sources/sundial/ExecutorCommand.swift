@@ -41,6 +41,15 @@ struct ExecutorCommand: AsyncParsableCommand {
     var queueAllowance: Int?
     @Option(help: "Seconds running tasks get to finish on SIGTERM. (env: SUNDIAL_SHUTDOWN_GRACE; default 30)")
     var shutdownGrace: Double?
+    @Option(help: "Days of run history kept; 0 keeps it regardless of age. (env: SUNDIAL_KEEP_RUNS_DAYS; default 30)")
+    var keepRunsDays: Double?
+    @Option(
+        help:
+            "Runs kept per task beyond the age limit; 0: no count limit. (env: SUNDIAL_KEEP_RUNS_PER_TASK; default 1000)"
+    )
+    var keepRunsPerTask: Int?
+    @Option(help: "Hours a stopped or dead executor's row is kept. (env: SUNDIAL_KEEP_EXECUTORS_HOURS; default 24)")
+    var keepExecutorsHours: Double?
     @Option(help: "A file of `name = value` settings, read again on SIGHUP. (env: SUNDIAL_CONFIG)")
     var config: String?
 
@@ -111,6 +120,15 @@ struct ExecutorCommand: AsyncParsableCommand {
         if let v = duration(try number(pollInterval, "poll-interval", 0.001...60)) { settings.pollInterval = v }
         if let v = duration(try number(lookahead, "lookahead", 0...60)) { settings.lookahead = v }
         if let v = duration(try number(shutdownGrace, "shutdown-grace", 0...86_400)) { settings.shutdownGrace = v }
+        if let days = try number(keepRunsDays, "keep-runs-days", 0...36_500) {
+            settings.retention.maxAge = days == 0 ? nil : duration(days * 86_400)
+        }
+        if let runs = try number(keepRunsPerTask, "keep-runs-per-task", 0...100_000_000) {
+            settings.retention.keepPerTask = runs == 0 ? nil : runs
+        }
+        if let hours = try number(keepExecutorsHours, "keep-executors-hours", 0...87_600) {
+            settings.retention.executorAge = .seconds(hours * 3600)
+        }
         if let raw = text(tags, "tags") {
             settings.tags = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
                 !$0.isEmpty

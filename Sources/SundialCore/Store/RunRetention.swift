@@ -1,7 +1,8 @@
 /// Keeping history bounded: old runs and long-stopped executors are deleted in small batches.
 public protocol RunRetention: Sendable {
     /// Deletes at most `limit` final runs that are older than `policy.maxAge` or beyond the
-    /// newest `policy.keepPerTask` of their task. Never deletes a `running` run. Returns how many.
+    /// newest `policy.keepPerTask` of their task. Never deletes a `running` run, nor one whose
+    /// retry is pending. Returns how many.
     func pruneRuns(_ policy: RetentionPolicy, limit: Int) throws(StoreError) -> Int
 
     /// Deletes registry rows of executors stopped or dead for longer than `policy.executorAge`
