@@ -136,9 +136,12 @@ extension InMemoryStore: RunRetention {
             var deleted = 0
             if let age = policy.maxAge {
                 let cutoff = now.addingTimeInterval(-age.timeInterval)
-                for run in state.runs.values.sorted(by: { $0.id < $1.id })
-                where deleted < limit && run.record.status != .running && run.record.retryAt == nil
-                    && run.record.startedAt < cutoff
+                let window = state.runs.values.filter { $0.id > state.ageCursor }.sorted { $0.id < $1.id }.prefix(limit)
+                let reachedYoungRuns = window.count < limit || window.contains { $0.record.startedAt >= cutoff }
+                state.ageCursor = reachedYoungRuns ? 0 : (window.last?.id ?? 0)
+                for run in window
+                where run.record.status != .running && run.record.startedAt < cutoff
+                    && (run.record.retryAt == nil || state.tasks[run.record.taskID] == nil)
                 {
                     state.runs[run.record.key] = nil
                     deleted += 1

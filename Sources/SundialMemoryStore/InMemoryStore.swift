@@ -45,6 +45,7 @@ public final class InMemoryStore: Sendable {
         var nextRunID: Int64 = 1
         var nextVersion: Int64 = 1
         var pruneCursor: Int64 = 0
+        var ageCursor: Int64 = 0
 
         /// Every change to a row gets a new version, as `updated_at` does in MySQL.
         mutating func update(_ id: Int64, _ change: (inout TaskRow) -> Void) {

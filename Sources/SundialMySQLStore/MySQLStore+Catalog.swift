@@ -151,11 +151,29 @@ extension MySQLStore: RunRetention {
         return try mapped {
             var deleted = 0
             if let age = policy.maxAge {
-                // Oldest first by primary key: ids grow with time, so the scan reads what it deletes.
-                deleted += try database.execute(
-                    "DELETE FROM cron_run WHERE started_at < NOW(6) - INTERVAL ? MICROSECOND AND status <> 'running' AND retry_at IS NULL ORDER BY id LIMIT ?",
-                    [.int(age.microseconds), .int(Int64(limit))]
-                ).affectedRows
+                // A window of `limit` runs by primary key (ids grow with time), resuming where the
+                // last call stopped: each call reads `limit` rows, however few of them may go.
+                let from = ageCursor.withLock { $0 }
+                let window = try database.query(
+                    """
+                    SELECT id, started_at < NOW(6) - INTERVAL ? MICROSECOND AS old, (\(MySQLStoreSQL.prunableByAge)) AS prunable \
+                    FROM cron_run WHERE id > ? ORDER BY id LIMIT ?
+                    """,
+                    [.int(age.microseconds), .int(age.microseconds), .int(from), .int(Int64(limit))],
+                    consistency: .primary)
+                let prunable = window.filter { $0["prunable"].int == 1 }.compactMap { $0["id"].int.map(Int64.init) }
+                // Past the old runs (or at the end): start again from the oldest, where runs that
+                // were running or waiting for a retry may since have ended.
+                let reachedYoungRuns = window.count < limit || window.contains { $0["old"].int != 1 }
+                ageCursor.withLock { $0 = reachedYoungRuns ? 0 : (window.last?["id"].int.map(Int64.init) ?? 0) }
+                for chunk in prunable.chunkedInPowersOfTwo(upTo: 512) {
+                    let ids = InList.padded(Array(chunk))
+                    // Checked again: a run may have been taken for a retry since it was read.
+                    deleted += try database.execute(
+                        "DELETE FROM cron_run WHERE id IN \(InList.placeholders(ids.count)) AND \(MySQLStoreSQL.prunableByAge)",
+                        ids.map { .int($0) } + [.int(age.microseconds)]
+                    ).affectedRows
+                }
             }
             guard let keep = policy.keepPerTask, deleted < limit else { return deleted }
             // A few tasks per call, in id order, resuming where the last call stopped.
@@ -193,4 +211,13 @@ extension MySQLStore: RunRetention {
             ).affectedRows
         }
     }
+}
+
+extension MySQLStoreSQL {
+    /// A run the age rule deletes (one parameter: the age in microseconds): old, final, and no
+    /// retry pending, unless its task is gone (a retry nobody can take).
+    static let prunableByAge = """
+        started_at < NOW(6) - INTERVAL ? MICROSECOND AND status <> 'running' \
+        AND (retry_at IS NULL OR NOT EXISTS (SELECT 1 FROM cron WHERE cron.id = cron_run.cron_id))
+        """
 }

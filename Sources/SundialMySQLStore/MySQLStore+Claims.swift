@@ -153,7 +153,7 @@ extension MySQLStore: ClaimStore {
                 \(TaskRow.columns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")) \
                 FROM cron_run r JOIN cron c ON c.id = r.cron_id \
                 WHERE r.retry_at IS NOT NULL AND r.retry_at < NOW(6) + INTERVAL ? MICROSECOND AND c.status = 'active' \
-                AND c.action IN \(InList.placeholders(actions.count)) AND \(MySQLStoreSQL.tagFilter(tags.count).replacingOccurrences(of: "tags", with: "c.tags")) \
+                AND \(MySQLStoreSQL.actionFilter(actions.count, column: "c.action")) AND \(MySQLStoreSQL.tagFilter(tags.count, column: "c.tags")) \
                 ORDER BY r.retry_at LIMIT ?
                 """,
                 [.int(lookahead.microseconds)] + actions.map { .string($0) } + tags.map { .string($0) } + [
@@ -197,7 +197,7 @@ public enum MySQLStoreSQL {
     public static func claimCandidates(actions: Int, tags: Int) -> String {
         """
         SELECT id FROM cron WHERE task_id IS NULL AND status = 'active' AND next_run < NOW(6) + INTERVAL ? MICROSECOND \
-        AND running < max_concurrency AND action IN \(InList.placeholders(actions)) AND \(tagFilter(tags)) \
+        AND running < max_concurrency AND \(actionFilter(actions)) AND \(tagFilter(tags)) \
         ORDER BY next_run LIMIT ? FOR UPDATE SKIP LOCKED
         """
     }
@@ -208,11 +208,19 @@ public enum MySQLStoreSQL {
         """
         SELECT id FROM cron WHERE task_id IS NULL AND status = 'active' AND next_run IS NULL \
         AND (schedule IS NULL OR schedule = '') AND running < max_concurrency \
-        AND action IN \(InList.placeholders(actions)) AND \(tagFilter(tags)) LIMIT ? FOR UPDATE SKIP LOCKED
+        AND \(actionFilter(actions)) AND \(tagFilter(tags)) LIMIT ? FOR UPDATE SKIP LOCKED
         """
     }
 
-    static func tagFilter(_ count: Int) -> String {
-        "(tags IS NULL OR tags = ''" + String(repeating: " OR FIND_IN_SET(?, tags)", count: count) + ")"
+    /// The row's action is one of `count` names, byte for byte: the table's collation would match
+    /// `NOOP` or `noop ` to `noop`, which no handler runs (a row claimed and given back forever).
+    static func actionFilter(_ count: Int, column: String = "action") -> String {
+        "CAST(\(column) AS BINARY) IN \(InList.placeholders(count))"
+    }
+
+    /// No tags, or one of `count` tags, byte for byte (as the executor's own tags are compared).
+    static func tagFilter(_ count: Int, column: String = "tags") -> String {
+        "(\(column) IS NULL OR \(column) = ''"
+            + String(repeating: " OR FIND_IN_SET(?, CAST(\(column) AS BINARY))", count: count) + ")"
     }
 }

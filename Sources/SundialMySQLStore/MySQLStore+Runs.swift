@@ -5,6 +5,10 @@ import SundialMySQL
 extension MySQLStore {
     /// Most entries per multi-row statement (a power of two).
     static let chunk = 64
+    /// A run whose output is larger is written in a statement of its own: 64 outputs of 1 MiB
+    /// in one statement would pass `max_allowed_packet` (16 MiB by default on MariaDB) and the
+    /// server would drop the connection instead of answering.
+    static let largeOutput = 64 << 10
 
     public func record(_ batch: RunBatch) throws(StoreError) {
         guard !batch.isEmpty else { return }
@@ -17,7 +21,10 @@ extension MySQLStore {
             try database.transaction { c in
                 // Locks in the order recovery takes them: runs first, then rows.
                 let counted = try runsStillRunning(concurrentEnds, on: c)
-                for chunk in runs.chunkedInPowersOfTwo(upTo: Self.chunk) { try upsertRuns(chunk, on: c) }
+                let large = runs.filter { ($0.output?.utf8.count ?? 0) > Self.largeOutput }
+                let small = runs.filter { ($0.output?.utf8.count ?? 0) <= Self.largeOutput }
+                for chunk in small.chunkedInPowersOfTwo(upTo: Self.chunk) { try upsertRuns(chunk, on: c) }
+                for run in large { try upsertRuns([run][...], on: c) }
                 for run in counted {
                     // Once per run: only a run that was still `running` is counted down.
                     try c.execute(

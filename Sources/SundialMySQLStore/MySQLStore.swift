@@ -18,6 +18,8 @@ public final class MySQLStore: Sendable {
     let logger: Logger
     /// Where the count-based run pruning goes on (a task id), so each call looks at new tasks.
     let pruneCursor = Mutex<Int64>(0)
+    /// The last run id the age rule examined (0: start again from the oldest).
+    let ageCursor = Mutex<Int64>(0)
 
     public init(database: Database, logger: Logger) {
         self.database = database

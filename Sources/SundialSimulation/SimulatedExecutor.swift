@@ -238,16 +238,24 @@ final class SimulatedExecutor {
                 let started = try world.callThrowing(id) {
                     try world.store.startConcurrentRun(record, next: next, retrying: item.retrying)
                 }
-                if started == .claimLost { return }
+                if started == .claimLost {
+                    // Taken, paused or deleted since: whatever the token still holds goes back.
+                    if !item.detached { giveBack([item.claim]) }
+                    return
+                }
                 if started == .noRoom {
                     var later = item
                     later.due = now + .seconds(1)
                     idle.append(later)
                     return
                 }
-            } catch {
+            } catch  where error.kind == .outcomeUnknown {
                 if !item.detached { machine.keepForRelease(item.token, ids: [row.id]) }
                 uncertainStarts.append((record, next, item))
+                return
+            } catch {
+                // Not written: a claimed fire goes back, a retry stays in the store.
+                if !item.detached { giveBack([item.claim]) }
                 return
             }
         } else if row.delivery == .atMostOnce {
@@ -347,7 +355,7 @@ final class SimulatedExecutor {
 
     /// As the runtime does: concurrent starts whose answer was lost are asked again.
     private func settleUncertainStarts() {
-        while let start = uncertainStarts.first {
+        for start in uncertainStarts {
             guard
                 let answer = world.call(
                     id,
@@ -355,8 +363,8 @@ final class SimulatedExecutor {
                         try world.store.startConcurrentRun(
                             start.record, next: start.next, retrying: start.item.retrying)
                     })
-            else { return }
-            uncertainStarts.removeFirst()
+            else { continue }
+            uncertainStarts.removeAll { $0.record.key == start.record.key }
             guard answer == .started || answer == .alreadyStarted else { continue }
             let dbNow = Date(timeIntervalSince1970: world.now.timeInterval + clockOffset)
             let result = AttemptResult(
@@ -385,7 +393,7 @@ final class SimulatedExecutor {
                 Item(
                     row: retry.row, token: ClaimToken.random(using: &world.random), schedule: schedule,
                     due: .seconds(retry.retryAt.timeIntervalSince1970 - clockOffset), fireAt: retry.run.scheduled,
-                    attempt: retry.run.attempt + 1, detached: true, retrying: retry.run))
+                    attempt: FirePlanner.following(retry.run.attempt), detached: true, retrying: retry.run))
         }
     }
 
@@ -454,6 +462,21 @@ final class SimulatedExecutor {
     }
 
     var isGone: Bool { !alive || exited }
+
+    /// Whether this executor still has `claim` in hand: waiting, running, or kept to be given
+    /// back. A live executor's claim that is none of these is never freed (until it stops).
+    func holds(_ claim: Claim) -> Bool {
+        if idle.contains(where: { !$0.detached && $0.claim == claim }) { return true }
+        if running.values.contains(where: { !$0.item.detached && $0.item.claim == claim }) { return true }
+        if machine.running.values.contains(where: { $0.claim == claim }) { return true }
+        // Ended, its row's change waiting for the next group commit.
+        if queuedEnds.contains(where: { $0.row != nil && $0.run.taskID == claim.taskID && $0.run.token == claim.token })
+        {
+            return true
+        }
+        if let kept = machine.unreleased[claim.token] { return kept.map { $0.contains(claim.taskID) } ?? true }
+        return false
+    }
 
     var registration: ExecutorRegistration {
         ExecutorRegistration(

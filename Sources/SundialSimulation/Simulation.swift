@@ -72,6 +72,7 @@ final class World: @unchecked Sendable {
     /// Tasks whose liveness is not checked (edited from outside).
     private var edited: Set<Int64> = []
     private var durations: [Int64: Duration] = [:]
+    private var reportedLeaks: Set<Claim> = []
 
     init(seed: UInt64, settings: SimulationSettings) {
         self.settings = settings
@@ -203,6 +204,7 @@ final class World: @unchecked Sendable {
             if faultsOn { injectProcessFaults(stepSeconds) }
             restartGoneExecutors()
             for executor in executors.shuffled(using: &random) { executor.step() }
+            if !faultsOn { checkClaimsAreHeld() }
             advance()
         }
         // Everything stops: SIGTERM, then wait for every executor to exit.
@@ -279,6 +281,20 @@ final class World: @unchecked Sendable {
         default: store.edit(taskID: task.id) { $0.schedule = "@every 3s" }
         }
         trace("outside edit \(choice) on task \(task.id)")
+    }
+
+    /// Without faults, a row claimed by a live executor is in that executor's hands: a claim it
+    /// has dropped would stay claimed, and its task stalled, for as long as the process lives.
+    private func checkClaimsAreHeld() {
+        let live = Dictionary(uniqueKeysWithValues: executors.filter { !$0.isGone }.map { ($0.id, $0) })
+        for row in store.allTasks {
+            guard let token = row.claimToken, let holder = row.claimedBy.flatMap({ live[$0] }) else { continue }
+            let claim = Claim(taskID: row.id, token: token)
+            if !holder.holds(claim) && !reportedLeaks.contains(claim) {
+                reportedLeaks.insert(claim)
+                evidence.violation("task \(row.id) is claimed by \(holder.id), which no longer holds the claim")
+            }
+        }
     }
 
     // MARK: The end

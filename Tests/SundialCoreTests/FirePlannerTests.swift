@@ -89,6 +89,23 @@ import Testing
             $0.misfireLimit = 2
         }.afterRun(fireAt: fire, attempt: 0, outcome: .succeeded, now: now, jitter: 0)
         #expect(capped.nextRun == at("2026-01-01T14:00:00Z"))
+        // A limit from a hostile row catches up on 1,000 fires at most: a year of missed
+        // seconds is not walked through one by one when a run ends.
+        let huge = try planner("@every 1s") {
+            $0.misfirePolicy = .runAll
+            $0.misfireLimit = Int(UInt32.max)
+        }.afterRun(fireAt: fire, attempt: 0, outcome: .succeeded, now: fire.addingTimeInterval(365 * 86_400), jitter: 0)
+        #expect(huge.nextRun == fire.addingTimeInterval(365 * 86_400 - Double(FirePlanner.mostMissedFires) + 1))
+    }
+
+    @Test func anAttemptNumberStaysWithinWhatAStoreKeeps() throws {
+        let p = try planner("@every 1m") { $0.maxAttempts = Int(UInt32.max) }
+        let fire = at("2026-01-01T10:00:00Z")
+        let retried = p.afterRun(
+            fireAt: fire, attempt: FirePlanner.lastAttempt, outcome: .failed("boom"), now: fire, jitter: 0)
+        #expect(retried.attempt <= FirePlanner.lastAttempt)
+        let interrupted = p.afterInterruption(fireAt: fire, attempt: Int.max, now: fire, reason: "gone")
+        #expect(interrupted.attempt == FirePlanner.lastAttempt)
     }
 
     @Test func intervalsKeepAFixedRateFromTheScheduledFire() throws {

@@ -20,6 +20,10 @@ import Testing
         _ = try s.insert("future", nextRun: now.addingTimeInterval(3600))
         _ = try s.insert("other-action", action: "invoice", nextRun: now.addingTimeInterval(-30))
         _ = try s.insert("gpu", nextRun: now.addingTimeInterval(-30), tags: "gpu")
+        // Names are compared byte for byte, never by the table's collation: no handler runs these.
+        _ = try s.insert("shouting", action: "NOOP", nextRun: now.addingTimeInterval(-30))
+        _ = try s.insert("padded", action: "noop ", nextRun: now.addingTimeInterval(-30))
+        _ = try s.insert("upper-tags", nextRun: now.addingTimeInterval(-30), tags: "GPU")
         _ = try s.insert("paused", nextRun: now.addingTimeInterval(-30), status: .paused)
         _ = try s.insert("waiting-first-fire", schedule: "* * * * *", nextRun: nil)
 
@@ -135,6 +139,26 @@ import Testing
         #expect(try s.store.recover(executor: "e1", reason: "again", self: false, plan: plan).lostRuns == 0)
     }
 
+    @Test(arguments: kinds) func aFireAtTheLastAttemptTheStoreKeepsIsStillRecovered(kind: StoreKind) throws {
+        let s = try kind.make("last_attempt")
+        _ = try s.store.register(s.registration("e1"), lease: .milliseconds(300))
+        let now = try s.store.now()
+        let id = try s.insert("worn", nextRun: now.addingTimeInterval(-1))
+        try s.set(id, "attempt", "\(FirePlanner.lastAttempt)")
+        let batch = try s.store.claim(s.request(limit: 1))
+        let row = try #require(batch.rows.first)
+        #expect(row.attempt == FirePlanner.lastAttempt)
+        try s.store.record(RunBatch(started: [s.finished(row, token: batch.token, status: .running, next: nil).run]))
+        try s.advance(seconds: 0.5)
+        let report = try s.store.recover(executor: "e1", reason: "gone", self: false) { fire in
+            FirePlanner(row: fire.row, schedule: nil).afterInterruption(
+                fireAt: fire.scheduledFor, attempt: fire.attempt, now: fire.now, reason: "gone")
+        }
+        #expect(report == RecoveryReport(recovered: true, lostRuns: 1, freedRows: 1))
+        #expect(try s.row(id)?.claimToken == nil)
+        #expect(try s.row(id)?.attempt == FirePlanner.lastAttempt)
+    }
+
     @Test(arguments: kinds) func aStoppedExecutorsClaimsAreRecoverableAtOnceWhateverItsState(kind: StoreKind) throws {
         let s = try kind.make("stopped")
         _ = try s.store.register(s.registration("e1"), lease: .seconds(60))
@@ -199,6 +223,26 @@ import Testing
         #expect(try s.row(id)?.claimToken == nil)
     }
 
+    @Test(arguments: kinds) func aBatchOfLargeOutputsIsWrittenWhateverItsTotalSize(kind: StoreKind) throws {
+        let s = try kind.make("large_outputs")
+        let now = try s.store.now()
+        for i in 0..<40 { _ = try s.insert("loud-\(i)", nextRun: now.addingTimeInterval(-1)) }
+        let batch = try s.store.claim(s.request(limit: 40))
+        #expect(batch.rows.count == 40)
+        // 40 outputs of 1 MiB: 40 MiB, past MariaDB's default max_allowed_packet of 16 MiB.
+        let finishes = batch.rows.map { row in
+            var finish = s.finished(row, token: batch.token, status: .succeeded, next: nil)
+            finish.run.output = String(repeating: "y", count: 1 << 20)
+            return finish
+        }
+        try s.store.record(RunBatch(finished: finishes))
+        for row in batch.rows {
+            let run = try #require(try s.store.runs(ofTask: row.id, limit: 1).first)
+            #expect(run.status == .succeeded && run.output?.hasPrefix("yyy") == true)
+            #expect(try s.row(row.id)?.claimToken == nil)
+        }
+    }
+
     @Test(arguments: kinds) func retentionKeepsTheNewestRunsPerTaskAndNeverARunningOne(kind: StoreKind) throws {
         let s = try kind.make("retention")
         let now = try s.store.now()
@@ -225,6 +269,39 @@ import Testing
         policy.maxAge = .seconds(5)
         #expect(try s.store.pruneRuns(policy, limit: 100) == 5)
         #expect(try s.store.runs(ofTask: id, limit: 100).map(\.status) == [.running])
+    }
+
+    @Test(arguments: kinds) func theAgeRuleWorksThroughTheTableInSmallWindows(kind: StoreKind) throws {
+        let s = try kind.make("retention_windows")
+        let now = try s.store.now()
+        let id = try s.insert("busy", nextRun: nil, status: .done)
+        let gone = try s.insert("gone", nextRun: nil, status: .done)
+        // Twenty old runs (the first still running), one old run whose retry is pending, one of a
+        // deleted task whose retry nobody can take any more, and five recent runs.
+        func run(_ task: Int64, _ i: Int, age: Double, _ status: RunStatus, retry: Bool = false) -> RunRecord {
+            let at = now.addingTimeInterval(-age)
+            var record = RunRecord(
+                taskID: task, token: ClaimToken(7), scheduledFor: at.addingTimeInterval(Double(i) / 1000),
+                attempt: 0, executor: "e1", startedAt: at, finishedAt: status == .running ? nil : at, status: status)
+            record.retryAt = retry ? now.addingTimeInterval(3600) : nil
+            return record
+        }
+        var runs = (0..<20).map { run(id, $0, age: 600 - Double($0), $0 == 0 ? .running : .succeeded) }
+        runs.append(run(id, 20, age: 500, .failed, retry: true))
+        runs.append(run(gone, 21, age: 500, .failed, retry: true))
+        runs += (22..<27).map { run(id, $0, age: 1, .succeeded) }
+        for run in runs { try s.store.record(RunBatch(started: [run])) }
+        _ = try s.store.delete(taskID: gone)
+        var policy = RetentionPolicy()
+        policy.keepPerTask = nil
+        policy.maxAge = .seconds(60)
+        var deleted: [Int] = []
+        for _ in 0..<12 { deleted.append(try s.store.pruneRuns(policy, limit: 4)) }
+        #expect(deleted.allSatisfy { $0 <= 4 })
+        #expect(deleted.reduce(0, +) == 20)
+        let left = try s.store.runs(ofTask: id, limit: 100)
+        #expect(left.count == 7, "the running run, the pending retry and the five recent runs")
+        #expect(try s.store.runs(ofTask: gone, limit: 100).isEmpty)
     }
 
     @Test(arguments: kinds) func theCatalogListsSearchesLiterallyAndRefusesDuplicateNames(kind: StoreKind) throws {
@@ -318,6 +395,7 @@ struct StoreUnderTest {
                 switch column {
                 case "status": row.status = TaskStatus(rawValue: value)!
                 case "schedule": row.schedule = value
+                case "attempt": row.attempt = Int(value)!
                 default: Issue.record("no such column in the test: \(column)")
                 }
             }

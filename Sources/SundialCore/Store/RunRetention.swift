@@ -1,8 +1,13 @@
 /// Keeping history bounded: old runs and long-stopped executors are deleted in small batches.
 public protocol RunRetention: Sendable {
-    /// Deletes at most `limit` final runs that are older than `policy.maxAge` or beyond the
-    /// newest `policy.keepPerTask` of their task. Never deletes a `running` run, nor one whose
-    /// retry is pending. Returns how many.
+    /// One step of pruning: deletes at most `limit` final runs that are older than
+    /// `policy.maxAge` or beyond the newest `policy.keepPerTask` of their task. Never deletes a
+    /// `running` run, nor one whose retry is pending while its task exists. Returns how many.
+    ///
+    /// Bounded work per call, whatever the table holds: the age rule looks at the next `limit`
+    /// runs in id order (resuming where the last call stopped, back to the oldest once it meets
+    /// recent runs), the count rule at a few tasks. Fewer deleted than `limit` does not mean
+    /// nothing is left; nothing deleted by a few calls in a row does.
     func pruneRuns(_ policy: RetentionPolicy, limit: Int) throws(StoreError) -> Int
 
     /// Deletes registry rows of executors stopped or dead for longer than `policy.executorAge`

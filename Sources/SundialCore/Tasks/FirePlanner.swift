@@ -109,7 +109,7 @@ public struct FirePlanner: Sendable {
                 // Every missed fire, but no more than the last `misfireLimit` of them.
                 var earliest = next
                 var cursor = now.addingTimeInterval(0.000_001)
-                for _ in 0..<row.misfireLimit {
+                for _ in 0..<min(max(row.misfireLimit, 1), Self.mostMissedFires) {
                     guard let previous = schedule.previous(before: cursor), previous >= next else { break }
                     earliest = previous
                     cursor = previous
@@ -146,6 +146,8 @@ public struct FirePlanner: Sendable {
                 status: .invalid, nextRun: nil, fireAt: nil, attempt: 0,
                 error: "the next fire is outside the years 1000 to 9999 (a store cannot hold it)")
         }
+        var plan = plan
+        plan.attempt = min(max(plan.attempt, 0), Self.lastAttempt)
         return plan
     }
 
@@ -163,6 +165,14 @@ public struct FirePlanner: Sendable {
         value == value.rounded() && abs(value) < 1e15 ? "\(Int(value)) s" : "\(value) s"
     }
 
-    /// The attempt after `attempt`, whatever the row says (a column may hold anything).
-    static func following(_ attempt: Int) -> Int { attempt == .max ? attempt : max(0, attempt) + 1 }
+    /// The most missed fires `run_all` catches up on, whatever `misfire_limit` says: each is
+    /// looked for on the schedule when a run ends, so a huge limit would stall the executor.
+    public static let mostMissedFires = 1_000
+
+    /// The highest attempt number a store keeps (MySQL: `INT UNSIGNED`).
+    public static let lastAttempt = Int(UInt32.max)
+
+    /// The attempt after `attempt`, whatever the row says (a column may hold anything): it stays
+    /// at `lastAttempt`, so that a plan is always storable.
+    public static func following(_ attempt: Int) -> Int { attempt >= lastAttempt ? lastAttempt : max(0, attempt) + 1 }
 }

@@ -160,6 +160,16 @@ public final class Executor: @unchecked Sendable {
         timersStopped = true
         timers.broadcast()
         timers.unlock()
+        let stuck = runningCount
+        guard stuck == 0 else {
+            // A handler that ignores its cancellation still runs: freeing its work now would let
+            // another executor run it alongside. It is left for the lease's end, by which time
+            // this process has exited and taken the handler with it.
+            logger.critical(
+                "runs did not end after being killed; their work is recovered by others when this executor's lease ends",
+                metadata: ["running": "\(stuck)"])
+            return
+        }
         // Whatever is still claimed now (a claim that was in flight, a release that failed, a
         // result that could not be written) is freed the way recovery frees a dead executor's.
         do {
@@ -388,14 +398,7 @@ public final class Executor: @unchecked Sendable {
             giveBack([item])
             return
         case .failure(let invalid):
-            logger.warning("invalid task", metadata: ["task": "\(item.row.name)", "error": "\(invalid.message)"])
-            do {
-                try store.markInvalid(item.claim, error: invalid.message)
-            } catch {
-                logger.error(
-                    "could not mark a task invalid", metadata: ["task": "\(item.row.name)", "error": "\(error)"])
-                keepForRelease(item.token, ids: [item.row.id])
-            }
+            markInvalid(item, invalid.message)
             return
         case .success(let found):
             definition = found
@@ -423,28 +426,49 @@ public final class Executor: @unchecked Sendable {
                 : FirePlanner(row: item.row, schedule: definition.schedule).moveOn(after: item.fireAt, now: clock.now)
             do {
                 switch try store.startConcurrentRun(record, next: next, retrying: item.retrying) {
-                case .claimLost: return
+                case .claimLost:
+                    // Paused, deleted or taken since the claim: whatever the token still holds
+                    // goes back (fenced by the token, so a row someone else holds is untouched).
+                    giveBack([item])
+                    return
                 case .noRoom:
                     // The task is at its limit: the work waits here for a place (a claimed row
                     // stays claimed), or goes back if the executor is stopping.
                     state.lock()
                     let keep = machine.mayStart
-                    if keep { idle.insert(item.later(.now + .seconds(1))) }
+                    if keep {
+                        idle.insert(item.later(.now + .seconds(1)))
+                        // Still queued here: not queued a second time by the next look for retries.
+                        if let retrying = item.retrying { queuedRetries.insert(retrying) }
+                    }
                     state.unlock()
                     if !keep { giveBack([item]) }
                     return
                 case .started, .alreadyStarted: break
                 }
-            } catch {
+            } catch  where error.kind == .outcomeUnknown {
                 logger.error(
-                    "could not start a concurrent run", metadata: ["task": "\(item.row.name)", "error": "\(error)"])
-                // Not run. The write may have happened: asked again until the store answers, and
-                // ended as interrupted if it did (its fire then runs again under at_least_once).
+                    "a concurrent run's start may or may not have been written; not run",
+                    metadata: ["task": "\(item.row.name)", "error": "\(error)"])
+                // Asked again until the store answers, and ended as interrupted if it was
+                // written (its fire then runs again under at_least_once).
                 if !item.isDetached { keepForRelease(item.token, ids: [item.row.id]) }
                 state.lock()
                 uncertainStarts.append(
                     UncertainStart(record: record, next: next, item: item, schedule: definition.schedule))
                 state.unlock()
+                return
+            } catch {
+                // Not written. A claimed fire goes back (or, refused for good, is marked invalid
+                // with the reason); a retry stays in the store for the next look.
+                logger.error(
+                    "could not start a concurrent run", metadata: ["task": "\(item.row.name)", "error": "\(error)"])
+                guard !item.isDetached else { return }
+                if error.isTransient {
+                    giveBack([item])
+                } else {
+                    markInvalid(item, "its run could not be started: \(error.message)")
+                }
                 return
             }
         } else {
@@ -506,6 +530,16 @@ public final class Executor: @unchecked Sendable {
             row: item.row, schedule: definition.schedule, run: record, end: end, cancelled: cancelled,
             took: took.timeInterval, now: clock.now, jitter: Double.random(in: 0...1))
         recorder.runFinished(result.finished)
+    }
+
+    private func markInvalid(_ item: WorkItem, _ message: String) {
+        logger.warning("invalid task", metadata: ["task": "\(item.row.name)", "error": "\(message)"])
+        do {
+            try store.markInvalid(item.claim, error: message)
+        } catch {
+            logger.error("could not mark a task invalid", metadata: ["task": "\(item.row.name)", "error": "\(error)"])
+            keepForRelease(item.token, ids: [item.row.id])
+        }
     }
 
     /// Carries out the machine's actions (outside the lock).
@@ -694,15 +728,22 @@ public final class Executor: @unchecked Sendable {
         state.lock()
         let uncertain = uncertainStarts
         state.unlock()
-        var settled = 0
+        var settled: Set<RunKey> = []
         for start in uncertain {
             let answer: ConcurrentStart
             do {
                 answer = try store.startConcurrentRun(start.record, next: start.next, retrying: start.item.retrying)
+            } catch  where error.isTransient {
+                continue
             } catch {
-                break
+                // Refused for good: the first call was refused too, so it wrote nothing.
+                logger.error(
+                    "gave up confirming a concurrent run's start",
+                    metadata: ["task": "\(start.item.row.name)", "error": "\(error)"])
+                settled.insert(start.record.key)
+                continue
             }
-            settled += 1
+            settled.insert(start.record.key)
             guard answer == .started || answer == .alreadyStarted else { continue }
             let result = AttemptResult(
                 row: start.item.row, schedule: start.schedule, run: start.record,
@@ -710,8 +751,9 @@ public final class Executor: @unchecked Sendable {
                 now: clock.now, jitter: Double.random(in: 0...1))
             recorder.runFinished(result.finished)
         }
+        guard !settled.isEmpty else { return }
         state.lock()
-        uncertainStarts.removeFirst(min(settled, uncertainStarts.count))
+        uncertainStarts.removeAll { settled.contains($0.record.key) }
         state.unlock()
     }
 
@@ -739,7 +781,7 @@ public final class Executor: @unchecked Sendable {
                 WorkItem(
                     row: retry.row, token: .random(), definition: definitions.definition(for: retry.row),
                     due: clock.instant(whenDatabaseReaches: retry.retryAt) ?? .now, fireAt: retry.run.scheduled,
-                    attempt: retry.run.attempt + 1, isDetached: true, retrying: retry.run))
+                    attempt: FirePlanner.following(retry.run.attempt), isDetached: true, retrying: retry.run))
         }
         if !due.isEmpty { state.broadcast() }
     }
@@ -750,7 +792,13 @@ public final class Executor: @unchecked Sendable {
         let due = lastRetention.map { now - $0 >= Self.retentionInterval } ?? true
         if due { lastRetention = now }
         state.unlock()
-        if due { housekeeper.pruneHistory(settings.retention) }
+        // A backlog (a busy table, or retention just switched on) is worked off at every
+        // heartbeat, 10,000 runs each, until it is gone.
+        if due && housekeeper.pruneHistory(settings.retention) {
+            state.lock()
+            lastRetention = nil
+            state.unlock()
+        }
     }
 
     /// Another executor found this one's lease ended and took its work: everything in hand is

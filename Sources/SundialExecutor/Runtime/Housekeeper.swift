@@ -31,9 +31,17 @@ public struct Housekeeper: Sendable {
 
     /// Recovers the work of every executor whose lease has ended, by the store's clock and that
     /// executor's own lease.
+    /// Each holder on its own: one whose recovery fails does not hold up the others.
     public func recoverExpired() {
+        let holders: [String]
         do {
-            for holder in try store.expiredHolders() where holder != executorID {
+            holders = try store.expiredHolders()
+        } catch {
+            logger.warning("could not look for expired leases; trying again next time", metadata: ["error": "\(error)"])
+            return
+        }
+        for holder in holders where holder != executorID {
+            do {
                 let report = try store.recover(
                     executor: holder, reason: "executor \(holder) lost its lease", self: false,
                     plan: interruptionPlan)
@@ -44,9 +52,10 @@ public struct Housekeeper: Sendable {
                             "from": "\(holder)", "runs lost": "\(report.lostRuns)", "rows freed": "\(report.freedRows)",
                         ])
                 }
+            } catch {
+                logger.warning(
+                    "recovery failed; trying again next time", metadata: ["from": "\(holder)", "error": "\(error)"])
             }
-        } catch {
-            logger.warning("recovery failed; trying again next time", metadata: ["error": "\(error)"])
         }
     }
 
@@ -70,21 +79,27 @@ public struct Housekeeper: Sendable {
         }
     }
 
-    /// Deletes old runs and long-stopped executors' rows, in small batches, a bounded number per call.
-    public func pruneHistory(_ policy: RetentionPolicy) {
+    /// Deletes old runs and long-stopped executors' rows, in small batches, a bounded number per
+    /// call. Returns true when every batch deleted something: more may be waiting (call again soon).
+    @discardableResult
+    public func pruneHistory(_ policy: RetentionPolicy, batches: Int = 10) -> Bool {
         do {
             var runs = 0
-            for _ in 0..<10 {
+            var busy = 0
+            for _ in 0..<batches {
                 let deleted = try store.pruneRuns(policy, limit: 1_000)
                 runs += deleted
-                if deleted < 1_000 { break }
+                guard deleted > 0 else { break }
+                busy += 1
             }
             let executors = try store.pruneExecutors(policy, limit: 100)
             if runs > 0 || executors > 0 {
                 logger.info("pruned history", metadata: ["runs": "\(runs)", "executors": "\(executors)"])
             }
+            return busy == batches
         } catch {
             logger.warning("could not prune history", metadata: ["error": "\(error)"])
+            return false
         }
     }
 }

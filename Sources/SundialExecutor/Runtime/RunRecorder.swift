@@ -192,10 +192,30 @@ public final class RunRecorder: @unchecked Sendable {
                     "writing run results failed; retrying", metadata: ["error": "\(error)", "runs": "\(batch.count)"])
                 noteWrite(succeeded: false)
                 if isStopping { return }
+                // A record may break the connection rather than be refused (a statement over
+                // `max_allowed_packet`): a batch that keeps failing is split to find it, and a
+                // lone record that keeps failing while the store answers is refused.
+                if attempt >= Self.failuresBeforeSplit, let halves = batch.halves {
+                    write(halves.0)
+                    write(halves.1)
+                    return
+                }
+                if attempt >= Self.failuresBeforeRefusal && batch.count == 1 && storeAnswers {
+                    writeAlone(batch, refusedWith: error)
+                    return
+                }
                 Thread.sleep(forTimeInterval: min(5, 0.1 * Double(attempt)))
             }
         }
     }
+
+    /// Transient failures of a batch before it is split in two.
+    static let failuresBeforeSplit = 3
+    /// Transient failures of a lone record, while the store answers otherwise, before it is
+    /// treated as refused.
+    static let failuresBeforeRefusal = 5
+
+    private var storeAnswers: Bool { (try? store.now()) != nil }
 
     /// One record the store refused: written again as a failure that says why, without output.
     private func writeAlone(_ batch: RunBatch, refusedWith error: StoreError) {
@@ -216,10 +236,23 @@ public final class RunRecorder: @unchecked Sendable {
         do {
             try store.record(plain)
             noteWrite(succeeded: true)
+            return
         } catch {
-            logger.critical(
-                "a run result could not be stored at all; the row is freed when this executor stops or its lease ends",
-                metadata: ["error": "\(error)"])
+            logger.critical("a run result could not be stored at all", metadata: ["error": "\(error)"])
+        }
+        // Not even the plain failure could be written: the row must not stay claimed, so it is
+        // marked invalid with the reason (a person looks at it; its run row, if any, is ended by
+        // this executor's recovery of itself at stop, or by others' when its lease ends).
+        for finish in batch.finished {
+            guard let row = finish.row else { continue }
+            do {
+                try store.markInvalid(row.claim, error: reason)
+                noteWrite(succeeded: true)
+            } catch {
+                logger.critical(
+                    "could not free the row of a result that cannot be stored; it is freed when this executor stops or its lease ends",
+                    metadata: ["task": "\(row.claim.taskID)", "error": "\(error)"])
+            }
         }
     }
 }
