@@ -16,7 +16,7 @@ extension InMemoryStore: ClaimStore {
                     actions.contains(row.action), Self.tagsMatch(row.tags, request.tags)
                 else { return false }
                 if let next = row.nextRun { return next < horizon }
-                return (row.schedule ?? "").isEmpty
+                return request.includeUnscheduled && (row.schedule ?? "").isEmpty
             }
             // The index order: next_run with NULL first, then id.
             let chosen = due.sorted { a, b in
@@ -33,7 +33,8 @@ extension InMemoryStore: ClaimStore {
                     $0.claimedBy = request.executor
                 }
             }
-            return ClaimedBatch(token: request.token, rows: chosen.compactMap { state.tasks[$0.id] })
+            return ClaimedBatch(
+                token: request.token, rows: chosen.compactMap { state.tasks[$0.id] }, now: chosen.isEmpty ? nil : now)
         }
     }
 

@@ -18,14 +18,17 @@ extension MySQLStore: ClaimStore {
     /// the rows carrying the token. Index only: the cost grows with the batch, not the table.
     public func claim(_ request: ClaimRequest) throws(StoreError) -> ClaimedBatch {
         guard request.limit > 0, !request.actions.isEmpty else { return ClaimedBatch(token: request.token, rows: []) }
-        let rows = try mapped {
-            try database.transaction { c -> [TaskRow] in
+        let (rows, now) = try mapped {
+            try database.transaction { c -> ([TaskRow], Date?) in
                 let filters = request.actions.map { MySQLValue.string($0) } + request.tags.map { .string($0) }
                 // Rows inserted with neither schedule nor next_run run once, now: an index lookup.
-                var candidates = try c.query(
-                    MySQLStoreSQL.claimOneShots(actions: request.actions.count, tags: request.tags.count),
-                    filters + [.int(Int64(request.limit))]
-                ).compactMap { $0["id"].int.map(Int64.init) }
+                var candidates: [Int64] = []
+                if request.includeUnscheduled {
+                    candidates = try c.query(
+                        MySQLStoreSQL.claimOneShots(actions: request.actions.count, tags: request.tags.count),
+                        filters + [.int(Int64(request.limit))]
+                    ).compactMap { $0["id"].int.map(Int64.init) }
+                }
                 if candidates.count < request.limit {
                     candidates += try c.query(
                         MySQLStoreSQL.claimCandidates(actions: request.actions.count, tags: request.tags.count),
@@ -33,17 +36,18 @@ extension MySQLStore: ClaimStore {
                             + [.int(Int64(request.limit - candidates.count))]
                     ).compactMap { $0["id"].int.map(Int64.init) }
                 }
-                guard !candidates.isEmpty else { return [] }
+                guard !candidates.isEmpty else { return ([], nil) }
                 let ids = InList.padded(candidates)
                 try c.execute(
                     "UPDATE cron SET task_id = ?, claimed_by = ?, claimed_at = NOW(6) WHERE id IN \(InList.placeholders(ids.count)) AND task_id IS NULL",
                     [.init(request.token), .string(request.executor)] + ids.map { .int($0) })
-                return try c.query(
-                    "SELECT \(TaskRow.columns) FROM cron WHERE task_id = ? ORDER BY next_run", [.init(request.token)]
-                ).map(TaskRow.init(mysql:))
+                let found = try c.query(
+                    "SELECT \(TaskRow.columns), NOW(6) AS db_now FROM cron WHERE task_id = ? ORDER BY next_run",
+                    [.init(request.token)])
+                return (found.map(TaskRow.init(mysql:)), found.first?["db_now"].date)
             }
         }
-        return ClaimedBatch(token: request.token, rows: rows)
+        return ClaimedBatch(token: request.token, rows: rows, now: now)
     }
 
     public func release(token: ClaimToken, taskIDs: [Int64]?) throws(StoreError) -> Int {

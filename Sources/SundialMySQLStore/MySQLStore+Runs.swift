@@ -3,8 +3,9 @@ import SundialCore
 import SundialMySQL
 
 extension MySQLStore {
-    /// Most entries per multi-row statement (a power of two).
-    static let chunk = 64
+    /// Most runs per multi-row statement (a power of two), and most bytes of output in one.
+    static let chunk = 512
+    static let outputPerStatement = 4 << 20
     /// A run whose output is larger is written in a statement of its own: 64 outputs of 1 MiB
     /// in one statement would pass `max_allowed_packet` (16 MiB by default on MariaDB) and the
     /// server would drop the connection instead of answering.
@@ -23,14 +24,18 @@ extension MySQLStore {
                 let counted = try runsStillRunning(concurrentEnds, on: c)
                 let large = runs.filter { ($0.output?.utf8.count ?? 0) > Self.largeOutput }
                 let small = runs.filter { ($0.output?.utf8.count ?? 0) <= Self.largeOutput }
-                for chunk in small.chunkedInPowersOfTwo(upTo: Self.chunk) { try upsertRuns(chunk, on: c) }
+                // As many per statement as keeps the outputs within a few MiB.
+                let widest = small.lazy.map { $0.output?.utf8.count ?? 0 }.max() ?? 0
+                var perStatement = Self.chunk
+                while perStatement > 1 && perStatement * widest > Self.outputPerStatement { perStatement /= 2 }
+                for chunk in small.chunkedInPowersOfTwo(upTo: perStatement) { try upsertRuns(chunk, on: c) }
                 for run in large { try upsertRuns([run][...], on: c) }
                 for run in counted {
                     // Once per run: only a run that was still `running` is counted down.
                     try c.execute(
                         "UPDATE cron SET running = running - 1 WHERE id = ? AND running > 0", [.int(run.taskID)])
                 }
-                for chunk in rowFinishes.chunkedInPowersOfTwo(upTo: Self.chunk) { try finishRows(chunk, on: c) }
+                try finishRows(rowFinishes, on: c)
             }
         }
     }
@@ -73,24 +78,38 @@ extension MySQLStore {
         try c.execute(sql, values)
     }
 
-    /// Frees finished rows, fenced by their tokens. Rows nobody touched since their claim (their
-    /// `updated_at` is the claim's) take the plan as it is, in one statement; the rest, edited
+    /// Frees finished rows, fenced by their tokens. Rows nobody touched since their claim take
+    /// the plan as it is, set-based: the rows of one claim share its token and the `updated_at`
+    /// the claim gave them, so one `task_id = ? AND updated_at = ?` fences a whole statement (an
+    /// edit moves `updated_at` and leaves the row out), and rows whose plans are all the same
+    /// (one-shots done, tasks on one schedule) take it as plain values. The rest, edited
     /// meanwhile, are read and decided by `FinishRule`.
-    private func finishRows(_ finishes: ArraySlice<RowFinish>, on c: MySQLConnection) throws {
-        let unedited = finishes.filter { $0.claimed.version != nil }
+    private func finishRows(_ finishes: [RowFinish], on c: MySQLConnection) throws {
         var written = 0
-        if !unedited.isEmpty {
-            written = try c.execute(MySQLStoreSQL.finishUnedited(count: unedited.count), finishValues(unedited))
-                .affectedRows
+        let claims = Dictionary(grouping: finishes.filter { $0.claimed.version != nil }) {
+            ClaimFence(token: $0.claim.token, version: $0.claimed.version!)
+        }
+        for (fence, group) in claims.sorted(by: { $0.key < $1.key }) {
+            for chunk in group.sorted(by: { $0.claim.taskID < $1.claim.taskID }).chunkedInPowersOfTwo(
+                upTo: Self.finishChunk)
+            {
+                let homogeneous = chunk.allSatisfy { $0.plan == chunk.first!.plan }
+                written += try c.execute(
+                    MySQLStoreSQL.finishClaimed(count: chunk.count, homogeneous: homogeneous),
+                    finishValues(chunk, fence: fence, homogeneous: homogeneous)
+                ).affectedRows
+            }
         }
         guard written < finishes.count else { return }
         // Edited while claimed, deleted, or reclaimed: whatever still carries its token is decided here.
         let byID = Dictionary(finishes.map { ($0.claim.taskID, $0) }, uniquingKeysWith: { a, _ in a })
-        let ids = InList.padded(Array(byID.keys))
-        let held = try c.query(
-            "SELECT \(TaskRow.columns) FROM cron WHERE id IN \(InList.placeholders(ids.count)) AND task_id IS NOT NULL FOR UPDATE",
-            ids.map { .int($0) }
-        ).map(TaskRow.init(mysql:))
+        var held: [TaskRow] = []
+        for chunk in byID.keys.sorted().chunkedInPowersOfTwo(upTo: Self.finishChunk) {
+            held += try c.query(
+                "SELECT \(TaskRow.columns) FROM cron WHERE id IN \(InList.placeholders(chunk.count)) AND task_id IS NOT NULL FOR UPDATE",
+                chunk.map { .int($0) }
+            ).map(TaskRow.init(mysql:))
+        }
         for row in held {
             guard let finish = byID[row.id], row.claimToken == finish.claim.token else { continue }
             let change = FinishRule.resolve(current: row, finish: finish)
@@ -104,37 +123,55 @@ extension MySQLStore {
         }
     }
 
-    private func finishValues(_ finishes: [RowFinish]) -> [MySQLValue] {
+    private func finishValues(_ finishes: ArraySlice<RowFinish>, fence: ClaimFence, homogeneous: Bool) -> [MySQLValue] {
         var values: [MySQLValue] = []
-        values.reserveCapacity(finishes.count * 11)
-        // Seven CASE lists of (id, value), then the id list with token and version per id.
+        values.reserveCapacity(finishes.count * (homogeneous ? 3 : 13) + 7)
         func column(_ value: (RowFinish) -> MySQLValue) {
-            for f in finishes { values += [.int(f.claim.taskID), value(f)] }
+            if homogeneous {
+                values.append(value(finishes.first!))
+            } else {
+                for f in finishes { values += [.int(f.claim.taskID), value(f)] }
+            }
         }
         column { .string($0.plan.status.rawValue) }
         column { .init($0.plan.nextRun) }
         column { .init($0.plan.fireAt) }
         column { .int(Int64($0.plan.attempt)) }
         column { .init($0.plan.error.map(StoredText.error)) }
-        column { .init($0.duration) }
-        for f in finishes { values += [.int(f.claim.taskID), .init(f.claim.token), .init(f.claimed.version?.date)] }
+        // Each run's own duration, whatever the plan.
+        for f in finishes { values += [.int(f.claim.taskID), .init(f.duration)] }
+        values += [.init(fence.token), .date(fence.version.date)]
+        for f in finishes { values.append(.int(f.claim.taskID)) }
         return values
     }
+
+    /// Rows finished from one claim, untouched since: they share a token and an `updated_at`.
+    struct ClaimFence: Hashable, Comparable {
+        var token: ClaimToken
+        var version: RowVersion
+
+        static func < (a: ClaimFence, b: ClaimFence) -> Bool {
+            (a.token.rawValue, a.version.rawValue) < (b.token.rawValue, b.version.rawValue)
+        }
+    }
+
+    /// Most rows per finishing statement (a power of two).
+    static let finishChunk = 512
 }
 
 extension MySQLStoreSQL {
-    /// Finishes `count` unedited claimed rows: each takes its plan only while it still carries its
-    /// token and the `updated_at` of its claim. No temporary table: the rows are found by primary
-    /// key and the values picked by `CASE id`.
-    static func finishUnedited(count: Int) -> String {
+    /// Finishes `count` rows of one claim, untouched since it: each takes its plan only while it
+    /// still carries the claim's token and `updated_at` (parameters: the plan's five columns, as
+    /// values when `homogeneous`, else as `CASE id` lists; the durations by id; token, version;
+    /// the ids). One range of the claim index, no temporary table.
+    static func finishClaimed(count: Int, homogeneous: Bool) -> String {
         let whens = String(repeating: " WHEN ? THEN ?", count: count)
-        let fence = Array(repeating: "(id = ? AND task_id = ? AND updated_at = ?)", count: count).joined(
-            separator: " OR ")
+        let value = homogeneous ? "?" : "CASE id\(whens) END"
         return """
-            UPDATE cron SET status = CASE id\(whens) END, next_run = CASE id\(whens) END, \
-            fire_at = CASE id\(whens) END, attempt = CASE id\(whens) END, error = CASE id\(whens) END, \
-            last_duration = COALESCE(CASE id\(whens) END, last_duration), \
-            task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE \(fence)
+            UPDATE cron SET status = \(value), next_run = \(value), fire_at = \(value), attempt = \(value), \
+            error = \(value), last_duration = COALESCE(CASE id\(whens) END, last_duration), \
+            task_id = NULL, claimed_by = NULL, claimed_at = NULL \
+            WHERE task_id = ? AND updated_at = ? AND id IN \(InList.placeholders(count))
             """
     }
 }

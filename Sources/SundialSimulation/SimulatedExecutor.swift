@@ -153,7 +153,8 @@ final class SimulatedExecutor {
         guard limit > 0 else { return }
         let request = ClaimRequest(
             token: ClaimToken.random(using: &world.random), executor: id,
-            actions: world.definitions.handlers.actions, tags: [], limit: limit, lookahead: .milliseconds(500))
+            actions: world.definitions.handlers.actions, tags: [], limit: limit, lookahead: .milliseconds(500),
+            includeUnscheduled: world.random.chance(0.5))
         let batch: ClaimedBatch
         do {
             batch = try world.callThrowing(id) { try world.store.claim(request) }

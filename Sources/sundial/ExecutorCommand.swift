@@ -23,7 +23,7 @@ struct ExecutorCommand: AsyncParsableCommand {
 
     @Option(help: "Pool threads: tasks run at once. (env: SUNDIAL_THREADS; default 8)")
     var threads: Int?
-    @Option(help: "Most rows one claim takes. (env: SUNDIAL_BATCH; default 100)")
+    @Option(help: "Most rows one claim takes when runs are quick. (env: SUNDIAL_BATCH; default 500)")
     var batch: Int?
     @Option(help: "This executor's name in cron_executor. (env: SUNDIAL_ID; default host:pid)")
     var id: String?

@@ -42,9 +42,13 @@ import Testing
                 capacity(recentRuns: recent).limit(
                     batch: 100, idleThreads: 8, allowance: 32, pending: 0, held: held([])) == 8)
         }
+        // Quick runs: as many as the free threads start within the budget, up to the batch.
         #expect(
             capacity(recentRuns: 0.002).limit(batch: 100, idleThreads: 8, allowance: 32, pending: 0, held: held([]))
-                == 40)
+                == 100)
+        #expect(
+            capacity(recentRuns: 0.05).limit(batch: 100, idleThreads: 8, allowance: 32, pending: 0, held: held([]))
+                == 8 + 32 + 16)
     }
 
     @Test func rowsThatNeverRanEarnNoBurstAndCountAsAWholeThreadEach() {

@@ -27,6 +27,14 @@ import Testing
         _ = try s.insert("paused", nextRun: now.addingTimeInterval(-30), status: .paused)
         _ = try s.insert("waiting-first-fire", schedule: "* * * * *", nextRun: nil)
 
+        // A claim that skips the look for unscheduled rows leaves the one-shot for the next.
+        var skipping = s.request(limit: 1)
+        skipping.includeUnscheduled = false
+        let first = try s.store.claim(skipping)
+        #expect(first.rows.map(\.id) == [early])
+        // The store's clock comes with the rows.
+        #expect(first.now.map { abs($0.timeIntervalSince(now)) < 5 } == true)
+        #expect(try s.store.release(token: first.token, taskIDs: nil) == 1)
         let batch = try s.store.claim(s.request(limit: 10))
         #expect(batch.rows.map(\.id) == [once, early, late])
         #expect(batch.rows.allSatisfy { $0.claimToken == batch.token && $0.claimedBy == "e1" })
@@ -77,6 +85,49 @@ import Testing
         #expect(again.rows.map(\.id) == [id])
         try s.store.record(RunBatch(finished: [s.finished(row, token: batch.token, status: .failed, next: nil)]))
         #expect(try s.row(id)?.claimToken == again.token)
+    }
+
+    @Test(arguments: kinds) func aBatchOfManyClaimsAndPlansFinishesEachRowItsOwnWay(kind: StoreKind) throws {
+        let s = try kind.make("finish_many")
+        let now = try s.store.now()
+        let ids = try (0..<40).map { try s.insert("row-\($0)", nextRun: now.addingTimeInterval(-1)) }
+        let first = try s.store.claim(s.request(limit: 25))
+        let second = try s.store.claim(s.request(limit: 25))
+        #expect(first.rows.count == 25 && second.rows.count == 15)
+        // One row of each claim edited meanwhile: paused, and its next_run moved.
+        let pausedID = first.rows[3].id
+        let movedID = second.rows[4].id
+        let moved = now.addingTimeInterval(7_200)
+        try s.set(pausedID, "status", "paused")
+        try s.setNextRun(movedID, moved)
+        var finishes: [FinishedRun] = []
+        for (batch, rows) in [(first, first.rows), (second, second.rows)] {
+            for (i, row) in rows.enumerated() {
+                // Even rows done, odd rows each to its own next fire: homogeneous and mixed runs.
+                let next = i % 2 == 0 ? nil : now.addingTimeInterval(Double(60 + row.id))
+                var finish = s.finished(row, token: batch.token, status: .succeeded, next: next)
+                finish.row?.duration = Double(row.id) / 100
+                finishes.append(finish)
+            }
+        }
+        try s.store.record(RunBatch(finished: finishes))
+        for finish in finishes {
+            let id = finish.run.taskID
+            let row = try #require(try s.row(id))
+            #expect(row.claimToken == nil)
+            #expect(row.lastDuration.map { abs($0 - Double(id) / 100) < 0.001 } == true)
+            if id == pausedID {
+                #expect(row.status == .paused)
+            } else if id == movedID {
+                #expect(row.nextRun.map { abs($0.timeIntervalSince(moved)) < 0.001 } == true)
+            } else if let next = finish.row?.plan.nextRun {
+                #expect(row.status == .active)
+                #expect(row.nextRun.map { abs($0.timeIntervalSince(next)) < 0.001 } == true)
+            } else {
+                #expect(row.status == .done && row.nextRun == nil)
+            }
+        }
+        #expect(Set(finishes.map(\.run.taskID)) == Set(ids))
     }
 
     @Test(arguments: kinds) func editsMadeWhileClaimedWinOverTheFinishingRun(kind: StoreKind) throws {

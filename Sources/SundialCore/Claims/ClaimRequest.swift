@@ -1,3 +1,5 @@
+import Foundation
+
 /// What an executor asks for when it claims.
 public struct ClaimRequest: Sendable, Equatable {
     /// Chosen by the caller before the claim, so that it can release the rows even when the
@@ -13,12 +15,17 @@ public struct ClaimRequest: Sendable, Equatable {
     public var limit: Int
     /// Rows due within this much of the database's clock are due now.
     public var lookahead: Duration
+    /// Whether to look for rows inserted with neither schedule nor `next_run` (run once, now).
+    /// A claim repeated at once (the last one was full) may skip that look: it costs a statement,
+    /// and such rows are found by the next claim that looks.
+    public var includeUnscheduled: Bool
 
     public init(
-        token: ClaimToken, executor: String, actions: [String], tags: [String], limit: Int, lookahead: Duration
+        token: ClaimToken, executor: String, actions: [String], tags: [String], limit: Int, lookahead: Duration,
+        includeUnscheduled: Bool = true
     ) {
         (self.token, self.executor, self.actions, self.tags) = (token, executor, actions, tags)
-        (self.limit, self.lookahead) = (limit, lookahead)
+        (self.limit, self.lookahead, self.includeUnscheduled) = (limit, lookahead, includeUnscheduled)
     }
 }
 
@@ -26,10 +33,14 @@ public struct ClaimRequest: Sendable, Equatable {
 public struct ClaimedBatch: Sendable {
     public var token: ClaimToken
     public var rows: [TaskRow]
+    /// The store's clock during the claim (read with the rows, so that no call of its own is
+    /// needed); nil when nothing was claimed.
+    public var now: Date?
 
-    public init(token: ClaimToken, rows: [TaskRow]) {
+    public init(token: ClaimToken, rows: [TaskRow], now: Date? = nil) {
         self.token = token
         self.rows = rows
+        self.now = now
     }
 
     public var claims: [Claim] { rows.map { Claim(taskID: $0.id, token: token) } }

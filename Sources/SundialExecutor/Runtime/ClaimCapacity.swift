@@ -1,8 +1,9 @@
 /// How many rows the leader may claim: pure arithmetic over what the executor holds, so that it
 /// claims ahead what it can start on time and leaves the rest to other executors.
 ///
-/// An executor claims its free threads; plus the queue allowance once its recent runs have been
-/// quick (so that a flood of quick one-shots goes in batches, while a handful of slow jobs due
+/// An executor claims its free threads; plus, once its recent runs have been quick, the queue
+/// allowance and as many as its free threads start within `startBudget` at that pace (so that a
+/// flood of quick one-shots goes in full batches, while a handful of slow jobs due
 /// together spreads over the executors instead of waiting behind one executor's busy threads);
 /// plus as many more as its free threads can start within `startBudget`, judging by how long the
 /// rows it holds ran last time (`cron.last_duration`): thousands of fast tasks (so that a thousand
@@ -57,8 +58,22 @@ struct ClaimCapacity: Equatable {
     /// are quick) and burst minus what is already held (`pending`: claimed, not started; `held`:
     /// those not due yet).
     func limit(batch: Int, idleThreads: Int, allowance: Int, pending: Int, held: HeldWork) -> Int {
-        let extra = (runsAreQuick ? allowance : 0) + Self.burst(idleThreads: idleThreads, held: held)
+        let extra =
+            (runsAreQuick ? allowance + quickBurst(idleThreads: idleThreads, held: held) : 0)
+            + Self.burst(idleThreads: idleThreads, held: held)
         return max(0, min(batch, idleThreads + extra - pending))
+    }
+
+    /// Rows the free threads can start within the budget when recent runs were quick: a flood
+    /// of one-shots due now goes in full batches (each claim costs the database a fixed price
+    /// whatever its size), while slow work is still claimed a thread at a time.
+    /// Held rows use up the budget first (unknown ones a whole thread's each).
+    func quickBurst(idleThreads: Int, held: HeldWork) -> Int {
+        guard let recent = recentRunSeconds, recent < Self.startBudget else { return 0 }
+        let unknown = Double(held.count - held.knownCount) * Self.startBudget
+        let room = Double(max(0, idleThreads)) * Self.startBudget - held.knownSeconds - unknown
+        guard room > 0 else { return 0 }
+        return Int(min(room / max(recent, 0.000_01), Double(Self.maximumBurst)))
     }
 }
 

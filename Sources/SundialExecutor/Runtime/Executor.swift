@@ -49,6 +49,8 @@ public final class Executor: @unchecked Sendable {
         var schedule: Schedule?
     }
     private var nextPoll = ContinuousClock.now
+    /// When a claim last looked for rows without `next_run` (nil: the next claim looks).
+    private var lastUnscheduledLook: ContinuousClock.Instant?
     private var lastRetention: ContinuousClock.Instant?
     /// The leader sleeps because every thread is busy and nothing more may be claimed: a run
     /// that ends must wake it. Otherwise ending runs wake nobody.
@@ -281,10 +283,16 @@ public final class Executor: @unchecked Sendable {
     private func claim(limit: Int, settings: ExecutorConfiguration) -> ClaimResult {
         // The token is chosen before the claim, so that a claim whose outcome is unknown can be
         // released by it.
+        state.lock()
+        let lookForUnscheduled = lastUnscheduledLook.map { ContinuousClock.now - $0 >= settings.pollInterval } ?? true
+        if lookForUnscheduled { lastUnscheduledLook = .now }
+        state.unlock()
         let request = ClaimRequest(
             token: .random(), executor: identity.id, actions: definitions.handlers.actions, tags: settings.tags,
-            limit: limit, lookahead: settings.lookahead)
+            limit: limit, lookahead: settings.lookahead, includeUnscheduled: lookForUnscheduled)
         let batch: ClaimedBatch
+        let wallSent = Date()
+        let sent = ContinuousClock.now
         do {
             batch = try store.claim(request)
         } catch {
@@ -303,16 +311,27 @@ public final class Executor: @unchecked Sendable {
             return .failed
         }
         guard !batch.rows.isEmpty else { return .claimed([]) }
-        // Read apart from the rows: a reading's round trip bounds how precisely fires start.
-        let answered: ContinuousClock.Instant
+        if batch.rows.contains(where: { $0.nextRun == nil }) {
+            // Unscheduled rows are coming in: keep looking for them at every claim.
+            state.lock()
+            lastUnscheduledLook = nil
+            state.unlock()
+        }
+        let answered = ContinuousClock.now
         let databaseNow: Date
-        do {
-            (answered, databaseNow) = try readClock()
-        } catch {
-            // Without the database's time nothing can start on time: give the rows back.
-            logger.warning("could not read the database's clock after a claim", metadata: ["error": "\(error)"])
-            giveBack(batch.claims)
-            return .failed
+        if let now = batch.now {
+            // The claim's own reading: the clock keeps it only if its round trip beats the best one.
+            databaseNow = now
+            clock.observe(databaseNow: now, sent: sent, received: answered, wallSent: wallSent, wallReceived: Date())
+        } else {
+            do {
+                databaseNow = try readClock().1
+            } catch {
+                // Without the database's time nothing can start on time: give the rows back.
+                logger.warning("could not read the database's clock after a claim", metadata: ["error": "\(error)"])
+                giveBack(batch.claims)
+                return .failed
+            }
         }
         return .claimed(
             batch.rows.map { row in

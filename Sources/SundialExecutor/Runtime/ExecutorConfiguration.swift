@@ -6,8 +6,10 @@ public struct ExecutorConfiguration: Sendable, Equatable {
     public var name: String?
     /// Pool threads: how many tasks run at once.
     public var threads = 8
-    /// Most rows one claim takes.
-    public var batch = 100
+    /// Most rows one claim takes (when runs are quick: otherwise free threads and the allowance
+    /// bound it). A claim costs the database a fixed price whatever its size, so a flood of quick
+    /// one-shots is cheapest in big ones.
+    public var batch = 500
     /// Claimed-but-not-started work allowed beyond the free threads.
     public var queueAllowance = 32
     /// How far ahead of `next_run` rows are claimed, so they start on the exact second.
