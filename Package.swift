@@ -72,7 +72,12 @@ let package = Package(
 
         // The process that watches each shell command: the C library only, so it starts fast.
         .target(name: "SundialSupervisor", dependencies: ["CSundialSystem"]),
-        .executableTarget(name: "sundial-supervise", dependencies: ["SundialSupervisor"]),
+        .executableTarget(
+            name: "sundial-supervise", dependencies: ["SundialSupervisor"],
+            // One starts per shell run: linked statically (no shared library to load and link),
+            // it costs about 0.7 ms instead of 3.1 (a `true` costs 0.7). The linker's warning
+            // about dlopen in static programs concerns code the supervisor never calls.
+            linkerSettings: [.unsafeFlags(["-static-executable"])]),
 
         // The runtime: the leader/follower pool, the executor's threads, leases, the run
         // recorder, the Service; the admin operations. Depends on store protocols only.
