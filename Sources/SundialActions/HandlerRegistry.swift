@@ -7,7 +7,7 @@ public struct HandlerRegistry: Sendable {
 
     /// The built-in handlers. `liveness` is shared with the executor's heartbeat, which keeps the
     /// shell supervisors informed that it is alive.
-    public init(liveness: LivenessPipes, shell: ShellHandler.Configuration = .init()) {
+    public init(liveness: ShellLiveness, shell: ShellHandler.Configuration = .init()) {
         handlers = [
             "shell": ShellHandler(configuration: shell, liveness: liveness),
             "http": HTTPHandler(),

@@ -20,7 +20,7 @@ public struct ShellHandler: TaskHandler {
         /// Bytes of output kept per run (head and tail).
         public var outputLimit = 64 * 1024
         /// Between SIGTERM and SIGKILL on a timeout or kill request. (When the executor is gone,
-        /// silent or fenced off, the grace is shorter and set by its lease: see `LivenessPipes`.)
+        /// silent or fenced off, the grace is shorter and set by its lease: see `ShellLiveness`.)
         public var killGrace: Double = 5
         /// How long output is still read once the command has ended: a process it left behind
         /// outside its group (`setsid cmd &`) may hold standard output open for ever.
@@ -39,9 +39,9 @@ public struct ShellHandler: TaskHandler {
     }
 
     public let configuration: Configuration
-    let liveness: LivenessPipes
+    let liveness: ShellLiveness
 
-    public init(configuration: Configuration = Configuration(), liveness: LivenessPipes) {
+    public init(configuration: Configuration = Configuration(), liveness: ShellLiveness) {
         self.configuration = configuration
         self.liveness = liveness
     }
@@ -51,6 +51,9 @@ public struct ShellHandler: TaskHandler {
         guard !settings.command.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw TaskPayloadError("payload: command is empty")
         }
+        if settings.command.utf8.contains(0) || (settings.cwd ?? "").utf8.contains(0) {
+            throw TaskPayloadError("payload: command and cwd cannot hold a NUL byte")
+        }
         if let timeout = settings.timeout, !(timeout > 0) { throw TaskPayloadError("payload: timeout must be above 0") }
         if let cwd = settings.cwd, !cwd.hasPrefix("/") {
             throw TaskPayloadError("payload: cwd must be an absolute path")
@@ -59,74 +62,52 @@ public struct ShellHandler: TaskHandler {
 
     public func run(_ context: RunContext) throws -> RunOutput {
         let settings = try Payload.decode(Settings.self, from: context.payload)
+        guard !settings.command.utf8.contains(0), !(settings.cwd ?? "").utf8.contains(0) else {
+            throw RunFailure("payload: the command or cwd holds a NUL byte")
+        }
         let timeout = settings.timeout ?? context.timeout ?? 0
         let output = try Pipe2()
-        let alive = try Pipe2()
         let status = try Pipe2()
         defer {
             output.closeBoth()
-            alive.closeBoth()
             status.closeBoth()
         }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, output.write, 1)
-        posix_spawn_file_actions_adddup2(&actions, output.write, 2)
-        posix_spawn_file_actions_adddup2(&actions, alive.read, 3)
-        posix_spawn_file_actions_adddup2(&actions, status.write, 4)
-        if let cwd = settings.cwd { sundial_spawn_add_chdir(&actions, cwd) }
-        // Nothing else of the executor's (database sockets, other runs' pipes) reaches the job.
-        sundial_spawn_add_closefrom(&actions, 5)
-
-        let arguments =
-            configuration.supervisor + [
-                String(timeout), String(configuration.killGrace), String(liveness.fenceGrace),
-                String(liveness.leaseLeft), "--",
-                configuration.shell, "-c", settings.command,
-            ]
         var environment = JobEnvironment.inherited(ProcessInfo.processInfo.environment)
         for (key, value) in settings.env ?? [:] { environment[key] = value }
         environment["SUNDIAL_TASK_ID"] = String(context.taskID)
         environment["SUNDIAL_TASK_NAME"] = context.taskName
         environment["SUNDIAL_ATTEMPT"] = String(context.attempt)
-        var cArguments = arguments.map { strdup($0) } + [nil]
-        var cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            cArguments.forEach { free($0) }
-            cEnvironment.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, arguments[0], &actions, nil, &cArguments, &cEnvironment)
-        guard spawned == 0 else {
-            throw RunFailure("cannot start the shell supervisor \(arguments[0]): \(String(cString: strerror(spawned)))")
-        }
+        let supervisor = liveness.supervisor(configuration.supervisor)
+        let id = supervisor.nextID()
+        try supervisor.start(
+            JobRequest(
+                id: id, timeout: timeout, grace: configuration.killGrace, fenceGrace: liveness.fenceGrace,
+                leaseLeft: liveness.leaseLeft, directory: settings.cwd,
+                arguments: [configuration.shell, "-c", settings.command],
+                environment: environment.filter { !$0.key.utf8.contains(0) && !$0.value.utf8.contains(0) }
+                    .map { "\($0.key)=\($0.value)" }),
+            output: output.write, status: status.write)
         output.closeWrite()
-        alive.closeRead()
         status.closeWrite()
 
-        let registration = liveness.register(alive.write)
-        defer { liveness.unregister(registration) }
         // A stopping or fenced executor's commands go quickly: its lease may be running out.
         context.onCancel { reason in
-            self.liveness.send(UInt8(ascii: reason == .executorStopping ? "F" : "K"), to: registration)
+            supervisor.send(reason == .executorStopping ? .fence(job: id) : .kill(job: id))
         }
 
-        let captured = Self.capture(
+        var captured = Self.capture(
             output: output.read, status: status.read, limit: configuration.outputLimit,
             afterEnd: configuration.outputAfterEnd)
-        var reportBytes = [UInt8](repeating: 0, count: 128)
-        // The supervisor has reported (or died): the report is there, or EOF.
-        let reported = reportBytes.withUnsafeMutableBytes { read(status.read, $0.baseAddress, $0.count) }
-        var supervisorStatus: Int32 = 0
-        while waitpid(pid, &supervisorStatus, 0) == -1 && errno == EINTR {}
-
-        let text = captured.text
-        let line = String(decoding: reportBytes.prefix(max(0, reported)), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        switch Supervisor.Ending(line: line) {
+        // The supervisor has reported the end (or died): the rest of its report, up to EOF.
+        captured.report += Self.readToEnd(status.read)
+        let report = SupervisorReport(captured.report)
+        guard let ending = report.ending else {
+            // Without its supervisor nothing watches the command any more: it goes now.
+            if let pid = report.pid { kill(-pid, SIGKILL) }
+            throw RunFailure("the shell supervisor ended without a report", output: captured.output.text)
+        }
+        let text = captured.output.text
+        switch ending {
         case .exited(0):
             return RunOutput(exitCode: 0, output: text)
         case .exited(let code):
@@ -144,15 +125,48 @@ public struct ShellHandler: TaskHandler {
                 output: text)
         case .spawnFailed(let error):
             throw RunFailure("cannot run \(configuration.shell): \(String(cString: strerror(error)))", output: text)
-        case nil:
-            throw RunFailure("the shell supervisor ended without a report (status \(supervisorStatus))", output: text)
+        }
+    }
+
+    /// What the supervisor wrote about one command: `pid N` once started, then how it ended.
+    struct SupervisorReport {
+        var pid: pid_t?
+        var ending: Supervisor.Ending?
+
+        init(_ bytes: [UInt8]) {
+            for line in bytes.split(separator: UInt8(ascii: "\n")).map({ String(decoding: $0, as: UTF8.self) }) {
+                if line.hasPrefix("pid "), let pid = pid_t(line.dropFirst(4)) {
+                    self.pid = pid
+                } else if let ending = Supervisor.Ending(line: line) {
+                    self.ending = ending
+                }
+            }
+        }
+
+        /// Whether `bytes` hold the end (a line other than the pid's).
+        static func holdsEnding(_ bytes: [UInt8]) -> Bool { SupervisorReport(bytes).ending != nil }
+    }
+
+    static func readToEnd(_ descriptor: Int32) -> [UInt8] {
+        var all: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if n > 0 {
+                all += buffer.prefix(n)
+            } else if n == 0 || errno != EINTR {
+                return all
+            }
         }
     }
 
     /// Reads the command's output until it closes, or until `afterEnd` seconds after the
-    /// supervisor reported the end (its status pipe became readable or closed).
-    static func capture(output: Int32, status: Int32, limit: Int, afterEnd: Double) -> BoundedOutput {
+    /// supervisor reported the end (an ending line on its status pipe, or the pipe closed).
+    static func capture(output: Int32, status: Int32, limit: Int, afterEnd: Double) -> (
+        output: BoundedOutput, report: [UInt8]
+    ) {
         var captured = BoundedOutput(limit: limit)
+        var report: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         var endedAt: Double?
         while true {
@@ -162,7 +176,13 @@ public struct ShellHandler: TaskHandler {
             if let endedAt { wait = Int32(max(0, (endedAt + afterEnd - monotonicSeconds()) * 1000).rounded(.up)) }
             let ready = poll(&descriptors, nfds_t(descriptors.count), wait)
             if ready < 0 && errno == EINTR { continue }
-            if descriptors.count > 1 && descriptors[1].revents != 0 { endedAt = monotonicSeconds() }
+            if descriptors.count > 1 && descriptors[1].revents != 0 {
+                let n = buffer.withUnsafeMutableBytes { read(status, $0.baseAddress, min(256, $0.count)) }
+                if n > 0 { report += buffer.prefix(n) }
+                if n == 0 || (n < 0 && errno != EINTR) || SupervisorReport.holdsEnding(report) {
+                    endedAt = monotonicSeconds()
+                }
+            }
             if descriptors[0].revents != 0 {
                 let n = buffer.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
                 if n > 0 {
@@ -173,7 +193,7 @@ public struct ShellHandler: TaskHandler {
             }
             if let endedAt, monotonicSeconds() >= endedAt + afterEnd { break }
         }
-        return captured
+        return (captured, report)
     }
 
     private static func monotonicSeconds() -> Double {
@@ -231,66 +251,5 @@ final class Pipe2 {
     func closeBoth() {
         closeRead()
         closeWrite()
-    }
-}
-
-/// The write ends of the supervisors' liveness pipes, and the executor's lease as they must know
-/// it: every ping tells each supervisor how long the lease is certainly still valid, so that a
-/// command is dead before another executor could take its fire over (see `SupervisorWatch`).
-public final class LivenessPipes: @unchecked Sendable {
-    private let lock = NSLock()
-    private var pipes: [Int: Int32] = [:]
-    private var next = 0
-    private var leaseValidUntil: ContinuousClock.Instant?
-    private var currentFenceGrace: Double = 5
-
-    public init() {}
-
-    /// Commands may certainly run until `validUntil`: the executor's lease (measured from before
-    /// the renewal was sent) less a margin for the kill to land. `fenceGrace`: seconds between
-    /// SIGTERM and SIGKILL when commands must go before then.
-    public func leaseRenewed(validUntil: ContinuousClock.Instant, fenceGrace: Double) {
-        lock.withLock {
-            leaseValidUntil = max(leaseValidUntil ?? validUntil, validUntil)
-            currentFenceGrace = fenceGrace
-        }
-    }
-
-    /// Seconds the lease is certainly still valid; very long when there is no lease (a handler
-    /// used outside an executor).
-    var leaseLeft: Double {
-        lock.withLock { leaseValidUntil.map { max(0, ($0 - .now).timeInterval) } ?? 1e9 }
-    }
-
-    var fenceGrace: Double { lock.withLock { currentFenceGrace } }
-
-    func register(_ descriptor: Int32) -> Int {
-        // Never block the heartbeat on a supervisor that stopped reading.
-        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-        return lock.withLock {
-            next += 1
-            pipes[next] = descriptor
-            return next
-        }
-    }
-
-    func unregister(_ id: Int) { lock.withLock { _ = pipes.removeValue(forKey: id) } }
-
-    func send(_ byte: UInt8, to id: Int) {
-        lock.withLock {
-            guard let descriptor = pipes[id] else { return }
-            var value = byte
-            _ = Glibc.write(descriptor, &value, 1)
-        }
-    }
-
-    /// Tells every supervisor how long the lease is certainly still valid.
-    public func pingAll() {
-        lock.withLock {
-            guard let until = leaseValidUntil, !pipes.isEmpty else { return }
-            let milliseconds = Int(max(0, (until - .now).timeInterval) * 1000)
-            var line = Array("\(milliseconds)\n".utf8)
-            for descriptor in pipes.values { _ = Glibc.write(descriptor, &line, line.count) }
-        }
     }
 }

@@ -80,7 +80,7 @@ final class World: @unchecked Sendable {
         databaseOffset = origin.timeIntervalSince1970
         clock = .manual(at: origin)
         store = InMemoryStore(clock: clock)
-        var handlers = HandlerRegistry(liveness: LivenessPipes())
+        var handlers = HandlerRegistry(liveness: ShellLiveness())
         handlers.register("sim", SimulatedHandler())
         definitions = TaskDefinitions(handlers: handlers)
         store.injectFaults { [unowned self] operation in self.fault(for: operation) }

@@ -62,7 +62,7 @@ struct ExecutorCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("the executor could not start: \(error)")
         }
-        let liveness = LivenessPipes()
+        let liveness = ShellLiveness()
         let executor = Executor(
             store: store, configuration: settings, handlers: HandlerRegistry(liveness: liveness), liveness: liveness,
             logger: logger)

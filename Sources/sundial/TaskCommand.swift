@@ -24,7 +24,7 @@ struct TaskCommand: ParsableCommand {
             let store = try database.openStore(logger: logger)
             defer { store.close() }
             let admin = TaskAdmin(
-                store: store, definitions: TaskDefinitions(handlers: HandlerRegistry(liveness: LivenessPipes())))
+                store: store, definitions: TaskDefinitions(handlers: HandlerRegistry(liveness: ShellLiveness())))
             do {
                 return try body(admin)
             } catch let error as TaskAdmin.AdminError {

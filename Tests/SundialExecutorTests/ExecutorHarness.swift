@@ -23,7 +23,7 @@ struct ExecutorHarness {
         return settings
     }
 
-    static func handlers(_ liveness: LivenessPipes) -> HandlerRegistry {
+    static func handlers(_ liveness: ShellLiveness) -> HandlerRegistry {
         var shell = ShellHandler.Configuration()
         // The fast supervisor binary here; ShellHandlerTests use the fallback (the binary itself).
         shell.supervisor = [
@@ -39,7 +39,7 @@ struct ExecutorHarness {
         _ configure: (inout ExecutorConfiguration) -> Void = { _ in }
     ) throws {
         self.db = db
-        let liveness = LivenessPipes()
+        let liveness = ShellLiveness()
         var handlers = Self.handlers(liveness)
         for (action, handler) in extra { handlers.register(action, handler) }
         executor = Executor(

@@ -31,7 +31,7 @@ import Testing
 
     @Test func noRowTrapsValidationPlanningOrFinishing() {
         var random = SystemRandomNumberGenerator()
-        let definitions = TaskDefinitions(handlers: HandlerRegistry(liveness: LivenessPipes()))
+        let definitions = TaskDefinitions(handlers: HandlerRegistry(liveness: ShellLiveness()))
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         for i in 0..<3_000 {
             var row = TaskRow(

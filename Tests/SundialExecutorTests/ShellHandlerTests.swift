@@ -8,7 +8,7 @@ import Testing
 
 /// The shell action with its real supervisor process (the built `sundial` binary).
 @Suite struct ShellHandlerTests {
-    let liveness = LivenessPipes()
+    let liveness = ShellLiveness()
 
     /// No lease here unless a test sets one, so supervisors wait for the command.
     func handler(outputLimit: Int = 64 * 1024) -> ShellHandler {
@@ -61,9 +61,9 @@ import Testing
         let context = context(#"{"command": "\#(marker) & \#(marker)"}"#)
         let handler = handler()
         let run = Task.detached { try await onThread { try handler.run(context) } }
-        // The supervisor, the shell and its two sleeps.
-        for _ in 0..<600 where processes(containing: marker) < 4 { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(processes(containing: marker) >= 4)
+        // The shell and its two sleeps.
+        for _ in 0..<600 where processes(containing: marker) < 3 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(processes(containing: marker) >= 3)
         context.cancel(.killRequested)
         do {
             _ = try await run.value
@@ -98,6 +98,33 @@ import Testing
         _ = try? handler().run(context(#"{"command": "pkill -f 'sleep 30' || true"}"#))
     }
 
+    @Test func oneSupervisorRunsEveryCommandAndADeadOneIsReplaced() async throws {
+        let handler = handler()
+        for i in 0..<20 {
+            #expect(try handler.run(context(#"{"command": "echo \#(i)"}"#)).output == "\(i)\n")
+        }
+        let supervisors = liveness.supervisorProcessIDs
+        #expect(supervisors.count == 1, "one supervisor for every command: \(supervisors)")
+        // A supervisor that dies takes no command along unwatched: the command is killed and
+        // the run fails; the next run starts a fresh supervisor.
+        let marker = "sleep 34.\(Int.random(in: 1000...9999))"
+        let sleeper = context(#"{"command": "\#(marker)"}"#)
+        let run = Task.detached { try await onThread { try handler.run(sleeper) } }
+        for _ in 0..<600 where processes(containing: marker) < 1 { try await Task.sleep(for: .milliseconds(50)) }
+        for pid in supervisors { kill(pid, SIGKILL) }
+        do {
+            _ = try await run.value
+            Issue.record("a command whose supervisor died succeeded")
+        } catch let failure as RunFailure {
+            #expect(failure.message.contains("supervisor ended without a report"))
+        }
+        for _ in 0..<100 where processes(containing: marker) > 0 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(processes(containing: marker) == 0)
+        #expect(try handler.run(context(#"{"command": "echo again"}"#)).output == "again\n")
+        #expect(liveness.supervisorProcessIDs.count == 1)
+        #expect(Set(liveness.supervisorProcessIDs).isDisjoint(with: supervisors))
+    }
+
     @Test func longOutputKeepsTheHeadAndTheTail() throws {
         let output = try handler(outputLimit: 1000).run(context(#"{"command": "echo FIRST; seq 1 100000; echo LAST"}"#))
         let text = try #require(output.output)
@@ -115,5 +142,6 @@ import Testing
             try h.validate(payload: Data(#"{"command": "ls", "cwd": "relative"}"#.utf8))
         }
         #expect(throws: TaskPayloadError.self) { try h.validate(payload: Data(#"{"command": 5}"#.utf8)) }
+        #expect(throws: TaskPayloadError.self) { try h.validate(payload: Data(#"{"command": "ls\u0000rm"}"#.utf8)) }
     }
 }

@@ -21,7 +21,7 @@ public final class Executor: @unchecked Sendable {
     public let identity: ExecutorIdentity
     public let store: any SundialStore
     public let definitions: TaskDefinitions
-    let liveness: LivenessPipes
+    let liveness: ShellLiveness
     let recorder: RunRecorder
     let housekeeper: Housekeeper
     let clock = DatabaseClock()
@@ -75,7 +75,7 @@ public final class Executor: @unchecked Sendable {
 
     public init(
         store: any SundialStore, configuration: ExecutorConfiguration, handlers: HandlerRegistry,
-        liveness: LivenessPipes, logger: Logger
+        liveness: ShellLiveness, logger: Logger
     ) {
         self.configuration = configuration
         self.machine = ExecutorMachine(settings: configuration.machineSettings, now: .zero)
