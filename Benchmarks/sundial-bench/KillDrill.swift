@@ -50,7 +50,15 @@ struct KillDrill: ParsableCommand {
         for e in executions where e.started >= kill.at && orphans.contains(e.task) && e.pid != kill.pid {
             firstAfter[e.task] = min(firstAfter[e.task] ?? .max, e.started)
         }
-        guard firstAfter.count == orphans.count, let last = firstAfter.values.max() else { return .infinity }
+        // It ran nothing whose next fire was not someone else's anyway: nothing to take over.
+        if orphans.isEmpty { return 0 }
+        guard firstAfter.count == orphans.count, let last = firstAfter.values.max() else {
+            FileHandle.standardError.write(
+                Data(
+                    "kill of \(kill.pid) at \(kill.at): \(orphans.count) tasks it ran last, \(firstAfter.count) ran again elsewhere\n"
+                        .utf8))
+            return .infinity
+        }
         return Double(last - kill.at) / 1_000_000
     }
 }
