@@ -114,6 +114,28 @@ import Testing
         }
     }
 
+    @Test func anAgedQuickReadingGivesWayToAQuickOneNotToASlowOne() {
+        let clock = DatabaseClock()
+        let reference = ContinuousClock.now
+        let wall = Date()
+        // The database evaluates NOW(6) as the query arrives: a slow answer makes a loose bound.
+        func observe(at seconds: Double, roundTrip: Double) {
+            let sent = reference + .seconds(seconds)
+            clock.observe(
+                databaseNow: wall.addingTimeInterval(seconds), sent: sent, received: sent + .seconds(roundTrip),
+                wallSent: wall.addingTimeInterval(seconds), wallReceived: wall.addingTimeInterval(seconds + roundTrip))
+        }
+        let fire = wall.addingTimeInterval(40)
+        observe(at: 0, roundTrip: 0.000_5)
+        let quick = clock.instant(whenDatabaseReaches: fire)!
+        // Past the reading's lifetime, a claim's slow reading (40 ms) would start fires 40 ms late.
+        observe(at: 31, roundTrip: 0.04)
+        #expect(clock.instant(whenDatabaseReaches: fire)! == quick)
+        observe(at: 31.5, roundTrip: 0.000_6)
+        let fresh = clock.instant(whenDatabaseReaches: fire)!
+        #expect(fresh > quick && fresh - quick < .milliseconds(1))
+    }
+
     @Test func noReadingNoInstant() {
         #expect(DatabaseClock().instant(whenDatabaseReaches: Date()) == nil)
     }

@@ -29,9 +29,17 @@ struct ClaimCapacity: Equatable {
     /// Whether the queue allowance applies: recent runs were quick.
     var runsAreQuick: Bool { (recentRunSeconds ?? .infinity) < Self.startBudget }
 
+    /// Mean absolute deviation of the claims' seconds from the mean, once measured.
+    private(set) var claimDeviation: Double = 0
+
     mutating func observeClaim(seconds: Double) {
         guard seconds.isFinite, seconds >= 0 else { return }
-        meanClaimSeconds = meanClaimSeconds.map { $0 + (seconds - $0) * 0.1 } ?? seconds
+        if let mean = meanClaimSeconds {
+            claimDeviation += (abs(seconds - mean) - claimDeviation) * 0.1
+            meanClaimSeconds = mean + (seconds - mean) * 0.1
+        } else {
+            meanClaimSeconds = seconds
+        }
     }
 
     /// Whether a claim may start now, `untilDue` seconds before held work falls due (nil: none
@@ -40,7 +48,8 @@ struct ClaimCapacity: Equatable {
     /// claimed ahead so that it would start on time.
     func mayClaim(untilDue: Double?) -> Bool {
         guard let untilDue else { return true }
-        return untilDue > 2 * (meanClaimSeconds ?? 0.005) + 0.002
+        // Claims vary (a big one takes several times the mean): a slow one must still be back.
+        return untilDue > 2 * (meanClaimSeconds ?? 0.005) + 4 * claimDeviation + 0.002
     }
 
     /// Rows beyond free threads and allowance that the free threads can start within the budget,

@@ -17,7 +17,7 @@ final class DatabaseClock: Sendable {
     private let origin = ContinuousClock.now
     /// The best bound (local monotonic seconds when the answer had arrived, minus the database's
     /// time read) and when it was taken.
-    private let best = Mutex<(bound: Double, taken: ContinuousClock.Instant)?>(nil)
+    private let best = Mutex<(bound: Double, taken: ContinuousClock.Instant, roundTrip: Double)?>(nil)
     /// The latest midpoint estimate of (database time − local wall time), as a `Double` bit
     /// pattern, read without a lock by every run.
     private let wallOffset = Atomic<UInt64>(Double(0).bitPattern)
@@ -28,11 +28,16 @@ final class DatabaseClock: Sendable {
         wallSent: Date, wallReceived: Date
     ) {
         let bound = (received - origin).timeInterval - databaseNow.timeIntervalSinceReferenceDate
+        let roundTrip = (received - sent).timeInterval
         best.withLock { best in
-            if let current = best, current.bound <= bound, received - current.taken <= Self.readingLifetime {
-                return
+            if let current = best, current.bound <= bound {
+                // A looser reading replaces an old best only if it is about as quick: a slow one
+                // (a claim's, read in a transaction of many rows) would make fires start late.
+                let age = received - current.taken
+                let quickEnough = roundTrip <= max(2 * current.roundTrip, 0.002)
+                if age <= Self.readingLifetime || (!quickEnough && age <= Self.readingLifetime * 3) { return }
             }
-            best = (bound, received)
+            best = (bound, received, roundTrip)
         }
         let wallMidpoint = wallSent.addingTimeInterval(wallReceived.timeIntervalSince(wallSent) / 2)
         wallOffset.store(databaseNow.timeIntervalSince(wallMidpoint).bitPattern, ordering: .relaxed)
