@@ -173,14 +173,16 @@ public struct ShellHandler: TaskHandler {
             var descriptors = [pollfd(fd: output, events: Int16(POLLIN), revents: 0)]
             if endedAt == nil { descriptors.append(pollfd(fd: status, events: Int16(POLLIN), revents: 0)) }
             var wait: Int32 = -1
-            if let endedAt { wait = Int32(max(0, (endedAt + afterEnd - monotonicSeconds()) * 1000).rounded(.up)) }
+            if let endedAt {
+                wait = Int32(max(0, (endedAt + afterEnd - Supervisor.monotonicNow()) * 1000).rounded(.up))
+            }
             let ready = poll(&descriptors, nfds_t(descriptors.count), wait)
             if ready < 0 && errno == EINTR { continue }
             if descriptors.count > 1 && descriptors[1].revents != 0 {
                 let n = buffer.withUnsafeMutableBytes { read(status, $0.baseAddress, min(256, $0.count)) }
                 if n > 0 { report += buffer.prefix(n) }
                 if n == 0 || (n < 0 && errno != EINTR) || SupervisorReport.holdsEnding(report) {
-                    endedAt = monotonicSeconds()
+                    endedAt = Supervisor.monotonicNow()
                 }
             }
             if descriptors[0].revents != 0 {
@@ -191,16 +193,11 @@ public struct ShellHandler: TaskHandler {
                 }
                 if n == 0 || errno != EINTR { break }
             }
-            if let endedAt, monotonicSeconds() >= endedAt + afterEnd { break }
+            if let endedAt, Supervisor.monotonicNow() >= endedAt + afterEnd { break }
         }
         return (captured, report)
     }
 
-    private static func monotonicSeconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
 }
 
 /// The attempt was cut short because its executor lost (or could lose) its lease: not the task's

@@ -35,7 +35,7 @@ public enum JobSupervisor {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var descriptors = [Int32](repeating: -1, count: 64)
         while executorThere || !jobs.isEmpty {
-            let now = monotonicNow()
+            let now = Supervisor.monotonicNow()
             var polled = [pollfd]()
             if executorThere { polled.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0)) }
             let order = jobs.keys.sorted()
@@ -65,15 +65,17 @@ public enum JobSupervisor {
                             if startedWithS { for _ in 0..<2 where !passed.isEmpty { close(passed.removeFirst()) } }
                             continue
                         case .message(let message):
-                            handle(message, jobs: &jobs, passed: &passed, now: monotonicNow())
+                            handle(message, jobs: &jobs, passed: &passed, now: Supervisor.monotonicNow())
                             continue
                         }
                         break
                     }
-                    if !executorThere { for id in order { jobs[id]?.watch.executorGone(now: monotonicNow()) } }
+                    if !executorThere {
+                        for id in order { jobs[id]?.watch.executorGone(now: Supervisor.monotonicNow()) }
+                    }
                 } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
                     executorThere = false
-                    for id in jobs.keys { jobs[id]!.watch.executorGone(now: monotonicNow()) }
+                    for id in jobs.keys { jobs[id]!.watch.executorGone(now: Supervisor.monotonicNow()) }
                 }
             }
 
@@ -89,7 +91,7 @@ public enum JobSupervisor {
                     jobs[id] = nil
                     continue
                 }
-                switch job.watch.poll(now: monotonicNow()) {
+                switch job.watch.poll(now: Supervisor.monotonicNow()) {
                 case .terminate: kill(-job.pid, SIGTERM)
                 case .kill: kill(-job.pid, SIGKILL)
                 case .none: break
@@ -165,12 +167,6 @@ public enum JobSupervisor {
 
     private static func ending(of status: Int32) -> Supervisor.Ending {
         status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
-    }
-
-    private static func monotonicNow() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     private static func report(pid: pid_t, to descriptor: Int32) {

@@ -49,6 +49,13 @@ public enum Supervisor {
         public var code: Int32
     }
 
+    /// Seconds on the monotonic clock (the C library's: no Foundation here).
+    public static func monotonicNow() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
     /// The supervisor process's entry point: `JobSupervisor` on descriptor 3. Returns the exit status.
     public static func main(arguments: [String]) -> Int32 {
         guard arguments.isEmpty, fcntl(3, F_GETFD) >= 0 else {
