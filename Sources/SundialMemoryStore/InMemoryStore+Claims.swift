@@ -57,6 +57,12 @@ extension InMemoryStore: ClaimStore {
         }
     }
 
+    public func stillClaimed(token: ClaimToken, taskIDs: [Int64]) throws(StoreError) -> Set<Int64> {
+        try call(.stillClaimed) { state, _ in
+            Set(taskIDs.filter { state.tasks[$0]?.claimToken == token && state.tasks[$0]?.status == .active })
+        }
+    }
+
     public func markInvalid(_ claim: Claim, error: String) throws(StoreError) {
         try call(.markInvalid) { state, _ in
             guard state.tasks[claim.taskID]?.claimToken == claim.token else { return }

@@ -12,7 +12,7 @@ public enum StoreFault: Sendable, Equatable {
 
 /// The store's calls, as fault injection names them.
 public enum StoreOperation: String, Sendable, CaseIterable {
-    case now, claim, release, markInvalid, startConcurrentRun, dueRetries, record, killRequests
+    case now, claim, release, stillClaimed, markInvalid, startConcurrentRun, dueRetries, record, killRequests
     case register, renewLease, setState, expiredHolders, recover, executors
     case insert, tasks, task, runs, changeStatus, runNow, requestKill, delete
     case unscheduledRows, scheduleFirstFire, markInvalidUnclaimed, pruneRuns, pruneExecutors

@@ -67,6 +67,18 @@ extension MySQLStore: ClaimStore {
         }
     }
 
+    public func stillClaimed(token: ClaimToken, taskIDs: [Int64]) throws(StoreError) -> Set<Int64> {
+        guard !taskIDs.isEmpty else { return [] }
+        return try mapped {
+            let ids = InList.padded(taskIDs)
+            return Set(
+                try database.query(
+                    "SELECT id FROM cron WHERE task_id = ? AND status = 'active' AND id IN \(InList.placeholders(ids.count))",
+                    [.init(token)] + ids.map { .int($0) }, consistency: .primary
+                ).compactMap { $0["id"].int.map(Int64.init) })
+        }
+    }
+
     public func markInvalid(_ claim: Claim, error: String) throws(StoreError) {
         _ = try mapped {
             try database.execute(

@@ -19,7 +19,14 @@ final class SimulatedExecutor {
         var detached: Bool
         /// The run whose retry this is.
         var retrying: RunKey? = nil
+        /// When the claim was last seen standing (claimed, or looked at again).
+        var confirmedAt: Duration
+        /// When it was claimed.
+        var claimedAt: Duration
+        /// Its last look could not be taken: it starts regardless, as the runtime's does.
+        var lookFailed = false
         var claim: Claim { Claim(taskID: row.id, token: token) }
+        var needsLastLook: Bool { !detached && !lookFailed && due - confirmedAt > Executor.lastLook }
     }
 
     struct Run {
@@ -179,7 +186,8 @@ final class SimulatedExecutor {
             idle.append(
                 Item(
                     row: row, token: batch.token, schedule: schedule, due: max(now, due),
-                    fireAt: row.fireAt ?? row.nextRun ?? dbNow, attempt: row.attempt, detached: false))
+                    fireAt: row.fireAt ?? row.nextRun ?? dbNow, attempt: row.attempt, detached: false,
+                    confirmedAt: now, claimedAt: now))
             world.trace(
                 "\(id) claimed task \(row.id) fire \(row.fireAt ?? row.nextRun ?? dbNow) attempt \(row.attempt)")
         }
@@ -213,9 +221,32 @@ final class SimulatedExecutor {
             idle.removeAll { !$0.detached && $0.due + .seconds(2) < now }
             giveBack(overdue.map(\.claim))
         }
+        lastLook(now)
         while running.count < threads, let first = idle.first, first.due <= now {
             idle.removeFirst()
             start(first, now)
+        }
+    }
+
+    /// As the runtime does: work claimed well ahead is looked at again just before its start, and
+    /// what was paused, deleted or taken since is given back, not started.
+    private func lastLook(_ now: Duration) {
+        let looking = idle.filter { $0.needsLastLook && $0.due - Executor.lastLook <= now }
+        guard !looking.isEmpty else { return }
+        for (token, group) in Dictionary(grouping: looking, by: \.token).sorted(by: {
+            $0.key.rawValue < $1.key.rawValue
+        }) {
+            let ids = group.map(\.row.id)
+            let held = world.call(id) { try world.store.stillClaimed(token: token, taskIDs: ids) }
+            let dropped = held.map { held in ids.filter { !held.contains($0) } } ?? []
+            idle.removeAll { $0.token == token && dropped.contains($0.row.id) }
+            for i in idle.indices where idle[i].token == token && ids.contains(idle[i].row.id) {
+                if held == nil { idle[i].lookFailed = true } else { idle[i].confirmedAt = now }
+            }
+            if !dropped.isEmpty {
+                world.trace("\(id) last look: tasks \(dropped) no longer claimed and active; not started")
+                giveBack(dropped.map { Claim(taskID: $0, token: token) })
+            }
         }
     }
 
@@ -270,6 +301,15 @@ final class SimulatedExecutor {
         guard startRecorded, machine.running[key]?.cancelled == nil else {
             end(key: key, item: item, record: record, end: .interrupted("start not recorded"), now: now, startedAt: now)
             return
+        }
+        // Paused or deleted after the claim but before the last look (a moment before the fire's
+        // time; a fire waiting for a free thread after that may still start).
+        if !item.detached && !item.lookFailed, let stopped = world.stoppedAt[row.id],
+            stopped > item.claimedAt, stopped + Executor.lastLook + world.settings.step < item.due
+        {
+            world.evidence.violation(
+                "at \(now): \(id) started task \(row.id)'s fire \(item.fireAt) (due at \(item.due)), claimed at \(item.claimedAt), though the row was paused or deleted at \(stopped)"
+            )
         }
         let evidence = world.evidence.start(task: row, fire: item.fireAt, attempt: item.attempt, executor: id, at: now)
         running[key] = Run(
@@ -394,7 +434,8 @@ final class SimulatedExecutor {
                 Item(
                     row: retry.row, token: ClaimToken.random(using: &world.random), schedule: schedule,
                     due: .seconds(retry.retryAt.timeIntervalSince1970 - clockOffset), fireAt: retry.run.scheduled,
-                    attempt: FirePlanner.following(retry.run.attempt), detached: true, retrying: retry.run))
+                    attempt: FirePlanner.following(retry.run.attempt), detached: true, retrying: retry.run,
+                    confirmedAt: world.now, claimedAt: world.now))
         }
     }
 

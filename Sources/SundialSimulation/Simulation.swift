@@ -71,6 +71,9 @@ final class World: @unchecked Sendable {
     private var faultsOn = true
     /// Tasks whose liveness is not checked (edited from outside).
     private var edited: Set<Int64> = []
+    /// When a row was paused or deleted from outside (until it is resumed or run now): its
+    /// claimed fires may not start after their last look.
+    private(set) var stoppedAt: [Int64: Duration] = [:]
     private var durations: [Int64: Duration] = [:]
     private var reportedLeaks: Set<Claim> = []
 
@@ -270,13 +273,18 @@ final class World: @unchecked Sendable {
         edited.insert(task.id)
         let choice = Int.random(in: 0..<6, using: &random)
         switch choice {
-        case 0: _ = try? store.changeStatus(taskID: task.id, from: [.active], to: .paused, plan: nil)
+        case 0:
+            if (try? store.changeStatus(taskID: task.id, from: [.active], to: .paused, plan: nil)) == true {
+                stoppedAt[task.id] = now
+            }
         case 1:
             let plan = FirePlanner(row: task, schedule: try? definitions.schedule(for: task).get()).firstFire(
                 now: clock.now)
-            _ = try? store.changeStatus(taskID: task.id, from: [.paused], to: plan.status, plan: plan)
-        case 2: _ = try? store.delete(taskID: task.id)
-        case 3: _ = try? store.runNow(taskID: task.id)
+            if (try? store.changeStatus(taskID: task.id, from: [.paused], to: plan.status, plan: plan)) == true {
+                stoppedAt[task.id] = nil
+            }
+        case 2: if (try? store.delete(taskID: task.id)) == true { stoppedAt[task.id] = now }
+        case 3: if (try? store.runNow(taskID: task.id)) == true { stoppedAt[task.id] = nil }
         case 4: _ = try? store.requestKill(taskID: task.id)
         default: store.edit(taskID: task.id) { $0.schedule = "@every 3s" }
         }

@@ -162,4 +162,26 @@ import Testing
         #expect(early.count + rest.count == 500)
         #expect(Set((early + rest).map(\.row.id)).count == 500)
     }
+
+    @Test func workClaimedWellAheadComesOutForALastLookBeforeItsStart() {
+        var queue = IdleQueue()
+        let start = ContinuousClock.now
+        let due = start + .seconds(1)
+        func item(_ id: Int64, claimed: ContinuousClock.Instant, detached: Bool = false) -> WorkItem {
+            WorkItem(
+                row: TaskRow(id: id, name: "t\(id)", action: "noop"), token: ClaimToken(1),
+                definition: .failure(InvalidTask(message: "")), due: due, fireAt: Date(), attempt: 0,
+                isDetached: detached, confirmedAt: claimed)
+        }
+        queue.insert(item(1, claimed: start))
+        queue.insert(item(2, claimed: due - .milliseconds(10)))
+        queue.insert(item(3, claimed: start, detached: true))
+        let looked = queue.popDue(due - Executor.lastLook, limit: .max)
+        #expect(looked.map(\.row.id) == [1])
+        #expect(looked.allSatisfy { $0.needsLastLook })
+        // Once looked at, it comes out at its start, with the others.
+        queue.insert(looked[0].confirmed(at: due - Executor.lastLook))
+        #expect(queue.popDue(due - .milliseconds(1), limit: .max).isEmpty)
+        #expect(Set(queue.popDue(due, limit: .max).map(\.row.id)) == [1, 2, 3])
+    }
 }

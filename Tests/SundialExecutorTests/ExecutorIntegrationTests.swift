@@ -125,6 +125,52 @@ struct ExecutorIntegrationTests {
         #expect(try db.count("SELECT COUNT(*) FROM cron_run WHERE status = 'succeeded'") >= 3)
     }
 
+    @Test func aFireClaimedAheadIsNotStartedOnceItsRowIsPausedOrDeleted() throws {
+        // Quick every-second tasks, known to be quick (last_duration): claimed ahead of their fires.
+        try db.execute(
+            """
+            INSERT INTO cron (name, action, schedule, last_duration) VALUES
+              ('ahead-paused', 'noop', '* * * * * *', 0.001), ('ahead-deleted', 'noop', '* * * * * *', 0.001)
+            """)
+        let harness = try ExecutorHarness(db: db) { $0.lookahead = .milliseconds(900) }
+        defer { harness.stop() }
+        #expect(try db.waitFor { try db.count("SELECT COUNT(*) FROM cron_run WHERE status = 'succeeded'") >= 4 })
+        // Changed while claimed, well before the fire the claim is for.
+        var fires: [String: (id: Int64, fire: Date)] = [:]
+        for (name, change) in [
+            ("ahead-paused", "UPDATE cron SET status = 'paused'"), ("ahead-deleted", "DELETE FROM cron"),
+        ] {
+            #expect(
+                try db.waitFor {
+                    guard
+                        let row = try db.query(
+                            "SELECT id, next_run FROM cron WHERE name = ? AND task_id IS NOT NULL AND next_run > NOW(6) + INTERVAL 0.2 SECOND",
+                            [.string(name)], consistency: .primary
+                        ).first, let id = row["id"].int, let next = row["next_run"].date
+                    else { return false }
+                    let changed = try db.execute(
+                        "\(change) WHERE name = ? AND task_id IS NOT NULL AND next_run = ? AND next_run > NOW(6) + INTERVAL 0.15 SECOND",
+                        [.string(name), .date(next)]
+                    ).affectedRows
+                    if changed == 1 { fires[name] = (Int64(id), next) }
+                    return changed == 1
+                })
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(fires.count == 2)
+        for (name, claimed) in fires {
+            #expect(
+                try db.count(
+                    "SELECT COUNT(*) FROM cron_run WHERE cron_id = ? AND scheduled_for >= ?",
+                    [.int(claimed.id), .date(claimed.fire)]) == 0, "\(name): its claimed fire ran")
+        }
+        // The paused row's claim was given back; resumed, it goes on.
+        #expect(
+            try db.waitFor {
+                try db.count("SELECT COUNT(*) FROM cron WHERE name = 'ahead-paused' AND task_id IS NULL") == 1
+            })
+    }
+
     @Test func killAndTimeoutStopRunsAndAreRecorded() throws {
         try db.execute(
             """

@@ -20,6 +20,9 @@ final class RefusingStore: ClaimStore, @unchecked Sendable {
     func release(token: ClaimToken, taskIDs: [Int64]?) throws(StoreError) -> Int {
         try inner.release(token: token, taskIDs: taskIDs)
     }
+    func stillClaimed(token: ClaimToken, taskIDs: [Int64]) throws(StoreError) -> Set<Int64> {
+        try inner.stillClaimed(token: token, taskIDs: taskIDs)
+    }
     func markInvalid(_ claim: Claim, error: String) throws(StoreError) { try inner.markInvalid(claim, error: error) }
     func startConcurrentRun(
         _ run: RunRecord, next: FirePlanner.Plan?, retrying: RunKey?

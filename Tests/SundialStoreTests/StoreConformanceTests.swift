@@ -63,6 +63,23 @@ import Testing
         #expect(try s.row(first.rows[0].id)?.claimToken == second.token)
     }
 
+    @Test(arguments: kinds) func aLastLookFindsRowsPausedDeletedOrTakenSinceTheClaim(kind: StoreKind) throws {
+        let s = try kind.make("still_claimed")
+        let now = try s.store.now()
+        let ids = try (0..<4).map { try s.insert("t\($0)", nextRun: now.addingTimeInterval(-1)) }
+        let batch = try s.store.claim(s.request(limit: 4))
+        #expect(batch.rows.count == 4)
+        try s.set(ids[1], "status", "paused")
+        _ = try s.store.delete(taskID: ids[2])
+        #expect(try s.store.release(token: batch.token, taskIDs: [ids[3]]) == 1)
+        let other = try s.store.claim(s.request(limit: 4))
+        #expect(other.rows.map(\.id) == [ids[3]])
+        #expect(try s.store.stillClaimed(token: batch.token, taskIDs: ids) == [ids[0]])
+        #expect(try s.store.stillClaimed(token: other.token, taskIDs: ids) == [ids[3]])
+        #expect(try s.store.stillClaimed(token: ClaimToken(12345), taskIDs: ids).isEmpty)
+        #expect(try s.store.stillClaimed(token: batch.token, taskIDs: []).isEmpty)
+    }
+
     @Test(arguments: kinds) func aFinishAppliesThePlanOnceAndALateOneIsFencedOut(kind: StoreKind) throws {
         let s = try kind.make("finish")
         let now = try s.store.now()

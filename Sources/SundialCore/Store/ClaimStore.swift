@@ -31,6 +31,11 @@ public protocol ClaimStore: Sendable {
     @discardableResult
     func release(token: ClaimToken, taskIDs: [Int64]?) throws(StoreError) -> Int
 
+    /// Of `taskIDs`, claimed with `token`, the rows that still carry it and are active: a row
+    /// paused, deleted or made invalid since the claim is not among them, nor one recovered by
+    /// others. A read: safe to repeat.
+    func stillClaimed(token: ClaimToken, taskIDs: [Int64]) throws(StoreError) -> Set<Int64>
+
     /// Marks a claimed row `invalid` with a readable error and frees it. Idempotent.
     func markInvalid(_ claim: Claim, error: String) throws(StoreError)
 

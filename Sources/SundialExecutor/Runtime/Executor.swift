@@ -70,6 +70,9 @@ public final class Executor: @unchecked Sendable {
 
     /// How long an at_most_once run waits for its start to be written before it gives up the fire.
     static let durableStartTimeout: TimeInterval = 5
+    /// How long before its start a fire claimed ahead is looked at once more: a pause or delete
+    /// made up to then stops it. A claim answered later than that is fresh enough.
+    public static let lastLook: Duration = .milliseconds(50)
     /// How often history is pruned.
     static let retentionInterval: Duration = .seconds(60)
 
@@ -222,8 +225,29 @@ public final class Executor: @unchecked Sendable {
             let now = ContinuousClock.now
             // Everything due goes to the ready queue at once: threads take it from there without
             // waiting for the next leader, and housekeeping gives back what waits too long.
-            let due = idle.popDue(now, limit: .max)
-            if !due.isEmpty { return due }
+            let woken = idle.popDue(now, limit: .max)
+            if !woken.isEmpty {
+                var ready = woken.filter { !$0.needsLastLook }
+                let toLook = woken.filter(\.needsLastLook)
+                if !toLook.isEmpty {
+                    state.unlock()
+                    let confirmed = lastLook(at: toLook)
+                    state.lock()
+                    if machine.isStopping {
+                        // Stop gave back the idle queue while this look was out: these go back too.
+                        state.unlock()
+                        giveBack(confirmed + ready)
+                        state.lock()
+                        return []
+                    }
+                    let now = ContinuousClock.now
+                    for item in confirmed {
+                        if item.due <= now { ready.append(item) } else { idle.insert(item) }
+                    }
+                }
+                if !ready.isEmpty { return ready }
+                continue
+            }
             let pending = idle.count + lead.readyCount
             let limit =
                 !machine.mayClaim
@@ -340,7 +364,7 @@ public final class Executor: @unchecked Sendable {
                 let due = row.nextRun.flatMap { clock.instant(whenDatabaseReaches: $0) } ?? answered
                 return WorkItem(
                     row: row, token: batch.token, definition: definitions.definition(for: row), due: due,
-                    fireAt: fireAt, attempt: row.attempt, isDetached: false)
+                    fireAt: fireAt, attempt: row.attempt, isDetached: false, confirmedAt: answered)
             })
     }
 
@@ -353,6 +377,34 @@ public final class Executor: @unchecked Sendable {
         let received = ContinuousClock.now
         clock.observe(databaseNow: now, sent: sent, received: received, wallSent: wallSent, wallReceived: Date())
         return (received, now)
+    }
+
+    /// Work claimed well before its time is looked at once more just before it starts: a row
+    /// paused, deleted or made invalid since the claim (or taken by others) is not started, and
+    /// what its claim still holds goes back. Returns the rest, confirmed. When the store does not
+    /// answer, everything starts, as it would have without the look.
+    private func lastLook(at items: [WorkItem]) -> [WorkItem] {
+        var dropped: [WorkItem] = []
+        var kept: [WorkItem] = []
+        for (token, group) in Dictionary(grouping: items, by: \.token) {
+            do {
+                let held = try store.stillClaimed(token: token, taskIDs: group.map(\.row.id))
+                for item in group {
+                    if held.contains(item.row.id) { kept.append(item) } else { dropped.append(item) }
+                }
+            } catch {
+                logger.debug("could not look at claimed work again; it starts", metadata: ["error": "\(error)"])
+                kept += group
+            }
+        }
+        if !dropped.isEmpty {
+            logger.info(
+                "not started: paused, deleted or no longer claimed since it was claimed",
+                metadata: ["tasks": "\(dropped.map(\.row.name).prefix(10).joined(separator: ", "))"])
+            giveBack(dropped)
+        }
+        let now = ContinuousClock.now
+        return kept.map { $0.confirmed(at: now) }
     }
 
     // MARK: Giving work back

@@ -19,28 +19,47 @@ final class WorkItem: Sendable {
     let isDetached: Bool
     /// The run whose retry this is (taken from the store when it starts).
     let retrying: RunKey?
+    /// When the claim was last known to stand (the claim's answer, or the last look).
+    let confirmedAt: ContinuousClock.Instant
 
     init(
         row: TaskRow, token: ClaimToken, definition: Result<TaskDefinition, InvalidTask>, due: ContinuousClock.Instant,
-        fireAt: Date, attempt: Int, isDetached: Bool, retrying: RunKey? = nil
+        fireAt: Date, attempt: Int, isDetached: Bool, retrying: RunKey? = nil,
+        confirmedAt: ContinuousClock.Instant? = nil
     ) {
         (self.row, self.token, self.definition, self.due) = (row, token, definition, due)
         (self.fireAt, self.attempt, self.isDetached, self.retrying) = (fireAt, attempt, isDetached, retrying)
+        self.confirmedAt = confirmedAt ?? due
     }
 
     var claim: Claim { Claim(taskID: row.id, token: token) }
+
+    /// Whether its claim is old enough at its start to be looked at again first (a retry's row is
+    /// not claimed: its start is checked by the store).
+    var needsLastLook: Bool { !isDetached && due - confirmedAt > Executor.lastLook }
+
+    /// When the idle queue hands it out: its start, or its last look.
+    var wakeAt: ContinuousClock.Instant { needsLastLook ? due - Executor.lastLook : due }
 
     /// The same work, due later.
     func later(_ due: ContinuousClock.Instant) -> WorkItem {
         WorkItem(
             row: row, token: token, definition: definition, due: due, fireAt: fireAt, attempt: attempt,
-            isDetached: isDetached, retrying: retrying)
+            isDetached: isDetached, retrying: retrying, confirmedAt: confirmedAt)
+    }
+
+    /// The same work, its claim seen standing at `now`.
+    func confirmed(at now: ContinuousClock.Instant) -> WorkItem {
+        WorkItem(
+            row: row, token: token, definition: definition, due: due, fireAt: fireAt, attempt: attempt,
+            isDetached: isDetached, retrying: retrying, confirmedAt: now)
     }
 }
 
-/// Claimed work that is not due yet, earliest first (a binary heap).
+/// Claimed work that is not due yet, earliest first (a binary heap), each item handed out at
+/// its `wakeAt`: its start, or a moment before for a last look at its claim.
 struct IdleQueue {
-    /// The due time beside the item, so that sifting reads no item.
+    /// The wake time beside the item, so that sifting reads no item.
     private var heap: [(due: ContinuousClock.Instant, item: WorkItem)] = []
 
     /// What the queued rows cost to run, as far as is known.
@@ -50,7 +69,7 @@ struct IdleQueue {
     var earliest: ContinuousClock.Instant? { heap.first?.due }
 
     mutating func insert(_ item: WorkItem) {
-        heap.append((item.due, item))
+        heap.append((item.wakeAt, item))
         held.add(lastDuration: item.row.lastDuration)
         var i = heap.count - 1
         while i > 0 {
@@ -61,7 +80,7 @@ struct IdleQueue {
         }
     }
 
-    /// Removes up to `limit` items due at or before `now`.
+    /// Removes up to `limit` items to wake at or before `now`.
     mutating func popDue(_ now: ContinuousClock.Instant, limit: Int) -> [WorkItem] {
         var due: [WorkItem] = []
         while due.count < limit, let first = heap.first, first.due <= now {
