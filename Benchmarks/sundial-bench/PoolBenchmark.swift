@@ -78,7 +78,8 @@ final class BareClient {
         mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &readTimeout)
         mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &writeTimeout)
         mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4")
-        mysql_options(mysql, MYSQL_INIT_COMMAND, "SET time_zone='+00:00', SESSION tx_isolation='READ-COMMITTED'")
+        mysql_options(mysql, MYSQL_INIT_COMMAND, "SET time_zone='+00:00'")
+        mysql_options(mysql, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         guard
             mysql_real_connect(
                 mysql, endpoint.socket == nil ? endpoint.host : nil, endpoint.user, endpoint.password,

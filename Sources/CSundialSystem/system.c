@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/syscall.h>
@@ -55,14 +56,27 @@ long sundial_receive_with_fds(int socket, void *bytes, unsigned long length, int
     *count = 0;
     long received = (long)recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
     if (received < 0) return received;
+    int dropped = (message.msg_flags & MSG_CTRUNC) != 0;
     for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
         if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
         int n = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
         int *passed = (int *)CMSG_DATA(header);
         for (int i = 0; i < n; i++) {
-            if (*count < capacity) fds[(*count)++] = passed[i];
-            else close(passed[i]);
+            if (*count < capacity && !dropped) {
+                fds[(*count)++] = passed[i];
+            } else {
+                close(passed[i]);
+                dropped = 1;
+            }
         }
+    }
+    if (dropped) {
+        /* Descriptors were dropped (out of descriptors, or too many at once): which message
+           they belonged to can no longer be told, so the connection is given up. */
+        for (int i = 0; i < *count; i++) close(fds[i]);
+        *count = 0;
+        errno = EMSGSIZE;
+        return -1;
     }
     return received;
 }

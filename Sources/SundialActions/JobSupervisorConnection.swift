@@ -15,6 +15,8 @@ final class JobSupervisorConnection: @unchecked Sendable {
     private var socket: Int32 = -1
     private var pid: pid_t = 0
     private var lastID: UInt64 = 0
+    /// Supervisors let go of while still running: reaped once they exit.
+    private var former: [pid_t] = []
 
     init(command: [String]) { self.command = command }
 
@@ -48,12 +50,21 @@ final class JobSupervisorConnection: @unchecked Sendable {
         }
     }
 
-    /// Best effort: dropped when the supervisor is not there or cannot take it at once.
-    func send(_ message: JobMessage) {
+    /// Sends `message` to the supervisor, if there is one. With `blocking` (a kill: it must not
+    /// be lost to a full socket), waits for room; otherwise (word of the lease, sent often) it
+    /// is dropped when the supervisor cannot take it at once.
+    func send(_ message: JobMessage, blocking: Bool = false) {
         lock.withLock {
+            reapFormer()
             guard socket >= 0 else { return }
-            if !sendFrame(message.frame, fds: [], blocking: false) { return }
+            if !sendFrame(message.frame, fds: [], blocking: blocking) { return }
         }
+    }
+
+    /// Under the lock.
+    private func reapFormer() {
+        var status: Int32 = 0
+        former.removeAll { waitpid($0, &status, WNOHANG) != 0 }
     }
 
     /// Under the lock.
@@ -88,8 +99,9 @@ final class JobSupervisorConnection: @unchecked Sendable {
         socket = -1
         if pid > 0 {
             var status: Int32 = 0
-            // Reaped if it is gone; otherwise it exits on its own once its commands have ended.
-            _ = waitpid(pid, &status, WNOHANG)
+            // Reaped if it is gone; otherwise it exits on its own once its commands have ended,
+            // and is reaped then.
+            if waitpid(pid, &status, WNOHANG) == 0 { former.append(pid) }
         }
         pid = 0
     }

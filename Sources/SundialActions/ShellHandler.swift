@@ -67,11 +67,9 @@ public struct ShellHandler: TaskHandler {
         }
         let timeout = settings.timeout ?? context.timeout ?? 0
         let output = try Pipe2()
+        defer { output.closeBoth() }
         let status = try Pipe2()
-        defer {
-            output.closeBoth()
-            status.closeBoth()
-        }
+        defer { status.closeBoth() }
         var environment = JobEnvironment.inherited(ProcessInfo.processInfo.environment)
         for (key, value) in settings.env ?? [:] { environment[key] = value }
         environment["SUNDIAL_TASK_ID"] = String(context.taskID)
@@ -92,7 +90,7 @@ public struct ShellHandler: TaskHandler {
 
         // A stopping or fenced executor's commands go quickly: its lease may be running out.
         context.onCancel { reason in
-            supervisor.send(reason == .executorStopping ? .fence(job: id) : .kill(job: id))
+            supervisor.send(reason == .executorStopping ? .fence(job: id) : .kill(job: id), blocking: true)
         }
 
         var captured = Self.capture(
@@ -103,6 +101,8 @@ public struct ShellHandler: TaskHandler {
         let report = SupervisorReport(captured.report)
         guard let ending = report.ending else {
             // Without its supervisor nothing watches the command any more: it goes now.
+            // A failure, with attempts and backoff, rather than an interruption run again at once:
+            // a command can kill its own supervisor (`kill -9 $PPID`) and would loop.
             if let pid = report.pid { kill(-pid, SIGKILL) }
             throw RunFailure("the shell supervisor ended without a report", output: captured.output.text)
         }

@@ -24,6 +24,19 @@ public struct ConnectionOptions: Sendable, Hashable {
 /// COMMITTED isolation, and values
 /// always travel as bound parameters of prepared statements, which are cached per connection.
 public final class MySQLConnection: @unchecked Sendable {
+    /// The statements every session starts with. Standard statements only, for MySQL 8.0+ and
+    /// MariaDB 10.6+ alike (MySQL 8 removed `tx_isolation`). READ COMMITTED: claims and run
+    /// bookkeeping lock only the rows they touch, not gaps. A short lock wait: Sundial's own
+    /// transactions are short, and a row locked elsewhere must not stall an executor for the
+    /// server's default 50 s.
+    public static func sessionSetup(lockWait: Duration) -> [String] {
+        [
+            "SET time_zone = '+00:00'",
+            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            "SET SESSION innodb_lock_wait_timeout = \(max(1, lockWait.components.seconds))",
+        ]
+    }
+
     public let endpoint: MySQLEndpoint
     private let handle: UnsafeMutablePointer<MYSQL>
     private let options: ConnectionOptions
@@ -63,14 +76,9 @@ public final class MySQLConnection: @unchecked Sendable {
         mysql_options(handle, MYSQL_OPT_WRITE_TIMEOUT, &writeTimeout)
         mysql_options(handle, MYSQL_OPT_RECONNECT, &reconnect)
         mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
-        // Standard statements only, for MySQL 8.0+ and MariaDB 10.6+ alike (MySQL 8 removed
-        // tx_isolation). READ COMMITTED: claims and run bookkeeping lock only the rows they touch,
-        // not gaps. A short lock wait: Sundial's own transactions are short, and a row locked
-        // elsewhere must not stall an executor for the server's default 50 s.
-        mysql_options(handle, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'")
-        mysql_options(handle, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        let lockWait = max(1, options.lockWaitTimeout.components.seconds)
-        mysql_options(handle, MYSQL_INIT_COMMAND, "SET SESSION innodb_lock_wait_timeout = \(lockWait)")
+        for statement in Self.sessionSetup(lockWait: options.lockWaitTimeout) {
+            mysql_options(handle, MYSQL_INIT_COMMAND, statement)
+        }
         let connected = mysql_real_connect(
             handle, endpoint.socket == nil ? endpoint.host : nil, endpoint.user, endpoint.password,
             endpoint.database, UInt32(endpoint.port), endpoint.socket, 0)

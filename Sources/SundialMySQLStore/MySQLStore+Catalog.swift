@@ -62,10 +62,8 @@ extension MySQLStore: TaskCatalog {
 
     public func runs(ofTask taskID: Int64, limit: Int) throws(StoreError) -> [RunInfo] {
         try mapped {
-            // Newest fire first, through the cron_run_fire index: no sort of a task's whole history.
             try database.query(
-                "SELECT \(RunInfo.columns) FROM cron_run WHERE cron_id = ? ORDER BY scheduled_for DESC, attempt DESC LIMIT ?",
-                [.int(taskID), .int(Int64(max(0, limit)))], consistency: .primary
+                MySQLStoreSQL.runsOfTask, [.int(taskID), .int(Int64(max(0, limit)))], consistency: .primary
             ).map(RunInfo.init(mysql:))
         }
     }
@@ -117,8 +115,7 @@ extension MySQLStore: TaskCatalog {
     public func unscheduledRows(limit: Int) throws(StoreError) -> [TaskRow] {
         try mapped {
             try database.query(
-                "SELECT \(TaskRow.columns) FROM cron FORCE INDEX (cron_unscheduled) WHERE status = 'active' AND next_run IS NULL AND task_id IS NULL AND schedule > '' LIMIT ?",
-                [.int(Int64(max(0, limit)))], consistency: .primary
+                MySQLStoreSQL.unscheduledRows, [.int(Int64(max(0, limit)))], consistency: .primary
             ).map(TaskRow.init(mysql:))
         }
     }
@@ -214,6 +211,16 @@ extension MySQLStore: RunRetention {
 }
 
 extension MySQLStoreSQL {
+    /// A task's latest runs (parameters: task id, limit): newest fire first, through the
+    /// cron_run_fire index, with no sort of the task's whole history.
+    public static let runsOfTask =
+        "SELECT \(RunInfo.columns) FROM cron_run WHERE cron_id = ? ORDER BY scheduled_for DESC, attempt DESC LIMIT ?"
+
+    /// Rows waiting for their first fire (parameter: limit). The index leads with the status, so
+    /// finished one-shots and invalid rows are never read again.
+    public static let unscheduledRows =
+        "SELECT \(TaskRow.columns) FROM cron FORCE INDEX (cron_unscheduled) WHERE status = 'active' AND next_run IS NULL AND task_id IS NULL AND schedule > '' LIMIT ?"
+
     /// A run the age rule deletes (one parameter: the age in microseconds): old, final, and no
     /// retry pending, unless its task is gone (a retry nobody can take).
     static let prunableByAge = """

@@ -70,12 +70,18 @@ public enum JobSupervisor {
                         }
                         break
                     }
-                    if !executorThere {
-                        for id in order { jobs[id]?.watch.executorGone(now: Supervisor.monotonicNow()) }
-                    }
                 } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+                    // Closed, or descriptors lost on the way (then which start they belonged to
+                    // can no longer be told): the executor is treated as gone.
                     executorThere = false
+                }
+                if !executorThere {
                     for id in jobs.keys { jobs[id]!.watch.executorGone(now: Supervisor.monotonicNow()) }
+                    // Its end closes too (a live executor then starts a fresh supervisor), and
+                    // so do descriptors of a start never read whole: its run sees the end.
+                    close(socket)
+                    passed.forEach { close($0) }
+                    passed.removeAll()
                 }
             }
 

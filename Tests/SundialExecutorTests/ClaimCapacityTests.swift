@@ -136,6 +136,20 @@ import Testing
         #expect(fresh > quick && fresh - quick < .milliseconds(1))
     }
 
+    @Test func theDatabasesTimeForRecordsIsNotPushedAheadByASlowReading() {
+        let clock = DatabaseClock()
+        let sent = ContinuousClock.now
+        let wall = Date()
+        clock.observe(
+            databaseNow: wall, sent: sent, received: sent + .microseconds(400), wallSent: wall,
+            wallReceived: wall.addingTimeInterval(0.000_4))
+        // A claim's reading: NOW(6) read at the end of a 200 ms transaction.
+        clock.observe(
+            databaseNow: wall.addingTimeInterval(0.2), sent: sent, received: sent + .milliseconds(200),
+            wallSent: wall, wallReceived: wall.addingTimeInterval(0.2))
+        #expect(abs(clock.now.timeIntervalSince(Date())) < 0.05)
+    }
+
     @Test func noReadingNoInstant() {
         #expect(DatabaseClock().instant(whenDatabaseReaches: Date()) == nil)
     }

@@ -401,6 +401,43 @@ struct ExecutorIntegrationTests {
             readsAfter < 1000, "the claim read \(readsAfter) index entries for a batch of 100 out of 18,000 due rows")
     }
 
+    @Test func backgroundReadsReadAboutWhatTheyReturn() throws {
+        // 20,000 finished one-shots and invalid rows, a few rows waiting for their first fire,
+        // and one task with 5,000 runs: neither read goes through the rest.
+        try db.execute(
+            "INSERT INTO cron (name, action, schedule, status) SELECT CONCAT('old-', seq), 'noop', '@at 2020-01-01T00:00:00Z', IF(seq % 2 = 0, 'done', 'invalid') FROM seq_1_to_20000"
+        )
+        try db.execute(
+            "INSERT INTO cron (name, action, schedule) SELECT CONCAT('new-', seq), 'noop', '* * * * *' FROM seq_1_to_5")
+        let busy = try db.execute(
+            "INSERT INTO cron (name, action, schedule, next_run) VALUES ('busy', 'noop', '* * * * *', NOW(6) + INTERVAL 1 DAY)"
+        ).lastInsertID
+        try db.execute(
+            "INSERT INTO cron_run (cron_id, task_id, scheduled_for, attempt, executor, started_at, status) SELECT ?, 1, NOW(6) - INTERVAL seq MINUTE, 0, 'e', NOW(6) - INTERVAL seq MINUTE, 'succeeded' FROM seq_1_to_5000",
+            [.int(Int64(busy))])
+        try db.execute("ANALYZE TABLE cron, cron_run")
+        func reads(_ sql: String, _ values: [MySQLValue]) throws -> (rows: Int, reads: Int, plan: String) {
+            try db.primary.withConnection { c in
+                let explain = try c.query("EXPLAIN " + sql, values)
+                let plan = explain.map { "\($0["key"].string ?? "-") \($0["Extra"].string ?? "")" }.joined(
+                    separator: "; ")
+                let counters =
+                    "SHOW SESSION STATUS WHERE Variable_name IN ('Handler_read_next', 'Handler_read_prev', 'Handler_read_rnd_next', 'Handler_read_key')"
+                let before = try c.query(counters).reduce(0) { $0 + ($1["Value"].int ?? 0) }
+                let rows = try c.query(sql, values).count
+                let after = try c.query(counters).reduce(0) { $0 + ($1["Value"].int ?? 0) }
+                return (rows, after - before, plan)
+            }
+        }
+        let unscheduled = try reads(MySQLStoreSQL.unscheduledRows, [.int(100)])
+        #expect(unscheduled.rows == 5)
+        #expect(unscheduled.reads < 50, "read \(unscheduled.reads) entries for 5 rows: \(unscheduled.plan)")
+        let history = try reads(MySQLStoreSQL.runsOfTask, [.int(Int64(busy)), .int(20)])
+        #expect(history.rows == 20)
+        #expect(!history.plan.contains("filesort"), "\(history.plan)")
+        #expect(history.reads < 100, "read \(history.reads) entries for 20 runs: \(history.plan)")
+    }
+
     @Test func hostileValuesInAnyColumnCrashNoExecutor() throws {
         // Each of these once trapped every executor that claimed it.
         try db.execute(

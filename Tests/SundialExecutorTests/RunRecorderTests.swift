@@ -11,9 +11,14 @@ import Testing
 final class RefusingStore: ClaimStore, @unchecked Sendable {
     let inner = InMemoryStore(clock: .manual())
     let refusal: StoreError.Kind
+    /// Refuses every form of this task's result, not only the poisoned output.
+    let refusedTask: Int64?
     private(set) var refusals = 0
 
-    init(refusal: StoreError.Kind = .rejected) { self.refusal = refusal }
+    init(refusal: StoreError.Kind = .rejected, refusingEverythingOf task: Int64? = nil) {
+        self.refusal = refusal
+        self.refusedTask = task
+    }
 
     func now() throws(StoreError) -> Date { try inner.now() }
     func claim(_ request: ClaimRequest) throws(StoreError) -> ClaimedBatch { try inner.claim(request) }
@@ -36,7 +41,9 @@ final class RefusingStore: ClaimStore, @unchecked Sendable {
     }
     func killRequests(executor: String) throws(StoreError) -> [RunKey] { try inner.killRequests(executor: executor) }
     func record(_ batch: RunBatch) throws(StoreError) {
-        if (batch.started + batch.finished.map(\.run)).contains(where: { $0.output == "poison" }) {
+        if (batch.started + batch.finished.map(\.run)).contains(where: {
+            $0.output == "poison" || $0.taskID == refusedTask
+        }) {
             refusals += 1
             throw StoreError(refusal, "a value the column cannot hold")
         }
@@ -100,5 +107,65 @@ final class RefusingStore: ClaimStore, @unchecked Sendable {
         while recorder.stalledFor != nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         #expect(recorder.stalledFor == nil)
         recorder.stop()
+    }
+
+    @Test func aStoreThatCannotBeWrittenForAWhileGetsEveryResultWholeAfterwards() {
+        // Reads answer, writes fail (a lost primary behind a proxy, a read-only switchover): no
+        // result is judged refused for that, none is dropped, and those who wait are not told
+        // it was written.
+        let store = InMemoryStore(clock: .manual())
+        store.injectFaults { $0 == .record ? .unavailable : nil }
+        let recorder = RunRecorder(store: store, logger: Logger(label: "test"))
+        recorder.start()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        for i in 0..<4 {
+            recorder.runFinished(
+                FinishedRun(
+                    run: RunRecord(
+                        taskID: Int64(i), token: ClaimToken(1), scheduledFor: at, attempt: 0, executor: "e",
+                        startedAt: at, finishedAt: at, status: .succeeded, output: "out \(i)"),
+                    row: nil))
+        }
+        #expect(recorder.flush(timeout: 3) == false)
+        #expect(store.allRuns.isEmpty)
+        store.injectFaults(nil)
+        #expect(recorder.flush(timeout: 20))
+        recorder.stop()
+        #expect(store.allRuns.map(\.status) == [.succeeded, .succeeded, .succeeded, .succeeded])
+        #expect(store.allRuns.map(\.output) == ["out 0", "out 1", "out 2", "out 3"])
+    }
+
+    @Test func aResultTheStoreRefusesInEveryFormMarksItsRowInvalidInsteadOfLeavingItClaimed() throws {
+        let store = RefusingStore(refusingEverythingOf: 1)
+        let now = try store.now()
+        var row = TaskRow(id: 0, name: "unstorable", action: "noop")
+        row.nextRun = now.addingTimeInterval(-1)
+        let id = store.inner.insertRaw(row)
+        #expect(id == store.refusedTask)
+        _ = store.inner.insertRaw(TaskRow(id: 0, name: "fine", action: "noop"))
+        let batch = try store.claim(
+            ClaimRequest(token: ClaimToken(7), executor: "e", actions: ["noop"], tags: [], limit: 10, lookahead: .zero))
+        #expect(batch.rows.map(\.id).sorted() == [1, 2])
+        let recorder = RunRecorder(store: store, logger: Logger(label: "test"))
+        recorder.start()
+        for claimed in batch.rows {
+            recorder.runFinished(
+                FinishedRun(
+                    run: RunRecord(
+                        taskID: claimed.id, token: batch.token, scheduledFor: now, attempt: 0, executor: "e",
+                        startedAt: now, finishedAt: now, status: .succeeded),
+                    row: RowFinish(
+                        claim: Claim(taskID: claimed.id, token: batch.token),
+                        plan: FirePlanner.Plan(status: .done, nextRun: nil, fireAt: nil, attempt: 0, error: nil),
+                        claimed: ClaimedState(claimed))))
+        }
+        #expect(recorder.flush(timeout: 10))
+        recorder.stop()
+        let rows = store.inner.allTasks
+        let refused = try #require(rows.first { $0.id == id })
+        #expect(refused.status == .invalid)
+        #expect(refused.claimToken == nil)
+        #expect(refused.error?.hasPrefix("the result could not be stored") == true)
+        #expect(rows.first { $0.id != id }?.status == .done)
     }
 }

@@ -59,3 +59,22 @@ import Testing
         }
     }
 }
+
+@Suite struct SessionSetupTests {
+    /// MySQL 8.0 removed these (a session that sets one fails to connect at all); MariaDB-only
+    /// statements would fail there too. The live check is `sessionsUseStandardSettingsOnly`.
+    @Test func sessionSetupUsesOnlyStatementsMySQL8Accepts() {
+        let removedOrMariaDBOnly = [
+            "tx_isolation", "tx_read_only", "query_cache", "SET STATEMENT", "max_statement_time",
+            "storage_engine", "old_passwords",
+        ]
+        let statements = MySQLConnection.sessionSetup(lockWait: .seconds(5))
+        #expect(statements.contains("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"))
+        for statement in statements {
+            for word in removedOrMariaDBOnly {
+                #expect(!statement.localizedCaseInsensitiveContains(word), "\(statement)")
+            }
+        }
+        #expect(MySQLConnection.sessionSetup(lockWait: .milliseconds(10)).last?.hasSuffix("= 1") == true)
+    }
+}

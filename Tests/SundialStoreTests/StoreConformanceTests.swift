@@ -372,6 +372,43 @@ import Testing
         #expect(try s.store.runs(ofTask: gone, limit: 100).isEmpty)
     }
 
+    @Test(arguments: kinds) func registryRowsOfLongGoneExecutorsAreRemovedUnlessTheyStillHoldWork(kind: StoreKind)
+        throws
+    {
+        let s = try kind.make("prune_executors")
+        for id in ["stopped", "dead-holding", "dead-running", "alive"] {
+            _ = try s.store.register(s.registration(id), lease: .milliseconds(100))
+        }
+        try s.store.setState(executor: "stopped", .stopped)
+        try s.store.setState(executor: "dead-holding", .dead)
+        try s.store.setState(executor: "dead-running", .dead)
+        let now = try s.store.now()
+        let held = try s.insert("held", nextRun: now.addingTimeInterval(-1))
+        let running = try s.insert("running", nextRun: now.addingTimeInterval(-1))
+        var request = s.request(limit: 1)
+        request.executor = "dead-holding"
+        #expect(try s.store.claim(request).rows.map(\.id) == [held])
+        request = s.request(limit: 1)
+        request.executor = "dead-running"
+        let batch = try s.store.claim(request)
+        let row = try #require(batch.rows.first)
+        #expect(row.id == running)
+        var started = s.finished(row, token: batch.token, status: .running, next: nil).run
+        started.executor = "dead-running"
+        try s.store.record(RunBatch(started: [started]))
+        // Kept for its running run alone.
+        #expect(try s.store.release(token: batch.token, taskIDs: nil) == 1)
+        var policy = RetentionPolicy()
+        policy.executorAge = .milliseconds(300)
+        // Not yet old enough.
+        #expect(try s.store.pruneExecutors(policy, limit: 100) == 0)
+        try s.advance(seconds: 0.6)
+        #expect(try s.store.pruneExecutors(policy, limit: 100) == 1)
+        #expect(
+            try Set(s.store.executors().map(\.id)).isSuperset(of: ["dead-holding", "dead-running", "alive"]))
+        #expect(try s.store.executors().contains { $0.id == "stopped" } == false)
+    }
+
     @Test(arguments: kinds) func theCatalogListsSearchesLiterallyAndRefusesDuplicateNames(kind: StoreKind) throws {
         let s = try kind.make("catalog")
         let plan = FirePlanner.Plan(status: .active, nextRun: nil, fireAt: nil, attempt: 0, error: nil)

@@ -18,6 +18,8 @@ final class DatabaseClock: Sendable {
     /// The best bound (local monotonic seconds when the answer had arrived, minus the database's
     /// time read) and when it was taken.
     private let best = Mutex<(bound: Double, taken: ContinuousClock.Instant, roundTrip: Double)?>(nil)
+    /// The round trip and time of the reading `wallOffset` came from.
+    private let wallReading = Mutex<(roundTrip: Double, taken: ContinuousClock.Instant)?>(nil)
     /// The latest midpoint estimate of (database time − local wall time), as a `Double` bit
     /// pattern, read without a lock by every run.
     private let wallOffset = Atomic<UInt64>(Double(0).bitPattern)
@@ -39,6 +41,19 @@ final class DatabaseClock: Sendable {
             }
             best = (bound, received, roundTrip)
         }
+        // The midpoint is as good as the round trip is short: a claim's reading, taken at the end
+        // of a transaction, would put the estimate ahead by half the claim. A slow reading
+        // replaces a quick one only once that has aged.
+        let takeWall = wallReading.withLock { reading in
+            if let current = reading, roundTrip > max(2 * current.roundTrip, 0.002),
+                received - current.taken <= Self.readingLifetime
+            {
+                return false
+            }
+            reading = (roundTrip, received)
+            return true
+        }
+        guard takeWall else { return }
         let wallMidpoint = wallSent.addingTimeInterval(wallReceived.timeIntervalSince(wallSent) / 2)
         wallOffset.store(databaseNow.timeIntervalSince(wallMidpoint).bitPattern, ordering: .relaxed)
     }

@@ -153,9 +153,10 @@ public final class RunRecorder: @unchecked Sendable {
             // Room again for waiting producers.
             condition.broadcast()
             condition.unlock()
-            write(batch)
+            let written = write(batch)
             condition.lock()
-            flushedGeneration = generation
+            // Unwritten (only when stopping): those who wait for it learn so at their deadline.
+            if written { flushedGeneration = generation }
             condition.broadcast()
         }
         condition.unlock()
@@ -167,42 +168,40 @@ public final class RunRecorder: @unchecked Sendable {
         return stopping
     }
 
-    /// Writes `batch`, whatever it takes: split on refusal, repeated on transient failure.
-    func write(_ batch: RunBatch) {
+    /// Writes `batch`, whatever it takes: split on refusal, repeated on transient failure. False
+    /// only when the recorder stops first.
+    @discardableResult
+    func write(_ batch: RunBatch) -> Bool {
         var attempt = 0
         while true {
             attempt += 1
             do {
                 try store.record(batch)
                 noteWrite(succeeded: true)
-                return
+                return true
             } catch  where error.kind == .rejected || error.kind == .invalid {
-                let halves = batch.halves
-                guard let halves else {
-                    writeAlone(batch, refusedWith: error)
-                    return
-                }
-                write(halves.0)
-                write(halves.1)
-                return
+                guard let halves = batch.halves else { return writeRefused(batch, reason: error) }
+                return write(halves.0) && write(halves.1)
             } catch {
                 // Nothing of a failed batch is lost: it is written again until the store answers.
                 // Writes are idempotent, so a batch whose outcome was unknown is safe to repeat.
                 logger.error(
                     "writing run results failed; retrying", metadata: ["error": "\(error)", "runs": "\(batch.count)"])
                 noteWrite(succeeded: false)
-                if isStopping { return }
+                if isStopping { return false }
                 // A record may break the connection rather than be refused (a statement over
-                // `max_allowed_packet`): a batch that keeps failing is split to find it, and a
-                // lone record that keeps failing while the store answers is refused.
-                if attempt >= Self.failuresBeforeSplit, let halves = batch.halves {
-                    write(halves.0)
-                    write(halves.1)
-                    return
+                // `max_allowed_packet`): a batch that keeps losing its connection is split to
+                // find it, and a lone record that does is tried without its output. Only when
+                // that one is written was the value the trouble; otherwise the store is, and the
+                // record waits for it, whole. (A read-only node or a lock is never the value's fault.)
+                let connectionLost = error.kind == .unavailable || error.kind == .outcomeUnknown
+                if connectionLost && attempt >= Self.failuresBeforeSplit, let halves = batch.halves {
+                    return write(halves.0) && write(halves.1)
                 }
-                if attempt >= Self.failuresBeforeRefusal && batch.count == 1 && storeAnswers {
-                    writeAlone(batch, refusedWith: error)
-                    return
+                if connectionLost && attempt >= Self.failuresBeforeRefusal && batch.count == 1
+                    && writePlain(batch, reason: error)
+                {
+                    return true
                 }
                 Thread.sleep(forTimeInterval: min(5, 0.1 * Double(attempt)))
             }
@@ -211,17 +210,51 @@ public final class RunRecorder: @unchecked Sendable {
 
     /// Transient failures of a batch before it is split in two.
     static let failuresBeforeSplit = 3
-    /// Transient failures of a lone record, while the store answers otherwise, before it is
-    /// treated as refused.
+    /// Lost connections on a lone record before it is tried without its output.
     static let failuresBeforeRefusal = 5
 
-    private var storeAnswers: Bool { (try? store.now()) != nil }
-
-    /// One record the store refused: written again as a failure that says why, without output.
-    private func writeAlone(_ batch: RunBatch, refusedWith error: StoreError) {
-        let reason = "the result could not be stored: \(error.message)"
+    /// One record refused for its values: written as a failure that says why, without output;
+    /// repeated while the store is unreachable. When even that is refused, its row is marked
+    /// invalid with the reason rather than left claimed. False only when the recorder stops first.
+    private func writeRefused(_ batch: RunBatch, reason refusal: StoreError) -> Bool {
         logger.error(
-            "a run result was refused by the store; recording the refusal instead", metadata: ["error": "\(error)"])
+            "a run result was refused by the store; recording the refusal instead", metadata: ["error": "\(refusal)"])
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try store.record(Self.plain(batch, reason: refusal))
+                noteWrite(succeeded: true)
+                return true
+            } catch  where !error.isTransient {
+                logger.critical("a run result could not be stored at all", metadata: ["error": "\(error)"])
+                return markRowsInvalid(batch, reason: refusal)
+            } catch {
+                noteWrite(succeeded: false)
+                if isStopping { return false }
+                Thread.sleep(forTimeInterval: min(5, 0.1 * Double(attempt)))
+            }
+        }
+    }
+
+    /// A lone record that keeps losing the connection, tried once without its output: true when
+    /// that was written (the value was the trouble).
+    private func writePlain(_ batch: RunBatch, reason: StoreError) -> Bool {
+        do {
+            try store.record(Self.plain(batch, reason: reason))
+        } catch {
+            return false
+        }
+        noteWrite(succeeded: true)
+        logger.error(
+            "a run result broke the connection each time it was written; recorded without its output",
+            metadata: ["error": "\(reason)"])
+        return true
+    }
+
+    /// The batch as failures that say why, without output.
+    static func plain(_ batch: RunBatch, reason error: StoreError) -> RunBatch {
+        let reason = "the result could not be stored: \(error.message)"
         var plain = batch
         for i in plain.started.indices {
             plain.started[i].output = nil
@@ -233,27 +266,37 @@ public final class RunRecorder: @unchecked Sendable {
             if plain.finished[i].run.status == .succeeded { plain.finished[i].run.status = .failed }
             plain.finished[i].row?.plan.error = reason
         }
-        do {
-            try store.record(plain)
-            noteWrite(succeeded: true)
-            return
-        } catch {
-            logger.critical("a run result could not be stored at all", metadata: ["error": "\(error)"])
-        }
-        // Not even the plain failure could be written: the row must not stay claimed, so it is
-        // marked invalid with the reason (a person looks at it; its run row, if any, is ended by
-        // this executor's recovery of itself at stop, or by others' when its lease ends).
+        return plain
+    }
+
+    /// The last resort for a result no form of which the store takes: its row must not stay
+    /// claimed, so it is marked invalid with the reason (a person looks at it; its run row, if
+    /// any, is ended by this executor's recovery of itself at stop, or by others' when its lease
+    /// ends). Repeated while the store is unreachable.
+    private func markRowsInvalid(_ batch: RunBatch, reason error: StoreError) -> Bool {
+        let reason = "the result could not be stored: \(error.message)"
         for finish in batch.finished {
             guard let row = finish.row else { continue }
-            do {
-                try store.markInvalid(row.claim, error: reason)
-                noteWrite(succeeded: true)
-            } catch {
-                logger.critical(
-                    "could not free the row of a result that cannot be stored; it is freed when this executor stops or its lease ends",
-                    metadata: ["task": "\(row.claim.taskID)", "error": "\(error)"])
+            var attempt = 0
+            while true {
+                attempt += 1
+                do {
+                    try store.markInvalid(row.claim, error: reason)
+                    noteWrite(succeeded: true)
+                    break
+                } catch  where !error.isTransient {
+                    logger.critical(
+                        "could not free the row of a result that cannot be stored; it is freed when this executor stops or its lease ends",
+                        metadata: ["task": "\(row.claim.taskID)", "error": "\(error)"])
+                    break
+                } catch {
+                    noteWrite(succeeded: false)
+                    if isStopping { return false }
+                    Thread.sleep(forTimeInterval: min(5, 0.1 * Double(attempt)))
+                }
             }
         }
+        return true
     }
 }
 
