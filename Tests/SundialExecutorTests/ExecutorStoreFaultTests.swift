@@ -5,6 +5,7 @@ import SundialCore
 import SundialExecutor
 import SundialMemoryStore
 import SundialTesting
+import Synchronization
 import Testing
 
 /// An in-process executor on the in-memory store, with faults injected into one kind of call.
@@ -41,4 +42,69 @@ import Testing
         #expect(lapsed, "the lease was renewed although no result could be written")
         #expect(store.allRuns.isEmpty)
     }
+
+    @Test func workGivenBackWithAnUnknownOutcomeIsNeverStartedByTheOldClaim() throws {
+        // One thread busy with a long run; quick one-shots claimed behind it wait past
+        // releaseAfter and are given back, applied but with the answer lost: the rows are free
+        // for anyone (this executor claims them again), so the old claim must not start them too.
+        let store = InMemoryStore(clock: .system)
+        var settings = ExecutorConfiguration()
+        settings.threads = 1
+        settings.pollInterval = .milliseconds(20)
+        settings.heartbeatInterval = .milliseconds(100)
+        settings.releaseAfter = .milliseconds(300)
+        let liveness = ShellLiveness()
+        // Executions counted as they happen: run rows alone would hide a second execution of a
+        // fire under the same key.
+        let executions = ExecutionCounter()
+        var handlers = HandlerRegistry(liveness: liveness)
+        handlers.register("count", executions)
+        let executor = Executor(
+            store: store, configuration: settings, handlers: handlers, liveness: liveness,
+            logger: IntegrationEnvironment.logger)
+        func insert(_ name: String, action: String = "count", payload: String? = nil, dueAgo: Double) -> Int64 {
+            var row = TaskRow(id: 0, name: name, action: action)
+            row.payload = payload
+            row.nextRun = Date().addingTimeInterval(-dueAgo)
+            return store.insertRaw(row)
+        }
+        for i in 0..<3 { _ = insert("warm-\(i)", dueAgo: 1) }
+        try executor.start()
+        defer { executor.stop() }
+        func done(_ ids: [Int64]) -> Bool {
+            store.allTasks.filter { ids.contains($0.id) }.allSatisfy { $0.status == .done }
+        }
+        var deadline = Date().addingTimeInterval(10)
+        while !done([1, 2, 3]) && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        // Every give-back is applied and its answer lost.
+        let lostAnswers = Atomic(0)
+        store.injectFaults { operation in
+            guard operation == .release else { return nil }
+            lostAnswers.add(1, ordering: .relaxed)
+            return .lostAnswer
+        }
+        let sleeper = insert("sleeper", action: "sleep", payload: #"{"seconds": 1.5}"#, dueAgo: 10)
+        let quick = (0..<5).map { insert("quick-\($0)", dueAgo: 1) }
+        deadline = Date().addingTimeInterval(20)
+        while !done([sleeper] + quick) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(lostAnswers.load(ordering: .relaxed) >= 1, "no give-back happened: the test proves nothing")
+        #expect(done([sleeper] + quick))
+        for id in quick {
+            #expect(executions.count(of: id) == 1, "task \(id) ran \(executions.count(of: id)) times")
+        }
+    }
+}
+
+/// A handler that counts its executions per task.
+final class ExecutionCounter: TaskHandler {
+    private let counts = Mutex<[Int64: Int]>([:])
+
+    func validate(payload: Data) throws {}
+
+    func run(_ context: RunContext) throws -> RunOutput {
+        counts.withLock { $0[context.taskID, default: 0] += 1 }
+        return RunOutput()
+    }
+
+    func count(of task: Int64) -> Int { counts.withLock { $0[task] ?? 0 } }
 }
