@@ -106,6 +106,15 @@ public struct HTTPHandler: TaskHandler {
         return RunOutput(exitCode: response.statusCode, output: text)
     }
 
+    /// Why the `number`th redirect of a request, from `from` to `to`, is not followed (nil: it
+    /// is): never from https to anything else, never past `limit`.
+    static func refusal(ofRedirectFrom from: URL?, to: URL?, number: Int, limit: Int) -> String? {
+        if from?.scheme?.lowercased() == "https" && to?.scheme?.lowercased() != "https" {
+            return "refused a redirect from https to \(to?.scheme ?? "?") (\(to?.host ?? "?"))"
+        }
+        return number > limit ? "more than \(limit) redirects" : nil
+    }
+
     /// One request's delegate: the body into bounded output, the redirect policy, the end.
     private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         struct Ended {
@@ -162,14 +171,9 @@ public struct HTTPHandler: TaskHandler {
         ) {
             condition.lock()
             redirects += 1
-            let from = task.currentRequest?.url ?? task.originalRequest?.url
-            let downgrade =
-                from?.scheme?.lowercased() == "https" && request.url?.scheme?.lowercased() != "https"
-            if downgrade {
-                refusal = "refused a redirect from https to \(request.url?.scheme ?? "?") (\(request.url?.host ?? "?"))"
-            } else if redirects > redirectLimit {
-                refusal = "more than \(redirectLimit) redirects"
-            }
+            refusal = HTTPHandler.refusal(
+                ofRedirectFrom: task.currentRequest?.url ?? task.originalRequest?.url, to: request.url,
+                number: redirects, limit: redirectLimit)
             let follow = refusal == nil
             condition.unlock()
             if follow {

@@ -1,10 +1,11 @@
 import Foundation
-import SundialActions
 import SundialCore
 import SundialExecutor
 import SundialMySQLStore
 import SundialTesting
 import Testing
+
+@testable import SundialActions
 
 /// The http action against a real HTTP server on loopback (Python's http.server).
 @Suite(.serialized) struct HTTPHandlerTests {
@@ -130,5 +131,26 @@ import Testing
             try handler.validate(payload: Data(#"{"url": "http://x", "method": "GE T"}"#.utf8))
         }
         #expect(throws: TaskPayloadError.self) { try handler.validate(payload: Data(#"{"method": "GET"}"#.utf8)) }
+    }
+
+    @Test func aRedirectFromHttpsIsFollowedOnlyToHttps() throws {
+        let secure = URL(string: "https://a.example/x")!
+        #expect(
+            HTTPHandler.refusal(ofRedirectFrom: secure, to: URL(string: "HTTPS://b.example/")!, number: 1, limit: 5)
+                == nil)
+        #expect(
+            HTTPHandler.refusal(ofRedirectFrom: secure, to: URL(string: "http://b.example/")!, number: 1, limit: 5)?
+                .contains("from https to http") == true)
+        #expect(
+            HTTPHandler.refusal(ofRedirectFrom: secure, to: URL(string: "ftp://b.example/")!, number: 1, limit: 5)
+                != nil)
+        #expect(
+            HTTPHandler.refusal(
+                ofRedirectFrom: URL(string: "http://a.example/")!, to: URL(string: "https://b.example/")!, number: 5,
+                limit: 5) == nil)
+        #expect(
+            HTTPHandler.refusal(
+                ofRedirectFrom: URL(string: "http://a.example/")!, to: URL(string: "http://b.example/")!, number: 6,
+                limit: 5) == "more than 5 redirects")
     }
 }
