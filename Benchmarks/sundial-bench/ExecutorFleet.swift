@@ -76,27 +76,35 @@ final class ExecutorFleet {
         for pid in pids.values { Glibc.kill(pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(timeout)
         var failed: [Int] = []
-        for (slot, pid) in pids.sorted(by: { $0.key < $1.key }) {
-            var status: Int32 = 0
-            while true {
-                let done = waitpid(pid, &status, WNOHANG)
-                if done == pid { break }
-                if done == -1 && errno != EINTR {
-                    status = -1
-                    break
-                }
-                if Date() > deadline {
-                    Glibc.kill(pid, SIGKILL)
-                    waitpid(pid, &status, 0)
-                    status = -1
-                    break
-                }
-                usleep(20_000)
-            }
-            if status != 0 { failed.append(slot) }
+        for (slot, pid) in pids.sorted(by: { $0.key < $1.key }) where Self.exitStatus(of: pid, by: deadline) != 0 {
+            failed.append(slot)
         }
         pids.removeAll()
         return failed
+    }
+
+    /// SIGTERM to one executor, as a deploy stops it, and its exit status once it has exited
+    /// (-1 when it had to be killed after `timeout`).
+    func terminate(_ slot: Int, timeout: TimeInterval = 60) -> Int32 {
+        guard let pid = pids[slot] else { return -1 }
+        Glibc.kill(pid, SIGTERM)
+        pids[slot] = nil
+        return Self.exitStatus(of: pid, by: Date().addingTimeInterval(timeout))
+    }
+
+    private static func exitStatus(of pid: pid_t, by deadline: Date) -> Int32 {
+        var status: Int32 = 0
+        while true {
+            let done = waitpid(pid, &status, WNOHANG)
+            if done == pid { return status }
+            if done == -1 && errno != EINTR { return -1 }
+            if Date() > deadline {
+                Glibc.kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                return -1
+            }
+            usleep(20_000)
+        }
     }
 
     /// Lines of the executors' logs that contain `text`.

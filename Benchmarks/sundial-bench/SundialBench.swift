@@ -10,6 +10,7 @@ struct SundialBench: ParsableCommand {
         subcommands: [
             DrainBenchmark.self, PrecisionBenchmark.self, TableSizeBenchmark.self, ScheduleBenchmark.self,
             PoolBenchmark.self,
-            ShellBenchmark.self, KillDrill.self, DatabaseRestartDrill.self, FrozenDrill.self, MemoryBenchmark.self,
+            ShellBenchmark.self, KillDrill.self, RollingDeployDrill.self, DatabaseRestartDrill.self, FrozenDrill.self,
+            MemoryBenchmark.self,
         ])
 }
