@@ -56,3 +56,11 @@ struct BenchDatabase {
             .appendingPathComponent("sundial")
     }
 }
+
+extension Array where Element == Double {
+    /// The middle value (the upper one of an even count); 0 when empty.
+    var median: Double {
+        let sorted = self.sorted()
+        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+    }
+}

@@ -50,20 +50,15 @@ struct DrainBenchmark: ParsableCommand {
             print("  sundial per execution: \(s.counters)")
             print("  ceiling per execution: \(c.counters)")
         }
-        let rate = median(sundial.map(\.rate))
-        let cpu = median(sundial.map(\.cpuMicros))
-        let ceilingRate = median(bare.map(\.rate))
-        let ceilingCPU = median(bare.map(\.cpuMicros))
+        let rate = sundial.map(\.rate).median
+        let cpu = sundial.map(\.cpuMicros).median
+        let ceilingRate = bare.map(\.rate).median
+        let ceilingCPU = bare.map(\.cpuMicros).median
         let passed = duplicates == 0 && missed == 0
         print(
             "drain: \(passed ? "PASS" : "FAIL") \(tasks) noop one-shots × \(rounds) rounds, \(executors) executors (\(executorArguments.isEmpty ? "default settings" : executorArguments.joined(separator: " "))): \(Int(rate)) executions/s, \(Int(cpu)) µs server CPU each; C ceiling (\(ceilingClients) clients × \(ceilingBatch)): \(Int(ceilingRate))/s, \(Int(ceilingCPU)) µs; ratio \(String(format: "%.2f", rate / ceilingRate))×, server CPU \(String(format: "%.2f", cpu / ceilingCPU))× (medians); duplicates \(duplicates), missed \(missed)"
         )
         if !passed { throw ExitCode(1) }
-    }
-
-    private func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
     }
 
     /// The same due rows for both: `next_run` set, as the ceiling's claim needs.

@@ -43,8 +43,8 @@ struct PoolBenchmark: ParsableCommand {
                     if rows.count != 1 { throw ValidationError("expected one row") }
                 })
         }
-        let p = median(pooled)
-        let c = median(plain)
+        let p = pooled.median
+        let c = plain.median
         print(
             "pool: PASS \(Int(p)) point selects/s through the pool, \(Int(c))/s with the bare C API on one connection; pool costs \(String(format: "%.1f", (1 - p / c) * 100)) % (medians of \(rounds) interleaved rounds of \(iterations))"
         )
@@ -57,7 +57,6 @@ struct PoolBenchmark: ParsableCommand {
         return Double(iterations) / (clock.now - start).seconds
     }
 
-    private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 }
 
 /// The baseline: one connection, one prepared statement, fixed bind buffers, no pool, no values.
