@@ -49,6 +49,17 @@ struct TaskCommandTests {
         #expect(try sundial("task", "list", "--status", "paused").standardOutput.contains("report"))
         #expect(try sundial("task", "pause", "report").standardError.contains("was not changed: it is not active"))
         #expect(try sundial("task", "resume", "report").standardOutput == "resumed report\n")
+        // An invalid row is given another chance once it checks out (a fixed zone here).
+        try db.execute(
+            "INSERT INTO cron (name, action, schedule, timezone, status, error) VALUES ('zoned', 'noop', '0 9 * * *', 'Europe/Paris', 'invalid', 'unknown time zone')"
+        )
+        #expect(try sundial("task", "resume", "zoned").standardOutput == "resumed zoned\n")
+        #expect(
+            try db.count(
+                "SELECT COUNT(*) FROM cron WHERE name = 'zoned' AND status = 'active' AND next_run > NOW(6) AND error IS NULL"
+            ) == 1)
+        try db.execute("UPDATE cron SET status = 'invalid', timezone = 'Mars/Base' WHERE name = 'zoned'")
+        #expect(try sundial("task", "resume", "zoned").standardError.contains("Mars/Base"))
 
         // Run now, with an executor: it runs once and the schedule continues.
         #expect(try sundial("task", "run", "report").status == 0)

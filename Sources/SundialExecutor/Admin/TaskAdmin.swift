@@ -94,13 +94,17 @@ public struct TaskAdmin: Sendable {
     }
 
     /// Resumes from now: fires missed while paused are skipped.
+    /// Resumes a paused task from now; also gives an invalid one another chance once its
+    /// schedule and zone check out here (after a fix of the row, or a newer time zone database).
     public func resume(_ name: String) throws {
         let task = try named(name)
-        guard task.status == .paused else { throw AdminError("task '\(name)' is not paused") }
+        guard task.status == .paused || task.status == .invalid else {
+            throw AdminError("task '\(name)' is not paused or invalid")
+        }
         let schedule = try definitions.schedule(for: task).mapError { AdminError($0.message) }.get()
         let plan = FirePlanner(row: task, schedule: schedule).firstFire(now: try store.now())
-        guard try store.changeStatus(taskID: task.id, from: [.paused], to: plan.status, plan: plan) else {
-            throw AdminError("task '\(name)' was not changed: it is not paused")
+        guard try store.changeStatus(taskID: task.id, from: [task.status], to: plan.status, plan: plan) else {
+            throw AdminError("task '\(name)' was not changed: it is no longer \(task.status.rawValue)")
         }
     }
 
