@@ -10,6 +10,23 @@ import Testing
 
 /// An in-process executor on the in-memory store, with faults injected into one kind of call.
 @Suite struct ExecutorStoreFaultTests {
+    /// An executor with quick timings on `store`, the built-in handlers and `extra` ones.
+    static func executor(
+        on store: InMemoryStore, handlers extra: [String: any TaskHandler] = [:],
+        _ configure: (inout ExecutorConfiguration) -> Void
+    ) -> Executor {
+        var settings = ExecutorConfiguration()
+        settings.pollInterval = .milliseconds(20)
+        settings.heartbeatInterval = .milliseconds(100)
+        configure(&settings)
+        let liveness = ShellLiveness()
+        var handlers = HandlerRegistry(liveness: liveness)
+        for (action, handler) in extra { handlers.register(action, handler) }
+        return Executor(
+            store: store, configuration: settings, handlers: handlers, liveness: liveness,
+            logger: IntegrationEnvironment.logger)
+    }
+
     @Test func anExecutorWhoseResultsCannotBeWrittenStopsLookingAlive() throws {
         // Everything answers but the writing of results: the rows they would free stay claimed, so
         // the executor must let its lease lapse for others to recover them, not renew it for ever.
@@ -18,15 +35,10 @@ import Testing
         row.nextRun = Date().addingTimeInterval(-1)
         _ = store.insertRaw(row)
         store.injectFaults { $0 == .record ? .unavailable : nil }
-        var settings = ExecutorConfiguration()
-        settings.threads = 2
-        settings.pollInterval = .milliseconds(50)
-        settings.heartbeatInterval = .milliseconds(100)
-        settings.lease = .seconds(1)
-        let liveness = ShellLiveness()
-        let executor = Executor(
-            store: store, configuration: settings, handlers: HandlerRegistry(liveness: liveness),
-            liveness: liveness, logger: IntegrationEnvironment.logger)
+        let executor = Self.executor(on: store) {
+            $0.threads = 2
+            $0.lease = .seconds(1)
+        }
         try executor.start()
         defer {
             store.injectFaults(nil)
@@ -48,20 +60,13 @@ import Testing
         // releaseAfter and are given back, applied but with the answer lost: the rows are free
         // for anyone (this executor claims them again), so the old claim must not start them too.
         let store = InMemoryStore(clock: .system)
-        var settings = ExecutorConfiguration()
-        settings.threads = 1
-        settings.pollInterval = .milliseconds(20)
-        settings.heartbeatInterval = .milliseconds(100)
-        settings.releaseAfter = .milliseconds(300)
-        let liveness = ShellLiveness()
         // Executions counted as they happen: run rows alone would hide a second execution of a
         // fire under the same key.
         let executions = ExecutionCounter()
-        var handlers = HandlerRegistry(liveness: liveness)
-        handlers.register("count", executions)
-        let executor = Executor(
-            store: store, configuration: settings, handlers: handlers, liveness: liveness,
-            logger: IntegrationEnvironment.logger)
+        let executor = Self.executor(on: store, handlers: ["count": executions]) {
+            $0.threads = 1
+            $0.releaseAfter = .milliseconds(300)
+        }
         func insert(_ name: String, action: String = "count", payload: String? = nil, dueAgo: Double) -> Int64 {
             var row = TaskRow(id: 0, name: name, action: action)
             row.payload = payload

@@ -52,20 +52,22 @@ final class RefusingStore: ClaimStore, @unchecked Sendable {
 }
 
 @Suite struct RunRecorderTests {
+    /// A concurrent run's success (no row to finish).
+    static func succeeded(task: Int, output: String) -> FinishedRun {
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        return FinishedRun(
+            run: RunRecord(
+                taskID: Int64(task), token: ClaimToken(1), scheduledFor: at, attempt: 0, executor: "e", startedAt: at,
+                finishedAt: at, status: .succeeded, output: output),
+            row: nil)
+    }
+
     @Test(arguments: [StoreError.Kind.rejected, .unavailable])
     func aRefusedValueIsIsolatedAndRecordedAsAFailureWhileEveryOtherResultIsWritten(refusal: StoreError.Kind) {
         let store = RefusingStore(refusal: refusal)
         let recorder = RunRecorder(store: store, logger: Logger(label: "test"))
         recorder.start()
-        let at = Date(timeIntervalSince1970: 1_800_000_000)
-        for i in 0..<100 {
-            recorder.runFinished(
-                FinishedRun(
-                    run: RunRecord(
-                        taskID: Int64(i), token: ClaimToken(1), scheduledFor: at, attempt: 0, executor: "e",
-                        startedAt: at, finishedAt: at, status: .succeeded, output: i == 37 ? "poison" : "fine"),
-                    row: nil))
-        }
+        for i in 0..<100 { recorder.runFinished(Self.succeeded(task: i, output: i == 37 ? "poison" : "fine")) }
         #expect(recorder.flush(timeout: 10))
         recorder.stop()
         let runs = store.inner.allRuns
@@ -117,15 +119,7 @@ final class RefusingStore: ClaimStore, @unchecked Sendable {
         store.injectFaults { $0 == .record ? .unavailable : nil }
         let recorder = RunRecorder(store: store, logger: Logger(label: "test"))
         recorder.start()
-        let at = Date(timeIntervalSince1970: 1_800_000_000)
-        for i in 0..<4 {
-            recorder.runFinished(
-                FinishedRun(
-                    run: RunRecord(
-                        taskID: Int64(i), token: ClaimToken(1), scheduledFor: at, attempt: 0, executor: "e",
-                        startedAt: at, finishedAt: at, status: .succeeded, output: "out \(i)"),
-                    row: nil))
-        }
+        for i in 0..<4 { recorder.runFinished(Self.succeeded(task: i, output: "out \(i)")) }
         #expect(recorder.flush(timeout: 3) == false)
         #expect(store.allRuns.isEmpty)
         store.injectFaults(nil)
