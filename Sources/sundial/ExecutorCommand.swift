@@ -5,7 +5,6 @@ import ServiceLifecycle
 import SundialActions
 import SundialCore
 import SundialExecutor
-import SundialMySQLStore
 
 /// `sundial executor`: claim and run due tasks until SIGTERM or SIGINT; SIGHUP reloads settings.
 struct ExecutorCommand: AsyncParsableCommand {

@@ -4,7 +4,6 @@ import Logging
 import SundialActions
 import SundialCore
 import SundialExecutor
-import SundialMySQLStore
 import SundialSchedule
 
 /// `sundial task …`: manage tasks without writing SQL.
