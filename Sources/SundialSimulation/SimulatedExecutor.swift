@@ -26,7 +26,8 @@ final class SimulatedExecutor {
         /// Its last look could not be taken: it starts regardless, as the runtime's does.
         var lookFailed = false
         var claim: Claim { Claim(taskID: row.id, token: token) }
-        var needsLastLook: Bool { !detached && !lookFailed && due - confirmedAt > Executor.lastLook }
+        var isConcurrent: Bool { detached || (row.maxConcurrency > 1 && schedule?.isRecurring == true) }
+        var needsLastLook: Bool { !isConcurrent && !lookFailed && due - confirmedAt > Executor.lastLook }
     }
 
     struct Run {
@@ -256,7 +257,7 @@ final class SimulatedExecutor {
             return
         }
         let row = item.row
-        let concurrent = item.detached || (row.maxConcurrency > 1 && item.schedule?.isRecurring == true)
+        let concurrent = item.isConcurrent
         let dbNow = Date(timeIntervalSince1970: now.timeInterval + clockOffset)
         let record = RunRecord(
             taskID: row.id, token: item.token, scheduledFor: item.fireAt, attempt: item.attempt, executor: id,

@@ -143,11 +143,15 @@ import Testing
         clock.observe(
             databaseNow: wall, sent: sent, received: sent + .microseconds(400), wallSent: wall,
             wallReceived: wall.addingTimeInterval(0.000_4))
-        // A claim's reading: NOW(6) read at the end of a 200 ms transaction.
-        clock.observe(
-            databaseNow: wall.addingTimeInterval(0.2), sent: sent, received: sent + .milliseconds(200),
-            wallSent: wall, wallReceived: wall.addingTimeInterval(0.2))
-        #expect(abs(clock.now.timeIntervalSince(Date())) < 0.05)
+        // Claims' readings: NOW(6) read at the end of ever longer transactions, each within twice
+        // the one before (a bar that moved with each would end at the last, 200 ms).
+        for roundTrip in [0.000_8, 0.001_6, 0.003_2, 0.006_4, 0.012_8, 0.025_6, 0.051_2, 0.102_4, 0.2] {
+            clock.observe(
+                databaseNow: wall.addingTimeInterval(roundTrip), sent: sent,
+                received: sent + .microseconds(Int64(roundTrip * 1e6)), wallSent: wall,
+                wallReceived: wall.addingTimeInterval(roundTrip))
+        }
+        #expect(abs(clock.now.timeIntervalSince(Date())) < 0.01)
     }
 
     @Test func noReadingNoInstant() {

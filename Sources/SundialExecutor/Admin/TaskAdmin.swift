@@ -103,6 +103,7 @@ public struct TaskAdmin: Sendable {
         }
         let schedule = try definitions.schedule(for: task).mapError { AdminError($0.message) }.get()
         let plan = FirePlanner(row: task, schedule: schedule).firstFire(now: try store.now())
+        if plan.status == .invalid { throw AdminError(plan.error ?? "task '\(name)' cannot be scheduled") }
         guard try store.changeStatus(taskID: task.id, from: [task.status], to: plan.status, plan: plan) else {
             throw AdminError("task '\(name)' was not changed: it is no longer \(task.status.rawValue)")
         }

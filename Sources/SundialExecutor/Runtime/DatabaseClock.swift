@@ -45,12 +45,14 @@ final class DatabaseClock: Sendable {
         // of a transaction, would put the estimate ahead by half the claim. A slow reading
         // replaces a quick one only once that has aged.
         let takeWall = wallReading.withLock { reading in
-            if let current = reading, roundTrip > max(2 * current.roundTrip, 0.002),
-                received - current.taken <= Self.readingLifetime
-            {
-                return false
+            guard let current = reading, received - current.taken <= Self.readingLifetime else {
+                reading = (roundTrip, received)
+                return true
             }
-            reading = (roundTrip, received)
+            if roundTrip > max(2 * current.roundTrip, 0.002) { return false }
+            // Measured against the quickest round trip of the lifetime, so slower readings cannot
+            // raise the bar step by step.
+            if roundTrip < current.roundTrip { reading = (roundTrip, received) }
             return true
         }
         guard takeWall else { return }

@@ -34,6 +34,9 @@ public final class Executor: @unchecked Sendable {
     /// The monotonic clock's origin for the machine's times.
     private let origin = ContinuousClock.now
     private var idle = IdleQueue()
+    /// Moves on whenever held work is dropped (fenced off, or declared dead and registered
+    /// again): work read from the store before that must not be started or queued after it.
+    private var heldWorkEpoch = 0
     private var capacity = ClaimCapacity()
     /// The contexts of the runs in flight, to cancel them.
     private var contexts: [RunKey: RunContext] = [:]
@@ -227,25 +230,29 @@ public final class Executor: @unchecked Sendable {
             // waiting for the next leader, and housekeeping gives back what waits too long.
             let woken = idle.popDue(now, limit: .max)
             if !woken.isEmpty {
-                var ready = woken.filter { !$0.needsLastLook }
+                let ready = woken.filter { !$0.needsLastLook }
                 let toLook = woken.filter(\.needsLastLook)
-                if !toLook.isEmpty {
-                    state.unlock()
-                    let confirmed = lastLook(at: toLook)
-                    state.lock()
-                    if machine.isStopping {
-                        // Stop gave back the idle queue while this look was out: these go back too.
-                        state.unlock()
-                        giveBack(confirmed + ready)
-                        state.lock()
-                        return []
-                    }
-                    let now = ContinuousClock.now
-                    for item in confirmed {
-                        if item.due <= now { ready.append(item) } else { idle.insert(item) }
-                    }
+                if !ready.isEmpty {
+                    // Due work goes first; the look is the next leader's.
+                    for item in toLook { idle.insert(item) }
+                    return ready
                 }
-                if !ready.isEmpty { return ready }
+                let epoch = heldWorkEpoch
+                state.unlock()
+                let confirmed = lastLook(at: toLook)
+                state.lock()
+                if machine.isStopping || heldWorkEpoch != epoch {
+                    // Stopped, fenced or declared dead while the look was out: the held work was
+                    // dropped meanwhile, and these go with it.
+                    state.unlock()
+                    giveBack(confirmed)
+                    state.lock()
+                    return []
+                }
+                let now = ContinuousClock.now
+                for item in confirmed where item.due > now { idle.insert(item) }
+                let dueNow = confirmed.filter { $0.due <= now }
+                if !dueNow.isEmpty { return dueNow }
                 continue
             }
             let pending = idle.count + lead.readyCount
@@ -258,6 +265,7 @@ public final class Executor: @unchecked Sendable {
             let mayClaim = capacity.mayClaim(untilDue: idle.earliest.map { ($0 - now).timeInterval })
             if now >= nextPoll && limit > 0 && mayClaim {
                 let settings = configuration
+                let epoch = heldWorkEpoch
                 state.unlock()
                 let began = ContinuousClock.now
                 let claimed = claim(limit: limit, settings: settings)
@@ -265,7 +273,7 @@ public final class Executor: @unchecked Sendable {
                 capacity.observeClaim(seconds: (ContinuousClock.now - began).timeInterval)
                 switch claimed {
                 case .claimed(let items):
-                    if !machine.mayClaim {
+                    if !machine.mayClaim || heldWorkEpoch != epoch {
                         // Stopped or fenced while the claim was in flight: give it all back.
                         state.unlock()
                         giveBack(items)
@@ -482,7 +490,7 @@ public final class Executor: @unchecked Sendable {
             giveBack([item])
             return
         }
-        let concurrent = item.isDetached || (item.row.maxConcurrency > 1 && definition.schedule?.isRecurring == true)
+        let concurrent = item.isConcurrent
         let key = RunKey(task: item.row.id, scheduled: item.fireAt, attempt: item.attempt)
         var record = RunRecord(
             taskID: item.row.id, token: item.token, scheduledFor: item.fireAt, attempt: item.attempt,
@@ -630,6 +638,7 @@ public final class Executor: @unchecked Sendable {
                 state.lock()
                 let dropped = idle.removeAll() + pool.drainReady()
                 queuedRetries.removeAll()
+                heldWorkEpoch += 1
                 state.unlock()
                 // Still claimed by this executor: given back as soon as the store answers again.
                 for item in dropped where !item.isDetached { keepForRelease(item.token, ids: [item.row.id]) }
@@ -880,6 +889,7 @@ public final class Executor: @unchecked Sendable {
         state.lock()
         _ = idle.removeAll()
         queuedRetries.removeAll()
+        heldWorkEpoch += 1
         let shuttingDown = machine.isStopping
         state.unlock()
         _ = pool.drainReady()

@@ -198,10 +198,12 @@ public final class RunRecorder: @unchecked Sendable {
                 if connectionLost && attempt >= Self.failuresBeforeSplit, let halves = batch.halves {
                     return write(halves.0) && write(halves.1)
                 }
-                if connectionLost && attempt >= Self.failuresBeforeRefusal && batch.count == 1
-                    && writePlain(batch, reason: error)
-                {
-                    return true
+                if connectionLost && attempt >= Self.failuresBeforeRefusal && batch.count == 1 {
+                    switch breaksTheConnection(batch) {
+                    case .written: return true
+                    case .yes: if writePlain(batch, reason: error) { return true }
+                    case .unknown: break
+                    }
                 }
                 Thread.sleep(forTimeInterval: min(5, 0.1 * Double(attempt)))
             }
@@ -237,8 +239,26 @@ public final class RunRecorder: @unchecked Sendable {
         }
     }
 
-    /// A lone record that keeps losing the connection, tried once without its output: true when
-    /// that was written (the value was the trouble).
+    private enum Verdict { case written, yes, unknown }
+
+    /// Whether `batch` itself breaks the connection: written once more between two readings that
+    /// the store answers. Only a failure with the store answering on both sides counts (a store
+    /// coming back mid-outage does not make a result look guilty).
+    private func breaksTheConnection(_ batch: RunBatch) -> Verdict {
+        guard (try? store.now()) != nil else { return .unknown }
+        do {
+            try store.record(batch)
+            noteWrite(succeeded: true)
+            return .written
+        } catch  where error.kind == .unavailable || error.kind == .outcomeUnknown {
+            return (try? store.now()) != nil ? .yes : .unknown
+        } catch {
+            return .unknown
+        }
+    }
+
+    /// A lone record that breaks the connection, tried once without its output: true when that
+    /// was written (the value was the trouble).
     private func writePlain(_ batch: RunBatch, reason: StoreError) -> Bool {
         do {
             try store.record(Self.plain(batch, reason: reason))

@@ -34,9 +34,17 @@ final class WorkItem: Sendable {
 
     var claim: Claim { Claim(taskID: row.id, token: token) }
 
-    /// Whether its claim is old enough at its start to be looked at again first (a retry's row is
-    /// not claimed: its start is checked by the store).
-    var needsLastLook: Bool { !isDetached && due - confirmedAt > Executor.lastLook }
+    /// A concurrent run (a retry, or a recurring task with `max_concurrency` above 1): counted in
+    /// `running` and checked by the store as it starts (`startConcurrentRun`).
+    var isConcurrent: Bool {
+        guard !isDetached else { return true }
+        guard row.maxConcurrency > 1, case .success(let found) = definition else { return false }
+        return found.schedule?.isRecurring == true
+    }
+
+    /// Whether its claim is old enough at its start to be looked at again first (a concurrent
+    /// start is checked by the store anyway).
+    var needsLastLook: Bool { !isConcurrent && due - confirmedAt > Executor.lastLook }
 
     /// When the idle queue hands it out: its start, or its last look.
     var wakeAt: ContinuousClock.Instant { needsLastLook ? due - Executor.lastLook : due }
