@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
@@ -88,7 +91,19 @@ let package = Package(
                 "SundialActions",
                 "SundialSchedule",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // Operations over HTTP: Prometheus metrics and health probes, one Hummingbird server.
+        .target(
+            name: "SundialOperations",
+            dependencies: [
+                "SundialExecutor",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -118,8 +133,11 @@ let package = Package(
                 "SundialActions",
                 "SundialExecutor",
                 "SundialMySQLStore",
+                "SundialOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
 
@@ -186,5 +204,14 @@ let package = Package(
         ),
         .testTarget(name: "SundialCoreTests", dependencies: ["SundialCore", "SundialSchedule"]),
         .testTarget(name: "SundialSimulationTests", dependencies: ["SundialSimulation"]),
+        .testTarget(
+            name: "SundialOperationsTests",
+            dependencies: [
+                "SundialOperations", "SundialExecutor", "SundialCore", "SundialActions", "SundialMemoryStore",
+                "SundialTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
     ]
 )

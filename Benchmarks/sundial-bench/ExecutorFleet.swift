@@ -35,7 +35,10 @@ final class ExecutorFleet {
         environment["SUNDIAL_DATABASE_URL"] = databaseURL
         environment["SUNDIAL_REPLICA_URLS"] = nil
         let argv =
-            [BenchDatabase.sundialBinary.path, "executor", "--id", "bench-\(slot)", "--log-level", "notice"]
+            [
+                BenchDatabase.sundialBinary.path, "executor", "--id", "bench-\(slot)", "--listen", "off", "--log-level",
+                "notice",
+            ]
             + arguments + extra
         let pid = try ChildProcess.spawn(
             argv, environment: environment, log: logDirectory.appendingPathComponent("executor-\(slot).log").path)

@@ -1,10 +1,13 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import SundialActions
 import SundialCore
 import SundialExecutor
+import SundialOperations
 
 /// `sundial executor`: claim and run due tasks until SIGTERM or SIGINT; SIGHUP reloads settings.
 struct ExecutorCommand: AsyncParsableCommand {
@@ -51,10 +54,24 @@ struct ExecutorCommand: AsyncParsableCommand {
     var keepExecutorsHours: Double?
     @Option(help: "A file of `name = value` settings, read again on SIGHUP. (env: SUNDIAL_CONFIG)")
     var config: String?
+    @Option(
+        help:
+            "Where /metrics, /livez, /healthz and /readyz listen, HOST:PORT or off. (env: SUNDIAL_LISTEN; default 127.0.0.1:9464)"
+    )
+    var listen: String?
 
     func run() async throws {
         let logger = try logging.makeLogger(label: "sundial.executor")
         let settings = try loadSettings()
+        let operations: OperationsServer.Configuration?
+        do {
+            operations = try OperationsServer.Configuration(
+                listen: listen ?? Environment.value("SUNDIAL_LISTEN") ?? "127.0.0.1:9464")
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let store = try database.openStore(logger: logger)
         do {
             try store.prewarm()
@@ -78,10 +95,16 @@ struct ExecutorCommand: AsyncParsableCommand {
         }
         reload.resume()
 
+        // Shut down in reverse order: the executor drains first while /readyz says so.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let operations {
+            let server = OperationsServer.application(
+                operations, registry: registry, health: { executor.health }, logger: logger)
+            services.append(.init(service: server))
+        }
+        services.append(.init(service: ExecutorService(executor: executor)))
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: ExecutorService(executor: executor))],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch let error as StoreError {

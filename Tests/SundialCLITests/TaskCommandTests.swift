@@ -65,7 +65,7 @@ struct TaskCommandTests {
         #expect(try sundial("task", "run", "report").status == 0)
         let executor = Process()
         executor.executableURL = IntegrationEnvironment.sundialBinary
-        executor.arguments = ["executor", "--poll-interval", "0.05", "--log-level", "error"]
+        executor.arguments = ["executor", "--poll-interval", "0.05", "--log-level", "error", "--listen", "off"]
         executor.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         try executor.run()
         defer { executor.terminate() }

@@ -66,7 +66,8 @@ final class ExecutorProcess {
         process.executableURL = IntegrationEnvironment.sundialBinary
         process.arguments =
             [
-                "executor", "--id", name, "--heartbeat", "0.5", "--lease", "3", "--poll-interval", "0.05",
+                "executor", "--id", name, "--listen", "off", "--heartbeat", "0.5", "--lease", "3", "--poll-interval",
+                "0.05",
                 "--log-level", "warning",
             ]
             + arguments

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import SundialActions
@@ -26,6 +27,9 @@ public final class Executor: @unchecked Sendable {
     let housekeeper: Housekeeper
     let clock = DatabaseClock()
     let logger: Logger
+    let metrics: ExecutorMetrics
+    /// When the store last answered the lease thread (for readiness).
+    private var lastStoreAnswer: ContinuousClock.Instant?
 
     private let state = NSCondition()
     private var configuration: ExecutorConfiguration
@@ -79,10 +83,12 @@ public final class Executor: @unchecked Sendable {
     /// How often history is pruned.
     static let retentionInterval: Duration = .seconds(60)
 
+    /// `metrics`: where its metrics go (swift-metrics; the bootstrapped system's by default).
     public init(
         store: any SundialStore, configuration: ExecutorConfiguration, handlers: HandlerRegistry,
-        liveness: ShellLiveness, logger: Logger
+        liveness: ShellLiveness, logger: Logger, metrics: (any MetricsFactory)? = nil
     ) {
+        self.metrics = ExecutorMetrics(factory: metrics ?? MetricsSystem.factory)
         self.configuration = configuration
         self.machine = ExecutorMachine(settings: configuration.machineSettings, now: .zero)
         self.identity = ExecutorIdentity(
@@ -194,6 +200,7 @@ public final class Executor: @unchecked Sendable {
                 metadata: ["error": "\(error)"])
             try? store.setState(executor: identity.id, .stopped)
         }
+        metrics.flush()
         logger.info("executor stopped")
     }
 
@@ -217,6 +224,18 @@ public final class Executor: @unchecked Sendable {
         state.lock()
         defer { state.unlock() }
         return contexts.count
+    }
+
+    /// What readiness probes are told: read from the executor's own state, never from the store.
+    public var health: ExecutorHealth {
+        state.lock()
+        defer { state.unlock() }
+        let now = ContinuousClock.now
+        return ExecutorHealth(
+            leaseRemaining: machine.leaseLeft(at: now - origin), fenced: machine.fenced,
+            registered: !machine.needsRegistration, stopping: machine.isStopping,
+            sinceStoreAnswered: lastStoreAnswer.map { now - $0 }, lease: configuration.lease,
+            resultsStalledFor: recorder.stalledFor)
     }
 
     // MARK: Leading
@@ -270,7 +289,9 @@ public final class Executor: @unchecked Sendable {
                 let began = ContinuousClock.now
                 let claimed = claim(limit: limit, settings: settings)
                 state.lock()
-                capacity.observeClaim(seconds: (ContinuousClock.now - began).timeInterval)
+                let claimSeconds = (ContinuousClock.now - began).timeInterval
+                capacity.observeClaim(seconds: claimSeconds)
+                if case .claimed(let items) = claimed { metrics.claimed(rows: items.count, seconds: claimSeconds) }
                 switch claimed {
                 case .claimed(let items):
                     if !machine.mayClaim || heldWorkEpoch != epoch {
@@ -567,6 +588,8 @@ public final class Executor: @unchecked Sendable {
         state.unlock()
         perform(startActions)
         if !startRecorded { context.cancel(.executorStopping) }
+        // Lag of first attempts only: a retry starts late by design (its backoff).
+        if item.attempt == 0 { metrics.started(lagSeconds: record.startedAt.timeIntervalSince(item.fireAt)) }
 
         var end: AttemptEnd
         do {
@@ -609,6 +632,11 @@ public final class Executor: @unchecked Sendable {
             row: item.row, schedule: definition.schedule, run: record, end: end, cancelled: cancelled,
             took: took.timeInterval, now: clock.now, jitter: Double.random(in: 0...1))
         recorder.runFinished(result.finished)
+        let finished = result.finished
+        metrics.runEnded(
+            action: item.row.action, status: finished.run.status, seconds: took.timeInterval,
+            retryPlanned: finished.run.retryAt != nil
+                || (finished.row.map { $0.plan.attempt > item.attempt && $0.plan.fireAt == item.fireAt } ?? false))
     }
 
     private func markInvalid(_ item: WorkItem, _ message: String) {
@@ -631,6 +659,7 @@ public final class Executor: @unchecked Sendable {
                 state.unlock()
                 context?.cancel(RunContext.CancelReason(reason))
             case .fence:
+                metrics.fencedOff()
                 logger.error(
                     "no lease renewal for most of the lease: killing running tasks and stopping claims before another executor takes them over"
                 )
@@ -713,6 +742,10 @@ public final class Executor: @unchecked Sendable {
             logger.warning("lease renewal failed", metadata: ["error": "\(error)"])
         }
         state.lock()
+        if renewal != .failed { lastStoreAnswer = .now }
+        metrics.sample(
+            busyThreads: contexts.count, threads: settings.threads, recorderQueue: recorder.queued,
+            leaseRemaining: machine.leaseLeft(at: .now - origin))
         let wasFenced = machine.fenced
         let actions = machine.renewalAnswered(renewal, sentAt: sent - origin, now: .now - origin)
         let resumed = wasFenced && !machine.fenced

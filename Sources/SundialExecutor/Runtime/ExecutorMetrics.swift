@@ -1,0 +1,131 @@
+import CoreMetrics
+import Foundation
+import SundialCore
+import Synchronization
+
+/// What an executor reports through swift-metrics (Prometheus names: see the README's Operations
+/// section). Label sets stay bounded: actions and statuses, never task names or ids.
+///
+/// Worker threads only note what happened in a buffer (one short lock per event); the heartbeat
+/// hands the buffer to the metrics system in one go (`flush`), so thousands of runs a second do
+/// not contend on the histograms' locks. Values reach `/metrics` within a heartbeat.
+final class ExecutorMetrics: Sendable {
+    private struct RunKind: Hashable {
+        var action: String
+        var status: RunStatus
+    }
+
+    /// What happened since the last flush.
+    private struct Pending {
+        var runs: [RunKind: Int] = [:]
+        var durations: [String: [Double]] = [:]
+        var lags: [Double] = []
+        var retries = 0
+        var claims: [(rows: Int, seconds: Double)] = []
+    }
+
+    /// Metric handles, made once (only the flushing thread touches them).
+    private struct Handles {
+        var runs: [RunKind: Counter] = [:]
+        var durations: [String: CoreMetrics.Timer] = [:]
+    }
+
+    private let factory: any MetricsFactory
+    private let pending = Mutex(Pending())
+    private let handles = Mutex(Handles())
+    private let startLag: CoreMetrics.Timer
+    private let retries: Counter
+    private let claimDuration: CoreMetrics.Timer
+    private let claimedRows: Counter
+    private let fenced: Counter
+    private let recorderQueue: Gauge
+    private let busyThreads: Gauge
+    private let idleThreads: Gauge
+    private let leaseRemaining: Gauge
+
+    init(factory: any MetricsFactory) {
+        self.factory = factory
+        startLag = Timer(label: "sundial_start_lag_seconds", factory: factory)
+        retries = Counter(label: "sundial_retries_total", factory: factory)
+        claimDuration = Timer(label: "sundial_claim_duration_seconds", factory: factory)
+        claimedRows = Counter(label: "sundial_claimed_rows_total", factory: factory)
+        fenced = Counter(label: "sundial_fenced_total", factory: factory)
+        recorderQueue = Gauge(label: "sundial_recorder_queue_depth", factory: factory)
+        busyThreads = Gauge(label: "sundial_threads", dimensions: [("state", "busy")], factory: factory)
+        idleThreads = Gauge(label: "sundial_threads", dimensions: [("state", "idle")], factory: factory)
+        leaseRemaining = Gauge(label: "sundial_lease_remaining_seconds", factory: factory)
+        Gauge(label: "sundial_build_info", dimensions: [("version", SundialVersion.current)], factory: factory)
+            .record(1)
+    }
+
+    /// An attempt ended with `status` after running `seconds`.
+    func runEnded(action: String, status: RunStatus, seconds: Double, retryPlanned: Bool) {
+        pending.withLock {
+            $0.runs[RunKind(action: action, status: status), default: 0] += 1
+            $0.durations[action, default: []].append(seconds)
+            if retryPlanned { $0.retries += 1 }
+        }
+    }
+
+    /// A fire started `seconds` after its scheduled time (by the database's clock).
+    func started(lagSeconds seconds: Double) {
+        pending.withLock { $0.lags.append(seconds) }
+    }
+
+    func claimed(rows: Int, seconds: Double) {
+        pending.withLock { $0.claims.append((rows, seconds)) }
+    }
+
+    func fencedOff() { fenced.increment() }
+
+    /// Levels sampled at each heartbeat, and what happened since the last one.
+    func sample(busyThreads busy: Int, threads: Int, recorderQueue queued: Int, leaseRemaining lease: Duration) {
+        busyThreads.record(busy)
+        idleThreads.record(max(0, threads - busy))
+        recorderQueue.record(queued)
+        leaseRemaining.record(lease.timeInterval)
+        flush()
+    }
+
+    /// Hands what happened since the last flush to the metrics system.
+    func flush() {
+        let happened = pending.withLock { current in
+            defer { current = Pending() }
+            return current
+        }
+        handles.withLock { handles in
+            for (kind, count) in happened.runs {
+                let counter =
+                    handles.runs[kind]
+                    ?? Counter(
+                        label: "sundial_runs_total",
+                        dimensions: [("action", kind.action), ("status", kind.status.rawValue)], factory: factory)
+                handles.runs[kind] = counter
+                counter.increment(by: count)
+            }
+            for (action, seconds) in happened.durations {
+                let timer =
+                    handles.durations[action]
+                    ?? Timer(label: "sundial_run_duration_seconds", dimensions: [("action", action)], factory: factory)
+                handles.durations[action] = timer
+                for value in seconds { timer.recordNanoseconds(Self.nanoseconds(value)) }
+            }
+        }
+        for lag in happened.lags { startLag.recordNanoseconds(Self.nanoseconds(lag)) }
+        if happened.retries > 0 { retries.increment(by: happened.retries) }
+        for claim in happened.claims {
+            claimDuration.recordNanoseconds(Self.nanoseconds(claim.seconds))
+            if claim.rows > 0 { claimedRows.increment(by: claim.rows) }
+        }
+    }
+
+    private static func nanoseconds(_ seconds: Double) -> Int64 {
+        guard seconds.isFinite else { return 0 }
+        return Int64(min(max(seconds, 0), 1e9) * 1e9)
+    }
+}
+
+/// The version `sundial --version` prints and `sundial_build_info` carries.
+public enum SundialVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import SundialExecutor
+
+/// The executor's operations endpoints over HTTP: `GET /metrics` (Prometheus text format),
+/// `GET /livez` (and `/healthz`: the process answers), `GET /readyz` (ready for work: database
+/// reachable, lease fresh, not fenced, results written, not shutting down; 503 with a JSON reason
+/// otherwise, `?verbose` lists every check). Handlers read memory only: nothing blocks the event
+/// loops. Probes are not logged.
+public enum OperationsServer {
+    public struct Configuration: Sendable {
+        /// Where to listen (`--listen`, default 127.0.0.1:9464).
+        public var host = "127.0.0.1"
+        public var port = 9464
+
+        public init() {}
+
+        /// `HOST:PORT` (or `:PORT` for every interface); nil for `off`.
+        public init?(listen: String) throws {
+            guard listen != "off" else { return nil }
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+                (0...65535).contains(port)
+            else {
+                throw OperationsError("--listen takes HOST:PORT (e.g. 127.0.0.1:9464) or off, not '\(listen)'")
+            }
+            let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            self.host = host.isEmpty ? "0.0.0.0" : host
+            self.port = port
+        }
+    }
+
+    /// The routes, for the server and for tests.
+    public static func router(
+        registry: PrometheusCollectorRegistry, health: @escaping @Sendable () -> ExecutorHealth
+    ) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        let alive: @Sendable (Request, BasicRequestContext) -> String = { _, _ in "ok\n" }
+        router.get("livez", use: alive)
+        router.get("healthz", use: alive)
+        router.get("readyz") { request, _ in
+            let readiness = Readiness(health())
+            var body: [String: Any] = ["ready": readiness.isReady, "reason": readiness.reason]
+            if request.uri.queryParameters.has("verbose") {
+                body["checks"] = readiness.checks.map { ["name": $0.name, "ok": $0.ok, "detail": $0.detail] }
+            }
+            let json = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
+            return Response(
+                status: readiness.isReady ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: json + [UInt8(ascii: "\n")])))
+        }
+        return router
+    }
+
+    /// The server as a swift-service-lifecycle `Service`.
+    public static func application(
+        _ configuration: Configuration, registry: PrometheusCollectorRegistry,
+        health: @escaping @Sendable () -> ExecutorHealth, logger: Logger
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(registry: registry, health: health),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port)), logger: logger)
+    }
+}
+
+/// A bad operations setting.
+public struct OperationsError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import SundialMySQL
+import SundialTesting
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// `sundial executor --listen`: the probes and metrics of a real executor process on MariaDB.
+@Suite(.serialized, .enabled(if: IntegrationEnvironment.hasDatabase))
+struct OperationsEndpointTests {
+    static let name = "sundial_test_cli_operations"
+
+    /// A port nobody listens on now.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func get(_ url: String) -> (status: Int, body: String)? {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: (Int, String)?
+        var request = URLRequest(url: URL(string: url)!)
+        request.timeoutInterval = 2
+        URLSession.shared.dataTask(with: request) { data, response, _ in
+            if let response = response as? HTTPURLResponse {
+                result = (response.statusCode, String(decoding: data ?? Data(), as: UTF8.self))
+            }
+            done.signal()
+        }.resume()
+        done.wait()
+        return result
+    }
+
+    @Test func probesAndMetricsOfARunningExecutorAndItsDrain() throws {
+        let db = try IntegrationEnvironment.migratedDatabase(Self.name)
+        let port = try Self.freePort()
+        let base = "http://127.0.0.1:\(port)"
+        try db.execute(
+            "INSERT INTO cron (name, action) SELECT CONCAT('quick-', seq), 'noop' FROM seq_1_to_20")
+        let executor = Process()
+        executor.executableURL = IntegrationEnvironment.sundialBinary
+        executor.arguments = [
+            "executor", "--poll-interval", "0.05", "--heartbeat", "0.2", "--log-level", "error", "--listen",
+            "127.0.0.1:\(port)",
+        ]
+        executor.environment = ProcessInfo.processInfo.environment.merging([
+            "SUNDIAL_DATABASE_URL": try IntegrationEnvironment.url(database: Self.name), "SUNDIAL_REPLICA_URLS": "",
+        ]) { $1 }
+        try executor.run()
+        defer { if executor.isRunning { executor.terminate() } }
+
+        #expect(try db.waitFor(20) { try db.count("SELECT COUNT(*) FROM cron_run WHERE status = 'succeeded'") == 20 })
+        var ready: (status: Int, body: String)?
+        for _ in 0..<50 {
+            ready = Self.get("\(base)/readyz")
+            if ready?.status == 200 { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(ready?.status == 200, "\(String(describing: ready))")
+        #expect(Self.get("\(base)/livez")?.status == 200)
+        let metrics = try #require(Self.get("\(base)/metrics"))
+        // The same total as cron_run.
+        #expect(metrics.body.contains(#"sundial_runs_total{action="noop",status="succeeded"} 20"#), "\(metrics.body)")
+
+        // A SIGTERM while a run is going: not ready while it drains, then gone.
+        try db.execute("INSERT INTO cron (name, action, payload) VALUES ('nap', 'sleep', '{\"seconds\": 3}')")
+        #expect(try db.waitFor(20) { try db.count("SELECT COUNT(*) FROM cron_run WHERE status = 'running'") == 1 })
+        executor.interrupt()
+        var draining: (status: Int, body: String)?
+        for _ in 0..<20 {
+            draining = Self.get("\(base)/readyz")
+            if draining?.status == 503 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(
+            draining?.status == 503 && draining?.body.contains("shutting down") == true,
+            "\(String(describing: draining))")
+        executor.waitUntilExit()
+        #expect(executor.terminationStatus == 0)
+        #expect(try db.count("SELECT COUNT(*) FROM cron_run WHERE status = 'succeeded'") == 21)
+    }
+}
