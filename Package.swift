@@ -67,6 +67,7 @@ let package = Package(
                 "SundialCore",
                 "SundialMySQL",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
 

@@ -66,6 +66,18 @@ extension InMemoryStore: TaskCatalog {
         }
     }
 
+    public func dueBacklog(cap: Int) throws(StoreError) -> Int {
+        try call(.dueBacklog) { state, now in
+            min(
+                cap,
+                state.tasks.values.count { row in
+                    guard row.status == .active && row.claimToken == nil else { return false }
+                    guard let next = row.nextRun else { return (row.schedule ?? "").isEmpty }
+                    return next <= now
+                })
+        }
+    }
+
     public func runNow(taskID: Int64) throws(StoreError) -> Bool {
         try call(.runNow) { state, now in
             guard let row = state.tasks[taskID], row.claimToken == nil, row.status != .invalid else { return false }

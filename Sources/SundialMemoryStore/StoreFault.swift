@@ -14,6 +14,6 @@ public enum StoreFault: Sendable, Equatable {
 public enum StoreOperation: String, Sendable, CaseIterable {
     case now, claim, release, stillClaimed, markInvalid, startConcurrentRun, dueRetries, record, killRequests
     case register, renewLease, setState, expiredHolders, recover, executors
-    case insert, tasks, task, runs, changeStatus, runNow, requestKill, delete
+    case insert, tasks, task, runs, changeStatus, runNow, requestKill, delete, dueBacklog
     case unscheduledRows, scheduleFirstFire, markInvalidUnclaimed, pruneRuns, pruneExecutors
 }

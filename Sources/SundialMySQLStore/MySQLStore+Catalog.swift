@@ -90,6 +90,17 @@ extension MySQLStore: TaskCatalog {
         }
     }
 
+    public func dueBacklog(cap: Int) throws(StoreError) -> Int {
+        try mapped {
+            min(
+                cap,
+                try database.query(
+                    MySQLStoreSQL.dueBacklog, [.int(Int64(max(0, cap))), .int(Int64(max(0, cap)))],
+                    consistency: .primary
+                ).first?["due"].int ?? 0)
+        }
+    }
+
     public func runNow(taskID: Int64) throws(StoreError) -> Bool {
         try mapped {
             try database.execute(
@@ -215,6 +226,15 @@ extension MySQLStoreSQL {
     /// cron_run_fire index, with no sort of the task's whole history.
     public static let runsOfTask =
         "SELECT \(RunInfo.columns) FROM cron_run WHERE cron_id = ? ORDER BY scheduled_for DESC, attempt DESC LIMIT ?"
+
+    /// Due, unclaimed rows, counted up to a cap each way (parameters: the cap twice): rows whose
+    /// `next_run` passed, along the claim index, and one-shots inserted without one (due at once).
+    public static let dueBacklog = """
+        SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM cron WHERE task_id IS NULL AND status = 'active' \
+        AND next_run <= NOW(6) LIMIT ?) AS scheduled) + (SELECT COUNT(*) FROM (SELECT 1 FROM cron \
+        WHERE task_id IS NULL AND status = 'active' AND next_run IS NULL AND (schedule IS NULL OR schedule = '') \
+        LIMIT ?) AS one_shots) AS due
+        """
 
     /// Rows waiting for their first fire (parameter: limit). The index leads with the status, so
     /// finished one-shots and invalid rows are never read again.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import SundialCore
@@ -20,11 +21,22 @@ public final class MySQLStore: Sendable {
     let pruneCursor = Mutex<Int64>(0)
     /// The last run id the age rule examined (0: start again from the oldest).
     let ageCursor = Mutex<Int64>(0)
+    /// `sundial_db_errors_total{kind}`, by `StoreError.Kind`.
+    let errorCounters: [String: Counter]
 
-    public init(database: Database, logger: Logger) {
+    /// `metrics`: where database errors are counted (the bootstrapped system's by default).
+    public init(database: Database, logger: Logger, metrics: (any MetricsFactory)? = nil) {
         self.database = database
         self.leases = Database(sharingPrimaryOf: database, logger: logger)
         self.logger = logger
+        let factory = metrics ?? MetricsSystem.factory
+        errorCounters = Dictionary(
+            uniqueKeysWithValues: StoreError.Kind.allCases.map {
+                (
+                    $0.label,
+                    Counter(label: "sundial_db_errors_total", dimensions: [("kind", $0.label)], factory: factory)
+                )
+            })
     }
 
     /// Opens the primary (and replicas) from URLs, as given in `SUNDIAL_DATABASE_URL` and
@@ -51,15 +63,18 @@ public final class MySQLStore: Sendable {
 extension MySQLStore {
     /// Runs `body`, translating the driver's errors into `StoreError`s.
     func mapped<T>(_ body: () throws -> T) throws(StoreError) -> T {
+        let failure: StoreError
         do {
             return try body()
         } catch let error as StoreError {
-            throw error
+            failure = error
         } catch let error as MySQLError {
-            throw StoreError(error)
+            failure = StoreError(error)
         } catch {
-            throw StoreError(.unavailable, "\(error)")
+            failure = StoreError(.unavailable, "\(error)")
         }
+        errorCounters[failure.kind.label]?.increment()
+        throw failure
     }
 
     /// `NOW(6)` on the primary.

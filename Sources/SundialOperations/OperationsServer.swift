@@ -32,12 +32,15 @@ public enum OperationsServer {
     }
 
     /// The routes, for the server and for tests.
+    /// `beforeScrape` records levels read only when asked (connection pools: cheap, non-blocking).
     public static func router(
-        registry: PrometheusCollectorRegistry, health: @escaping @Sendable () -> ExecutorHealth
+        registry: PrometheusCollectorRegistry, health: @escaping @Sendable () -> ExecutorHealth,
+        beforeScrape: @escaping @Sendable () -> Void = {}
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("metrics") { _, _ in
-            Response(
+            beforeScrape()
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
@@ -61,10 +64,11 @@ public enum OperationsServer {
     /// The server as a swift-service-lifecycle `Service`.
     public static func application(
         _ configuration: Configuration, registry: PrometheusCollectorRegistry,
-        health: @escaping @Sendable () -> ExecutorHealth, logger: Logger
+        health: @escaping @Sendable () -> ExecutorHealth, beforeScrape: @escaping @Sendable () -> Void = {},
+        logger: Logger
     ) -> some ApplicationProtocol {
         Application(
-            router: router(registry: registry, health: health),
+            router: router(registry: registry, health: health, beforeScrape: beforeScrape),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)), logger: logger)
     }
 }

@@ -98,8 +98,10 @@ struct ExecutorCommand: AsyncParsableCommand {
         // Shut down in reverse order: the executor drains first while /readyz says so.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let operations {
+            let pools = PoolMetrics(database: store.database)
             let server = OperationsServer.application(
-                operations, registry: registry, health: { executor.health }, logger: logger)
+                operations, registry: registry, health: { executor.health }, beforeScrape: { pools.record() },
+                logger: logger)
             services.append(.init(service: server))
         }
         services.append(.init(service: ExecutorService(executor: executor)))

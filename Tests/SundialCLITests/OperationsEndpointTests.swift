@@ -31,6 +31,21 @@ struct OperationsEndpointTests {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// The metric names the README's Operations section documents.
+    static func documentedMetrics() throws -> [String] {
+        let readme = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+                "../../README.md"), encoding: .utf8)
+        let section =
+            readme.components(separatedBy: "\n## Operations\n").dropFirst().first?
+            .components(separatedBy: "\n## ").first ?? ""
+        let names = section.split(separator: "\n").compactMap { line in
+            line.hasPrefix("| `sundial_") ? line.dropFirst(3).prefix { $0 != "{" && $0 != "`" }.description : nil
+        }
+        #expect(names.count >= 10, "the README's metrics table was not found")
+        return names
+    }
+
     static func get(_ url: String) -> (status: Int, body: String)? {
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var result: (Int, String)?
@@ -74,6 +89,10 @@ struct OperationsEndpointTests {
         #expect(ready?.status == 200, "\(String(describing: ready))")
         #expect(Self.get("\(base)/livez")?.status == 200)
         let metrics = try #require(Self.get("\(base)/metrics"))
+        for name in try Self.documentedMetrics() {
+            #expect(metrics.body.contains("\n\(name)"), "\(name) is documented, not exported")
+        }
+        #expect(metrics.body.contains(#"sundial_db_pool_connections{pool="primary",state="idle"}"#))
         // The same total as cron_run.
         #expect(metrics.body.contains(#"sundial_runs_total{action="noop",status="succeeded"} 20"#), "\(metrics.body)")
 

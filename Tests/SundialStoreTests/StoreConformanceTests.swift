@@ -409,6 +409,21 @@ import Testing
         #expect(try s.store.executors().contains { $0.id == "stopped" } == false)
     }
 
+    @Test(arguments: kinds) func theDueBacklogCountsDueFreeActiveRowsUpToItsCap(kind: StoreKind) throws {
+        let s = try kind.make("due_backlog")
+        let now = try s.store.now()
+        for i in 0..<5 { _ = try s.insert("due-\(i)", nextRun: now.addingTimeInterval(-10)) }
+        _ = try s.insert("later", nextRun: now.addingTimeInterval(3600))
+        _ = try s.insert("paused", nextRun: now.addingTimeInterval(-10), status: .paused)
+        _ = try s.insert("waiting-first-fire", schedule: "* * * * *", nextRun: nil)
+        // A one-shot inserted without next_run is due at once.
+        _ = try s.insert("one-shot", nextRun: nil)
+        #expect(try s.store.dueBacklog(cap: 100) == 6)
+        #expect(try s.store.dueBacklog(cap: 3) == 3)
+        _ = try s.store.claim(s.request(limit: 2))
+        #expect(try s.store.dueBacklog(cap: 100) == 4)
+    }
+
     @Test(arguments: kinds) func theCatalogListsSearchesLiterallyAndRefusesDuplicateNames(kind: StoreKind) throws {
         let s = try kind.make("catalog")
         let plan = FirePlanner.Plan(status: .active, nextRun: nil, fireAt: nil, attempt: 0, error: nil)

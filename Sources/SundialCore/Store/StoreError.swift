@@ -1,7 +1,7 @@
 /// Why a store call failed, in terms the executor and the console act on. Stores translate
 /// their driver's errors into these; messages never carry passwords or row values.
 public struct StoreError: Error, Sendable, CustomStringConvertible, Equatable {
-    public enum Kind: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable, CaseIterable {
         /// A deadlock, a lock held elsewhere past the wait: nothing was written; try again.
         case conflict
         /// The store could not be reached, and the call certainly did nothing.
@@ -34,6 +34,21 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, Equatable {
         switch kind {
         case .conflict, .unavailable, .outcomeUnknown, .readOnly: true
         case .rejected, .notFound, .invalid: false
+        }
+    }
+}
+
+extension StoreError.Kind {
+    /// The kind as a metric label: `conflict`, `outcome_unknown`, `read_only`, …
+    public var label: String {
+        switch self {
+        case .conflict: "conflict"
+        case .unavailable: "unavailable"
+        case .outcomeUnknown: "outcome_unknown"
+        case .rejected: "rejected"
+        case .notFound: "not_found"
+        case .invalid: "invalid"
+        case .readOnly: "read_only"
         }
     }
 }

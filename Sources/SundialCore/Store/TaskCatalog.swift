@@ -36,6 +36,10 @@ public protocol TaskCatalog: Sendable {
     /// Deletes the task; its run history stays. False when there was none.
     func delete(taskID: Int64) throws(StoreError) -> Bool
 
+    /// Rows due now and not claimed (active, free, `next_run` passed), counted up to `cap`: how
+    /// far behind the executors are, read by index.
+    func dueBacklog(cap: Int) throws(StoreError) -> Int
+
     /// Active, free rows with a schedule and no `next_run` yet, at most `limit`.
     func unscheduledRows(limit: Int) throws(StoreError) -> [TaskRow]
 

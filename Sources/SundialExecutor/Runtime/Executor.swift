@@ -30,6 +30,8 @@ public final class Executor: @unchecked Sendable {
     let metrics: ExecutorMetrics
     /// When the store last answered the lease thread (for readiness).
     private var lastStoreAnswer: ContinuousClock.Instant?
+    private var lastFleetSample: ContinuousClock.Instant?
+    static let fleetSampleInterval: Duration = .seconds(5)
 
     private let state = NSCondition()
     private var configuration: ExecutorConfiguration
@@ -780,6 +782,22 @@ public final class Executor: @unchecked Sendable {
         housekeeper.recoverExpired()
         housekeeper.scheduleNewRows()
         pruneHistory(settings)
+        sampleFleet()
+    }
+
+    /// The registry and the backlog for the metrics, every few seconds (two indexed reads).
+    private func sampleFleet() {
+        let now = ContinuousClock.now
+        state.lock()
+        let due = lastFleetSample.map { now - $0 >= Self.fleetSampleInterval } ?? true
+        if due { lastFleetSample = now }
+        state.unlock()
+        guard due else { return }
+        do {
+            metrics.fleet(executors: try store.executors(), dueBacklog: try store.dueBacklog(cap: 100_000))
+        } catch {
+            logger.debug("could not sample the fleet for the metrics", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The local half, on its own thread and never blocked by the store: fence this executor

@@ -42,6 +42,8 @@ final class ExecutorMetrics: Sendable {
     private let busyThreads: Gauge
     private let idleThreads: Gauge
     private let leaseRemaining: Gauge
+    private let executorsByState: [ExecutorState: Gauge]
+    private let dueBacklog: Gauge
 
     init(factory: any MetricsFactory) {
         self.factory = factory
@@ -54,6 +56,11 @@ final class ExecutorMetrics: Sendable {
         busyThreads = Gauge(label: "sundial_threads", dimensions: [("state", "busy")], factory: factory)
         idleThreads = Gauge(label: "sundial_threads", dimensions: [("state", "idle")], factory: factory)
         leaseRemaining = Gauge(label: "sundial_lease_remaining_seconds", factory: factory)
+        executorsByState = Dictionary(
+            uniqueKeysWithValues: ExecutorState.allCases.map {
+                ($0, Gauge(label: "sundial_executors", dimensions: [("state", $0.rawValue)], factory: factory))
+            })
+        dueBacklog = Gauge(label: "sundial_due_backlog", factory: factory)
         Gauge(label: "sundial_build_info", dimensions: [("version", SundialVersion.current)], factory: factory)
             .record(1)
     }
@@ -85,6 +92,14 @@ final class ExecutorMetrics: Sendable {
         recorderQueue.record(queued)
         leaseRemaining.record(lease.timeInterval)
         flush()
+    }
+
+    /// The fleet as the registry and the table show it (sampled every few heartbeats).
+    func fleet(executors: [ExecutorInfo], dueBacklog due: Int) {
+        for state in ExecutorState.allCases {
+            executorsByState[state]?.record(executors.count { $0.state == state })
+        }
+        dueBacklog.record(due)
     }
 
     /// Hands what happened since the last flush to the metrics system.
