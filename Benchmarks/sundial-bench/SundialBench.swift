@@ -10,7 +10,8 @@ struct SundialBench: ParsableCommand {
         subcommands: [
             DrainBenchmark.self, PrecisionBenchmark.self, TableSizeBenchmark.self, ScheduleBenchmark.self,
             PoolBenchmark.self,
-            ShellBenchmark.self, KillDrill.self, RollingDeployDrill.self, DatabaseRestartDrill.self, FrozenDrill.self,
+            ShellBenchmark.self, KillDrill.self, RollingDeployDrill.self, SupervisordDrill.self,
+            DatabaseRestartDrill.self, FrozenDrill.self,
             MemoryBenchmark.self,
         ])
 }
