@@ -98,6 +98,20 @@ import Testing
         #expect(huge.nextRun == fire.addingTimeInterval(365 * 86_400 - Double(FirePlanner.mostMissedFires) + 1))
     }
 
+    @Test func aPlanSaysWhenFiresWereAlreadyMissed() throws {
+        for policy in TaskRow.MisfirePolicy.allCases {
+            let p = try planner("* * * * *") { $0.misfirePolicy = policy }
+            let late = p.afterRun(
+                fireAt: at("2026-01-01T10:00:00Z"), attempt: 0, outcome: .succeeded, now: at("2026-01-01T10:03:30Z"),
+                jitter: 0)
+            #expect(late.misfired, "\(policy)")
+            let timely = p.afterRun(
+                fireAt: at("2026-01-01T10:00:00Z"), attempt: 0, outcome: .succeeded, now: at("2026-01-01T10:00:30Z"),
+                jitter: 0)
+            #expect(!timely.misfired, "\(policy)")
+        }
+    }
+
     @Test func anAttemptNumberStaysWithinWhatAStoreKeeps() throws {
         let p = try planner("@every 1m") { $0.maxAttempts = Int(UInt32.max) }
         let fire = at("2026-01-01T10:00:00Z")

@@ -22,6 +22,9 @@ public struct FirePlanner: Sendable {
         public var fireAt: Date?
         public var attempt: Int
         public var error: String?
+        /// Moving on found fires already missed, which the misfire policy handled (for metrics;
+        /// not stored).
+        public var misfired = false
 
         public init(status: TaskRow.Status, nextRun: Date?, fireAt: Date?, attempt: Int, error: String?) {
             (self.status, self.nextRun, self.fireAt, self.attempt, self.error) = (
@@ -117,7 +120,9 @@ public struct FirePlanner: Sendable {
                 fire = earliest
             }
         }
-        return Plan(status: .active, nextRun: fire, fireAt: fire, attempt: 0, error: error)
+        var plan = Plan(status: .active, nextRun: fire, fireAt: fire, attempt: 0, error: error)
+        plan.misfired = next <= now
+        return plan
     }
 
     /// Where a row without `next_run` starts: the first fire after `now`, or now for a one-shot.

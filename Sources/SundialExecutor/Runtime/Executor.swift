@@ -635,6 +635,7 @@ public final class Executor: @unchecked Sendable {
             took: took.timeInterval, now: clock.now, jitter: Double.random(in: 0...1))
         recorder.runFinished(result.finished)
         let finished = result.finished
+        if finished.row?.plan.misfired == true { metrics.misfired(policy: item.row.misfirePolicy) }
         metrics.runEnded(
             action: item.row.action, status: finished.run.status, seconds: took.timeInterval,
             retryPlanned: finished.run.retryAt != nil

@@ -42,6 +42,7 @@ final class ExecutorMetrics: Sendable {
     private let busyThreads: Gauge
     private let idleThreads: Gauge
     private let leaseRemaining: Gauge
+    private let misfiresByPolicy: [TaskRow.MisfirePolicy: Counter]
     private let executorsByState: [ExecutorState: Gauge]
     private let dueBacklog: Gauge
 
@@ -61,6 +62,10 @@ final class ExecutorMetrics: Sendable {
                 ($0, Gauge(label: "sundial_executors", dimensions: [("state", $0.rawValue)], factory: factory))
             })
         dueBacklog = Gauge(label: "sundial_due_backlog", factory: factory)
+        misfiresByPolicy = Dictionary(
+            uniqueKeysWithValues: TaskRow.MisfirePolicy.allCases.map {
+                ($0, Counter(label: "sundial_misfires_total", dimensions: [("policy", $0.rawValue)], factory: factory))
+            })
         Gauge(label: "sundial_build_info", dimensions: [("version", SundialVersion.current)], factory: factory)
             .record(1)
     }
@@ -72,6 +77,11 @@ final class ExecutorMetrics: Sendable {
             $0.durations[action, default: []].append(seconds)
             if retryPlanned { $0.retries += 1 }
         }
+    }
+
+    /// A row moved on past fires it had already missed, handled by `policy`.
+    func misfired(policy: TaskRow.MisfirePolicy) {
+        misfiresByPolicy[policy]?.increment()
     }
 
     /// A fire started `seconds` after its scheduled time (by the database's clock).
