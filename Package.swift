@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // MariaDB Connector/C (Debian: default-libmysqlclient-dev), found through pkg-config.
@@ -33,6 +34,9 @@ let package = Package(
             pkgConfig: "libmariadb",
             providers: [.apt(["default-libmysqlclient-dev"])]
         ),
+
+        // libcurl (Debian: libcurl4-openssl-dev), for the webhook and email alert channels.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // glibc calls Swift's Glibc module hides (pipe2, posix_spawn's chdir and closefrom).
         .target(name: "CSundialSystem"),
@@ -97,6 +101,19 @@ let package = Package(
             ]
         ),
 
+        // Alert delivery: the settings file, the webhook, email and command channels, and the
+        // dispatcher that claims stored alerts and delivers them.
+        .target(
+            name: "SundialAlerts",
+            dependencies: [
+                "CCurl",
+                "SundialCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // Operations over HTTP: Prometheus metrics and health probes, one Hummingbird server.
         .target(
             name: "SundialOperations",
@@ -135,6 +152,7 @@ let package = Package(
                 "SundialExecutor",
                 "SundialMySQLStore",
                 "SundialOperations",
+                "SundialAlerts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -195,7 +213,7 @@ let package = Package(
             name: "SundialExecutorTests",
             dependencies: [
                 "SundialCore", "SundialActions", "SundialExecutor", "SundialSchedule", "SundialMySQL",
-                "SundialMySQLStore", "SundialMemoryStore", "SundialTesting",
+                "SundialMySQLStore", "SundialMemoryStore", "SundialTesting", "SundialAlerts",
             ]
         ),
         // The store conformance suite, run against the in-memory store and a real MariaDB.
@@ -204,6 +222,11 @@ let package = Package(
             dependencies: ["SundialCore", "SundialMySQLStore", "SundialMemoryStore", "SundialTesting"]
         ),
         .testTarget(name: "SundialCoreTests", dependencies: ["SundialCore", "SundialSchedule"]),
+        // The alert channels against real receivers (a local HTTP server, a STARTTLS mail server).
+        .testTarget(
+            name: "SundialAlertsTests",
+            dependencies: ["SundialAlerts", "SundialCore", "SundialMemoryStore", "SundialTesting"]
+        ),
         .testTarget(name: "SundialSimulationTests", dependencies: ["SundialSimulation"]),
         .testTarget(
             name: "SundialOperationsTests",

@@ -118,7 +118,7 @@ extension InMemoryStore: ClaimStore {
     }
 
     public func record(_ batch: RunBatch) throws(StoreError) {
-        try call(.record) { state, _ in
+        try call(.record) { state, now in
             let ended = Set(batch.finished.map(\.run.key))
             for run in batch.started where !ended.contains(run.key) { Self.upsert(run, into: &state) }
             for finished in batch.finished {
@@ -127,9 +127,16 @@ extension InMemoryStore: ClaimStore {
                     $0.record.status == .running && $0.record.token == run.token
                 }
                 Self.upsert(run, into: &state)
+                // A late result (the run already ended, by recovery say) raises nothing.
+                guard wasRunning != false else { continue }
                 if run.concurrent && wasRunning == true {
                     state.update(run.taskID) { $0.running = max(0, $0.running - 1) }
                 }
+                if let failing = finished.failing { state.update(run.taskID) { $0.failing = failing } }
+                if run.status == .succeeded, run.concurrent {
+                    state.update(run.taskID) { $0.lastSuccessAt = run.finishedAt }
+                }
+                Self.raise(finished.alerts, into: &state, now: now)
             }
             for finish in batch.finished.compactMap(\.row) {
                 guard let row = state.tasks[finish.claim.taskID], row.claimToken == finish.claim.token else { continue }
@@ -144,6 +151,7 @@ extension InMemoryStore: ClaimStore {
                     $0.attempt = change.attempt
                     $0.error = change.error
                     $0.lastDuration = change.lastDuration
+                    if let succeeded = finish.succeededAt { $0.lastSuccessAt = succeeded }
                     $0.free()
                 }
             }

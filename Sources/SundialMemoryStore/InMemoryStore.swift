@@ -46,6 +46,13 @@ public final class InMemoryStore: Sendable {
         var nextVersion: Int64 = 1
         var pruneCursor: Int64 = 0
         var ageCursor: Int64 = 0
+        var alerts: [Int64: Alert] = [:]
+        var nextAlertID: Int64 = 1
+        /// When each event, subject and channel last raised an alert.
+        var raised: [String: Date] = [:]
+        /// Holders' claims on alerts: until when.
+        var alertClaims: [Int64: Date] = [:]
+        var alertDue: [Int64: Date] = [:]
 
         /// Every change to a row gets a new version, as `updated_at` does in MySQL.
         mutating func update(_ id: Int64, _ change: (inout TaskRow) -> Void) {

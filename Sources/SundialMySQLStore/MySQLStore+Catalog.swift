@@ -8,9 +8,9 @@ extension MySQLStore: TaskCatalog {
             let id = try database.execute(
                 """
                 INSERT INTO cron (name, action, payload, schedule, timezone, next_run, fire_at, status, error, max_attempts, \
-                backoff_seconds, timeout_seconds, max_concurrency, misfire_policy, delivery, tags) \
+                backoff_seconds, timeout_seconds, max_concurrency, misfire_policy, delivery, tags, alerts, alert_late_seconds, metrics) \
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 1), COALESCE(?, 10), COALESCE(?, 3600), COALESCE(?, 1), \
-                COALESCE(?, 'run_once'), COALESCE(?, 'at_least_once'), ?)
+                COALESCE(?, 'run_once'), COALESCE(?, 'at_least_once'), ?, ?, ?, ?)
                 """,
                 [
                     .string(task.name), .string(task.action), .init(task.payload), .init(task.schedule),
@@ -18,6 +18,7 @@ extension MySQLStore: TaskCatalog {
                     .init(plan.error), .init(task.maxAttempts), task.backoffSeconds.map { .double($0) } ?? .null,
                     task.timeoutSeconds.map { .double($0) } ?? .null, .init(task.maxConcurrency),
                     .init(task.misfirePolicy?.rawValue), .init(task.delivery?.rawValue), .init(task.tags),
+                    .init(task.alerts), task.alertLateSeconds.map { .double($0) } ?? .null, .int(task.metrics ? 1 : 0),
                 ]
             ).lastInsertID
             guard let row = try fetch("id = ?", [.int(Int64(id))]) else {

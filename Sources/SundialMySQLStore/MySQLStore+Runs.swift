@@ -18,10 +18,13 @@ extension MySQLStore {
         let runs = batch.started.filter { !ended.contains($0.key) } + batch.finished.map(\.run)
         let concurrentEnds = batch.finished.map(\.run).filter(\.concurrent)
         let rowFinishes = batch.finished.compactMap(\.row)
+        // Few runs mean anything for alerts (failures, recoveries): only those are read first.
+        let eventful = batch.finished.filter { !$0.events.isEmpty || !$0.alerts.isEmpty }
         try mapped {
             try database.transaction { c in
                 // Locks in the order recovery takes them: runs first, then rows.
                 let counted = try runsStillRunning(concurrentEnds, on: c)
+                let meaningful = try resultsThatApply(eventful, on: c)
                 let large = runs.filter { ($0.output?.utf8.count ?? 0) > Self.largeOutput }
                 let small = runs.filter { ($0.output?.utf8.count ?? 0) <= Self.largeOutput }
                 // As many per statement as keeps the outputs within a few MiB.
@@ -33,10 +36,36 @@ extension MySQLStore {
                 for run in counted {
                     // Once per run: only a run that was still `running` is counted down.
                     try c.execute(
-                        "UPDATE cron SET running = running - 1 WHERE id = ? AND running > 0", [.int(run.taskID)])
+                        "UPDATE cron SET running = GREATEST(running, 1) - 1, last_success_at = COALESCE(?, last_success_at) WHERE id = ?",
+                        [.init(run.status == .succeeded ? run.finishedAt : nil), .int(run.taskID)])
                 }
                 try finishRows(rowFinishes, on: c)
+                for finished in meaningful {
+                    if let failing = finished.failing {
+                        try c.execute(
+                            "UPDATE cron SET failing = ? WHERE id = ?",
+                            [.int(failing ? 1 : 0), .int(finished.run.taskID)])
+                    }
+                    try raise(finished.alerts, on: c)
+                }
             }
+        }
+    }
+
+    /// Of `finished`, the results that end their run now: the run is not on record yet, or still
+    /// `running` under the same token (a late result, after recovery ended the run, raises nothing).
+    private func resultsThatApply(_ finished: [FinishedRun], on c: MySQLConnection) throws -> [FinishedRun] {
+        try finished.filter { result in
+            let run = result.run
+            guard
+                let stored = try c.query(
+                    "SELECT status, task_id FROM cron_run WHERE cron_id = ? AND scheduled_for = ? AND attempt = ? FOR UPDATE",
+                    [.int(run.taskID), .date(run.scheduledFor), .int(Int64(run.attempt))]
+                ).first
+            else { return true }
+            return stored["status"].string == RunStatus.running.rawValue
+                && stored["task_id"].int.map(Int64.init)
+                    == run.token.rawValue
         }
     }
 
@@ -114,18 +143,18 @@ extension MySQLStore {
             guard let finish = byID[row.id], row.claimToken == finish.claim.token else { continue }
             let change = FinishRule.resolve(current: row, finish: finish)
             try c.execute(
-                "UPDATE cron SET status = ?, next_run = ?, fire_at = ?, attempt = ?, error = ?, last_duration = ?, task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?",
+                "UPDATE cron SET status = ?, next_run = ?, fire_at = ?, attempt = ?, error = ?, last_duration = ?, last_success_at = COALESCE(?, last_success_at), task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?",
                 [
                     .string(change.status.rawValue), .init(change.nextRun), .init(change.fireAt),
                     .int(Int64(change.attempt)), .init(change.error.map(StoredText.error)), .init(change.lastDuration),
-                    .int(row.id), .init(finish.claim.token),
+                    .init(finish.succeededAt), .int(row.id), .init(finish.claim.token),
                 ])
         }
     }
 
     private func finishValues(_ finishes: ArraySlice<RowFinish>, fence: ClaimFence, homogeneous: Bool) -> [MySQLValue] {
         var values: [MySQLValue] = []
-        values.reserveCapacity(finishes.count * (homogeneous ? 3 : 13) + 7)
+        values.reserveCapacity(finishes.count * (homogeneous ? 5 : 15) + 7)
         func column(_ value: (RowFinish) -> MySQLValue) {
             if homogeneous {
                 values.append(value(finishes.first!))
@@ -140,6 +169,7 @@ extension MySQLStore {
         column { .init($0.plan.error.map(StoredText.error)) }
         // Each run's own duration, whatever the plan.
         for f in finishes { values += [.int(f.claim.taskID), .init(f.duration)] }
+        for f in finishes { values += [.int(f.claim.taskID), .init(f.succeededAt)] }
         values += [.init(fence.token), .date(fence.version.date)]
         for f in finishes { values.append(.int(f.claim.taskID)) }
         return values
@@ -162,14 +192,15 @@ extension MySQLStore {
 extension MySQLStoreSQL {
     /// Finishes `count` rows of one claim, untouched since it: each takes its plan only while it
     /// still carries the claim's token and `updated_at` (parameters: the plan's five columns, as
-    /// values when `homogeneous`, else as `CASE id` lists; the durations by id; token, version;
-    /// the ids). One range of the claim index, no temporary table.
+    /// values when `homogeneous`, else as `CASE id` lists; the durations by id; the success times
+    /// by id; token, version; the ids). One range of the claim index, no temporary table.
     static func finishClaimed(count: Int, homogeneous: Bool) -> String {
         let whens = String(repeating: " WHEN ? THEN ?", count: count)
         let value = homogeneous ? "?" : "CASE id\(whens) END"
         return """
             UPDATE cron SET status = \(value), next_run = \(value), fire_at = \(value), attempt = \(value), \
             error = \(value), last_duration = COALESCE(CASE id\(whens) END, last_duration), \
+            last_success_at = COALESCE(CASE id\(whens) END, last_success_at), \
             task_id = NULL, claimed_by = NULL, claimed_at = NULL \
             WHERE task_id = ? AND updated_at = ? AND id IN \(InList.placeholders(count))
             """

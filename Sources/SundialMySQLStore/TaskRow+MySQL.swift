@@ -5,7 +5,7 @@ import SundialMySQL
 extension TaskRow {
     /// The columns `init(mysql:)` reads, for SELECT lists.
     static let columns =
-        "id, name, action, payload, schedule, timezone, next_run, fire_at, attempt, task_id, claimed_by, status, error, max_attempts, backoff_seconds, backoff_max_seconds, timeout_seconds, max_concurrency, misfire_policy, misfire_limit, delivery, tags, running, last_duration, updated_at"
+        "id, name, action, payload, schedule, timezone, next_run, fire_at, attempt, task_id, claimed_by, status, error, max_attempts, backoff_seconds, backoff_max_seconds, timeout_seconds, max_concurrency, misfire_policy, misfire_limit, delivery, tags, running, last_duration, alerts, alert_late_seconds, metrics, failing, last_success_at, updated_at"
 
     /// Reads a row whatever its columns hold: values out of range are read as something safe
     /// (`TaskDefinitions` reports what is wrong with the rest).
@@ -32,6 +32,11 @@ extension TaskRow {
         tags = row["tags"].string
         running = max(0, row["running"].int ?? 0)
         lastDuration = row["last_duration"].double
+        alerts = row["alerts"].string
+        alertLateSeconds = row["alert_late_seconds"].double
+        metrics = (row["metrics"].int ?? 0) != 0
+        failing = (row["failing"].int ?? 0) != 0
+        lastSuccessAt = row["last_success_at"].date
         version = row["updated_at"].date.map { RowVersion(Int64(($0.timeIntervalSince1970 * 1_000_000).rounded())) }
     }
 

@@ -5,6 +5,7 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 import SundialActions
+import SundialAlerts
 import SundialCore
 import SundialExecutor
 import SundialOperations
@@ -59,10 +60,15 @@ struct ExecutorCommand: AsyncParsableCommand {
             "Where /metrics, /livez, /healthz and /readyz listen, HOST:PORT or off. (env: SUNDIAL_LISTEN; default 127.0.0.1:9464)"
     )
     var listen: String?
+    @Option(
+        help: "The alert settings file (JSON: channels, defaults, late_seconds). (env: SUNDIAL_ALERTS; default: none)")
+    var alerts: String?
 
     func run() async throws {
         let logger = try logging.makeLogger(label: "sundial.executor")
-        let settings = try loadSettings()
+        var settings = try loadSettings()
+        let alertSettings = try loadAlertSettings()
+        settings.alerting = alertSettings.routing
         let operations: OperationsServer.Configuration?
         do {
             operations = try OperationsServer.Configuration(
@@ -82,13 +88,21 @@ struct ExecutorCommand: AsyncParsableCommand {
         let executor = Executor(
             store: store, configuration: settings, handlers: HandlerRegistry(liveness: liveness), liveness: liveness,
             logger: logger)
+        // Every executor delivers alerts, whoever raised them; with no channels it has nothing to do.
+        let dispatcher = AlertDispatcher(
+            store: store, settings: alertSettings, executorID: executor.identity.id,
+            logger: logger)
 
         // SIGHUP: read the settings again; running tasks are not touched.
         signal(SIGHUP, SIG_IGN)
         let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         reload.setEventHandler {
             do {
-                executor.reload(try self.loadSettings())
+                var settings = try self.loadSettings()
+                let alerts = try self.loadAlertSettings()
+                settings.alerting = alerts.routing
+                executor.reload(settings)
+                dispatcher.update(alerts)
             } catch {
                 logger.error("reload failed; keeping the current settings", metadata: ["error": "\(error)"])
             }
@@ -104,6 +118,7 @@ struct ExecutorCommand: AsyncParsableCommand {
                 logger: logger)
             services.append(.init(service: server))
         }
+        services.append(.init(service: AlertService(dispatcher: dispatcher)))
         services.append(.init(service: ExecutorService(executor: executor)))
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -114,6 +129,17 @@ struct ExecutorCommand: AsyncParsableCommand {
         }
         reload.cancel()
         store.close()
+    }
+
+    /// The alert settings file named by the flag, the --config file or SUNDIAL_ALERTS; none: no alerts.
+    func loadAlertSettings() throws -> AlertSettings {
+        let file = try SettingsFile.read(config ?? Environment.value("SUNDIAL_CONFIG"))
+        guard let path = alerts ?? file["alerts"] ?? Environment.value("SUNDIAL_ALERTS") else { return AlertSettings() }
+        do {
+            return try AlertSettings.load(path: path)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     /// Flags, then the --config file, then the environment, then defaults.

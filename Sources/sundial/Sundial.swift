@@ -21,7 +21,7 @@ struct Sundial: AsyncParsableCommand {
             Jobs live in one `cron` table. Any number of `sundial executor` processes claim the rows \
             that are due and run them. Configuration comes from flags and SUNDIAL_* environment variables.
             """,
-        subcommands: [ExecutorCommand.self, TaskCommand.self, MigrateCommand.self, CronCommand.self]
+        subcommands: [ExecutorCommand.self, TaskCommand.self, AlertCommand.self, MigrateCommand.self, CronCommand.self]
     )
 }
 

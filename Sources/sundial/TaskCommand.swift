@@ -18,6 +18,18 @@ struct TaskCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var logging: LoggingOptions
 
+        /// The store itself, for reads the admin does not cover.
+        func withStore<T>(_ body: (any SundialStore) throws -> T) throws -> T {
+            let logger = try logging.makeLogger(label: "sundial.task")
+            let store = try database.openStore(logger: logger)
+            defer { store.close() }
+            do {
+                return try body(store)
+            } catch let error as StoreError {
+                throw CommandFailure(error.description)
+            }
+        }
+
         func withAdmin<T>(_ body: (TaskAdmin) throws -> T) throws -> T {
             let logger = try logging.makeLogger(label: "sundial.task")
             let store = try database.openStore(logger: logger)
@@ -49,6 +61,10 @@ struct TaskCommand: ParsableCommand {
         @Option(help: "run_once, skip or run_all (default run_once).") var misfire: String?
         @Option(help: "at_least_once or at_most_once (default at_least_once).") var delivery: String?
         @Option(help: "Only executors with one of these tags (comma-separated).") var tags: String?
+        @Option(help: "Alert channels for this task besides the defaults (comma-separated names).") var alerts: String?
+        @Option(help: "Seconds after its time a fire not started is `missed` (default: the settings').")
+        var alertLate: Double?
+        @Flag(help: "Give the task series of its own in /metrics (sundial_task_*{task}).") var metrics = false
 
         func run() throws {
             var task = NewTask(name: name, action: action)
@@ -60,6 +76,14 @@ struct TaskCommand: ParsableCommand {
             task.timeoutSeconds = timeout
             task.maxConcurrency = maxConcurrency
             task.tags = tags
+            task.alerts = alerts
+            if let alertLate {
+                guard alertLate.isFinite, alertLate >= 0 else {
+                    throw ValidationError("--alert-late must be 0 or more")
+                }
+                task.alertLateSeconds = alertLate
+            }
+            task.metrics = metrics
             if let misfire {
                 guard let policy = TaskRow.MisfirePolicy(rawValue: misfire) else {
                     throw ValidationError("--misfire must be run_once, skip or run_all")

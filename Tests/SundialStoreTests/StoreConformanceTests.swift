@@ -516,6 +516,8 @@ struct StoreUnderTest {
                 case "status": row.status = TaskStatus(rawValue: value)!
                 case "schedule": row.schedule = value
                 case "attempt": row.attempt = Int(value)!
+                case "metrics": row.metrics = value == "1"
+                case "alerts": row.alerts = value
                 default: Issue.record("no such column in the test: \(column)")
                 }
             }
@@ -551,7 +553,8 @@ struct StoreUnderTest {
         return FinishedRun(
             run: run,
             row: RowFinish(
-                claim: Claim(taskID: row.id, token: token), plan: plan, claimed: ClaimedState(row), duration: 0.25))
+                claim: Claim(taskID: row.id, token: token), plan: plan, claimed: ClaimedState(row), duration: 0.25,
+                succeededAt: status == .succeeded ? run.finishedAt : nil))
     }
 }
 

@@ -23,9 +23,11 @@ public struct AttemptResult: Sendable, Equatable {
     ///   - run: the attempt's record as started (its output and exit code filled in by the caller).
     ///   - cancelled: why the executor cut it short, if it did.
     ///   - took: seconds it ran, for `last_duration`.
+    ///   - alerting: the channels its events go to (`FinishedRun.alerts`).
     public init(
         row: TaskRow, schedule: Schedule?, run: RunRecord, end: AttemptEnd,
-        cancelled: ExecutorMachine.CancelReason?, took: Double, now: Date, jitter: Double
+        cancelled: ExecutorMachine.CancelReason?, took: Double, now: Date, jitter: Double,
+        alerting: AlertRouting = AlertRouting()
     ) {
         let planner = FirePlanner(row: row, schedule: schedule)
         var record = run
@@ -64,15 +66,38 @@ public struct AttemptResult: Sendable, Equatable {
             }
         }
         let claim = Claim(taskID: row.id, token: run.token)
+        let events = Self.events(
+            row: row, run: record, plan: plan, killedOnRequest: !interrupted && record.status == .killed)
         if run.concurrent {
             if let retry = Self.retry(plan, of: record) { record.retryAt = retry }
-            finished = FinishedRun(run: record, row: nil)
+            finished = FinishedRun(run: record, row: nil, events: events)
         } else {
             finished = FinishedRun(
                 run: record,
-                row: RowFinish(claim: claim, plan: plan, claimed: ClaimedState(row), duration: interrupted ? nil : took)
-            )
+                row: RowFinish(
+                    claim: claim, plan: plan, claimed: ClaimedState(row), duration: interrupted ? nil : took,
+                    succeededAt: record.status == .succeeded ? now : nil),
+                events: events)
         }
+        if !events.isEmpty { finished.alerts = alerting.drafts(for: finished, task: row) }
+    }
+
+    /// What an attempt that ended as `run` (its final status set) with `plan` next means for
+    /// alerts: `timed_out` for every timed-out attempt; when no attempt of the fire follows,
+    /// `dead` (the row is dead) or `failed` (it moves on; not when someone killed it); a
+    /// success of a failing task is `recovered`.
+    public static func events(row: TaskRow, run: RunRecord, plan: FirePlanner.Plan, killedOnRequest: Bool)
+        -> [AlertEvent]
+    {
+        if run.status == .succeeded { return row.failing ? [.recovered] : [] }
+        var events: [AlertEvent] = run.status == .timedOut ? [.timedOut] : []
+        let retried = plan.status == .active && plan.fireAt == run.scheduledFor && plan.attempt > run.attempt
+        if plan.status == .dead {
+            events.append(.dead)
+        } else if !retried && !killedOnRequest {
+            events.append(.failed)
+        }
+        return events
     }
 
     /// When `plan` runs `run`'s fire again (its next attempt), as a concurrent run's retry.

@@ -9,9 +9,14 @@ public struct RowFinish: Sendable, Equatable {
     public var claimed: ClaimedState
     /// Seconds the attempt ran, when it ran to an end (not when it was interrupted).
     public var duration: Double?
+    /// When the attempt succeeded (`last_success_at`); nil when it did not.
+    public var succeededAt: Date?
 
-    public init(claim: Claim, plan: FirePlanner.Plan, claimed: ClaimedState, duration: Double? = nil) {
+    public init(
+        claim: Claim, plan: FirePlanner.Plan, claimed: ClaimedState, duration: Double? = nil, succeededAt: Date? = nil
+    ) {
         (self.claim, self.plan, self.claimed, self.duration) = (claim, plan, claimed, duration)
+        self.succeededAt = succeededAt
     }
 }
 
@@ -52,9 +57,24 @@ public struct RunBatch: Sendable, Equatable {
 public struct FinishedRun: Sendable, Equatable {
     public var run: RunRecord
     public var row: RowFinish?
+    /// What the attempt means for alerts (`failed`, `dead`, `timed_out`, `recovered`): the store
+    /// keeps the task's `failing` flag from them, whether or not any channel takes them.
+    public var events: [AlertEvent]
+    /// The alerts to raise with it, one per channel, in the same transaction.
+    public var alerts: [AlertDraft]
 
-    public init(run: RunRecord, row: RowFinish?) {
+    public init(run: RunRecord, row: RowFinish?, events: [AlertEvent] = [], alerts: [AlertDraft] = []) {
         self.run = run
         self.row = row
+        self.events = events
+        self.alerts = alerts
+    }
+
+    /// The task's `failing` flag after this run: set, cleared (`recovered`), or left as it is
+    /// (nil: most runs write nothing more).
+    public var failing: Bool? {
+        if events.contains(where: \.marksFailing) { return true }
+        if events.contains(.recovered) { return false }
+        return nil
     }
 }

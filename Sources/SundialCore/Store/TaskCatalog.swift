@@ -64,6 +64,11 @@ public struct NewTask: Sendable, Equatable {
     public var misfirePolicy: TaskRow.MisfirePolicy?
     public var delivery: TaskRow.Delivery?
     public var tags: String?
+    /// Alert channels besides the defaults (comma-separated).
+    public var alerts: String?
+    public var alertLateSeconds: Double?
+    /// Series of its own in the metrics.
+    public var metrics = false
 
     public init(name: String, action: String) {
         self.name = name
@@ -81,6 +86,9 @@ public struct NewTask: Sendable, Equatable {
         if let misfirePolicy { row.misfirePolicy = misfirePolicy }
         if let delivery { row.delivery = delivery }
         row.tags = tags
+        row.alerts = alerts
+        row.alertLateSeconds = alertLateSeconds
+        row.metrics = metrics
         return row
     }
 }

@@ -39,6 +39,16 @@ public struct TaskRow: Sendable, Equatable {
     public var running: Int
     /// Seconds the last finished attempt ran; nil before the first.
     public var lastDuration: Double?
+    /// Alert channels this task's events go to besides the defaults (comma-separated names).
+    public var alerts: String?
+    /// A fire not started this many seconds after its time is `missed`; nil: the default.
+    public var alertLateSeconds: Double?
+    /// The task has series of its own in the metrics.
+    public var metrics = false
+    /// A fire's last attempt failed and no run has succeeded since (for `recovered`).
+    public var failing = false
+    /// When a run last succeeded (store time).
+    public var lastSuccessAt: Date?
     /// Changes whenever anything changes the row (MySQL: `updated_at`, kept by the server), so a
     /// finishing run can tell that someone edited the row since it was claimed.
     public var version: RowVersion?

@@ -632,7 +632,8 @@ public final class Executor: @unchecked Sendable {
 
         let result = AttemptResult(
             row: item.row, schedule: definition.schedule, run: record, end: end, cancelled: cancelled,
-            took: took.timeInterval, now: clock.now, jitter: Double.random(in: 0...1))
+            took: took.timeInterval, now: clock.now, jitter: Double.random(in: 0...1),
+            alerting: currentSettings.alerting)
         recorder.runFinished(result.finished)
         let finished = result.finished
         if finished.row?.plan.misfired == true { metrics.misfired(policy: item.row.misfirePolicy) }
@@ -780,13 +781,14 @@ public final class Executor: @unchecked Sendable {
         }
         releaseOverdue(settings)
         takeDueRetries(settings)
-        housekeeper.recoverExpired()
+        housekeeper.recoverExpired(alerting: settings.alerting)
         housekeeper.scheduleNewRows()
         pruneHistory(settings)
         sampleFleet()
     }
 
-    /// The registry and the backlog for the metrics, every few seconds (two indexed reads).
+    /// The registry, the backlog and the opted-in tasks for the metrics, and fires gone late, every
+    /// few seconds (indexed reads).
     private func sampleFleet() {
         let now = ContinuousClock.now
         state.lock()
@@ -796,9 +798,11 @@ public final class Executor: @unchecked Sendable {
         guard due else { return }
         do {
             metrics.fleet(executors: try store.executors(), dueBacklog: try store.dueBacklog(cap: 100_000))
+            metrics.tasks(try store.taskSeries(limit: ExecutorMetrics.taskSeriesLimit))
         } catch {
             logger.debug("could not sample the fleet for the metrics", metadata: ["error": "\(error)"])
         }
+        housekeeper.checkLateFires(currentSettings.alerting)
     }
 
     /// The local half, on its own thread and never blocked by the store: fence this executor
@@ -880,7 +884,7 @@ public final class Executor: @unchecked Sendable {
             let result = AttemptResult(
                 row: start.item.row, schedule: start.schedule, run: start.record,
                 end: .interrupted("its start could not be confirmed; not run"), cancelled: nil, took: 0,
-                now: clock.now, jitter: Double.random(in: 0...1))
+                now: clock.now, jitter: Double.random(in: 0...1), alerting: currentSettings.alerting)
             recorder.runFinished(result.finished)
         }
         guard !settled.isEmpty else { return }
@@ -926,7 +930,7 @@ public final class Executor: @unchecked Sendable {
         state.unlock()
         // A backlog (a busy table, or retention just switched on) is worked off at every
         // heartbeat, 10,000 runs each, until it is gone.
-        if due && housekeeper.pruneHistory(settings.retention) {
+        if due && housekeeper.pruneHistory(settings.retention, alertsOlderThan: settings.alertRetention) {
             state.lock()
             lastRetention = nil
             state.unlock()

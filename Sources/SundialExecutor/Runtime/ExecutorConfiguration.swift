@@ -28,6 +28,11 @@ public struct ExecutorConfiguration: Sendable, Equatable {
     public var tags: [String] = []
     /// How much run history and how many stopped executors' rows to keep.
     public var retention = RetentionPolicy()
+    /// Where alerts go: channels by name and the events each takes, the defaults, when a fire is
+    /// missed, the deduplication window. Empty: no alerts are raised.
+    public var alerting = AlertRouting()
+    /// Delivered and given-up alerts are kept this long.
+    public var alertRetention: Duration = .seconds(30 * 86_400)
 
     public init() {}
 

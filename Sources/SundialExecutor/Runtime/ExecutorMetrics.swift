@@ -28,7 +28,33 @@ final class ExecutorMetrics: Sendable {
     private struct Handles {
         var runs: [RunKind: Counter] = [:]
         var durations: [String: CoreMetrics.Timer] = [:]
+        /// The opted-in tasks' series, by task name.
+        var tasks: [String: TaskGauges] = [:]
     }
+
+    /// `sundial_task_*{task}` of one task that asked for them (`cron.metrics`).
+    private struct TaskGauges {
+        var lastSuccess: Gauge
+        var nextFire: Gauge
+        var running: Gauge
+
+        init(task: String, factory: any MetricsFactory) {
+            let label = [("task", task)]
+            lastSuccess = Gauge(
+                label: "sundial_task_last_success_timestamp_seconds", dimensions: label, factory: factory)
+            nextFire = Gauge(label: "sundial_task_next_fire_timestamp_seconds", dimensions: label, factory: factory)
+            running = Gauge(label: "sundial_task_running", dimensions: label, factory: factory)
+        }
+
+        func destroy() {
+            lastSuccess.destroy()
+            nextFire.destroy()
+            running.destroy()
+        }
+    }
+
+    /// Most tasks with series of their own (the label set stays bounded even if many opt in).
+    static let taskSeriesLimit = 1_000
 
     private let factory: any MetricsFactory
     private let pending = Mutex(Pending())
@@ -112,6 +138,26 @@ final class ExecutorMetrics: Sendable {
         dueBacklog.record(due)
     }
 
+    /// The series of the tasks that asked for them; a task that no longer does (or is gone)
+    /// loses its series. A time not known yet (never succeeded, no next fire) reads 0.
+    func tasks(_ series: [TaskSeries]) {
+        handles.withLock { handles in
+            var gone = handles.tasks
+            for task in series {
+                gone[task.name] = nil
+                let gauges = handles.tasks[task.name] ?? TaskGauges(task: task.name, factory: factory)
+                handles.tasks[task.name] = gauges
+                gauges.lastSuccess.record(task.lastSuccess?.timeIntervalSince1970 ?? 0)
+                gauges.nextFire.record(task.nextFire?.timeIntervalSince1970 ?? 0)
+                gauges.running.record(task.running)
+            }
+            for (name, gauges) in gone {
+                gauges.destroy()
+                handles.tasks[name] = nil
+            }
+        }
+    }
+
     /// Hands what happened since the last flush to the metrics system.
     func flush() {
         let happened = pending.withLock { current in
@@ -148,9 +194,4 @@ final class ExecutorMetrics: Sendable {
         guard seconds.isFinite else { return 0 }
         return Int64(min(max(seconds, 0), 1e9) * 1e9)
     }
-}
-
-/// The version `sundial --version` prints and `sundial_build_info` carries.
-public enum SundialVersion {
-    public static let current = "0.1.0"
 }

@@ -32,7 +32,8 @@ public struct Housekeeper: Sendable {
     /// Recovers the work of every executor whose lease has ended, by the store's clock and that
     /// executor's own lease.
     /// Each holder on its own: one whose recovery fails does not hold up the others.
-    public func recoverExpired() {
+    /// An executor found dead raises `executor_dead` through `alerting`.
+    public func recoverExpired(alerting: AlertRouting = AlertRouting()) {
         let holders: [String]
         do {
             holders = try store.expiredHolders()
@@ -45,6 +46,14 @@ public struct Housekeeper: Sendable {
                 let report = try store.recover(
                     executor: holder, reason: "executor \(holder) lost its lease", self: false,
                     plan: interruptionPlan)
+                if report.recovered {
+                    raise(
+                        alerting.fleetDrafts(
+                            .executorDead, subject: "executor:\(holder)",
+                            summary: "executor \(holder) stopped renewing its lease; its work was taken over",
+                            detail: "runs lost: \(report.lostRuns), rows freed: \(report.freedRows)",
+                            raisedBy: executorID))
+                }
                 if report.recovered && (report.lostRuns > 0 || report.freedRows > 0) {
                     logger.warning(
                         "recovered the work of an executor whose lease ended",
@@ -56,6 +65,71 @@ public struct Housekeeper: Sendable {
                 logger.warning(
                     "recovery failed; trying again next time", metadata: ["from": "\(holder)", "error": "\(error)"])
             }
+        }
+    }
+
+    /// Raises `missed` for fires not started within their late threshold, and
+    /// `no_executor_for_action` when no live executor could run them: looked at by every executor,
+    /// whatever its tags and actions, so a fire is reported even when all that could run it are
+    /// down. Reads the `limit` most overdue free rows (by index) and the registry.
+    public func checkLateFires(_ alerting: AlertRouting, limit: Int = 500) {
+        guard !alerting.isEmpty else { return }
+        do {
+            let overdue = try store.overdueFires(lateBy: min(alerting.lateAfter, .seconds(1)), limit: limit)
+                .filter { $0.late >= alerting.lateAfter(for: $0.row) }
+            guard !overdue.isEmpty else { return }
+            let now = try store.now()
+            let live = try store.executors().filter {
+                ($0.state == .running || $0.state == .stopping) && $0.leaseExpiresAt >= now
+            }
+            var drafts: [AlertDraft] = []
+            for fire in overdue {
+                let row = fire.row
+                let seconds = Int(fire.late.timeInterval.rounded(.down))
+                let due = row.nextRun.map { ISO8601DateFormatter().string(from: $0) } ?? "now"
+                let able = live.filter { $0.actions.contains(row.action) && Self.tagsMatch(row.tags, $0.tags) }
+                let why =
+                    able.isEmpty
+                    ? "no live executor runs action \(row.action)\(row.tags.map { " with tags \($0)" } ?? "")"
+                    : "\(able.count) live executor(s) could run it; they may be busy or behind"
+                drafts += alerting.drafts(
+                    .missed, task: row,
+                    run: row.fireAt.map { RunKey(task: row.id, scheduled: $0, attempt: row.attempt) },
+                    summary: "\(row.name) has not started: it was due at \(due), \(seconds) s ago", detail: why,
+                    raisedBy: executorID)
+                if able.isEmpty {
+                    let placement = row.tags.map { " tags:\($0)" } ?? ""
+                    drafts += alerting.fleetDrafts(
+                        .noExecutorForAction, subject: "action:\(row.action)\(placement)",
+                        summary:
+                            "no live executor runs action \(row.action)\(row.tags.map { " with tags \($0)" } ?? ""); \(row.name) and others like it wait",
+                        detail: "live executors: \(live.map(\.id).joined(separator: ", "))", raisedBy: executorID)
+                }
+            }
+            raise(drafts)
+        } catch {
+            logger.warning("could not look for late fires", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// FIND_IN_SET's rule, as the claim applies it: no tags, or one of the executor's.
+    static func tagsMatch(_ rowTags: String?, _ executorTags: [String]) -> Bool {
+        let tags = AlertRouting.names(in: rowTags)
+        return tags.isEmpty || tags.contains { executorTags.contains($0) }
+    }
+
+    /// Raises alerts; a failure is logged (the next heartbeat looks again).
+    public func raise(_ drafts: [AlertDraft]) {
+        guard !drafts.isEmpty else { return }
+        do {
+            let written = try store.raise(drafts)
+            if written > 0 {
+                logger.notice(
+                    "raised alerts",
+                    metadata: ["count": "\(written)", "events": "\(Set(drafts.map(\.event.rawValue)).sorted())"])
+            }
+        } catch {
+            logger.warning("could not raise alerts", metadata: ["error": "\(error)"])
         }
     }
 
@@ -82,8 +156,15 @@ public struct Housekeeper: Sendable {
     /// Deletes old runs and long-stopped executors' rows, in small batches, a bounded number per
     /// call. Returns true when every batch deleted something: more may be waiting (call again soon).
     @discardableResult
-    public func pruneHistory(_ policy: RetentionPolicy, batches: Int = 10) -> Bool {
+    public func pruneHistory(
+        _ policy: RetentionPolicy, alertsOlderThan alertAge: Duration? = nil, batches: Int = 10
+    ) -> Bool {
         do {
+            if let alertAge {
+                let pruned = try store.pruneAlerts(
+                    before: store.now().addingTimeInterval(-alertAge.timeInterval), limit: 1_000)
+                if pruned > 0 { logger.info("pruned alerts", metadata: ["alerts": "\(pruned)"]) }
+            }
             var runs = 0
             var busy = 0
             for _ in 0..<batches {
