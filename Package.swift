@@ -130,7 +130,8 @@ let package = Package(
         .target(
             name: "SundialSimulation",
             dependencies: [
-                "SundialCore", "SundialActions", "SundialExecutor", "SundialMemoryStore", "SundialSchedule",
+                "SundialCore", "SundialActions", "SundialAlerts", "SundialExecutor", "SundialMemoryStore",
+                "SundialSchedule",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -18,6 +18,10 @@ public final class AlertDispatcher: @unchecked Sendable {
     public var batch = 10
     /// How often pending alerts are looked for when there were none.
     public var pollInterval: Duration = .seconds(1)
+    /// How long a failed delivery waits before its next attempt (by attempts made so far).
+    public var retryDelay: @Sendable (Int) -> Duration = { AlertDispatcher.backoff(afterAttempt: $0) }
+    /// How long a claim holds; nil: long enough for every claimed alert to time out in turn.
+    public var claimLease: Duration?
 
     private let condition = NSCondition()
     private var stopped = false
@@ -66,7 +70,7 @@ public final class AlertDispatcher: @unchecked Sendable {
         let token = ClaimToken.random()
         // Long enough for every claimed alert to time out in turn, with room to settle.
         let slowest = channels.values.map(\.settings.timeout).max() ?? .seconds(10)
-        let lease = slowest * batch + .seconds(30)
+        let lease = claimLease ?? slowest * batch + .seconds(30)
         let claimed: [Alert]
         do {
             claimed = try store.claimAlerts(by: executorID, token: token, lease: lease, limit: batch)
@@ -104,7 +108,7 @@ public final class AlertDispatcher: @unchecked Sendable {
             // Another executor may know the channel: leave it to them for a while, then give up.
             let error = "no channel named \(alert.draft.channel) in this executor's alert settings"
             logger.warning("cannot deliver an alert", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            return (false, error, alert.attempts < 10 ? Self.backoff(afterAttempt: alert.attempts) : nil)
+            return (false, error, alert.attempts < 10 ? retryDelay(alert.attempts) : nil)
         }
         do {
             try channel.deliver(AlertMessage(alert: alert, sentAt: Date()))
@@ -115,7 +119,7 @@ public final class AlertDispatcher: @unchecked Sendable {
             logger.warning(
                 retry ? "alert delivery failed; trying again later" : "alert delivery failed; giving up",
                 metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            return (false, error.description, retry ? Self.backoff(afterAttempt: alert.attempts) : nil)
+            return (false, error.description, retry ? retryDelay(alert.attempts) : nil)
         }
     }
 

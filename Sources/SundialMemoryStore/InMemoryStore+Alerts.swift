@@ -13,7 +13,10 @@ extension InMemoryStore: AlertStore {
         var written = 0
         for draft in drafts {
             let key = "\(draft.event.rawValue)|\(draft.subject)|\(draft.channel)"
-            if let last = state.raised[key], last > now.addingTimeInterval(-draft.dedupeWindow.timeInterval) {
+            // A window of zero keeps every alert, even when the clock has stepped back.
+            if draft.dedupeWindow > .zero, let last = state.raised[key],
+                last > now.addingTimeInterval(-draft.dedupeWindow.timeInterval)
+            {
                 continue
             }
             state.raised[key] = now

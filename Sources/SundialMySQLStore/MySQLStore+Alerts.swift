@@ -14,19 +14,7 @@ extension MySQLStore: AlertStore {
     @discardableResult
     func raise(_ drafts: [AlertDraft], on c: MySQLConnection) throws -> Int {
         var written = 0
-        for draft in drafts {
-            // 1: inserted; 2: an old one renewed; 0: raised within the window (dropped).
-            let fresh = try c.execute(
-                """
-                INSERT INTO alert_dedupe (event, subject, channel, raised_at) VALUES (?, ?, ?, NOW(6)) \
-                ON DUPLICATE KEY UPDATE raised_at = IF(raised_at <= NOW(6) - INTERVAL ? MICROSECOND, NOW(6), raised_at)
-                """,
-                [
-                    .string(draft.event.rawValue), .string(String(draft.subject.prefix(255))),
-                    .string(String(draft.channel.prefix(64))), .int(draft.dedupeWindow.microseconds),
-                ]
-            ).affectedRows
-            guard fresh > 0 else { continue }
+        for draft in drafts where try isFresh(draft, on: c) {
             let attempt: MySQLValue = draft.run.map { .int(Int64($0.attempt)) } ?? .null
             let values: [MySQLValue] = [
                 .string(draft.event.rawValue), .string(String(draft.subject.prefix(255))),
@@ -43,6 +31,23 @@ extension MySQLStore: AlertStore {
             written += 1
         }
         return written
+    }
+
+    /// Whether `draft` was not raised within its window; a window of zero keeps every alert (even
+    /// when the database's clock has stepped back).
+    private func isFresh(_ draft: AlertDraft, on c: MySQLConnection) throws -> Bool {
+        guard draft.dedupeWindow > .zero else { return true }
+        // 1: inserted; 2: an old one renewed; 0: raised within the window (dropped).
+        return try c.execute(
+            """
+            INSERT INTO alert_dedupe (event, subject, channel, raised_at) VALUES (?, ?, ?, NOW(6)) \
+            ON DUPLICATE KEY UPDATE raised_at = IF(raised_at <= NOW(6) - INTERVAL ? MICROSECOND, NOW(6), raised_at)
+            """,
+            [
+                .string(draft.event.rawValue), .string(String(draft.subject.prefix(255))),
+                .string(String(draft.channel.prefix(64))), .int(draft.dedupeWindow.microseconds),
+            ]
+        ).affectedRows > 0
     }
 
     public func claimAlerts(

@@ -1,5 +1,6 @@
 import Foundation
 import SundialActions
+import SundialAlerts
 import SundialCore
 import SundialExecutor
 import SundialSchedule
@@ -49,6 +50,8 @@ final class SimulatedExecutor {
     let lease: Duration
     var machine: ExecutorMachine
     let housekeeper: Housekeeper
+    /// Delivers alerts, as every executor does, through the simulation's channel.
+    let dispatcher: AlertDispatcher
     private(set) var alive = true
     private(set) var exited = false
     var frozenUntil: Duration?
@@ -75,6 +78,11 @@ final class SimulatedExecutor {
             settings: .init(lease: lease, shutdownGrace: world.settings.shutdownGrace), now: now)
         housekeeper = Housekeeper(
             store: world.store, definitions: world.definitions, executorID: id, logger: world.logger)
+        dispatcher = AlertDispatcher(
+            store: world.store, channels: [World.alertChannel: SimulatedChannel(world: world)], executorID: id,
+            logger: world.logger)
+        dispatcher.retryDelay = { _ in .milliseconds(500) }
+        dispatcher.claimLease = .seconds(2)
         clockOffset = world.databaseOffset
         (nextRenewal, nextHousekeeping, nextPoll, nextWatchdog) = (now, now, now, now)
         let registered = world.call(id) { try world.store.register(self.registration, lease: lease) }
@@ -325,7 +333,7 @@ final class SimulatedExecutor {
             if run.killedBySupervisor {
                 end = .interrupted("its supervisor lost the executor")
             } else if world.evidence.executions[run.evidence].completed {
-                end = .succeeded
+                end = world.failsThisTime(run.item.row.id) ? .failed("the simulated task failed") : .succeeded
             } else if let reason = run.cancelled {
                 switch reason {
                 case .killRequested: end = .killed
@@ -349,7 +357,7 @@ final class SimulatedExecutor {
         let result = AttemptResult(
             row: item.row, schedule: item.schedule, run: record, end: end, cancelled: cancelled,
             took: (now - startedAt).timeInterval, now: dbNow,
-            jitter: Double.random(in: 0...1, using: &world.random))
+            jitter: Double.random(in: 0...1, using: &world.random), alerting: world.alerting)
         queue(end: result.finished)
         world.trace("\(id) ended \(key) as \(result.finished.run.status)")
         perform(actions)
@@ -391,8 +399,10 @@ final class SimulatedExecutor {
             perform(machine.killRequested(kills))
         }
         takeDueRetries()
-        world.acting(id) { housekeeper.recoverExpired() }
+        world.acting(id) { housekeeper.recoverExpired(alerting: world.alerting) }
         world.acting(id) { housekeeper.scheduleNewRows() }
+        world.acting(id) { housekeeper.checkLateFires(world.alerting) }
+        world.acting(id) { _ = dispatcher.deliverDue() }
     }
 
     /// As the runtime does: concurrent starts whose answer was lost are asked again.
@@ -412,7 +422,7 @@ final class SimulatedExecutor {
             let result = AttemptResult(
                 row: start.item.row, schedule: start.item.schedule, run: start.record,
                 end: .interrupted("its start could not be confirmed; not run"), cancelled: nil, took: 0, now: dbNow,
-                jitter: 0.5)
+                jitter: 0.5, alerting: world.alerting)
             queue(end: result.finished)
             world.trace("\(id) settled an unconfirmed start of \(start.record.key)")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SundialActions
+import SundialAlerts
 import SundialCore
 import SundialExecutor
 import SundialMemoryStore
@@ -26,7 +27,8 @@ public struct SimulationReport: Sendable {
 /// Checked after every step: no task runs more often at once than its `max_concurrency`; no
 /// `at_most_once` fire starts twice. Checked once everything has stopped: every claimed row is
 /// free, every run row is final, `running` is zero, every `at_least_once` one-shot ran to its end,
-/// and every fire of an `at_least_once` recurring task (misfire `run_all`) ran to its end.
+/// every fire of an `at_least_once` recurring task (misfire `run_all`) ran to its end, every run
+/// on record as failed has its alert, and every alert was delivered (at least once).
 public final class Simulation {
     public let seed: UInt64
     public let settings: SimulationSettings
@@ -76,6 +78,15 @@ final class World: @unchecked Sendable {
     private(set) var stoppedAt: [Int64: Duration] = [:]
     private var durations: [Int64: Duration] = [:]
     private var reportedLeaks: Set<Claim> = []
+    /// How often each task's runs fail (most never do).
+    private var failureRates: [Int64: Double] = [:]
+    /// Every alert goes to one channel, without deduplication, so each can be accounted for.
+    static let alertChannel = "sim"
+    let alerting = AlertRouting(
+        channels: [World.alertChannel: Set(AlertEvent.allCases)], defaults: [World.alertChannel],
+        lateAfter: .seconds(5), dedupeWindow: .zero)
+    /// Alerts the channel took, by id, and how many times.
+    private(set) var deliveries: [Int64: Int] = [:]
 
     init(seed: UInt64, settings: SimulationSettings) {
         self.settings = settings
@@ -135,6 +146,21 @@ final class World: @unchecked Sendable {
 
     // MARK: The world
 
+    /// Whether this run of the task fails (decided by the seed).
+    func failsThisTime(_ task: Int64) -> Bool {
+        random.chance(failureRates[task] ?? 0)
+    }
+
+    /// The simulated channel's delivery: refused now and then while faults are on.
+    func deliver(_ alert: Alert) throws(AlertDeliveryError) {
+        if faultsOn && random.chance(0.2) {
+            trace("alert \(alert.id) refused by the channel")
+            throw AlertDeliveryError("the simulated receiver refused")
+        }
+        deliveries[alert.id, default: 0] += 1
+        trace("alert \(alert.id) \(alert.draft.event.rawValue) delivered (\(alert.draft.subject))")
+    }
+
     func duration(of row: TaskRow) -> Duration {
         let base = durations[row.id] ?? .milliseconds(100)
         return base * Double.random(in: 0.5...1.5, using: &random)
@@ -174,6 +200,7 @@ final class World: @unchecked Sendable {
             row.fireAt = plan.fireAt
             let id = store.insertRaw(row)
             durations[id] = duration
+            if random.chance(0.3) { failureRates[id] = 0.5 }
             trace(
                 "task \(id): \(row.schedule ?? "once") \(row.delivery.rawValue) concurrency \(row.maxConcurrency) ~\(duration)"
             )
@@ -323,6 +350,7 @@ final class World: @unchecked Sendable {
         for run in store.allRuns where run.status == .running {
             evidence.violation("run \(run.key) is still `running` after every executor stopped")
         }
+        checkAlerts(settledBy: origin.addingTimeInterval((stoppedAt - .seconds(5)).timeInterval))
         let active = Set(store.allTasks.filter { $0.status == .active && !edited.contains($0.id) }.map(\.id))
         let lastCall = origin.addingTimeInterval((stoppedAt - .seconds(5)).timeInterval)
         for run in store.allRuns where (run.retryAt.map { $0 < lastCall } ?? false) && active.contains(run.taskID) {
@@ -368,6 +396,47 @@ final class World: @unchecked Sendable {
                 fire = schedule.anchored(at: at).next(after: at)
             }
         }
+    }
+}
+
+extension World {
+    /// A failed run on record has its alert on record; every alert raised before `settledBy`
+    /// reached the channel (later ones wait in the table for the next executor to start).
+    fileprivate func checkAlerts(settledBy: Date) {
+        guard let alerts = try? store.alerts(limit: Int.max) else {
+            evidence.violation("the alerts could not be read")
+            return
+        }
+        let aboutRuns = Set(
+            alerts.filter { $0.draft.event == .failed || $0.draft.event == .dead }.compactMap(\.draft.run))
+        for run in store.allRuns where run.status == .failed && !aboutRuns.contains(run.key) {
+            let raised = alerts.filter { $0.draft.taskID == run.taskID }.map {
+                "\($0.draft.event.rawValue) \($0.draft.run.map { "\($0)" } ?? "-")"
+            }
+            evidence.violation(
+                "run \(run.key) is on record as failed, and no alert was raised for it (the task's: \(raised))")
+        }
+        for alert in alerts {
+            if alert.status != .delivered && alert.createdAt < settledBy {
+                evidence.violation(
+                    "alert \(alert.id) (\(alert.draft.event.rawValue), \(alert.draft.subject)) is \(alert.status.rawValue) after everything stopped: \(alert.error ?? "")"
+                )
+            } else if alert.status == .delivered && deliveries[alert.id] == nil {
+                evidence.violation("alert \(alert.id) is on record as delivered but the channel never took it")
+            }
+        }
+    }
+}
+
+/// The alert channel of the simulation: the world decides each delivery.
+struct SimulatedChannel: AlertChannel, @unchecked Sendable {
+    let world: World
+    let settings = ChannelSettings(
+        name: World.alertChannel, kind: .command("simulated"), events: Set(AlertEvent.allCases), timeout: .seconds(1),
+        attempts: 1_000)
+
+    func deliver(_ message: AlertMessage) throws(AlertDeliveryError) {
+        try world.deliver(message.alert)
     }
 }
 
