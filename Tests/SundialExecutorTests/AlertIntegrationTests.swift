@@ -56,7 +56,9 @@ final class AlertIntegrationTests {
     func waitForEvents(_ timeout: TimeInterval, _ wanted: [(event: String, task: String)]) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let got = events().map { ($0["event"] as? String ?? "", (($0["task"] as? [String: Any])?["name"] as? String) ?? "") }
+            let got = events().map {
+                ($0["event"] as? String ?? "", (($0["task"] as? [String: Any])?["name"] as? String) ?? "")
+            }
             if wanted.allSatisfy({ w in got.contains { $0 == w.event && $1 == w.task } }) { return true }
             Thread.sleep(forTimeInterval: 0.2)
         }
@@ -66,7 +68,8 @@ final class AlertIntegrationTests {
     func commandFiles(_ event: String) -> [[String: Any]] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         return names.filter { $0.hasPrefix("\(event)-") }.compactMap {
-            try? JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent($0))) as? [String: Any]
+            try? JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent($0)))
+                as? [String: Any]
         }
     }
 
@@ -90,7 +93,10 @@ final class AlertIntegrationTests {
                     ("failed", "flappy"), ("recovered", "flappy"),
                 ]))
         // Deduplicated: `broken` fails every second, and is reported once in the window.
-        #expect(events { $0["event"] as? String == "failed" && ($0["task"] as? [String: Any])?["name"] as? String == "broken" }.count == 1)
+        #expect(
+            events {
+                $0["event"] as? String == "failed" && ($0["task"] as? [String: Any])?["name"] as? String == "broken"
+            }.count == 1)
         // The second attempt of `doomed` is the one reported, with its error.
         let dead = try #require(events { $0["event"] as? String == "dead" }.first)
         #expect((dead["run"] as? [String: Any])?["attempt"] as? Int == 2)
