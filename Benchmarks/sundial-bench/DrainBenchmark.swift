@@ -27,6 +27,9 @@ struct DrainBenchmark: ParsableCommand {
         var rate: Double
         var cpuMicros: Double
         var counters: String
+        /// What the executors' /metrics said while draining and after, beside cron_run.
+        var metrics = ""
+        var metricsMatch = true
     }
 
     func run() throws {
@@ -38,25 +41,28 @@ struct DrainBenchmark: ParsableCommand {
         var bare: [Round] = []
         var duplicates = 0
         var missed = 0
+        var metricsMatched = true
         for round in 1...rounds {
             let c = try ceilingRound(bench, probe: probe, binary: ceiling)
             bare.append(c)
             let (s, dup, miss) = try executorRound(bench, probe: probe)
             sundial.append(s)
+            metricsMatched = metricsMatched && s.metricsMatch
             (duplicates, missed) = (duplicates + dup, missed + miss)
             print(
                 "round \(round): sundial \(Int(s.rate))/s, \(Int(s.cpuMicros)) µs server CPU/execution; C ceiling \(Int(c.rate))/s, \(Int(c.cpuMicros)) µs"
             )
             print("  sundial per execution: \(s.counters)")
+            print("  /metrics: \(s.metrics)")
             print("  ceiling per execution: \(c.counters)")
         }
         let rate = sundial.map(\.rate).median
         let cpu = sundial.map(\.cpuMicros).median
         let ceilingRate = bare.map(\.rate).median
         let ceilingCPU = bare.map(\.cpuMicros).median
-        let passed = duplicates == 0 && missed == 0
+        let passed = duplicates == 0 && missed == 0 && metricsMatched
         print(
-            "drain: \(passed ? "PASS" : "FAIL") \(tasks) noop one-shots × \(rounds) rounds, \(executors) executors (\(executorArguments.isEmpty ? "default settings" : executorArguments.joined(separator: " "))): \(Int(rate)) executions/s, \(Int(cpu)) µs server CPU each; C ceiling (\(ceilingClients) clients × \(ceilingBatch)): \(Int(ceilingRate))/s, \(Int(ceilingCPU)) µs; ratio \(String(format: "%.2f", rate / ceilingRate))×, server CPU \(String(format: "%.2f", cpu / ceilingCPU))× (medians); duplicates \(duplicates), missed \(missed)"
+            "drain: \(passed ? "PASS" : "FAIL") \(tasks) noop one-shots × \(rounds) rounds, \(executors) executors (\(executorArguments.isEmpty ? "default settings" : executorArguments.joined(separator: " "))): \(Int(rate)) executions/s, \(Int(cpu)) µs server CPU each; C ceiling (\(ceilingClients) clients × \(ceilingBatch)): \(Int(ceilingRate))/s, \(Int(ceilingCPU)) µs; ratio \(String(format: "%.2f", rate / ceilingRate))×, server CPU \(String(format: "%.2f", cpu / ceilingCPU))× (medians); duplicates \(duplicates), missed \(missed); /metrics \(metricsMatched ? "matched" : "DID NOT MATCH") cron_run"
         )
         if !passed { throw ExitCode(1) }
     }
@@ -108,7 +114,8 @@ struct DrainBenchmark: ParsableCommand {
     private func executorRound(_ bench: BenchDatabase, probe: ServerProbe) throws -> (Round, Int, Int) {
         try bench.db.execute("TRUNCATE TABLE cron_run")
         try bench.db.execute("DELETE FROM cron")
-        let fleet = try ExecutorFleet(scenario: "drain", databaseURL: bench.url, arguments: executorArguments)
+        let fleet = try ExecutorFleet(
+            scenario: "drain", databaseURL: bench.url, arguments: executorArguments, servesMetrics: true)
         for slot in 0..<executors { try fleet.start(slot) }
         defer { fleet.stopAll() }
         usleep(1_000_000)
@@ -121,6 +128,8 @@ struct DrainBenchmark: ParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         var finished = false
+        var duringDrain: [Int] = []
+        var nextScrape = start + .seconds(1)
         // Done when no row is free and active, and none is claimed: two index lookups, so that
         // watching costs the database next to nothing (a COUNT(*) every few ms would not).
         while clock.now - start < .seconds(600) {
@@ -132,20 +141,33 @@ struct DrainBenchmark: ParsableCommand {
                 finished = true
                 break
             }
+            // /metrics once a second: the counters move while the table drains.
+            if clock.now >= nextScrape {
+                duringDrain.append(try fleet.metricTotal("sundial_runs_total"))
+                nextScrape = clock.now + .seconds(1)
+            }
             // Every 50 ms: the watching is the benchmark's cost, measured with the executors'.
             Thread.sleep(forTimeInterval: 0.05)
         }
         let elapsed = clock.now - start
         let after = try probe.read()
         guard finished else { throw ValidationError("the executors did not drain \(tasks) tasks within 600 s") }
+        // Metrics reach /metrics at the next heartbeat; the last results are written by then too.
+        Thread.sleep(forTimeInterval: 2.5)
+        let exported = try fleet.metricTotal("sundial_runs_total")
+        let recorded = try bench.db.count("SELECT COUNT(*) FROM cron_run")
         let failed = fleet.stopAll()
         guard failed.isEmpty else { throw ValidationError("executors \(failed) did not stop cleanly") }
         let runs = try bench.db.count("SELECT COUNT(*) FROM cron_run")
         let distinct = try bench.db.count("SELECT COUNT(DISTINCT cron_id) FROM cron_run WHERE status = 'succeeded'")
         let (cpu, counters) = ServerProbe.perExecution(from: before, to: after, executions: tasks)
+        let metrics =
+            "sundial_runs_total every second while draining: \(duringDrain.map(String.init).joined(separator: ", ")); after: \(exported), cron_run rows: \(recorded)"
         return (
-            Round(rate: Double(tasks) / elapsed.seconds, cpuMicros: cpu, counters: counters), runs - distinct,
-            tasks - distinct
+            Round(
+                rate: Double(tasks) / elapsed.seconds, cpuMicros: cpu, counters: counters, metrics: metrics,
+                metricsMatch: exported == recorded && exported == tasks),
+            runs - distinct, tasks - distinct
         )
     }
 }

@@ -2,6 +2,10 @@ import ArgumentParser
 import Foundation
 import SundialTesting
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -11,19 +15,22 @@ import SundialTesting
 final class ExecutorFleet {
     let databaseURL: String
     let arguments: [String]
+    /// Executors serve /metrics on 127.0.0.1:19464 + slot (otherwise `--listen off`).
+    let servesMetrics: Bool
     /// /tmp/sundial-bench-<scenario>-<pid>: the executors' logs, and whatever else the scenario keeps.
     let logDirectory: URL
     private(set) var pids: [Int: pid_t] = [:]
     /// Every pid this fleet killed with SIGKILL, and when (Unix µs).
     private(set) var killed: [(pid: pid_t, at: Int64)] = []
 
-    init(scenario: String, databaseURL: String, arguments: [String] = []) throws {
+    init(scenario: String, databaseURL: String, arguments: [String] = [], servesMetrics: Bool = false) throws {
         guard FileManager.default.isExecutableFile(atPath: BenchDatabase.sundialBinary.path) else {
             throw ValidationError(
                 "\(BenchDatabase.sundialBinary.path) is missing: build it first with swift build -c release")
         }
         self.databaseURL = databaseURL
         self.arguments = arguments
+        self.servesMetrics = servesMetrics
         logDirectory = Self.directory(for: scenario)
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
     }
@@ -36,14 +43,44 @@ final class ExecutorFleet {
         environment["SUNDIAL_REPLICA_URLS"] = nil
         let argv =
             [
-                BenchDatabase.sundialBinary.path, "executor", "--id", "bench-\(slot)", "--listen", "off", "--log-level",
-                "notice",
+                BenchDatabase.sundialBinary.path, "executor", "--id", "bench-\(slot)", "--listen",
+                servesMetrics ? "127.0.0.1:\(Self.metricsPort + slot)" : "off", "--log-level", "notice",
             ]
             + arguments + extra
         let pid = try ChildProcess.spawn(
             argv, environment: environment, log: logDirectory.appendingPathComponent("executor-\(slot).log").path)
         pids[slot] = pid
         return pid
+    }
+
+    static let metricsPort = 19_464
+
+    /// The sum over every running executor of a counter's series in /metrics (all label sets).
+    func metricTotal(_ name: String) throws -> Int {
+        var total = 0.0
+        for slot in pids.keys.sorted() {
+            let url = URL(string: "http://127.0.0.1:\(Self.metricsPort + slot)/metrics")!
+            let text = try Self.fetch(url)
+            for line in text.split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
+                total += Double(line.split(separator: " ").last ?? "") ?? 0
+            }
+        }
+        return Int(total)
+    }
+
+    private static func fetch(_ url: URL) throws -> String {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: Result<String, Error> = .failure(ValidationError("no answer from \(url)"))
+        URLSession.shared.dataTask(with: url) { data, response, error in
+            if let data, (response as? HTTPURLResponse)?.statusCode == 200 {
+                result = .success(String(decoding: data, as: UTF8.self))
+            } else if let error {
+                result = .failure(error)
+            }
+            done.signal()
+        }.resume()
+        _ = done.wait(timeout: .now() + 10)
+        return try result.get()
     }
 
     func signal(_ slot: Int, _ signal: Int32) {

@@ -21,11 +21,15 @@ final class FireDrill {
 
     var window: Range<Int64> { firstFire..<(firstFire + Int64(seconds) * 1_000_000) }
 
-    init(name: String, tasks: Int, seconds: Int, executorArguments: [String], baseURL: String?) throws {
+    init(
+        name: String, tasks: Int, seconds: Int, executorArguments: [String], baseURL: String?,
+        servesMetrics: Bool = false
+    ) throws {
         self.tasks = tasks
         self.seconds = seconds
         bench = try BenchDatabase.create(named: "sundial_bench_\(name)", baseURL: baseURL)
-        fleet = try ExecutorFleet(scenario: name, databaseURL: bench.url, arguments: executorArguments)
+        fleet = try ExecutorFleet(
+            scenario: name, databaseURL: bench.url, arguments: executorArguments, servesMetrics: servesMetrics)
     }
 
     /// Inserts the tasks, first due on a whole second a few seconds ahead (database time).
@@ -58,7 +62,9 @@ final class FireDrill {
     /// Waits for the first fire, calls `disrupt` with the seconds since it about every 100 ms
     /// until the window ends, then waits until every fire in the window has run (or `settle`
     /// passes) and stops the executors. Returns the slots that did not exit cleanly.
-    func run(settle: TimeInterval = 60, disrupt: (Double) throws -> Void = { _ in }) throws -> [Int] {
+    func run(
+        settle: TimeInterval = 60, disrupt: (Double) throws -> Void = { _ in }, beforeStop: () throws -> Void = {}
+    ) throws -> [Int] {
         let end = firstFire + Int64(seconds) * 1_000_000
         while Clock.unixMicroseconds() < end {
             let elapsed = Double(Clock.unixMicroseconds() - firstFire) / 1_000_000
@@ -73,7 +79,29 @@ final class FireDrill {
             if behind == 0 { break }
             usleep(200_000)
         }
+        try beforeStop()
         return fleet.stopAll()
+    }
+
+    /// Pauses every task, waits for the runs in flight to be written and a heartbeat to pass, and
+    /// compares the executors' `sundial_runs_total` with `cron_run`. Returns a line to print, and
+    /// whether they are the same.
+    func metricsAgainstHistory(sampledDuring samples: [Int]) throws -> (line: String, matched: Bool) {
+        try bench.db.execute("UPDATE cron SET status = 'paused'")
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline,
+            try bench.db.count(
+                "SELECT (SELECT COUNT(*) FROM cron WHERE task_id IS NOT NULL) + (SELECT COUNT(*) FROM cron_run WHERE status = 'running')"
+            ) > 0
+        {
+            usleep(100_000)
+        }
+        Thread.sleep(forTimeInterval: 2.5)
+        let exported = try fleet.metricTotal("sundial_runs_total")
+        let recorded = try bench.db.count("SELECT COUNT(*) FROM cron_run")
+        let line =
+            "/metrics: sundial_runs_total every 10 s: \(samples.map(String.init).joined(separator: ", ")); at the end \(exported), cron_run rows \(recorded): \(exported == recorded ? "the same" : "DIFFERENT")"
+        return (line, exported == recorded)
     }
 
     func account() throws -> FireAccount {

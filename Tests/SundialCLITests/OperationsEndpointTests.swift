@@ -67,6 +67,8 @@ struct OperationsEndpointTests {
         let base = "http://127.0.0.1:\(port)"
         try db.execute(
             "INSERT INTO cron (name, action) SELECT CONCAT('quick-', seq), 'noop' FROM seq_1_to_20")
+        // One task asks for series of its own.
+        try db.execute("UPDATE cron SET metrics = 1 WHERE name = 'quick-7'")
         let executor = Process()
         executor.executableURL = IntegrationEnvironment.sundialBinary
         executor.arguments = [
@@ -88,7 +90,14 @@ struct OperationsEndpointTests {
         }
         #expect(ready?.status == 200, "\(String(describing: ready))")
         #expect(Self.get("\(base)/livez")?.status == 200)
-        let metrics = try #require(Self.get("\(base)/metrics"))
+        // The per-task series are sampled every 5 s: wait for one taken after quick-7 succeeded.
+        var metrics = try #require(Self.get("\(base)/metrics"))
+        for _ in 0..<120 where !metrics.body.contains(#"sundial_task_last_success_timestamp_seconds{task="quick-7"} 1"#) {
+            Thread.sleep(forTimeInterval: 0.1)
+            metrics = try #require(Self.get("\(base)/metrics"))
+        }
+        #expect(metrics.body.contains(#"sundial_task_running{task="quick-7"} 0"#), "\(metrics.body)")
+        #expect(!metrics.body.contains(#"task="quick-8""#))
         for name in try Self.documentedMetrics() {
             #expect(metrics.body.contains("\n\(name)"), "\(name) is documented, not exported")
         }
