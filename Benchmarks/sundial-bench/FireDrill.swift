@@ -87,7 +87,13 @@ final class FireDrill {
     /// compares the executors' `sundial_runs_total` with `cron_run`. Returns a line to print, and
     /// whether they are the same.
     func metricsAgainstHistory(sampledDuring samples: [Int]) throws -> (line: String, matched: Bool) {
-        try bench.db.execute("UPDATE cron SET status = 'paused'")
+        // Beside busy executors the update may meet a deadlock: it is simply tried again.
+        var paused = false
+        for _ in 1...10 where !paused {
+            paused = (try? bench.db.execute("UPDATE cron SET status = 'paused'")) != nil
+            if !paused { usleep(100_000) }
+        }
+        if !paused { try bench.db.execute("UPDATE cron SET status = 'paused'") }
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline,
             try bench.db.count(

@@ -42,7 +42,7 @@ extension MySQLStore: ClaimStore {
                     "UPDATE cron SET task_id = ?, claimed_by = ?, claimed_at = NOW(6) WHERE id IN \(InList.placeholders(ids.count)) AND task_id IS NULL",
                     [.init(request.token), .string(request.executor)] + ids.map { .int($0) })
                 let found = try c.query(
-                    "SELECT \(TaskRow.columns), NOW(6) AS db_now FROM cron WHERE task_id = ? ORDER BY next_run",
+                    "SELECT \(TaskRow.claimColumns), NOW(6) AS db_now FROM cron WHERE task_id = ? ORDER BY next_run",
                     [.init(request.token)])
                 return (found.map(TaskRow.init(mysql:)), found.first?["db_now"].date)
             }

@@ -123,9 +123,10 @@ extension MySQLStore {
                 upTo: Self.finishChunk)
             {
                 let homogeneous = chunk.allSatisfy { $0.plan == chunk.first!.plan }
+                let successes = SuccessTimes(chunk)
                 written += try c.execute(
-                    MySQLStoreSQL.finishClaimed(count: chunk.count, homogeneous: homogeneous),
-                    finishValues(chunk, fence: fence, homogeneous: homogeneous)
+                    MySQLStoreSQL.finishClaimed(count: chunk.count, homogeneous: homogeneous, successes: successes),
+                    finishValues(chunk, fence: fence, homogeneous: homogeneous, successes: successes)
                 ).affectedRows
             }
         }
@@ -152,7 +153,9 @@ extension MySQLStore {
         }
     }
 
-    private func finishValues(_ finishes: ArraySlice<RowFinish>, fence: ClaimFence, homogeneous: Bool) -> [MySQLValue] {
+    private func finishValues(
+        _ finishes: ArraySlice<RowFinish>, fence: ClaimFence, homogeneous: Bool, successes: SuccessTimes
+    ) -> [MySQLValue] {
         var values: [MySQLValue] = []
         values.reserveCapacity(finishes.count * (homogeneous ? 5 : 15) + 7)
         func column(_ value: (RowFinish) -> MySQLValue) {
@@ -169,10 +172,33 @@ extension MySQLStore {
         column { .init($0.plan.error.map(StoredText.error)) }
         // Each run's own duration, whatever the plan.
         for f in finishes { values += [.int(f.claim.taskID), .init(f.duration)] }
-        for f in finishes { values += [.int(f.claim.taskID), .init(f.succeededAt)] }
+        switch successes {
+        case .none: break
+        case .all(let latest): values.append(.date(latest))
+        case .some: for f in finishes { values += [.int(f.claim.taskID), .init(f.succeededAt)] }
+        }
         values += [.init(fence.token), .date(fence.version.date)]
         for f in finishes { values.append(.int(f.claim.taskID)) }
         return values
+    }
+
+    /// How the runs of one finishing statement set `last_success_at`: not at all, all to the
+    /// chunk's latest success (one value: a group commit spans 50 ms at most), or each its own.
+    enum SuccessTimes: Equatable {
+        case none
+        case all(latest: Date)
+        case some
+
+        init(_ finishes: ArraySlice<RowFinish>) {
+            let times = finishes.compactMap(\.succeededAt)
+            if times.isEmpty {
+                self = .none
+            } else if times.count == finishes.count {
+                self = .all(latest: times.max()!)
+            } else {
+                self = .some
+            }
+        }
     }
 
     /// Rows finished from one claim, untouched since: they share a token and an `updated_at`.
@@ -192,15 +218,20 @@ extension MySQLStore {
 extension MySQLStoreSQL {
     /// Finishes `count` rows of one claim, untouched since it: each takes its plan only while it
     /// still carries the claim's token and `updated_at` (parameters: the plan's five columns, as
-    /// values when `homogeneous`, else as `CASE id` lists; the durations by id; the success times
-    /// by id; token, version; the ids). One range of the claim index, no temporary table.
-    static func finishClaimed(count: Int, homogeneous: Bool) -> String {
+    /// values when `homogeneous`, else as `CASE id` lists; the durations by id; the success time,
+    /// or the success times by id, or neither (`successes`); token, version; the ids). One range of the claim index, no temporary table.
+    static func finishClaimed(count: Int, homogeneous: Bool, successes: MySQLStore.SuccessTimes) -> String {
         let whens = String(repeating: " WHEN ? THEN ?", count: count)
         let value = homogeneous ? "?" : "CASE id\(whens) END"
+        let lastSuccess: String
+        switch successes {
+        case .none: lastSuccess = ""
+        case .all: lastSuccess = "last_success_at = ?, "
+        case .some: lastSuccess = "last_success_at = COALESCE(CASE id\(whens) END, last_success_at), "
+        }
         return """
             UPDATE cron SET status = \(value), next_run = \(value), fire_at = \(value), attempt = \(value), \
-            error = \(value), last_duration = COALESCE(CASE id\(whens) END, last_duration), \
-            last_success_at = COALESCE(CASE id\(whens) END, last_success_at), \
+            error = \(value), last_duration = COALESCE(CASE id\(whens) END, last_duration), \(lastSuccess)\
             task_id = NULL, claimed_by = NULL, claimed_at = NULL \
             WHERE task_id = ? AND updated_at = ? AND id IN \(InList.placeholders(count))
             """

@@ -6,8 +6,10 @@
 ALTER TABLE cron ADD COLUMN alerts VARCHAR(255) NULL AFTER tags;
 -- A fire not started this many seconds after its time raises `missed`; NULL: the default.
 ALTER TABLE cron ADD COLUMN alert_late_seconds DOUBLE NULL AFTER alerts;
--- 1: the task has series of its own in /metrics (sundial_task_*{task="name"}).
+-- 1: the task has series of its own in /metrics (sundial_task_*{task="name"}). Indexed: executors
+-- read the few tasks that ask every few seconds, whatever the table's size.
 ALTER TABLE cron ADD COLUMN metrics TINYINT NOT NULL DEFAULT 0 AFTER alert_late_seconds;
+ALTER TABLE cron ADD KEY cron_metrics (metrics);
 -- 1 after a fire's last attempt failed, until a run succeeds (which raises `recovered`).
 ALTER TABLE cron ADD COLUMN failing TINYINT NOT NULL DEFAULT 0 AFTER last_duration;
 -- When a run of the task last succeeded (database time).

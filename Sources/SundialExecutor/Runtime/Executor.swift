@@ -623,6 +623,7 @@ public final class Executor: @unchecked Sendable {
         let took = ContinuousClock.now - began
         state.lock()
         contexts[key] = nil
+        let alerting = configuration.alerting
         let cancelled = machine.running[key]?.cancelled
         let endActions = machine.runEnded(key)
         capacity.observeRun(seconds: took.timeInterval)
@@ -632,8 +633,7 @@ public final class Executor: @unchecked Sendable {
 
         let result = AttemptResult(
             row: item.row, schedule: definition.schedule, run: record, end: end, cancelled: cancelled,
-            took: took.timeInterval, now: clock.now, jitter: Double.random(in: 0...1),
-            alerting: currentSettings.alerting)
+            took: took.timeInterval, now: clock.now, jitter: Double.random(in: 0...1), alerting: alerting)
         recorder.runFinished(result.finished)
         let finished = result.finished
         if finished.row?.plan.misfired == true { metrics.misfired(policy: item.row.misfirePolicy) }
