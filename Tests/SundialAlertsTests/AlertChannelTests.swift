@@ -61,22 +61,8 @@ import Testing
 
     @Test func aWebhookThatNeverAnswersTimesOut() throws {
         // A socket that listens and never accepts: the connection opens, no answer comes.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        listen(listener, 8)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        let port = UInt16(bigEndian: address.sin_port)
+        let listener = LoopbackSocket(listening: true)
+        let port = listener.port
         let hook = channel(
             .webhook(url: URL(string: "http://127.0.0.1:\(port)/")!, template: .generic, secret: nil, headers: [:]),
             timeout: .milliseconds(500))
@@ -84,6 +70,7 @@ import Testing
         let error = deliver(hook)
         #expect(error?.contains("Timeout") == true || error?.contains("timed out") == true)
         #expect(Date().timeIntervalSince(started) < 10)
+        withExtendedLifetime(listener) {}
     }
 
     @Test(.enabled(if: AlertReceiver.canServeMail)) func mailGoesOverSTARTTLSWithALoginAndAVerifiedCertificate() throws

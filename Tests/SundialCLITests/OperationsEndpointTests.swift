@@ -13,23 +13,7 @@ struct OperationsEndpointTests {
     static let name = "sundial_test_cli_operations"
 
     /// A port nobody listens on now.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    static func freePort() throws -> Int { LoopbackSocket().port }
 
     /// The metric names the README's Operations section documents.
     static func documentedMetrics() throws -> [String] {
@@ -92,7 +76,8 @@ struct OperationsEndpointTests {
         #expect(Self.get("\(base)/livez")?.status == 200)
         // The per-task series are sampled every 5 s: wait for one taken after quick-7 succeeded.
         var metrics = try #require(Self.get("\(base)/metrics"))
-        for _ in 0..<120 where !metrics.body.contains(#"sundial_task_last_success_timestamp_seconds{task="quick-7"} 1"#) {
+        for _ in 0..<120 where !metrics.body.contains(#"sundial_task_last_success_timestamp_seconds{task="quick-7"} 1"#)
+        {
             Thread.sleep(forTimeInterval: 0.1)
             metrics = try #require(Self.get("\(base)/metrics"))
         }
