@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "CCurl",
                 "SundialCore",
+                "SundialActions",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -226,7 +227,7 @@ let package = Package(
         // The alert channels against real receivers (a local HTTP server, a STARTTLS mail server).
         .testTarget(
             name: "SundialAlertsTests",
-            dependencies: ["SundialAlerts", "SundialCore", "SundialMemoryStore", "SundialTesting"]
+            dependencies: ["SundialAlerts", "SundialActions", "SundialCore", "SundialMemoryStore", "SundialTesting"]
         ),
         .testTarget(name: "SundialSimulationTests", dependencies: ["SundialSimulation"]),
         .testTarget(

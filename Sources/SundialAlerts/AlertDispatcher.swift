@@ -14,14 +14,12 @@ public final class AlertDispatcher: @unchecked Sendable {
     private var channelsByName: [String: any AlertChannel]
     private let channelLock = NSLock()
     private let logger: Logger
-    /// Most alerts claimed at once.
-    public var batch = 10
     /// How often pending alerts are looked for when there were none.
     public var pollInterval: Duration = .seconds(1)
     /// How long a failed delivery waits before its next attempt (by attempts made so far).
     public var retryDelay: @Sendable (Int) -> Duration = { AlertDispatcher.backoff(afterAttempt: $0) }
-    /// How long a claim holds; nil: long enough for every claimed alert to time out in turn.
-    public var claimLease: Duration?
+    /// A claim holds for its channel's timeout plus this, to settle the outcome.
+    public var claimMargin: Duration = .seconds(30)
 
     private let condition = NSCondition()
     private var stopped = false
@@ -62,54 +60,54 @@ public final class AlertDispatcher: @unchecked Sendable {
         .seconds(min(600, 5 * pow(2, Double(max(0, min(attempt - 1, 20))))))
     }
 
-    /// Claims and delivers what is due now; returns how many alerts it settled. One call, on the
-    /// calling thread: the loop calls it, and so do tests.
+    /// Claims and delivers what is due now, channel by channel, one alert at a time (each held
+    /// for its own channel's timeout and a margin, so a crash strands it no longer than that);
+    /// returns how many alerts it settled. Only channels this executor has are claimed: one
+    /// without alert settings leaves every alert to the others. One call, on the calling thread:
+    /// the loop calls it, and so do tests.
     @discardableResult
-    public func deliverDue() -> Int {
-        let channels = self.channels
-        let token = ClaimToken.random()
-        // Long enough for every claimed alert to time out in turn, with room to settle.
-        let slowest = channels.values.map(\.settings.timeout).max() ?? .seconds(10)
-        let lease = claimLease ?? slowest * batch + .seconds(30)
-        let claimed: [Alert]
-        do {
-            claimed = try store.claimAlerts(by: executorID, token: token, lease: lease, limit: batch)
-        } catch {
-            logger.warning("could not claim alerts to deliver", metadata: ["error": "\(error)"])
-            return 0
-        }
+    public func deliverDue(atMost: Int = 100) -> Int {
         var settled = 0
-        for alert in claimed {
-            let outcome = deliver(alert, channels)
-            do {
-                if try store.settleAlert(
-                    id: alert.id, token: token, delivered: outcome.delivered, error: outcome.error,
-                    retryIn: outcome.retryIn)
-                {
-                    settled += 1
+        for (name, channel) in channels.sorted(by: { $0.key < $1.key }) {
+            var taken = 0
+            while taken < atMost {
+                let token = ClaimToken.random()
+                let claimed: [Alert]
+                do {
+                    claimed = try store.claimAlerts(
+                        channel: name, by: executorID, token: token, lease: channel.settings.timeout + claimMargin,
+                        limit: 1)
+                } catch {
+                    logger.warning("could not claim alerts to deliver", metadata: ["error": "\(error)"])
+                    return settled
                 }
-            } catch {
-                // The claim runs out and the alert is delivered again: at least once.
-                logger.warning(
-                    "could not record an alert's delivery", metadata: ["alert": "\(alert.id)", "error": "\(error)"])
+                guard let alert = claimed.first else { break }
+                taken += 1
+                let outcome = deliver(alert, through: channel)
+                do {
+                    if try store.settleAlert(
+                        id: alert.id, token: token, delivered: outcome.delivered, error: outcome.error,
+                        retryIn: outcome.retryIn)
+                    {
+                        settled += 1
+                    }
+                } catch {
+                    // The claim runs out and the alert is delivered again: at least once.
+                    logger.warning(
+                        "could not record an alert's delivery", metadata: ["alert": "\(alert.id)", "error": "\(error)"])
+                }
             }
         }
         return settled
     }
 
-    private func deliver(_ alert: Alert, _ channels: [String: any AlertChannel]) -> (
+    private func deliver(_ alert: Alert, through channel: any AlertChannel) -> (
         delivered: Bool, error: String?, retryIn: Duration?
     ) {
         let metadata: Logger.Metadata = [
             "alert": "\(alert.id)", "event": "\(alert.draft.event.rawValue)", "channel": "\(alert.draft.channel)",
             "attempt": "\(alert.attempts)",
         ]
-        guard let channel = channels[alert.draft.channel] else {
-            // Another executor may know the channel: leave it to them for a while, then give up.
-            let error = "no channel named \(alert.draft.channel) in this executor's alert settings"
-            logger.warning("cannot deliver an alert", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            return (false, error, alert.attempts < 10 ? retryDelay(alert.attempts) : nil)
-        }
         do {
             try channel.deliver(AlertMessage(alert: alert, sentAt: Date()))
             logger.info("alert delivered", metadata: metadata)

@@ -100,8 +100,14 @@ public struct AlertMessage: Sendable {
             "Content-Transfer-Encoding: 8bit",
             "X-Sundial-Event: \(alert.draft.event.rawValue)",
         ]
-        // Dot-stuffing is libcurl's; bare LFs become CRLF here.
-        let lines = body.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r\n")
+        // Dot-stuffing is libcurl's. Every line end becomes CRLF, and no line passes SMTP's limit
+        // of 998 characters (a long one-line error is cut into lines of 900).
+        let normalized = body.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        let lines = normalized.split(separator: "\n", omittingEmptySubsequences: false).flatMap { line in
+            stride(from: 0, to: max(line.count, 1), by: 900).map { start in
+                String(line.dropFirst(start).prefix(900))
+            }
+        }.joined(separator: "\r\n")
         return Data((headers.joined(separator: "\r\n") + "\r\n\r\n" + lines).utf8)
     }
 

@@ -24,6 +24,8 @@ import SundialCore
 public struct AlertSettings: Sendable, Equatable {
     public var channels: [String: ChannelSettings]
     public var defaults: [String]
+    /// Environment variables the file names for secrets: withheld from jobs and alert commands.
+    public var secretVariables: Set<String> = []
     public var lateAfter: Duration
     public var dedupeWindow: Duration
 
@@ -81,20 +83,26 @@ public struct AlertSettings: Sendable, Equatable {
                 "\(source): defaults names \"\(name)\", which is not a channel (channels: \(settings.channels.keys.sorted().joined(separator: ", ")))"
             )
         }
+        for channel in (file.channels ?? [:]).values {
+            settings.secretVariables.formUnion([channel.secret_env, channel.password_env].compactMap { $0 })
+        }
         if let late = file.late_seconds {
-            guard late.isFinite, late >= 0 else {
-                throw AlertSettingsError("\(source): late_seconds must be 0 or more")
+            guard late.isFinite, late >= 0, late <= Self.longest else {
+                throw AlertSettingsError("\(source): late_seconds must be from 0 to \(Int(Self.longest)) (a year)")
             }
             settings.lateAfter = .seconds(late)
         }
         if let window = file.dedupe_seconds {
-            guard window.isFinite, window >= 0 else {
-                throw AlertSettingsError("\(source): dedupe_seconds must be 0 or more")
+            guard window.isFinite, window >= 0, window <= Self.longest else {
+                throw AlertSettingsError("\(source): dedupe_seconds must be from 0 to \(Int(Self.longest)) (a year)")
             }
             settings.dedupeWindow = .seconds(window)
         }
         return settings
     }
+
+    /// The longest time a setting may give: a year.
+    static let longest: Double = 365 * 86_400
 
     private static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
@@ -204,6 +212,11 @@ public struct AlertSettings: Sendable, Equatable {
                 }
                 guard let to, !to.isEmpty else {
                     throw AlertSettingsError("\(place): an email channel needs \"to\" (a list)")
+                }
+                let tls = (starttls ?? true) || parsed.scheme?.lowercased() == "smtps"
+                guard tls || (username == nil && password == nil && password_env == nil) else {
+                    throw AlertSettingsError(
+                        "\(place): a login would cross the network in clear: use STARTTLS (the default) or smtps://")
                 }
                 kind = .email(
                     EmailSettings(

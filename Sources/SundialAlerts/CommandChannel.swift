@@ -1,18 +1,24 @@
 import Foundation
+import SundialActions
 import SundialCore
 
-/// Runs a shell command (`/bin/sh -c`) with the alert in `SUNDIAL_ALERT_*` environment variables
-/// and as JSON on stdin. Exit status 0 is a delivery; anything else, or still running at the
-/// timeout (then it is killed), is retried. The last lines of its stderr become the error.
+/// Runs a shell command (`/bin/sh -c`, leading a process group of its own) with the alert in
+/// `SUNDIAL_ALERT_*` environment variables and as JSON on stdin. It inherits what a job would (no
+/// `SUNDIAL_*` setting, no secret the settings name). Exit status 0 is a delivery; anything else,
+/// or still running at the timeout (then its whole process group is killed), is retried. The last
+/// lines of its stderr become the error.
 public struct CommandChannel: AlertChannel {
     public let settings: ChannelSettings
 
     public func deliver(_ message: AlertMessage) throws(AlertDeliveryError) {
         guard case .command(let command) = settings.kind else { return }
         let process = Process()
+        // Foundation starts it as the leader of a process group of its own: a timeout ends the group.
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
-        process.environment = ProcessInfo.processInfo.environment.merging(message.environment) { $1 }
+        process.environment = JobEnvironment.inherited(ProcessInfo.processInfo.environment).merging(
+            message.environment
+        ) { $1 }
         // Stdin is a file, not a pipe: a command that never reads it cannot block the dispatcher,
         // nor one that exits early raise SIGPIPE in the executor.
         let input = try Self.inputFile(message.json)
@@ -31,7 +37,9 @@ public struct CommandChannel: AlertChannel {
             throw AlertDeliveryError("could not start /bin/sh: \(error.localizedDescription)")
         }
         if ended.wait(timeout: .now() + settings.timeout.timeInterval) == .timedOut {
-            process.terminate()
+            if getpgid(process.processIdentifier) == process.processIdentifier {
+                kill(-process.processIdentifier, SIGKILL)
+            }
             kill(process.processIdentifier, SIGKILL)
             _ = ended.wait(timeout: .now() + 2)
             errors.fileHandleForReading.readabilityHandler = nil

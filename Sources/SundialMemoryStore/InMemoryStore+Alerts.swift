@@ -12,6 +12,11 @@ extension InMemoryStore: AlertStore {
     static func raise(_ drafts: [AlertDraft], into state: inout State, now: Date) -> Int {
         var written = 0
         for draft in drafts {
+            // A recovery ends the failure's window, and a failure the recovery's: the next of each
+            // is news.
+            for other in draft.event.endsWindows where draft.dedupeWindow > .zero {
+                state.raised["\(other.rawValue)|\(draft.subject)|\(draft.channel)"] = nil
+            }
             let key = "\(draft.event.rawValue)|\(draft.subject)|\(draft.channel)"
             // A window of zero keeps every alert, even when the clock has stepped back.
             if draft.dedupeWindow > .zero, let last = state.raised[key],
@@ -33,11 +38,11 @@ extension InMemoryStore: AlertStore {
     }
 
     public func claimAlerts(
-        by executor: String, token: ClaimToken, lease: Duration, limit: Int
+        channel: String, by executor: String, token: ClaimToken, lease: Duration, limit: Int
     ) throws(StoreError) -> [Alert] {
         try call(.claimAlerts) { state, now in
             let ready = state.alerts.values.filter { alert in
-                alert.status == .pending && (state.alertDue[alert.id] ?? now) <= now
+                alert.status == .pending && alert.draft.channel == channel && (state.alertDue[alert.id] ?? now) <= now
                     && (state.alertClaims[alert.id].map { $0 < now } ?? true)
             }.sorted { $0.id < $1.id }.prefix(max(0, limit))
             return ready.map { alert in
@@ -79,13 +84,16 @@ extension InMemoryStore: AlertStore {
         }
     }
 
-    public func overdueFires(lateBy: Duration, limit: Int) throws(StoreError) -> [OverdueFire] {
+    public func overdueFires(lateBy: Duration, after: OverdueCursor?, limit: Int) throws(StoreError)
+        -> [OverdueFire]
+    {
         try call(.overdueFires) { state, now in
             let cutoff = now.addingTimeInterval(-lateBy.timeInterval)
             return state.tasks.values.compactMap { row -> OverdueFire? in
                 guard row.status == .active, row.claimToken == nil, let next = row.nextRun, next < cutoff else {
                     return nil
                 }
+                if let after, (next, row.id) <= (after.nextRun, after.id) { return nil }
                 return OverdueFire(row: row, late: .seconds(now.timeIntervalSince(next)))
             }.sorted { ($0.row.nextRun!, $0.row.id) < ($1.row.nextRun!, $1.row.id) }.prefix(max(0, limit)).map { $0 }
         }

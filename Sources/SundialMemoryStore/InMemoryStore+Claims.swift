@@ -132,11 +132,22 @@ extension InMemoryStore: ClaimStore {
                 if run.concurrent && wasRunning == true {
                     state.update(run.taskID) { $0.running = max(0, $0.running - 1) }
                 }
-                if let failing = finished.failing { state.update(run.taskID) { $0.failing = failing } }
+                var alerts = finished.alerts
+                switch finished.failing {
+                case true?: state.update(run.taskID) { $0.failing = true }
+                case false?:
+                    // `recovered` once: only the success that finds the task still failing says so.
+                    if state.tasks[run.taskID]?.failing == true {
+                        state.update(run.taskID) { $0.failing = false }
+                    } else {
+                        alerts.removeAll { $0.event == .recovered }
+                    }
+                case nil: break
+                }
                 if run.status == .succeeded, run.concurrent {
                     state.update(run.taskID) { $0.lastSuccessAt = run.finishedAt }
                 }
-                Self.raise(finished.alerts, into: &state, now: now)
+                Self.raise(alerts, into: &state, now: now)
             }
             for finish in batch.finished.compactMap(\.row) {
                 guard let row = state.tasks[finish.claim.taskID], row.claimToken == finish.claim.token else { continue }

@@ -45,7 +45,7 @@ extension InMemoryStore: ExecutorRegistry {
         try call(.expiredHolders) { state, now in
             var holders = Set<String>()
             for (id, entry) in state.executors
-            where (entry.state == .running || entry.state == .stopping) && entry.leaseExpiresAt < now {
+            where (entry.state == .running || entry.state == .stopping) && !state.holdsLiveLease(id, now: now) {
                 holders.insert(id)
             }
             for row in state.tasks.values where row.claimToken != nil {
@@ -60,7 +60,8 @@ extension InMemoryStore: ExecutorRegistry {
 
     public func recover(
         executor: String, reason: String, self isSelf: Bool,
-        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan
+        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan,
+        alerts: @Sendable (RecoveryEvent) -> [AlertDraft]
     ) throws(StoreError) -> RecoveryReport {
         try call(.recover) { state, now in
             if state.holdsLiveLease(executor, now: now) && !isSelf {
@@ -71,6 +72,14 @@ extension InMemoryStore: ExecutorRegistry {
                 entry.busy = 0
                 entry.leaseExpiresAt = min(entry.leaseExpiresAt, now)
                 state.executors[executor] = entry
+                if !isSelf { Self.raise(alerts(.executorDead(executor)), into: &state, now: now) }
+            }
+            /// A fire given up: its alerts, and the task's failing flag.
+            func givenUp(_ fire: InterruptedFire, _ key: RunKey, _ next: FirePlanner.Plan) {
+                let events = RecoveryEvent.events(of: fire, plan: next)
+                guard !events.isEmpty else { return }
+                if events.contains(where: \.marksFailing) { state.update(fire.row.id) { $0.failing = true } }
+                Self.raise(alerts(.fireGivenUp(fire, key, events)), into: &state, now: now)
             }
             let lost = state.runs.values.filter { $0.record.status == .running && $0.record.executor == executor }
                 .sorted { $0.id < $1.id }
@@ -81,13 +90,13 @@ extension InMemoryStore: ExecutorRegistry {
                 if run.record.concurrent {
                     state.update(run.record.taskID) { $0.running = max(0, $0.running - 1) }
                     if let task = state.tasks[run.record.taskID] {
-                        let next = plan(
-                            InterruptedFire(
-                                row: task, scheduledFor: run.record.scheduledFor, attempt: run.record.attempt, now: now)
-                        )
+                        let fire = InterruptedFire(
+                            row: task, scheduledFor: run.record.scheduledFor, attempt: run.record.attempt, now: now)
+                        let next = plan(fire)
                         var lost = run.record
                         lost.finishedAt = now
                         state.runs[run.record.key]?.record.retryAt = AttemptResult.retry(next, of: lost)
+                        givenUp(fire, run.record.key, next)
                     }
                 }
             }
@@ -101,13 +110,14 @@ extension InMemoryStore: ExecutorRegistry {
                     state.free(row.id)
                     continue
                 }
-                let next = plan(
-                    InterruptedFire(
-                        row: row, scheduledFor: started.record.scheduledFor, attempt: started.record.attempt, now: now))
+                let fire = InterruptedFire(
+                    row: row, scheduledFor: started.record.scheduledFor, attempt: started.record.attempt, now: now)
+                let next = plan(fire)
                 state.update(row.id) {
                     $0.take(next, statusOnlyIfActive: true)
                     $0.free()
                 }
+                givenUp(fire, started.record.key, next)
             }
             return RecoveryReport(recovered: true, lostRuns: lost.count, freedRows: held.count)
         }

@@ -70,9 +70,13 @@ public final class InMemoryStore: Sendable {
             update(id) { $0.free() }
         }
 
+        /// Whether others must still treat the executor's lease as held: until a quarter of its
+        /// length after it ends (MySQL's `leaseHeld`: room for a step of the store's clock).
         func holdsLiveLease(_ executor: String?, now: Date) -> Bool {
             guard let executor, let entry = executors[executor] else { return false }
-            return (entry.state == .running || entry.state == .stopping) && entry.leaseExpiresAt >= now
+            let grace = max(0, entry.leaseExpiresAt.timeIntervalSince(entry.heartbeat)) / 4
+            return (entry.state == .running || entry.state == .stopping)
+                && entry.leaseExpiresAt.addingTimeInterval(grace) >= now
         }
     }
 

@@ -37,6 +37,14 @@ extension MySQLStore: AlertStore {
     /// when the database's clock has stepped back).
     private func isFresh(_ draft: AlertDraft, on c: MySQLConnection) throws -> Bool {
         guard draft.dedupeWindow > .zero else { return true }
+        // A recovery ends the failure's window, and a failure the recovery's: the next of each is news.
+        let ended = draft.event.endsWindows
+        if !ended.isEmpty {
+            try c.execute(
+                "DELETE FROM alert_dedupe WHERE subject = ? AND channel = ? AND event IN \(InList.placeholders(ended.count))",
+                [.string(String(draft.subject.prefix(255))), .string(String(draft.channel.prefix(64)))]
+                    + ended.map { .string($0.rawValue) })
+        }
         // 1: inserted; 2: an old one renewed; 0: raised within the window (dropped).
         return try c.execute(
             """
@@ -51,7 +59,7 @@ extension MySQLStore: AlertStore {
     }
 
     public func claimAlerts(
-        by executor: String, token: ClaimToken, lease: Duration, limit: Int
+        channel: String, by executor: String, token: ClaimToken, lease: Duration, limit: Int
     ) throws(StoreError) -> [Alert] {
         guard limit > 0 else { return [] }
         return try mapped {
@@ -59,9 +67,9 @@ extension MySQLStore: AlertStore {
                 // SKIP LOCKED: executors claiming at once take different alerts.
                 let ids = try c.query(
                     """
-                    SELECT id FROM alert WHERE status = 'pending' AND next_attempt_at <= NOW(6) \
+                    SELECT id FROM alert WHERE status = 'pending' AND channel = ? AND next_attempt_at <= NOW(6) \
                     AND (claimed_until IS NULL OR claimed_until < NOW(6)) ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED
-                    """, [.int(Int64(limit))]
+                    """, [.string(channel), .int(Int64(limit))]
                 ).compactMap { $0["id"].int.map(Int64.init) }
                 guard !ids.isEmpty else { return [] }
                 let padded = InList.padded(ids)
@@ -109,16 +117,20 @@ extension MySQLStore: AlertStore {
         }
     }
 
-    public func overdueFires(lateBy: Duration, limit: Int) throws(StoreError) -> [OverdueFire] {
+    public func overdueFires(lateBy: Duration, after: OverdueCursor?, limit: Int) throws(StoreError)
+        -> [OverdueFire]
+    {
         try mapped {
             // The claim index's range of free active rows, most overdue first: nothing else is read.
-            try database.query(
+            let resume = after == nil ? "" : "AND (next_run > ? OR (next_run = ? AND id > ?)) "
+            let cursor: [MySQLValue] = after.map { [.date($0.nextRun), .date($0.nextRun), .int($0.id)] } ?? []
+            return try database.query(
                 """
-                SELECT \(TaskRow.columns), TIMESTAMPDIFF(MICROSECOND, next_run, NOW(6)) AS late_us FROM cron \
+                SELECT \(TaskRow.lateColumns), TIMESTAMPDIFF(MICROSECOND, next_run, NOW(6)) AS late_us FROM cron \
                 WHERE task_id IS NULL AND status = 'active' AND next_run < NOW(6) - INTERVAL ? MICROSECOND \
-                ORDER BY next_run, id LIMIT ?
+                \(resume)ORDER BY next_run, id LIMIT ?
                 """,
-                [.int(lateBy.microseconds), .int(Int64(max(0, limit)))], consistency: .primary
+                [.int(lateBy.microseconds)] + cursor + [.int(Int64(max(0, limit)))], consistency: .primary
             ).map { OverdueFire(row: TaskRow(mysql: $0), late: .microseconds($0["late_us"].int ?? 0)) }
         }
     }

@@ -68,10 +68,10 @@ extension MySQLStore: ExecutorRegistry {
             // optimizer was seen scanning the whole table for `task_id IS NOT NULL` (75,000 rows
             // read per call), and looking holders up by state instead of by id.
             let live =
-                "SELECT 1 FROM cron_executor e FORCE INDEX (PRIMARY) WHERE e.id = %@ AND e.state IN ('running', 'stopping') AND e.lease_expires_at >= NOW(6)"
+                "SELECT 1 FROM cron_executor e FORCE INDEX (PRIMARY) WHERE e.id = %@ AND e.state IN ('running', 'stopping') AND \(MySQLStoreSQL.leaseHeld("e."))"
             let rows = try database.query(
                 """
-                SELECT id AS holder FROM cron_executor WHERE state IN ('running', 'stopping') AND lease_expires_at < NOW(6) \
+                SELECT id AS holder FROM cron_executor WHERE state IN ('running', 'stopping') AND NOT \(MySQLStoreSQL.leaseHeld("")) \
                 UNION SELECT claimed_by FROM cron FORCE INDEX (cron_claim) WHERE task_id IS NOT NULL AND claimed_by IS NOT NULL \
                 AND NOT EXISTS (\(live.replacingOccurrences(of: "%@", with: "cron.claimed_by"))) \
                 UNION SELECT executor FROM cron_run FORCE INDEX (cron_run_status) WHERE status = 'running' \
@@ -83,12 +83,22 @@ extension MySQLStore: ExecutorRegistry {
 
     public func recover(
         executor: String, reason: String, self isSelf: Bool,
-        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan
+        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan,
+        alerts: @Sendable (RecoveryEvent) -> [AlertDraft]
     ) throws(StoreError) -> RecoveryReport {
         try mapped {
             try database.transaction { c -> RecoveryReport in
+                /// A fire given up: its alerts and the task's failing flag, in this transaction.
+                func givenUp(_ fire: InterruptedFire, _ key: RunKey, _ next: FirePlanner.Plan) throws {
+                    let events = RecoveryEvent.events(of: fire, plan: next)
+                    guard !events.isEmpty else { return }
+                    if events.contains(where: \.marksFailing) {
+                        try c.execute("UPDATE cron SET failing = 1 WHERE id = ?", [.int(fire.row.id)])
+                    }
+                    try raise(alerts(.fireGivenUp(fire, key, events)), on: c)
+                }
                 let registry = try c.query(
-                    "SELECT state, lease_expires_at >= NOW(6) AS live FROM cron_executor WHERE id = ? FOR UPDATE",
+                    "SELECT state, \(MySQLStoreSQL.leaseHeld("")) AS live FROM cron_executor WHERE id = ? FOR UPDATE",
                     [.string(executor)]
                 ).first
                 let state = registry.flatMap { ExecutorState(rawValue: $0["state"].string ?? "") }
@@ -101,6 +111,7 @@ extension MySQLStore: ExecutorRegistry {
                             .string(isSelf ? ExecutorState.stopped.rawValue : ExecutorState.dead.rawValue),
                             .string(executor),
                         ])
+                    if !isSelf { try raise(alerts(.executorDead(executor)), on: c) }
                 }
                 let now = try databaseNow(c)
                 let runs = try c.query(
@@ -123,13 +134,15 @@ extension MySQLStore: ExecutorRegistry {
                         ).first.map(TaskRow.init(mysql:)), let fire = run["scheduled_for"].date
                     else { continue }
                     let attempt = run["attempt"].int ?? 0
-                    let next = plan(InterruptedFire(row: task, scheduledFor: fire, attempt: attempt, now: now))
+                    let interrupted = InterruptedFire(row: task, scheduledFor: fire, attempt: attempt, now: now)
+                    let next = plan(interrupted)
                     let lost = RunRecord(
                         taskID: task.id, token: ClaimToken(0), scheduledFor: fire, attempt: attempt, executor: executor,
                         startedAt: now, finishedAt: now, status: .lost, concurrent: true)
                     if let retry = AttemptResult.retry(next, of: lost) {
                         try c.execute("UPDATE cron_run SET retry_at = ? WHERE id = ?", [.date(retry), run["id"]])
                     }
+                    try givenUp(interrupted, lost.key, next)
                 }
                 let held = try c.query(
                     "SELECT \(TaskRow.columns) FROM cron WHERE task_id IS NOT NULL AND claimed_by = ? FOR UPDATE",
@@ -149,10 +162,9 @@ extension MySQLStore: ExecutorRegistry {
                             [.int(row.id), .init(token)])
                         continue
                     }
-                    let next = plan(
-                        InterruptedFire(
-                            row: row, scheduledFor: scheduled, attempt: started["attempt"].int ?? row.attempt, now: now)
-                    )
+                    let interrupted = InterruptedFire(
+                        row: row, scheduledFor: scheduled, attempt: started["attempt"].int ?? row.attempt, now: now)
+                    let next = plan(interrupted)
                     // A paused (or otherwise changed) row keeps its status: read and decided here.
                     let status = row.status == .active ? next.status : row.status
                     try c.execute(
@@ -165,6 +177,9 @@ extension MySQLStore: ExecutorRegistry {
                             .string(status.rawValue), .init(next.error.map(StoredText.error)), .int(row.id),
                             .init(token),
                         ])
+                    try givenUp(
+                        interrupted,
+                        RunKey(task: row.id, scheduled: scheduled, attempt: interrupted.attempt), next)
                 }
                 return RecoveryReport(recovered: true, lostRuns: runs.count, freedRows: held.count)
             }
@@ -192,5 +207,17 @@ extension MySQLStore: ExecutorRegistry {
 
     static func list(_ text: String?) -> [String] {
         (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+extension MySQLStoreSQL {
+    /// Whether an executor's lease still counts as held for others, by the database's clock: until
+    /// a quarter of its length after it ends (its length: from the last renewal, `heartbeat`, to
+    /// `lease_expires_at`). The quarter is for a step of the database's clock: a frozen executor's
+    /// shell supervisors end its commands by 95 % of the lease on their own monotonic clocks, so a
+    /// step forward of up to 30 % of the lease cannot let another executor start the same fire
+    /// while they still run.
+    static func leaseHeld(_ table: String) -> String {
+        "TIMESTAMPADD(MICROSECOND, TIMESTAMPDIFF(MICROSECOND, \(table)heartbeat, \(table)lease_expires_at) DIV 4, \(table)lease_expires_at) >= NOW(6)"
     }
 }

@@ -41,12 +41,19 @@ extension MySQLStore {
                 }
                 try finishRows(rowFinishes, on: c)
                 for finished in meaningful {
-                    if let failing = finished.failing {
-                        try c.execute(
-                            "UPDATE cron SET failing = ? WHERE id = ?",
-                            [.int(failing ? 1 : 0), .int(finished.run.taskID)])
+                    var alerts = finished.alerts
+                    switch finished.failing {
+                    case true?:
+                        try c.execute("UPDATE cron SET failing = 1 WHERE id = ?", [.int(finished.run.taskID)])
+                    case false?:
+                        // `recovered` once: only the success that finds the task still failing says so.
+                        let cleared = try c.execute(
+                            "UPDATE cron SET failing = 0 WHERE id = ? AND failing = 1", [.int(finished.run.taskID)]
+                        ).affectedRows
+                        if cleared == 0 { alerts.removeAll { $0.event == .recovered } }
+                    case nil: break
                     }
-                    try raise(finished.alerts, on: c)
+                    try raise(alerts, on: c)
                 }
             }
         }

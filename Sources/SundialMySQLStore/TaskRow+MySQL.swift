@@ -6,6 +6,10 @@ extension TaskRow {
     /// The columns `init(mysql:)` reads, for SELECT lists.
     static let columns = claimColumns + ", alert_late_seconds, metrics, last_success_at"
 
+    /// What the late-fire check reads (no payload).
+    static let lateColumns =
+        "id, name, action, schedule, timezone, next_run, fire_at, attempt, task_id, status, tags, alerts, alert_late_seconds, updated_at"
+
     /// What a claim reads back: what running a fire needs (the columns of late-fire checks and
     /// metrics are left out; read without them they take their defaults).
     static let claimColumns =

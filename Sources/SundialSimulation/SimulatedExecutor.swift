@@ -82,7 +82,7 @@ final class SimulatedExecutor {
             store: world.store, channels: [World.alertChannel: SimulatedChannel(world: world)], executorID: id,
             logger: world.logger)
         dispatcher.retryDelay = { _ in .milliseconds(500) }
-        dispatcher.claimLease = .seconds(2)
+        dispatcher.claimMargin = .seconds(1)
         clockOffset = world.databaseOffset
         (nextRenewal, nextHousekeeping, nextPoll, nextWatchdog) = (now, now, now, now)
         let registered = world.call(id) { try world.store.register(self.registration, lease: lease) }

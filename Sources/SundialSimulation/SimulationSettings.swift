@@ -6,7 +6,7 @@ public struct SimulationSettings: Sendable {
     public var threadsPerExecutor = 3
     /// Seconds of load with faults, then of quiet (no faults), before every executor is stopped.
     public var faultySeconds = 40.0
-    public var quietSeconds = 35.0
+    public var quietSeconds = 45.0
     /// The virtual clock's step.
     public var step: Duration = .milliseconds(10)
     public var lease: Duration = .seconds(10)

@@ -72,7 +72,9 @@ public final class AlertReceiver: @unchecked Sendable {
 
     deinit {
         try? input.fileHandleForWriting.close()
-        process.terminate()
+        // SIGKILL: a test process that ran a service group ignores SIGTERM, and its children
+        // inherit that.
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: folder)
     }

@@ -69,6 +69,8 @@ struct ExecutorCommand: AsyncParsableCommand {
         var settings = try loadSettings()
         let alertSettings = try loadAlertSettings()
         settings.alerting = alertSettings.routing
+        // The secrets the alert settings name never reach a job or an alert command.
+        JobEnvironment.withhold(alertSettings.secretVariables)
         let operations: OperationsServer.Configuration?
         do {
             operations = try OperationsServer.Configuration(
@@ -101,6 +103,7 @@ struct ExecutorCommand: AsyncParsableCommand {
                 var settings = try self.loadSettings()
                 let alerts = try self.loadAlertSettings()
                 settings.alerting = alerts.routing
+                JobEnvironment.withhold(alerts.secretVariables)
                 executor.reload(settings)
                 dispatcher.update(alerts)
             } catch {

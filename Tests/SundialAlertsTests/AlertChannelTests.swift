@@ -1,4 +1,5 @@
 import Foundation
+import SundialActions
 import SundialAlerts
 import SundialCore
 import SundialMemoryStore
@@ -122,5 +123,30 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 10)
         // A command that never reads its stdin is not held up by it.
         #expect(deliver(channel(.command("exit 0"))) == nil)
+    }
+
+    @Test func aCommandSeesNoSecretAndItsWholeGroupEndsAtTheTimeout() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sundial-cmd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        setenv("SUNDIAL_DATABASE_URL", "mysql://u:hunter2@db/x", 1)
+        setenv("TEST_ALERT_SECRET", "s3cret", 1)
+        JobEnvironment.withhold(["TEST_ALERT_SECRET"])
+        #expect(deliver(channel(.command("env > \(folder.path)/env"))) == nil)
+        let seen = try String(contentsOf: folder.appendingPathComponent("env"), encoding: .utf8)
+        #expect(!seen.contains("hunter2") && !seen.contains("s3cret") && seen.contains("SUNDIAL_ALERT_EVENT=timed_out"))
+
+        // A pipeline's other processes go with the shell when the timeout comes.
+        let marker = "31.\(Int.random(in: 1000...9999))"
+        let slow = deliver(channel(.command("sleep \(marker) | sleep \(marker)"), timeout: .milliseconds(300)))
+        #expect(slow?.hasPrefix("the command did not finish") == true)
+        Thread.sleep(forTimeInterval: 0.3)
+        let pgrep = Process()
+        pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+        pgrep.arguments = ["-f", "sleep \(marker)"]
+        pgrep.standardOutput = FileHandle.nullDevice
+        try pgrep.run()
+        pgrep.waitUntilExit()
+        #expect(pgrep.terminationStatus == 1, "processes of the timed-out command are still running")
     }
 }

@@ -62,15 +62,18 @@ import Testing
                 ], attempts: 2),
             executorID: "e1", logger: logger)
         try store.raise([draft("broken"), draft("ok"), draft("unknown-here")])
-        #expect(dispatcher.deliverDue() == 3)
-        store.clock.advance(by: 600)
         #expect(dispatcher.deliverDue() == 2)
+        store.clock.advance(by: 600)
+        #expect(dispatcher.deliverDue() == 1)
         let byChannel = Dictionary(uniqueKeysWithValues: try store.alerts(limit: 10).map { ($0.draft.channel, $0) })
         #expect(byChannel["broken"]?.status == .failed && byChannel["broken"]?.attempts == 2)
         #expect(byChannel["ok"]?.status == .delivered)
-        // A channel this executor does not know waits for one that does, then is given up.
-        #expect(byChannel["unknown-here"]?.status == .pending)
-        #expect(byChannel["unknown-here"]?.error == "no channel named unknown-here in this executor's alert settings")
+        // A channel this executor does not have is left to the executors that have it.
+        #expect(byChannel["unknown-here"]?.status == .pending && byChannel["unknown-here"]?.attempts == 0)
+        let bare = AlertDispatcher(store: store, settings: AlertSettings(), executorID: "e2", logger: logger)
+        try store.raise([draft("ok", subject: "task:2")])
+        #expect(bare.deliverDue() == 0)
+        #expect(try store.alerts(limit: 1).first?.attempts == 0)
     }
 
     @Test func aDispatcherThatLosesTheSettleDeliversAgainOnceItsClaimRunsOut() throws {

@@ -57,6 +57,15 @@ import Testing
         let subject = String(
             decoding: AlertMessage(alert: accented, sentAt: Self.created).mail(from: "a@b", to: ["c@d"]), as: UTF8.self)
         #expect(subject.contains("Subject: =?utf-8?B?"))
+
+        // Line ends of any kind become CRLF; a long one-line error is cut under SMTP's 998.
+        var long = Self.alert
+        long.draft.detail = "a\r\nb\rc\n" + String(repeating: "x", count: 2_500)
+        let body = String(
+            decoding: AlertMessage(alert: long, sentAt: Self.created).mail(from: "a@b", to: ["c@d"]), as: UTF8.self)
+        #expect(body.contains("\r\na\r\nb\r\nc\r\n"))
+        #expect(!body.contains("\r\r") && body.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 998 })
+        #expect(body.components(separatedBy: "\r\n").filter { $0.hasPrefix("xxx") }.map(\.count) == [900, 900, 700])
     }
 
     @Test func theCommandSeesTheAlertInItsEnvironment() {

@@ -29,6 +29,7 @@ import Testing
              }}
             """, environment: ["HOOK_SECRET": "s3", "SMTP_PASSWORD": "pw"])
         #expect(settings.defaults == ["ops"])
+        #expect(settings.secretVariables == ["HOOK_SECRET", "SMTP_PASSWORD"])
         #expect(settings.lateAfter == .seconds(30) && settings.dedupeWindow == .seconds(120))
         #expect(
             settings.channels["ops"]?.kind
@@ -70,7 +71,15 @@ import Testing
         #expect(
             error(#"{"channels": {"x": {"type": "command", "command": "true", "timeout_seconds": 0}}}"#).contains(
                 "timeout_seconds"))
-        #expect(error(#"{"late_seconds": -1}"#) == "alerts.json: late_seconds must be 0 or more")
+        #expect(error(#"{"late_seconds": -1}"#) == "alerts.json: late_seconds must be from 0 to 31536000 (a year)")
+        #expect(
+            error(#"{"dedupe_seconds": 1e300}"#) == "alerts.json: dedupe_seconds must be from 0 to 31536000 (a year)")
+        #expect(
+            error(
+                #"{"channels": {"m": {"type": "email", "smtp_url": "smtp://m:25", "from": "a@b", "to": ["c@d"], "starttls": false, "username": "u", "password": "p"}}}"#
+            )
+                == "alerts.json: channel m: a login would cross the network in clear: use STARTTLS (the default) or smtps://"
+        )
         #expect(error(#"{"channels": {"a,b": {"type": "command", "command": "true"}}}"#).contains("no comma"))
         #expect(error(#"{"channels": {"x": {"events": []}}}"#) == "alerts.json: .channels.x.type is missing")
     }

@@ -35,6 +35,7 @@ import Testing
         for i in 0..<5 {
             var row = TaskRow(id: 0, name: "t\(i)", action: "noop")
             row.nextRun = Date().addingTimeInterval(-1)
+            row.metrics = i == 0  // one task with series of its own
             _ = store.insertRaw(row)
         }
         var settings = ExecutorConfiguration()

@@ -26,7 +26,13 @@ extension StoreConformanceTests {
         try s.advance(seconds: 1)
         #expect(try s.store.raise([draft(.missed, window: .milliseconds(500))]) == 1)
         #expect(try s.store.raise([draft(.missed, window: .milliseconds(500))]) == 0)
-        let stored = try s.store.alerts(limit: 100)
+        // A recovery ends the failure's window: the next failure is news, and so is the next recovery.
+        #expect(try s.store.raise([draft(.recovered, subject: "task:9")]) == 1)
+        #expect(try s.store.raise([draft(.failed, subject: "task:9")]) == 1)
+        #expect(try s.store.raise([draft(.recovered, subject: "task:9")]) == 1)
+        #expect(try s.store.raise([draft(.failed, subject: "task:9")]) == 1)
+        #expect(try s.store.raise([draft(.failed, subject: "task:9")]) == 0)
+        let stored = try s.store.alerts(limit: 100).filter { $0.draft.subject != "task:9" }
         #expect(stored.count == 6)
         #expect(stored.first?.draft.event == .missed && stored.allSatisfy { $0.status == .pending })
         #expect(stored.last?.draft.summary == "nightly failed" && stored.last?.draft.detail == "exit status 3")
@@ -35,47 +41,60 @@ extension StoreConformanceTests {
 
     @Test(arguments: kinds) func anAlertsDeliveryIsClaimedFencedRetriedAndGivenUp(kind: StoreKind) throws {
         let s = try kind.make("alert_delivery")
-        try s.store.raise([draft()])
-        let a = try s.store.claimAlerts(by: "a", token: ClaimToken(1), lease: .seconds(30), limit: 10)
+        try s.store.raise([draft(), draft(channel: "mail")])
+        let a = try s.store.claimAlerts(channel: "ops", by: "a", token: ClaimToken(1), lease: .seconds(30), limit: 10)
         #expect(a.map(\.attempts) == [1])
         let id = try #require(a.first?.id)
         // Held: nobody else takes it, and only its token settles it.
-        #expect(try s.store.claimAlerts(by: "b", token: ClaimToken(2), lease: .seconds(30), limit: 10).isEmpty)
+        #expect(
+            try s.store.claimAlerts(channel: "ops", by: "b", token: ClaimToken(2), lease: .seconds(30), limit: 10)
+                .isEmpty)
         #expect(try !s.store.settleAlert(id: id, token: ClaimToken(2), delivered: true, error: nil, retryIn: nil))
         // A failure waits for its retry.
         #expect(
             try s.store.settleAlert(
                 id: id, token: ClaimToken(1), delivered: false, error: "HTTP 503", retryIn: .seconds(1)))
-        #expect(try s.store.claimAlerts(by: "b", token: ClaimToken(2), lease: .seconds(30), limit: 10).isEmpty)
+        #expect(
+            try s.store.claimAlerts(channel: "ops", by: "b", token: ClaimToken(2), lease: .seconds(30), limit: 10)
+                .isEmpty)
         try s.advance(seconds: 1.2)
-        let b = try s.store.claimAlerts(by: "b", token: ClaimToken(2), lease: .milliseconds(500), limit: 10)
+        let b = try s.store.claimAlerts(
+            channel: "ops", by: "b", token: ClaimToken(2), lease: .milliseconds(500), limit: 10)
         #expect(b.map(\.attempts) == [2] && b.first?.error == "HTTP 503")
         // b's claim runs out (b died mid-delivery): c delivers it, and b's late word is fenced out.
         try s.advance(seconds: 1)
-        let c = try s.store.claimAlerts(by: "c", token: ClaimToken(3), lease: .seconds(30), limit: 10)
+        let c = try s.store.claimAlerts(channel: "ops", by: "c", token: ClaimToken(3), lease: .seconds(30), limit: 10)
         #expect(c.map(\.attempts) == [3])
         #expect(try !s.store.settleAlert(id: id, token: ClaimToken(2), delivered: false, error: "late", retryIn: nil))
         #expect(try s.store.settleAlert(id: id, token: ClaimToken(3), delivered: true, error: nil, retryIn: nil))
         // Settling again is harmless.
         #expect(try !s.store.settleAlert(id: id, token: ClaimToken(3), delivered: true, error: nil, retryIn: nil))
-        let delivered = try #require(try s.store.alerts(limit: 1).first)
+        let delivered = try #require(try s.store.alerts(limit: 10).first { $0.id == id })
         #expect(delivered.status == .delivered && delivered.deliveredAt != nil && delivered.attempts == 3)
-        #expect(try s.store.claimAlerts(by: "a", token: ClaimToken(4), lease: .seconds(30), limit: 10).isEmpty)
+        #expect(
+            try s.store.claimAlerts(channel: "ops", by: "a", token: ClaimToken(4), lease: .seconds(30), limit: 10)
+                .isEmpty)
 
         // Given up: failed for good, never claimed again.
         try s.store.raise([draft(.dead)])
-        let d = try s.store.claimAlerts(by: "a", token: ClaimToken(5), lease: .seconds(30), limit: 10)
+        let d = try s.store.claimAlerts(channel: "ops", by: "a", token: ClaimToken(5), lease: .seconds(30), limit: 10)
         #expect(d.count == 1)
         #expect(
             try s.store.settleAlert(id: d[0].id, token: ClaimToken(5), delivered: false, error: "refused", retryIn: nil)
         )
         #expect(try s.store.alerts(limit: 1).first?.status == .failed)
-        #expect(try s.store.claimAlerts(by: "a", token: ClaimToken(6), lease: .seconds(30), limit: 10).isEmpty)
+        #expect(
+            try s.store.claimAlerts(channel: "ops", by: "a", token: ClaimToken(6), lease: .seconds(30), limit: 10)
+                .isEmpty)
         // Old settled alerts are pruned; pending ones never are.
         try s.store.raise([draft(.missed)])
         try s.advance(seconds: 0.1)
         #expect(try s.store.pruneAlerts(before: try s.store.now(), limit: 100) == 2)
-        #expect(try s.store.alerts(limit: 10).map(\.draft.event) == [.missed])
+        #expect(try s.store.alerts(limit: 10).map(\.draft.event) == [.missed, .failed])
+        // Each channel's alerts are claimed on their own.
+        let mail = try s.store.claimAlerts(
+            channel: "mail", by: "a", token: ClaimToken(7), lease: .seconds(30), limit: 10)
+        #expect(mail.map(\.draft.channel) == ["mail"])
     }
 
     @Test(arguments: kinds) func aRunsAlertsAreWrittenWithItAndKeepTheTasksFailingFlag(kind: StoreKind) throws {
@@ -105,6 +124,50 @@ extension StoreConformanceTests {
         #expect(!after.failing)
         #expect(after.lastSuccessAt.map { abs($0.timeIntervalSince(succeeded.run.finishedAt!)) < 0.001 } == true)
         #expect(try s.store.alerts(limit: 10).map(\.draft.event) == [.recovered, .failed])
+
+        // A second success that was claimed while the task was failing says nothing more.
+        batch = try s.store.claim(s.request(limit: 1, lookahead: .seconds(120)))
+        row = try #require(batch.rows.first)
+        var again = s.finished(row, token: batch.token, status: .succeeded, next: now.addingTimeInterval(120))
+        again.events = [.recovered]
+        again.alerts = [draft(.recovered, subject: "task:\(id)", window: .zero)]
+        try s.store.record(RunBatch(finished: [again]))
+        #expect(try s.store.alerts(limit: 10).count == 2)
+    }
+
+    @Test(arguments: kinds) func recoveryRaisesExecutorDeadAndGivenUpFiresInItsTransaction(kind: StoreKind) throws {
+        let s = try kind.make("alert_recovery")
+        let now = try s.store.now()
+        let id = try s.insert("once", nextRun: now.addingTimeInterval(-1))
+        try s.set(id, "delivery", "at_most_once")
+        _ = try s.store.register(s.registration("e1"), lease: .seconds(1))
+        let batch = try s.store.claim(s.request(limit: 1))
+        let row = try #require(batch.rows.first)
+        try s.store.record(RunBatch(started: [s.finished(row, token: batch.token, status: .running, next: nil).run]))
+        try s.advance(seconds: 1.5)
+        let report = try s.store.recover(
+            executor: "e1", reason: "gone", self: false,
+            plan: { fire in
+                FirePlanner(row: fire.row, schedule: nil).afterInterruption(
+                    fireAt: fire.scheduledFor, attempt: fire.attempt, now: fire.now, reason: "gone")
+            },
+            alerts: { event in
+                switch event {
+                case .executorDead(let holder):
+                    [self.draft(.executorDead, subject: "executor:\(holder)", window: .zero)]
+                case .fireGivenUp(let fire, _, let events):
+                    events.map { self.draft($0, subject: "task:\(fire.row.id)", window: .zero) }
+                }
+            })
+        #expect(report.recovered)
+        #expect(Set(try s.store.alerts(limit: 10).map(\.draft.event)) == [.executorDead, .dead])
+        #expect(try s.row(id)?.status == .dead && s.row(id)?.failing == true)
+        // Recovered once: a second look raises nothing.
+        _ = try s.store.recover(
+            executor: "e1", reason: "gone", self: false,
+            plan: { _ in FirePlanner.Plan(status: .active, nextRun: nil, fireAt: nil, attempt: 0, error: nil) },
+            alerts: { _ in [self.draft(.executorDead, window: .zero)] })
+        #expect(try s.store.alerts(limit: 10).count == 2)
     }
 
     @Test(arguments: kinds) func lateFiresAndOptedInTasksAreReadForAlertsAndMetrics(kind: StoreKind) throws {
@@ -122,10 +185,16 @@ extension StoreConformanceTests {
         #expect(Set(holding.rows.map(\.id)) == [oldest, claimed])
         _ = try s.store.release(token: holding.token, taskIDs: [oldest])
 
-        let overdue = try s.store.overdueFires(lateBy: .seconds(60), limit: 10)
+        let overdue = try s.store.overdueFires(lateBy: .seconds(60), after: nil, limit: 10)
         #expect(overdue.map(\.row.id) == [oldest, late])
         #expect(overdue.first.map { $0.late >= .seconds(299) && $0.late < .seconds(330) } == true)
-        #expect(try s.store.overdueFires(lateBy: .seconds(60), limit: 1).map(\.row.id) == [oldest])
+        #expect(overdue.last?.row.tags == "gpu" && overdue.last?.row.payload == nil)
+        // A page at a time: the next page starts after the last row of the one before.
+        let first = try s.store.overdueFires(lateBy: .seconds(60), after: nil, limit: 1)
+        #expect(first.map(\.row.id) == [oldest])
+        let second = try s.store.overdueFires(lateBy: .seconds(60), after: OverdueCursor(first[0].row), limit: 1)
+        #expect(second.map(\.row.id) == [late])
+        #expect(try s.store.overdueFires(lateBy: .seconds(60), after: OverdueCursor(second[0].row), limit: 1).isEmpty)
 
         try s.set(late, "metrics", "1")
         try s.set(claimed, "metrics", "1")

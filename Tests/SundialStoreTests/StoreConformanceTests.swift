@@ -518,6 +518,7 @@ struct StoreUnderTest {
                 case "attempt": row.attempt = Int(value)!
                 case "metrics": row.metrics = value == "1"
                 case "alerts": row.alerts = value
+                case "delivery": row.delivery = TaskRow.Delivery(rawValue: value)!
                 default: Issue.record("no such column in the test: \(column)")
                 }
             }

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS alert (
   -- The run it is about (cron_run's key), if any.
   scheduled_for DATETIME(6) NULL,
   attempt INT UNSIGNED NULL,
-  channel VARCHAR(64) NOT NULL,
+  -- Names compare byte for byte, as the settings file's do.
+  channel VARCHAR(64) COLLATE utf8mb4_bin NOT NULL,
   -- A readable sentence, and the error or reason behind it.
   summary TEXT NOT NULL,
   detail TEXT NULL,
@@ -43,17 +44,17 @@ CREATE TABLE IF NOT EXISTS alert (
   claimed_until DATETIME(6) NULL,
   delivered_at DATETIME(6) NULL,
   error TEXT NULL,
-  -- Pending alerts in the order they may be tried.
-  KEY alert_pending (status, next_attempt_at),
+  -- Each channel's pending alerts in the order they may be tried.
+  KEY alert_pending (status, channel, next_attempt_at),
   KEY alert_created (created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- When each (event, subject, channel) last raised an alert: a second one within the window is
 -- dropped. A row lock makes the check and the write one step, whichever executors race.
 CREATE TABLE IF NOT EXISTS alert_dedupe (
-  event VARCHAR(32) NOT NULL,
-  subject VARCHAR(255) NOT NULL,
-  channel VARCHAR(64) NOT NULL,
+  event VARCHAR(32) COLLATE utf8mb4_bin NOT NULL,
+  subject VARCHAR(255) COLLATE utf8mb4_bin NOT NULL,
+  channel VARCHAR(64) COLLATE utf8mb4_bin NOT NULL,
   raised_at DATETIME(6) NOT NULL,
   PRIMARY KEY (event, subject, channel)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -29,5 +29,15 @@ public enum AlertEvent: String, Sendable, CaseIterable, Codable, Comparable {
     /// Events that leave a task failing until it succeeds again.
     public var marksFailing: Bool { self == .failed || self == .dead }
 
+    /// Events whose deduplication window this one ends: after `recovered`, the next failure is
+    /// news whatever the window; after a failure, so is the next recovery.
+    public var endsWindows: [AlertEvent] {
+        switch self {
+        case .recovered: [.failed, .dead, .timedOut]
+        case .failed, .dead: [.recovered]
+        default: []
+        }
+    }
+
     public static func < (a: AlertEvent, b: AlertEvent) -> Bool { a.rawValue < b.rawValue }
 }

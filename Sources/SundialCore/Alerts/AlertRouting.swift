@@ -52,7 +52,8 @@ public struct AlertRouting: Sendable, Equatable {
     /// How late a fire of `task` may start before it is `missed`.
     public func lateAfter(for task: TaskRow) -> Duration {
         guard let seconds = task.alertLateSeconds, seconds.isFinite, seconds >= 0 else { return lateAfter }
-        return .seconds(seconds)
+        // Any value a column holds: ten years stands for "never" without overflowing a Duration.
+        return .seconds(min(seconds, 10 * 365 * 86_400))
     }
 
     /// One draft per channel for an event about a task.

@@ -13,11 +13,12 @@ public protocol AlertStore: Sendable {
     @discardableResult
     func raise(_ drafts: [AlertDraft]) throws(StoreError) -> Int
 
-    /// Marks up to `limit` pending alerts whose time has come and which nobody holds (or whose
-    /// holder's claim ran out) with `token` for `lease`, counts the attempt, and returns them,
-    /// oldest first. After an unknown outcome the claim simply runs out.
+    /// Marks up to `limit` pending alerts for `channel` whose time has come and which nobody holds
+    /// (or whose holder's claim ran out) with `token` for `lease`, counts the attempt, and returns
+    /// them, oldest first. Executors claim only the channels they have. After an unknown outcome
+    /// the claim simply runs out.
     func claimAlerts(
-        by executor: String, token: ClaimToken, lease: Duration, limit: Int
+        channel: String, by executor: String, token: ClaimToken, lease: Duration, limit: Int
     ) throws(StoreError) -> [Alert]
 
     /// Ends a claimed alert: `delivered`, or failed with `error` and tried again after `retryIn`
@@ -31,9 +32,10 @@ public protocol AlertStore: Sendable {
     /// The newest alerts first, at most `limit`.
     func alerts(limit: Int) throws(StoreError) -> [Alert]
 
-    /// Active, free rows whose `next_run` is more than `lateBy` in the past, most overdue first,
-    /// at most `limit` (read by the claim index).
-    func overdueFires(lateBy: Duration, limit: Int) throws(StoreError) -> [OverdueFire]
+    /// Active, free rows whose `next_run` is more than `lateBy` in the past, most overdue first
+    /// (after `after`, when given), at most `limit`, read by the claim index. The rows carry what
+    /// alerts need (not the payload).
+    func overdueFires(lateBy: Duration, after: OverdueCursor?, limit: Int) throws(StoreError) -> [OverdueFire]
 
     /// Tasks that asked for series of their own in the metrics (`cron.metrics = 1`).
     func taskSeries(limit: Int) throws(StoreError) -> [TaskSeries]
@@ -50,6 +52,16 @@ public struct OverdueFire: Sendable, Equatable {
 
     public init(row: TaskRow, late: Duration) {
         (self.row, self.late) = (row, late)
+    }
+}
+
+/// A place in the order of overdue fires (`next_run`, then id).
+public struct OverdueCursor: Sendable, Equatable {
+    public var nextRun: Date
+    public var id: Int64
+
+    public init(_ row: TaskRow) {
+        (nextRun, id) = (row.nextRun ?? Date(timeIntervalSince1970: 0), row.id)
     }
 }
 

@@ -27,13 +27,43 @@ public protocol ExecutorRegistry: Sendable {
     /// interrupted fire), rows it claimed but never started are freed as they were, and the
     /// executor is marked `dead` (unless it recovers itself on a clean stop, `self`).
     /// Does nothing unless its lease has ended or `self` is true. Idempotent.
+    ///
+    /// `alerts` gives the alerts to raise in the same transaction: for the executor, when it is
+    /// marked dead, and for each fire recovery gives up (`dead`, `failed`); the task's `failing`
+    /// flag is set with them.
     func recover(
         executor: String, reason: String, self isSelf: Bool,
-        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan
+        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan,
+        alerts: @Sendable (RecoveryEvent) -> [AlertDraft]
     ) throws(StoreError) -> RecoveryReport
 
     /// Every executor in the registry, newest first.
     func executors() throws(StoreError) -> [ExecutorInfo]
+}
+
+extension ExecutorRegistry {
+    /// Recovery that raises no alerts.
+    public func recover(
+        executor: String, reason: String, self isSelf: Bool, plan: @Sendable (InterruptedFire) -> FirePlanner.Plan
+    ) throws(StoreError) -> RecoveryReport {
+        try recover(executor: executor, reason: reason, self: isSelf, plan: plan, alerts: { _ in [] })
+    }
+}
+
+/// What recovery found, for alerts.
+public enum RecoveryEvent: Sendable {
+    /// The executor's lease ended and it was marked dead.
+    case executorDead(String)
+    /// A fire recovery ended as `lost` whose plan gives it up: what it means (`dead`, `failed`).
+    case fireGivenUp(InterruptedFire, RunKey, [AlertEvent])
+
+    /// The events of a lost attempt of `fire` that `plan` follows.
+    public static func events(of fire: InterruptedFire, plan: FirePlanner.Plan) -> [AlertEvent] {
+        let lost = RunRecord(
+            taskID: fire.row.id, token: ClaimToken(0), scheduledFor: fire.scheduledFor, attempt: fire.attempt,
+            executor: "", startedAt: fire.now, finishedAt: fire.now, status: .lost)
+        return AttemptResult.events(row: fire.row, run: lost, plan: plan, killedOnRequest: false)
+    }
 }
 
 /// A fire cut short with its executor, as recovery finds it.

@@ -190,7 +190,8 @@ public final class Executor: @unchecked Sendable {
         // result that could not be written) is freed the way recovery frees a dead executor's.
         do {
             let report = try store.recover(
-                executor: identity.id, reason: "the executor stopped", self: true, plan: housekeeper.interruptionPlan)
+                executor: identity.id, reason: "the executor stopped", self: true, plan: housekeeper.interruptionPlan,
+                alerts: housekeeper.recoveryAlerts(currentSettings.alerting))
             if report.freedRows > 0 || report.lostRuns > 0 {
                 logger.notice(
                     "freed work still held at stop",

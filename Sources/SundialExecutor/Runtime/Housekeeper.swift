@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SundialActions
 import SundialCore
+import Synchronization
 
 /// The executor's background work against the store, one synchronous step at a time: recovering
 /// the work of executors whose lease ended, giving new rows their first fire, pruning history.
@@ -13,6 +14,13 @@ public struct Housekeeper: Sendable {
     public let definitions: TaskDefinitions
     public let executorID: String
     public let logger: Logger
+    /// Where the next look for late fires resumes (nil: at the most overdue).
+    private let lateCursor = LateCursor()
+
+    /// Shared by the copies of this value (it is a struct the simulator and runtime pass around).
+    private final class LateCursor: Sendable {
+        let value = Mutex<OverdueCursor?>(nil)
+    }
 
     public init(store: any SundialStore, definitions: TaskDefinitions, executorID: String, logger: Logger) {
         (self.store, self.definitions, self.executorID, self.logger) = (store, definitions, executorID, logger)
@@ -45,15 +53,7 @@ public struct Housekeeper: Sendable {
             do {
                 let report = try store.recover(
                     executor: holder, reason: "executor \(holder) lost its lease", self: false,
-                    plan: interruptionPlan)
-                if report.recovered {
-                    raise(
-                        alerting.fleetDrafts(
-                            .executorDead, subject: "executor:\(holder)",
-                            summary: "executor \(holder) stopped renewing its lease; its work was taken over",
-                            detail: "runs lost: \(report.lostRuns), rows freed: \(report.freedRows)",
-                            raisedBy: executorID))
-                }
+                    plan: interruptionPlan, alerts: recoveryAlerts(alerting))
                 if report.recovered && (report.lostRuns > 0 || report.freedRows > 0) {
                     logger.warning(
                         "recovered the work of an executor whose lease ended",
@@ -75,47 +75,62 @@ public struct Housekeeper: Sendable {
     public func checkLateFires(_ alerting: AlertRouting, limit: Int = 500) {
         guard !alerting.isEmpty else { return }
         do {
-            let overdue = try store.overdueFires(lateBy: min(alerting.lateAfter, .seconds(1)), limit: limit)
-                .filter { $0.late >= alerting.lateAfter(for: $0.row) }
+            // A page at a time, most overdue first, resuming after the last page: rows overdue
+            // for good (an action nobody runs) cannot hide the ones behind them.
+            let after = lateCursor.value.withLock { $0 }
+            let page = try store.overdueFires(lateBy: min(alerting.lateAfter, .seconds(1)), after: after, limit: limit)
+            lateCursor.value.withLock { $0 = page.count < limit ? nil : page.last.map { OverdueCursor($0.row) } }
+            let overdue = page.filter { $0.late >= alerting.lateAfter(for: $0.row) }
             guard !overdue.isEmpty else { return }
             let now = try store.now()
             let live = try store.executors().filter {
                 ($0.state == .running || $0.state == .stopping) && $0.leaseExpiresAt >= now
             }
             var drafts: [AlertDraft] = []
+            var unserved: [String: AlertDraft] = [:]
             for fire in overdue {
                 let row = fire.row
-                let seconds = Int(fire.late.timeInterval.rounded(.down))
+                let seconds = Int(min(fire.late.timeInterval, 1e15).rounded(.down))
                 let due = row.nextRun.map { ISO8601DateFormatter().string(from: $0) } ?? "now"
                 let able = live.filter { $0.actions.contains(row.action) && Self.tagsMatch(row.tags, $0.tags) }
+                let placement = row.tags.map { " with tags \($0)" } ?? ""
                 let why =
                     able.isEmpty
-                    ? "no live executor runs action \(row.action)\(row.tags.map { " with tags \($0)" } ?? "")"
+                    ? "no live executor runs action \(row.action)\(placement)"
                     : "\(able.count) live executor(s) could run it; they may be busy or behind"
                 drafts += alerting.drafts(
                     .missed, task: row,
                     run: row.fireAt.map { RunKey(task: row.id, scheduled: $0, attempt: row.attempt) },
                     summary: "\(row.name) has not started: it was due at \(due), \(seconds) s ago", detail: why,
                     raisedBy: executorID)
-                if able.isEmpty {
-                    let placement = row.tags.map { " tags:\($0)" } ?? ""
-                    drafts += alerting.fleetDrafts(
-                        .noExecutorForAction, subject: "action:\(row.action)\(placement)",
+                let subject = "action:\(row.action)\(row.tags.map { " tags:\($0)" } ?? "")"
+                if able.isEmpty && unserved[subject] == nil {
+                    for draft in alerting.fleetDrafts(
+                        .noExecutorForAction, subject: subject,
                         summary:
-                            "no live executor runs action \(row.action)\(row.tags.map { " with tags \($0)" } ?? ""); \(row.name) and others like it wait",
+                            "no live executor runs action \(row.action)\(placement); \(row.name) and any like it wait",
                         detail: "live executors: \(live.map(\.id).joined(separator: ", "))", raisedBy: executorID)
+                    {
+                        unserved[subject] = draft
+                        drafts.append(draft)
+                    }
                 }
             }
-            raise(drafts)
+            // Small transactions: executors raising the same alerts lock the same rows briefly.
+            for start in stride(from: 0, to: drafts.count, by: 50) {
+                raise(Array(drafts[start..<min(start + 50, drafts.count)]))
+            }
         } catch {
             logger.warning("could not look for late fires", metadata: ["error": "\(error)"])
         }
     }
 
-    /// FIND_IN_SET's rule, as the claim applies it: no tags, or one of the executor's.
+    /// The claim's rule (FIND_IN_SET, byte for byte, nothing trimmed): no tags, or one of the
+    /// executor's among the row's comma-separated ones.
     static func tagsMatch(_ rowTags: String?, _ executorTags: [String]) -> Bool {
-        let tags = AlertRouting.names(in: rowTags)
-        return tags.isEmpty || tags.contains { executorTags.contains($0) }
+        guard let rowTags, !rowTags.isEmpty else { return true }
+        let tags = rowTags.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        return executorTags.contains { tags.contains($0) }
     }
 
     /// Raises alerts; a failure is logged (the next heartbeat looks again).
@@ -130,6 +145,32 @@ public struct Housekeeper: Sendable {
             }
         } catch {
             logger.warning("could not raise alerts", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The alerts recovery raises in its own transaction: the executor found dead, and each fire
+    /// it gives up.
+    public func recoveryAlerts(_ alerting: AlertRouting) -> @Sendable (RecoveryEvent) -> [AlertDraft] {
+        let executorID = self.executorID
+        return { event in
+            switch event {
+            case .executorDead(let holder):
+                return alerting.fleetDrafts(
+                    .executorDead, subject: "executor:\(holder)",
+                    summary: "executor \(holder) stopped renewing its lease; its work was taken over",
+                    detail:
+                        "its running attempts were ended as lost (at_least_once fires run again) and its claims freed",
+                    raisedBy: executorID)
+            case .fireGivenUp(let fire, let run, let events):
+                return events.flatMap { event in
+                    alerting.drafts(
+                        event, task: fire.row, run: run,
+                        summary: event == .dead
+                            ? "\(fire.row.name) was lost with its executor (at_most_once) and is dead until resumed"
+                            : "\(fire.row.name) was lost with its executor (at_most_once); it moves on to its next fire",
+                        detail: "its executor stopped renewing its lease during the run", raisedBy: executorID)
+                }
+            }
         }
     }
 
