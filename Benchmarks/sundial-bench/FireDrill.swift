@@ -106,7 +106,7 @@ final class FireDrill {
         let exported = try fleet.metricTotal("sundial_runs_total")
         let recorded = try bench.db.count("SELECT COUNT(*) FROM cron_run")
         let line =
-            "/metrics: sundial_runs_total every 10 s: \(samples.map(String.init).joined(separator: ", ")); at the end \(exported), cron_run rows \(recorded): \(exported == recorded ? "the same" : "DIFFERENT")"
+            "/metrics: sundial_runs_total during the window: \(samples.map(String.init).joined(separator: ", ")); at the end \(exported), cron_run rows \(recorded): \(exported == recorded ? "the same" : "DIFFERENT")"
         return (line, exported == recorded)
     }
 

@@ -9,6 +9,8 @@ struct PrecisionBenchmark: ParsableCommand {
         commandName: "precision", abstract: "Start lag of tasks firing every second (target p50 ≤ 5 ms, p99 ≤ 10 ms).")
 
     @OptionGroup var drill: DrillOptions
+    @Option(help: "Seconds between scrapes of /metrics during the window (0: none, only the check at the end).")
+    var scrapeEvery = 10
 
     func run() throws {
         let drill = try self.drill.makeDrill(name: "precision", servesMetrics: true)
