@@ -167,6 +167,13 @@ struct TaskCommand: ParsableCommand {
             print(
                 "policy:      misfire \(t.misfirePolicy.rawValue), \(t.delivery.rawValue), concurrency \(t.maxConcurrency), timeout \(t.timeoutSeconds.map { "\($0) s" } ?? "none")"
             )
+            var health = t.failing ? "failing (its last fire's last attempt did not succeed)" : "ok"
+            health += ", last success \(t.lastSuccessAt.map { RFC3339.format($0) } ?? "never")"
+            print("health:      \(health)")
+            let late = t.alertLateSeconds.map { "late after \($0) s" } ?? "late after the settings' late_seconds"
+            print(
+                "alerts:      \(t.alerts.map { "defaults + \($0)" } ?? "defaults"), \(late)\(t.metrics ? ", own metric series" : "")"
+            )
             print("runs:")
             for run in details.runs {
                 var duration = "running"

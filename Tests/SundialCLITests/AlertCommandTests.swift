@@ -65,6 +65,9 @@ struct AlertCommandTests {
             ).first)
         #expect(
             row["alerts"].string == "pager,ops" && row["alert_late_seconds"].double == 30 && row["metrics"].int == 1)
+        let shown = try Sundial.run(["task", "show", "watched"], environment: environment).standardOutput
+        #expect(shown.contains("health:      ok, last success never"), "\(shown)")
+        #expect(shown.contains("alerts:      defaults + pager,ops, late after 30.0 s, own metric series"), "\(shown)")
 
         #expect(try Sundial.run(["alert", "list"], environment: environment).standardOutput == "no alerts\n")
         try db.execute(
