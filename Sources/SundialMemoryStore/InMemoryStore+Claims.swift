@@ -13,7 +13,7 @@ extension InMemoryStore: ClaimStore {
             let actions = Set(request.actions)
             let due = state.tasks.values.filter { row in
                 guard row.claimToken == nil, row.status == .active, row.running < row.maxConcurrency,
-                    actions.contains(row.action), Self.tagsMatch(row.tags, request.tags)
+                    actions.contains(row.action), CommaList.tagsAllow(row.tags, executorTags: request.tags)
                 else { return false }
                 if let next = row.nextRun { return next < horizon }
                 return request.includeUnscheduled && (row.schedule ?? "").isEmpty
@@ -36,13 +36,6 @@ extension InMemoryStore: ClaimStore {
             return ClaimedBatch(
                 token: request.token, rows: chosen.compactMap { state.tasks[$0.id] }, now: chosen.isEmpty ? nil : now)
         }
-    }
-
-    /// FIND_IN_SET's rule: the row's comma-separated tags, compared whole.
-    static func tagsMatch(_ rowTags: String?, _ executorTags: [String]) -> Bool {
-        guard let rowTags, !rowTags.isEmpty else { return true }
-        let tags = rowTags.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        return executorTags.contains { tags.contains($0) }
     }
 
     public func release(token: ClaimToken, taskIDs: [Int64]?) throws(StoreError) -> Int {
@@ -110,7 +103,8 @@ extension InMemoryStore: ClaimStore {
             return Array(
                 state.runs.values.compactMap { stored -> DueRetry? in
                     guard let at = stored.record.retryAt, at < horizon, let row = state.tasks[stored.record.taskID],
-                        row.status == .active, actions.contains(row.action), Self.tagsMatch(row.tags, tags)
+                        row.status == .active, actions.contains(row.action),
+                        CommaList.tagsAllow(row.tags, executorTags: tags)
                     else { return nil }
                     return DueRetry(row: row, run: stored.record.key, retryAt: at)
                 }.sorted { ($0.retryAt, $0.run) < ($1.retryAt, $1.run) }.prefix(max(0, limit)))

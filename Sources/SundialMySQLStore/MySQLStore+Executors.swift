@@ -195,18 +195,15 @@ extension MySQLStore: ExecutorRegistry {
                 ExecutorInfo(
                     id: row["id"].string ?? "", host: row["host"].string ?? "",
                     pid: Int32(clamping: row["pid"].int ?? 0),
-                    threads: row["threads"].int ?? 0, busy: row["busy"].int ?? 0, tags: Self.list(row["tags"].string),
-                    actions: Self.list(row["actions"].string),
+                    threads: row["threads"].int ?? 0, busy: row["busy"].int ?? 0,
+                    tags: CommaList.items(row["tags"].string),
+                    actions: CommaList.items(row["actions"].string),
                     state: ExecutorState(rawValue: row["state"].string ?? "") ?? .dead,
                     startedAt: row["started_at"].date ?? Date(timeIntervalSince1970: 0),
                     heartbeat: row["heartbeat"].date ?? Date(timeIntervalSince1970: 0),
                     leaseExpiresAt: row["lease_expires_at"].date ?? Date(timeIntervalSince1970: 0))
             }
         }
-    }
-
-    static func list(_ text: String?) -> [String] {
-        (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }
 

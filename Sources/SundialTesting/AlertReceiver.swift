@@ -32,6 +32,12 @@ public final class AlertReceiver: @unchecked Sendable {
     /// virtualenv with aiosmtpd), else python3.
     public static var python: String { ProcessInfo.processInfo.environment["SUNDIAL_TEST_PYTHON"] ?? "python3" }
 
+    /// Whether the mail tests run: always under `deploy/dev/run-tests` (which sets
+    /// SUNDIAL_TEST_PYTHON, so a broken receiver fails them), elsewhere only if aiosmtpd is there.
+    public static var mailServerExpected: Bool {
+        ProcessInfo.processInfo.environment["SUNDIAL_TEST_PYTHON"] != nil || canServeMail
+    }
+
     /// Whether a mail server can be started here (aiosmtpd importable).
     public static let canServeMail: Bool = {
         let check = Process()

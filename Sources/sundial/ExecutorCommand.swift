@@ -183,9 +183,7 @@ struct ExecutorCommand: AsyncParsableCommand {
             settings.retention.executorAge = .seconds(hours * 3600)
         }
         if let raw = text(tags, "tags") {
-            settings.tags = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
-                !$0.isEmpty
-            }
+            settings.tags = CommaList.items(raw)
         }
         guard settings.heartbeatInterval * 3 <= settings.lease else {
             throw ValidationError(

@@ -70,7 +70,6 @@ import Testing
         #expect(routing.channels(for: .missed, task: row) == ["ops", "pager"])
         #expect(routing.channels(for: .failed, task: row) == ["ops", "mail"])
         #expect(routing.channels(for: .executorDead, task: nil) == ["ops"])
-        #expect(routing.unknownChannels(in: row.alerts) == ["nowhere"])
         #expect(AlertRouting().channels(for: .failed, task: row).isEmpty)
         row.alertLateSeconds = 5
         #expect(routing.lateAfter(for: row) == .seconds(5))

@@ -1,5 +1,5 @@
 /// What an alert is about.
-public enum AlertEvent: String, Sendable, CaseIterable, Codable, Comparable {
+public enum AlertEvent: String, Sendable, CaseIterable, Codable {
     /// A fire's last attempt did not succeed (a recurring task: it moves on to its next fire).
     case failed
     /// A one-shot's last attempt did not succeed: the row is `dead` until someone resumes it.
@@ -18,14 +18,6 @@ public enum AlertEvent: String, Sendable, CaseIterable, Codable, Comparable {
     /// `sundial alert test`.
     case test
 
-    /// Events about one task (the others are about the fleet).
-    public var isTaskEvent: Bool {
-        switch self {
-        case .failed, .dead, .timedOut, .missed, .recovered: true
-        case .executorDead, .noExecutorForAction, .test: false
-        }
-    }
-
     /// Events that leave a task failing until it succeeds again.
     public var marksFailing: Bool { self == .failed || self == .dead }
 
@@ -38,6 +30,4 @@ public enum AlertEvent: String, Sendable, CaseIterable, Codable, Comparable {
         default: []
         }
     }
-
-    public static func < (a: AlertEvent, b: AlertEvent) -> Bool { a.rawValue < b.rawValue }
 }

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// A task's events go to the default channels and to those its `alerts` column names; fleet
 /// events go to the default channels. Each channel takes the events it lists (all by default).
-/// A name no channel has is skipped (`unknownChannels` says which, for a warning).
+/// A name no channel has is skipped.
 public struct AlertRouting: Sendable, Equatable {
     /// Each channel's name and the events it takes.
     public var channels: [String: Set<AlertEvent>]
@@ -29,20 +29,10 @@ public struct AlertRouting: Sendable, Equatable {
     /// No channel at all: nothing is raised, and nothing needs to look for missed fires.
     public var isEmpty: Bool { channels.isEmpty }
 
-    /// The channel names in a task's `alerts` column.
-    public static func names(in column: String?) -> [String] {
-        (column ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
-
-    /// Names in `column` that no channel has.
-    public func unknownChannels(in column: String?) -> [String] {
-        Self.names(in: column).filter { channels[$0] == nil }
-    }
-
     /// The channels `event` goes to, for `task` (nil: a fleet event), each once, in order.
     public func channels(for event: AlertEvent, task: TaskRow?) -> [String] {
         var seen = Set<String>()
-        return (defaults + Self.names(in: task?.alerts)).filter { name in
+        return (defaults + CommaList.items(task?.alerts)).filter { name in
             guard let takes = channels[name], takes.contains(event), !seen.contains(name) else { return false }
             seen.insert(name)
             return true

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SundialActions
 import SundialCore
+import SundialSchedule
 import Synchronization
 
 /// The executor's background work against the store, one synchronous step at a time: recovering
@@ -91,8 +92,10 @@ public struct Housekeeper: Sendable {
             for fire in overdue {
                 let row = fire.row
                 let seconds = Int(min(fire.late.timeInterval, 1e15).rounded(.down))
-                let due = row.nextRun.map { ISO8601DateFormatter().string(from: $0) } ?? "now"
-                let able = live.filter { $0.actions.contains(row.action) && Self.tagsMatch(row.tags, $0.tags) }
+                let due = row.nextRun.map { RFC3339.format($0) } ?? "now"
+                let able = live.filter {
+                    $0.actions.contains(row.action) && CommaList.tagsAllow(row.tags, executorTags: $0.tags)
+                }
                 let placement = row.tags.map { " with tags \($0)" } ?? ""
                 let why =
                     able.isEmpty
@@ -123,14 +126,6 @@ public struct Housekeeper: Sendable {
         } catch {
             logger.warning("could not look for late fires", metadata: ["error": "\(error)"])
         }
-    }
-
-    /// The claim's rule (FIND_IN_SET, byte for byte, nothing trimmed): no tags, or one of the
-    /// executor's among the row's comma-separated ones.
-    static func tagsMatch(_ rowTags: String?, _ executorTags: [String]) -> Bool {
-        guard let rowTags, !rowTags.isEmpty else { return true }
-        let tags = rowTags.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        return executorTags.contains { tags.contains($0) }
     }
 
     /// Raises alerts; a failure is logged (the next heartbeat looks again).
