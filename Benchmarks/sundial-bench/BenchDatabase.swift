@@ -7,6 +7,7 @@ import SundialTesting
 
 /// A scratch database for benchmarks, next to the one SUNDIAL_DATABASE_URL names.
 struct BenchDatabase {
+    let name: String
     let url: String
     let db: Database
 
@@ -26,13 +27,21 @@ struct BenchDatabase {
         try admin.executeText("DROP DATABASE IF EXISTS `\(name)`")
         try admin.executeText("CREATE DATABASE `\(name)` CHARACTER SET utf8mb4")
         admin.close()
-        guard var components = URLComponents(string: base) else { throw ValidationError("bad database URL") }
-        components.path = "/" + name
-        let url = components.string!
+        let url = try Self.url(base, database: name)
         let db = try Database(url: url, logger: logger)
         let files = try MigrationFile.load(from: URL(fileURLWithPath: "migrations/mysql"))
         try Migrator(database: db, files: files, logger: logger).migrate()
-        return BenchDatabase(url: url, db: db)
+        return BenchDatabase(name: name, url: url, db: db)
+    }
+
+    /// `base` with its database replaced by `name`; a URL naming several hosts stays whole.
+    static func url(_ base: String, database name: String) throws -> String {
+        guard let schemeEnd = base.range(of: "://"),
+            let pathStart = base[schemeEnd.upperBound...].firstIndex(of: "/")
+        else { throw ValidationError("the database URL names no database") }
+        let rest = base[base.index(after: pathStart)...]
+        let query = rest.firstIndex(of: "?").map { String(rest[$0...]) } ?? ""
+        return String(base[...pathStart]) + name + query
     }
 
     /// Polls `countSQL` every `every` until it reaches `target`; returns how long that took.

@@ -41,7 +41,7 @@ struct DatabaseRestartDrill: ParsableCommand {
         let caughtUp = Set(
             executions.filter { $0.started >= outage.to && !runAll.contains($0.task) }.map(\.task)
         ).count
-        let fenced = drill.fleet.logLines(containing: "no heartbeat for most of the lease").count
+        let fenced = drill.fleet.selfFences
         let pass =
             all.lost == 0 && all.duplicates == 0 && once.duplicates == 0 && crashed.isEmpty
             && caughtUp == drill.tasks - runAll.count

@@ -35,11 +35,12 @@ final class ExecutorFleet {
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
     }
 
-    /// Starts executor `slot` (named `bench-<slot>`) and returns its pid.
+    /// Starts executor `slot` (named `bench-<slot>`) and returns its pid. `databaseURL`: a server
+    /// of its own (a cluster's node) instead of the fleet's.
     @discardableResult
-    func start(_ slot: Int, extra: [String] = []) throws -> pid_t {
+    func start(_ slot: Int, extra: [String] = [], databaseURL: String? = nil) throws -> pid_t {
         var environment = ProcessInfo.processInfo.environment
-        environment["SUNDIAL_DATABASE_URL"] = databaseURL
+        environment["SUNDIAL_DATABASE_URL"] = databaseURL ?? self.databaseURL
         environment["SUNDIAL_REPLICA_URLS"] = nil
         let argv =
             [
@@ -146,6 +147,9 @@ final class ExecutorFleet {
             usleep(20_000)
         }
     }
+
+    /// How many times an executor fenced itself off (its lease unrenewed for most of its length).
+    var selfFences: Int { logLines(containing: "no lease renewal for most of the lease").count }
 
     /// Lines of the executors' logs that contain `text`.
     func logLines(containing text: String) -> [String] {

@@ -33,24 +33,27 @@ final class FireDrill {
     }
 
     /// Inserts the tasks, first due on a whole second a few seconds ahead (database time).
-    /// `misfirePolicy` gives the policy of task number `n` (1-based).
-    func insertTasks(misfirePolicy: (Int) -> String = { _ in "run_once" }) throws {
+    /// `misfirePolicy` and `delivery` give the policy and delivery of task number `n` (1-based).
+    func insertTasks(
+        misfirePolicy: (Int) -> String = { _ in "run_once" }, delivery: (Int) -> String = { _ in "at_least_once" }
+    ) throws {
         let now =
             try bench.db.query("SELECT UNIX_TIMESTAMP(NOW(6)) AS now", consistency: .primary).first?["now"]
             .double ?? Date().timeIntervalSince1970
         firstFire = (Int64(now) + 3) * 1_000_000
         let first = Date(timeIntervalSince1970: Double(firstFire) / 1_000_000)
         let payload = "{\"file\":\"\(witnessPath)\"}"
-        let policies = Dictionary(grouping: 1...tasks, by: misfirePolicy)
-        for (policy, numbers) in policies {
+        let groups = Dictionary(grouping: 1...tasks) { [misfirePolicy($0), delivery($0)] }
+        for (settings, numbers) in groups {
             // Consecutive numbers insert as ranges of the sequence table.
             for range in numbers.consecutiveRanges() {
                 try bench.db.execute(
                     """
-                    INSERT INTO cron (name, action, payload, schedule, next_run, fire_at, misfire_policy) \
-                    SELECT CONCAT('every-second-', seq), 'witness', ?, '* * * * * *', ?, ?, ? \
+                    INSERT INTO cron (name, action, payload, schedule, next_run, fire_at, misfire_policy, delivery) \
+                    SELECT CONCAT('every-second-', seq), 'witness', ?, '* * * * * *', ?, ?, ?, ? \
                     FROM seq_\(range.lowerBound)_to_\(range.upperBound)
-                    """, [.string(payload), .date(first), .date(first), .string(policy)])
+                    """,
+                    [.string(payload), .date(first), .date(first), .string(settings[0]), .string(settings[1])])
             }
         }
         taskIDs = Set(

@@ -11,7 +11,8 @@ struct SundialBench: ParsableCommand {
             DrainBenchmark.self, PrecisionBenchmark.self, TableSizeBenchmark.self, ScheduleBenchmark.self,
             PoolBenchmark.self,
             ShellBenchmark.self, KillDrill.self, RollingDeployDrill.self, SupervisordDrill.self,
-            DatabaseRestartDrill.self, FrozenDrill.self,
+            DatabaseRestartDrill.self, FrozenDrill.self, FailoverDrill.self, GaleraDrill.self,
+            GaleraPartitionDrill.self,
             MemoryBenchmark.self,
         ])
 }

@@ -37,6 +37,12 @@ enum WitnessLog {
     }
 }
 
+/// One fire: a task and its scheduled time (Unix µs).
+struct FireKey: Hashable {
+    var task: Int64
+    var scheduled: Int64
+}
+
 /// What happened to every fire of `tasks` tasks firing each whole second in a window.
 struct FireAccount {
     var expected = 0
@@ -52,6 +58,8 @@ struct FireAccount {
     var lags: [Double] = []
     /// Fires first executed more than a second late.
     var lateBeyondOneSecond = 0
+    /// The fires that never ran: task id and scheduled time (Unix µs).
+    var missing: [FireKey] = []
 
     /// `window` holds the scheduled times counted, Unix µs, on whole seconds.
     init(executions: [Execution], taskIDs tasks: Set<Int64>, window: Range<Int64>, killedPIDs: Set<Int32> = []) {
@@ -76,6 +84,14 @@ struct FireAccount {
         }
         lost = expected - executed
         lags.sort()
+        if lost > 0 {
+            for task in tasks {
+                for second in 0..<seconds {
+                    let scheduled = window.lowerBound + Int64(second) * 1_000_000
+                    if byFire[task]?[scheduled] == nil { missing.append(FireKey(task: task, scheduled: scheduled)) }
+                }
+            }
+        }
     }
 
     func percentile(_ p: Double) -> Double {

@@ -1,14 +1,22 @@
 import Foundation
 import Logging
 
-/// A pool of connections to one server.
+/// A pool of connections to one server, or to one of the servers a URL names.
 ///
 /// Blocking, like the connections in it: call it from threads you own. Connections are opened on
 /// demand up to `maximumSize`; a caller that finds none free waits up to `acquireTimeout` and then
 /// gets a `.poolExhausted` error. A connection idle for longer than `pingAfterIdle`, or idle when
 /// another connection of the pool was found broken, is pinged before it is handed out, so a
-/// server restart costs a caller at most one failed call. A node that refuses writes because it
-/// is read-only is remembered, and writes fail fast until it is writable again.
+/// server restart costs a caller at most one failed call. Connections retire after
+/// `maximumLifetime`.
+///
+/// **Several hosts** (`mysql://u:p@db1,db2,db3/sundial`): all connections go to one node, the
+/// current one. A pool for writes opens a connection by trying the nodes in order from the current
+/// one and keeps the first that is writable (`@@read_only = 0`, and on Galera a node in the
+/// primary component); a node that refuses a write (error 1290, 1047) stops being current, and
+/// idle connections to it are closed instead of handed out. So after a failover the pool moves to
+/// the promoted server by itself. When no node takes writes, the pool uses one that answers (for
+/// reads), and writes fail fast until one does (asked again every `readOnlyRecheck`).
 public final class ConnectionPool: @unchecked Sendable {
     /// Pool settings; every one has a default and can be set from the database URL.
     public struct Configuration: Sendable, Hashable {
@@ -26,8 +34,9 @@ public final class ConnectionPool: @unchecked Sendable {
         public init() {}
 
         /// Reads `pool_min`, `pool_max`, `acquire_timeout`, `ping_after_idle`, `connect_timeout`,
-        /// `read_timeout`, `write_timeout` (seconds, fractions allowed) and `statement_cache` from
-        /// the URL's query parameters.
+        /// `read_timeout`, `write_timeout`, `max_lifetime` (seconds, fractions allowed; a lifetime
+        /// of 0 is unlimited), `lock_wait_timeout` and `statement_cache` from the URL's query
+        /// parameters.
         public init(endpoint: MySQLEndpoint) throws(MySQLConfigurationError) {
             func integer(_ name: String, _ range: ClosedRange<Int>) throws(MySQLConfigurationError) -> Int? {
                 guard let text = endpoint.options[name] else { return nil }
@@ -48,7 +57,7 @@ public final class ConnectionPool: @unchecked Sendable {
             }
             let known: Set<String> = [
                 "pool_min", "pool_max", "acquire_timeout", "ping_after_idle", "connect_timeout", "read_timeout",
-                "write_timeout", "statement_cache", "lock_wait_timeout",
+                "write_timeout", "statement_cache", "lock_wait_timeout", "max_lifetime",
             ]
             if let unknown = endpoint.options.keys.sorted().first(where: { !known.contains($0) }) {
                 throw MySQLConfigurationError(
@@ -69,6 +78,7 @@ public final class ConnectionPool: @unchecked Sendable {
             if let v = try seconds("write_timeout") { connection.writeTimeout = v }
             if let v = try integer("statement_cache", 1...100_000) { connection.statementCacheSize = v }
             if let v = try integer("lock_wait_timeout", 1...3600) { connection.lockWaitTimeout = .seconds(v) }
+            if let v = try seconds("max_lifetime") { connection.maximumLifetime = v == .zero ? nil : v }
         }
     }
 
@@ -83,6 +93,10 @@ public final class ConnectionPool: @unchecked Sendable {
     }
 
     public let endpoint: MySQLEndpoint
+    /// The servers the endpoint names, one per host.
+    public let nodes: [MySQLEndpoint]
+    /// Whether connections must take writes (the primary's pool) or only answer (a replica's).
+    public let forWrites: Bool
     public let configuration: Configuration
     /// Idle for less than this, a connection is handed out without a socket check.
     static let trustedIdle: Duration = .milliseconds(2)
@@ -95,13 +109,27 @@ public final class ConnectionPool: @unchecked Sendable {
     private var discarded = 0
     private var generation = 0
     private var closed = false
+    /// The node new connections go to first, and the only one connections are handed out for.
+    private var currentNode = 0
+    /// Set while no node takes writes: writes are refused without being sent.
     private var readOnlySince: ContinuousClock.Instant?
     private var readOnlyCheckedAt: ContinuousClock.Instant?
 
-    public init(endpoint: MySQLEndpoint, configuration: Configuration, logger: Logger) {
+    /// `forWrites`: whether connections must take writes (see the type's documentation); a pool
+    /// for reads keeps to the first node that answers.
+    public init(endpoint: MySQLEndpoint, configuration: Configuration, logger: Logger, forWrites: Bool = true) {
         self.endpoint = endpoint
+        self.nodes = endpoint.nodes
+        self.forWrites = forWrites
         self.configuration = configuration
         self.logger = logger
+    }
+
+    /// The node connections go to now (`host:port` or the socket).
+    public var current: MySQLEndpoint {
+        condition.lock()
+        defer { condition.unlock() }
+        return nodes[currentNode]
     }
 
     /// Opens connections up to `minimumSize` now, so the first callers don't pay for it.
@@ -138,10 +166,18 @@ public final class ConnectionPool: @unchecked Sendable {
             }
             if let connection = idle.popLast() {
                 leasedCount += 1
+                let now = ContinuousClock.now
                 let stale =
                     connection.generation < generation
-                    || ContinuousClock.now - connection.lastReleased > configuration.pingAfterIdle
+                    || now - connection.lastReleased > configuration.pingAfterIdle
+                let retired =
+                    connection.nodeIndex != currentNode || connection.retiresAt.map { now >= $0 } ?? false
                 condition.unlock()
+                if retired {
+                    release(connection, discard: true)
+                    condition.lock()
+                    continue
+                }
                 guard connection.isIdleAndHealthy else {
                     logger.debug("discarding a connection the server closed", metadata: ["node": "\(endpoint.node)"])
                     release(connection, discard: true, serverClosed: true)
@@ -233,10 +269,11 @@ public final class ConnectionPool: @unchecked Sendable {
             open: openCount, idle: idle.count, leased: leasedCount, created: created, discarded: discarded)
     }
 
-    // MARK: Read-only nodes
+    // MARK: Nodes that refuse writes
 
-    /// Whether writes should be refused without sending them. Rechecks the node at most once per
-    /// `readOnlyRecheck`, so a node that became writable again is used again.
+    /// Whether writes should be refused without sending them: no node took writes at the last look.
+    /// Looks again (opening a connection, every node in turn) at most once per `readOnlyRecheck`,
+    /// so that a node that became writable, or was promoted, is used again.
     func refusesWrites() -> Bool {
         condition.lock()
         guard readOnlySince != nil else {
@@ -244,24 +281,45 @@ public final class ConnectionPool: @unchecked Sendable {
             return false
         }
         let due = readOnlyCheckedAt.map { ContinuousClock.now - $0 >= configuration.readOnlyRecheck } ?? true
-        if due { readOnlyCheckedAt = .now }
-        condition.unlock()
-        guard due else { return true }
-        let writable =
-            (try? withConnection { c in
-                try c.query("SELECT @@global.read_only AS ro").first?["ro"].int == 0
-            }) ?? false
-        if writable {
-            condition.lock()
-            readOnlySince = nil
+        guard due, openCount < configuration.maximumSize, !closed else {
             condition.unlock()
-            logger.notice("node accepts writes again", metadata: ["node": "\(endpoint.node)"])
+            return true
         }
-        return !writable
+        readOnlyCheckedAt = .now
+        openCount += 1
+        leasedCount += 1
+        condition.unlock()
+        do {
+            release(try openConnection())
+        } catch {
+            condition.lock()
+            openCount -= 1
+            leasedCount -= 1
+            condition.signal()
+            condition.unlock()
+        }
+        condition.lock()
+        defer { condition.unlock() }
+        return readOnlySince != nil
     }
 
-    func noteReadOnly() {
+    /// A node refused a write on `connection` (read-only, or a Galera node outside the primary
+    /// component). With several nodes the pool moves on to the next one; with one, writes are
+    /// refused until it takes them again.
+    func noteRefused(by connection: MySQLConnection) {
         condition.lock()
+        let refusing = nodes[connection.nodeIndex].node
+        if nodes.count > 1 {
+            let moved = connection.nodeIndex == currentNode
+            if moved { currentNode = (currentNode + 1) % nodes.count }
+            condition.unlock()
+            if moved {
+                logger.warning(
+                    "node refuses writes; looking for a writable one",
+                    metadata: ["node": "\(refusing)", "next": "\(nodes[(connection.nodeIndex + 1) % nodes.count].node)"])
+            }
+            return
+        }
         let first = readOnlySince == nil
         if first {
             readOnlySince = .now
@@ -269,24 +327,83 @@ public final class ConnectionPool: @unchecked Sendable {
         }
         condition.unlock()
         if first {
-            logger.warning(
-                "node is read-only; writes to it stop until it changes", metadata: ["node": "\(endpoint.node)"])
+            logger.warning("node is read-only; writes to it stop until it changes", metadata: ["node": "\(refusing)"])
         }
+    }
+
+    /// Opens a connection to the current node or, failing that, to the next ones in turn. A pool for
+    /// writes keeps the first writable node; if none is, it uses the first that answered and
+    /// remembers that writes must wait. Throws the last node's error when none answers.
+    private func openConnection() throws(MySQLError) -> MySQLConnection {
+        let start = currentIndex
+        var fallback: MySQLConnection?
+        var lastError: MySQLError?
+        for step in 0..<nodes.count {
+            let index = (start + step) % nodes.count
+            let connection: MySQLConnection
+            do {
+                connection = try MySQLConnection(endpoint: nodes[index], options: configuration.connection)
+            } catch {
+                lastError = error
+                continue
+            }
+            connection.nodeIndex = index
+            guard forWrites else { return adopt(connection, writable: nil) }
+            do {
+                if try connection.prepareForWrites() {
+                    fallback?.close()
+                    return adopt(connection, writable: true)
+                }
+            } catch {
+                connection.close()
+                lastError = error
+                continue
+            }
+            if fallback == nil { fallback = connection } else { connection.close() }
+        }
+        if let fallback { return adopt(fallback, writable: false) }
+        throw lastError!
+    }
+
+    /// Makes `connection` one of the pool's: its node becomes the current one.
+    private func adopt(_ connection: MySQLConnection, writable: Bool?) -> MySQLConnection {
+        if let lifetime = configuration.connection.maximumLifetime {
+            connection.retiresAt = .now + lifetime * Double.random(in: 0.9...1.0)
+        }
+        condition.lock()
+        created += 1
+        connection.generation = generation
+        let moved = currentNode != connection.nodeIndex
+        currentNode = connection.nodeIndex
+        let wasReadOnly = readOnlySince != nil
+        if writable == true { readOnlySince = nil }
+        if writable == false && !wasReadOnly {
+            readOnlySince = .now
+            readOnlyCheckedAt = .now
+        }
+        condition.unlock()
+        let node = nodes[connection.nodeIndex].node
+        if writable == false && !wasReadOnly {
+            logger.warning(
+                "no node accepts writes; writes stop until one does", metadata: ["node": "\(node)"])
+        } else if writable == true && wasReadOnly {
+            logger.notice("node accepts writes again", metadata: ["node": "\(node)"])
+        } else if moved {
+            logger.notice("connections go to another node now", metadata: ["node": "\(node)"])
+        }
+        return connection
+    }
+
+    private var currentIndex: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return currentNode
     }
 
     private var currentGeneration: Int {
         condition.lock()
         defer { condition.unlock() }
         return generation
-    }
-
-    private func openConnection() throws(MySQLError) -> MySQLConnection {
-        let connection = try MySQLConnection(endpoint: endpoint, options: configuration.connection)
-        condition.lock()
-        created += 1
-        connection.generation = generation
-        condition.unlock()
-        return connection
     }
 }
 

@@ -33,7 +33,8 @@ public final class Database: Sendable {
         var replicaPools: [ConnectionPool] = []
         for endpoint in replicas {
             replicaPools.append(
-                ConnectionPool(endpoint: endpoint, configuration: try .init(endpoint: endpoint), logger: logger))
+                ConnectionPool(
+                    endpoint: endpoint, configuration: try .init(endpoint: endpoint), logger: logger, forWrites: false))
         }
         self.replicas = replicaPools
         self.replicaDownUntil = Mutex(replicas.map { _ in 0 })
@@ -102,7 +103,7 @@ public final class Database: Sendable {
                     try readOnce(replicas[index], sql, parameters, deliver)
                     return
                 } catch {
-                    guard !delivered, error.kind == .retryLater || error.kind == .poolExhausted else { throw error }
+                    guard !delivered, [.retryLater, .poolExhausted, .readOnly].contains(error.kind) else { throw error }
                     markReplicaDown(index, error)
                 }
             }
@@ -170,9 +171,11 @@ public final class Database: Sendable {
         try write(sql) { connection throws(MySQLError) in try connection.execute(sql, parameters) }
     }
 
-    /// Runs `body` in a transaction on the primary. A deadlock or lock-wait timeout rolls back and
-    /// runs the whole body again, up to `maxAttempts` times with a short randomised pause, so the
-    /// body must be safe to repeat (no side effects outside the database).
+    /// Runs `body` in a transaction on the primary. A deadlock, a lock-wait timeout or a Galera
+    /// certification failure rolls back and runs the whole body again, up to `maxAttempts` times
+    /// with a short randomised pause, so the body must be safe to repeat (no side effects outside
+    /// the database). So does a node that refused the body's first write, when the URL names other
+    /// nodes. A COMMIT that fails otherwise throws `.outcomeUnknown`: it may have committed.
     @discardableResult
     public func transaction<T>(
         maxAttempts: Int = 5, _ body: (MySQLConnection) throws -> T
@@ -182,21 +185,30 @@ public final class Database: Sendable {
             attempt += 1
             if primary.refusesWrites() { throw readOnlyError("START TRANSACTION") }
             let connection = try primary.acquire()
+            var committing = false
             do {
                 try connection.executeText("START TRANSACTION")
                 let result = try body(connection)
+                committing = true
                 try connection.executeText("COMMIT")
                 primary.release(connection)
                 return result
             } catch {
                 // A failed COMMIT leaves nothing to roll back, but ROLLBACK is harmless then.
                 if !connection.isBroken { try? connection.executeText("ROLLBACK") }
+                guard let mysql = error as? MySQLError else {
+                    primary.release(connection)
+                    throw error
+                }
+                if mysql.kind == .readOnly { primary.noteRefused(by: connection) }
                 primary.release(connection)
-                guard let mysql = error as? MySQLError else { throw error }
-                if mysql.kind == .readOnly { primary.noteReadOnly() }
-                // A conflict rolled the transaction back; a connection killed before COMMIT was
-                // sent lost nothing that committed. Both are safe to run again.
-                let retryable = mysql.isTransactionConflict || mysql.certainlyNotExecuted
+                // A conflict rolled the transaction back, even at COMMIT (that is how Galera
+                // reports a lost certification). Anything else at COMMIT leaves it unknown.
+                if committing && !mysql.isTransactionConflict { throw mysql.withUnknownOutcome }
+                // Refused or killed before COMMIT was sent: nothing committed; safe to run again.
+                let retryable =
+                    mysql.isTransactionConflict || mysql.certainlyNotExecuted
+                    || (mysql.kind == .readOnly && primary.nodes.count > 1)
                 if retryable && attempt < maxAttempts {
                     pauseBeforeRetry(attempt, mysql)
                     continue
@@ -223,9 +235,11 @@ public final class Database: Sendable {
                 primary.release(connection)
                 return result
             } catch {
+                if error.kind == .readOnly { primary.noteRefused(by: connection) }
                 primary.release(connection)
-                if error.kind == .readOnly { primary.noteReadOnly() }
-                if attempt == 1 && error.certainlyNotExecuted { continue }
+                // A node that refused the write did nothing: another node of the URL may take it.
+                let elsewhere = error.kind == .readOnly && primary.nodes.count > 1 && !primary.refusesWrites()
+                if attempt == 1 && (error.certainlyNotExecuted || elsewhere) { continue }
                 throw error
             }
         }
@@ -235,6 +249,9 @@ public final class Database: Sendable {
     private func readOnlyError(_ sql: String) -> MySQLError {
         MySQLError(
             kind: .readOnly, code: 1290, node: primary.endpoint.node, statement: MySQLError.summary(of: sql),
-            message: "the node is read-only; writes are refused until it accepts them again")
+            message:
+                primary.nodes.count > 1
+                ? "no node accepts writes (read-only, or outside the cluster's primary component); writes are refused until one does"
+                : "the node is read-only (or outside the Galera cluster's primary component); writes are refused until it accepts them again")
     }
 }

@@ -8,6 +8,10 @@ public struct ConnectionOptions: Sendable, Hashable {
     /// How long a single read may block; a server that stops answering is noticed after this.
     public var readTimeout: Duration = .seconds(60)
     public var writeTimeout: Duration = .seconds(60)
+    /// How long a connection is used before it is closed and replaced (at most; each one retires at
+    /// a random point of the last tenth, so a pool's connections don't all reconnect at once). A
+    /// DNS name or a proxy that moved to another server is followed within this. `nil`: forever.
+    public var maximumLifetime: Duration? = .seconds(600)
     /// Prepared statements kept per connection; the least recently used is closed past this.
     public var statementCacheSize = 128
     /// How long a statement waits for a row lock held elsewhere (`innodb_lock_wait_timeout`).
@@ -52,6 +56,10 @@ public final class MySQLConnection: @unchecked Sendable {
     var lastReleased = ContinuousClock.now
     /// The pool's failure generation when this connection was last known good.
     var generation = 0
+    /// Which of its pool's nodes this connection is to.
+    var nodeIndex = 0
+    /// When the pool closes it instead of handing it out again (`maximumLifetime`).
+    var retiresAt: ContinuousClock.Instant?
 
     private static let libraryInitialised: Bool = {
         mysql_server_init(0, nil, nil) == 0
@@ -153,6 +161,29 @@ public final class MySQLConnection: @unchecked Sendable {
     public func ping() throws(MySQLError) {
         try ensureOpen("ping")
         if mysql_ping(handle) != 0 { throw connectionError("ping") }
+    }
+
+    /// Asks the server whether it takes writes (`@@read_only`), and on a Galera node makes this
+    /// session's reads wait until the node has applied every write the cluster committed before
+    /// them (`wsrep_sync_wait = 1`, unless the server sets it already), so that a lease or a claim
+    /// read here is never older than one written on another node. A Galera node outside the
+    /// primary component is refused with error 1047, as the server itself would refuse it.
+    /// Standard `SHOW` statements only: MySQL 8 and MariaDB without Galera answer them too.
+    public func prepareForWrites() throws(MySQLError) -> Bool {
+        var variables: [String: String] = [:]
+        for row in try query("SHOW VARIABLES WHERE Variable_name IN ('read_only', 'wsrep_on', 'wsrep_sync_wait')") {
+            if let name = row[0].string { variables[name.lowercased()] = row[1].string?.uppercased() }
+        }
+        if variables["wsrep_on"] == "ON" {
+            let ready = try query("SHOW STATUS LIKE 'wsrep_ready'").first?[1].string?.uppercased()
+            guard ready == "ON" else {
+                throw MySQLError(
+                    kind: .readOnly, code: 1047, node: endpoint.node, statement: "connect",
+                    message: "the Galera node is not ready for clients (outside the primary component, or joining)")
+            }
+            if variables["wsrep_sync_wait"] == "0" { try executeText("SET SESSION wsrep_sync_wait = 1") }
+        }
+        return variables["read_only"] == "OFF"
     }
 
     /// Whether an idle connection can be used without asking the server: an idle session has

@@ -1,12 +1,32 @@
 import Foundation
 
-/// Where one MySQL/MariaDB server is and how to log in, parsed from a URL:
+/// Where a MySQL/MariaDB server is and how to log in, parsed from a URL:
 /// `mysql://user:password@host:port/database?socket=/path&pool_max=16`.
 ///
-/// Its description never shows the password.
+/// A URL may name several servers, `mysql://u:p@db1:3306,db2:3306/sundial`: the hosts of one
+/// replication set or cluster, tried in order (`nodes`). Its description never shows the password.
 public struct MySQLEndpoint: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
+    /// One `host:port` of a URL.
+    public struct Address: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int = 3306) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// The first host: where a single connection goes.
+    public var host: String {
+        get { addresses[0].host }
+        set { addresses[0].host = newValue }
+    }
+    public var port: Int {
+        get { addresses[0].port }
+        set { addresses[0].port = newValue }
+    }
+    /// Every host the URL names, in order (at least one).
+    public var addresses: [Address]
     public var user: String
     public var password: String
     public var database: String
@@ -19,8 +39,7 @@ public struct MySQLEndpoint: Sendable, Hashable, CustomStringConvertible {
         host: String = "localhost", port: Int = 3306, user: String, password: String = "",
         database: String, socket: String? = nil, options: [String: String] = [:]
     ) {
-        self.host = host
-        self.port = port
+        self.addresses = [Address(host: host, port: port)]
         self.user = user
         self.password = password
         self.database = database
@@ -30,7 +49,8 @@ public struct MySQLEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses a `mysql://` (or `mariadb://`) URL. Errors never repeat the URL (it holds a password).
     public init(url text: String) throws(MySQLConfigurationError) {
-        guard let components = URLComponents(string: text.trimmingCharacters(in: .whitespaces)) else {
+        let (single, hosts) = try Self.splittingHosts(text.trimmingCharacters(in: .whitespaces))
+        guard let components = URLComponents(string: single) else {
             throw MySQLConfigurationError(
                 "the database URL is not a valid URL (expected mysql://user:password@host:port/database)")
         }
@@ -57,17 +77,56 @@ public struct MySQLEndpoint: Sendable, Hashable, CustomStringConvertible {
             port: components.port ?? 3306,
             user: user, password: components.password ?? "", database: database, socket: socket,
             options: options)
+        if hosts.count > 1 {
+            guard socket == nil else {
+                throw MySQLConfigurationError("the database URL names several hosts and a socket: use one or the other")
+            }
+            addresses = hosts
+        }
     }
 
-    /// `host:port` or the socket path: how logs and errors name this server.
-    public var node: String { socket ?? "\(host):\(port)" }
+    /// Cuts `host1:port1,host2:port2` out of the URL's authority: `URLComponents` reads one host.
+    /// Returns the URL with the first host only, and every host.
+    private static func splittingHosts(_ text: String) throws(MySQLConfigurationError) -> (String, [Address]) {
+        guard let schemeEnd = text.range(of: "://") else { return (text, []) }
+        let rest = text[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        let hostStart = authority.lastIndex(of: "@").map { authority.index(after: $0) } ?? authority.startIndex
+        let hostList = authority[hostStart...]
+        guard hostList.contains(",") else { return (text, []) }
+        var addresses: [Address] = []
+        for item in hostList.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let parsed = URLComponents(string: "mysql://x@\(item)/d"), let host = parsed.host, !host.isEmpty
+            else {
+                throw MySQLConfigurationError(
+                    "the database URL's host list has an empty or invalid entry (expected host1:port1,host2:port2)")
+            }
+            addresses.append(Address(host: host, port: parsed.port ?? 3306))
+        }
+        let first = hostList.split(separator: ",", omittingEmptySubsequences: false)[0]
+        return (String(text[..<hostList.startIndex]) + first + String(rest[authorityEnd...]), addresses)
+    }
+
+    /// One endpoint per host, in the URL's order, each with the same credentials and options.
+    public var nodes: [MySQLEndpoint] {
+        addresses.map { address in
+            var node = self
+            node.addresses = [address]
+            return node
+        }
+    }
+
+    /// `host:port` (every one, comma-separated) or the socket path: how logs and errors name it.
+    public var node: String { socket ?? addresses.map { "\($0.host):\($0.port)" }.joined(separator: ",") }
 
     public var description: String {
         let credentials = password.isEmpty ? user : "\(user):***"
         let query =
             ([socket.map { "socket=\($0)" }].compactMap { $0 }
                 + options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
-        return "mysql://\(credentials)@\(host):\(port)/\(database)"
+        let hosts = addresses.map { "\($0.host):\($0.port)" }.joined(separator: ",")
+        return "mysql://\(credentials)@\(hosts)/\(database)"
             + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
     }
 }

@@ -13,8 +13,12 @@ public struct MySQLError: Error, Sendable, CustomStringConvertible {
         case badStatement
         /// A constraint refused the data: duplicate key, foreign key, NOT NULL, CHECK.
         case constraintViolated
-        /// The node is read-only (`--read-only`, a replica, a Galera node not in the primary component).
+        /// The node refuses writes: read-only (`--read-only`, a replica) or a Galera node outside the
+        /// primary component (error 1047). It refused before doing anything.
         case readOnly
+        /// The statement was sent and the answer does not say whether it took effect: a COMMIT that
+        /// failed other than by a conflict (which certainly rolled back).
+        case outcomeUnknown
         /// No connection became free within the pool's acquire timeout.
         case poolExhausted
         /// Credentials, privileges, configuration: retrying will not help.
@@ -41,6 +45,14 @@ public struct MySQLError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         let codeText = code == 0 ? "" : " (error \(code))"
         return "\(node): \(statement): \(message)\(codeText)"
+    }
+
+    /// The same error, saying that the statement may have taken effect.
+    var withUnknownOutcome: MySQLError {
+        guard kind != .outcomeUnknown else { return self }
+        return MySQLError(
+            kind: .outcomeUnknown, code: code, node: node, statement: statement,
+            message: "\(message); whether it committed is unknown")
     }
 
     /// The connection this happened on can't be used again: the server went away or killed it.
@@ -70,7 +82,7 @@ public struct MySQLError: Error, Sendable, CustomStringConvertible {
         switch code {
         case 1213, 1205, 1040, 1053, 1927, 4031, 2002, 2003, 2006, 2013, 2055, 2014, 2026, 1317, 3024, 1969:
             return .retryLater
-        case 1290, 1836, 1792, 1223:
+        case 1290, 1836, 1792, 1223, 1047:
             return .readOnly
         case 1062, 1451, 1452, 1048, 4025, 3819, 1364, 1586, 1557, 1169, 1216, 1217:
             return .constraintViolated

@@ -26,8 +26,19 @@ final class PreparedStatement {
 
     /// The error the statement handle reports now.
     func error(node: String) -> MySQLError {
-        let code = Int(mysql_stmt_errno(handle))
-        let message = String(cString: mysql_stmt_error(handle))
+        var code = Int(mysql_stmt_errno(handle))
+        var message = String(cString: mysql_stmt_error(handle))
+        // An error packet in the middle of a result (a Galera brute-force abort while rows stream)
+        // is left on the connection, not on the statement.
+        if code == 0, let connection = handle.pointee.mysql, mysql_errno(connection) != 0 {
+            code = Int(mysql_errno(connection))
+            message = String(cString: mysql_error(connection))
+        }
+        if code == 0 {
+            // Neither says why: the session's state is unknown, so it is not used again.
+            code = 2013
+            message = "the statement failed and neither the server nor the client library said why"
+        }
         return MySQLError(
             kind: MySQLError.kind(forCode: code), code: code, node: node, statement: MySQLError.summary(of: sql),
             message: MySQLError.redacted(message, code: code))

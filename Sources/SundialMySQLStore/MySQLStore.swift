@@ -103,6 +103,7 @@ extension StoreError {
             }
         case .poolExhausted, .refused: kind = .unavailable
         case .readOnly: kind = .readOnly
+        case .outcomeUnknown: kind = .outcomeUnknown
         case .constraintViolated: kind = error.code == 1062 ? .invalid : .rejected
         case .badStatement: kind = .rejected
         }

@@ -308,7 +308,8 @@ final class SimulatedExecutor {
         let key = record.key
         perform(machine.runStarted(key, claim: item.claim, deadline: nil))
         guard startRecorded, machine.running[key]?.cancelled == nil else {
-            end(key: key, item: item, record: record, end: .interrupted("start not recorded"), now: now, startedAt: now)
+            let reason = startRecorded ? "the executor stopped before starting it" : "start not recorded"
+            end(key: key, item: item, record: record, end: .notRun(reason), now: now, startedAt: now)
             return
         }
         // Paused or deleted after the claim but before the last look (a moment before the fire's
@@ -421,7 +422,7 @@ final class SimulatedExecutor {
             let dbNow = Date(timeIntervalSince1970: world.now.timeInterval + clockOffset)
             let result = AttemptResult(
                 row: start.item.row, schedule: start.item.schedule, run: start.record,
-                end: .interrupted("its start could not be confirmed; not run"), cancelled: nil, took: 0, now: dbNow,
+                end: .notRun("its start could not be confirmed"), cancelled: nil, took: 0, now: dbNow,
                 jitter: 0.5, alerting: world.alerting)
             queue(end: result.finished)
             world.trace("\(id) settled an unconfirmed start of \(start.record.key)")

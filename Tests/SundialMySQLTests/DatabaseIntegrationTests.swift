@@ -254,6 +254,18 @@ struct DatabaseIntegrationTests {
         #expect(sentAfter - sentBefore == 1)
     }
 
+    @Test func aConnectionIsReplacedOnceItsLifetimeIsOver() throws {
+        let short = try IntegrationEnvironment.database(Self.name, options: ["max_lifetime": "0.3"], replicas: false)
+        defer { short.close() }
+        let session = { try short.query("SELECT CONNECTION_ID() AS id", consistency: .primary).first?["id"].int }
+        let first = try session()
+        #expect(try session() == first)
+        Thread.sleep(forTimeInterval: 0.4)
+        #expect(try session() != first)
+        #expect(short.primary.statistics.created == 2)
+        #expect(short.primary.statistics.discarded == 1)
+    }
+
     @Test func largeResultsStreamRowByRow() throws {
         try db.execute("CREATE TABLE IF NOT EXISTS big (id INT PRIMARY KEY)")
         try db.execute(

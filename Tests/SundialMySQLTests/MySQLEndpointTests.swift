@@ -27,6 +27,37 @@ import Testing
         #expect(e.description == "mysql://app:***@db:3307/jobs?pool_max=4")
     }
 
+    @Test func severalHostsAreTriedInOrderWithTheSameCredentials() throws {
+        let e = try MySQLEndpoint(url: "mysql://app:s3cret@db1:3307,db2,10.0.0.3:3309/jobs?pool_max=4")
+        #expect(e.addresses.map(\.host) == ["db1", "db2", "10.0.0.3"])
+        #expect(e.addresses.map(\.port) == [3307, 3306, 3309])
+        #expect(e.host == "db1" && e.port == 3307)
+        #expect(e.nodes.map(\.node) == ["db1:3307", "db2:3306", "10.0.0.3:3309"])
+        #expect(e.nodes.allSatisfy { $0.user == "app" && $0.password == "s3cret" && $0.database == "jobs" })
+        #expect(e.nodes.allSatisfy { $0.options == ["pool_max": "4"] })
+        #expect(e.description == "mysql://app:***@db1:3307,db2:3306,10.0.0.3:3309/jobs?pool_max=4")
+        #expect(try MySQLEndpoint(url: "mysql://app@db1/jobs").nodes.count == 1)
+    }
+
+    @Test func aBadHostListIsRefusedWithoutTheURL() {
+        for url in ["mysql://a:secret@db1,,db2/d", "mysql://a:secret@db1,/d", "mysql://a:secret@db1,db2/d?socket=/s"] {
+            #expect(throws: MySQLConfigurationError.self) { try MySQLEndpoint(url: url) }
+            do {
+                _ = try MySQLEndpoint(url: url)
+            } catch {
+                #expect(!error.message.contains("secret"))
+            }
+        }
+    }
+
+    @Test func aConnectionsLifetimeComesFromTheURL() throws {
+        let endpoint = try MySQLEndpoint(url: "mysql://a@h/d?max_lifetime=30")
+        #expect(try ConnectionPool.Configuration(endpoint: endpoint).connection.maximumLifetime == .seconds(30))
+        let forever = try MySQLEndpoint(url: "mysql://a@h/d?max_lifetime=0")
+        #expect(try ConnectionPool.Configuration(endpoint: forever).connection.maximumLifetime == nil)
+        #expect(ConnectionPool.Configuration().connection.maximumLifetime == .seconds(600))
+    }
+
     @Test func badURLsGetClearErrorsWithoutTheURL() {
         func message(_ url: String) -> String? {
             do {

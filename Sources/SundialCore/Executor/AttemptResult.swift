@@ -7,9 +7,13 @@ public enum AttemptEnd: Sendable, Equatable {
     case failed(String)
     case timedOut
     case killed
-    /// Cut short by something outside the task (its supervisor lost the executor, its start could
-    /// not be recorded): not the task's failure.
+    /// Cut short by something outside the task (its supervisor lost the executor): not the task's
+    /// failure.
     case interrupted(String)
+    /// The handler never ran: its start could not be recorded (`at_most_once`) or confirmed (a
+    /// concurrent run) in time. The fire is tried again as its next attempt, whatever its
+    /// delivery: it still runs at most once.
+    case notRun(String)
 }
 
 /// What the executor writes after an attempt: the run's final record and the row's change; for a
@@ -34,6 +38,7 @@ public struct AttemptResult: Sendable, Equatable {
         record.finishedAt = now
         var outcome: FirePlanner.Outcome
         var interruption: String?
+        var ran = true
         switch end {
         case .succeeded: outcome = .succeeded
         case .failed(let message): outcome = .failed(message)
@@ -42,6 +47,13 @@ public struct AttemptResult: Sendable, Equatable {
         case .interrupted(let message):
             outcome = .failed(message)
             interruption = message
+        case .notRun where cancelled == .killRequested:
+            // Someone killed it before it started: that is what it is.
+            outcome = .killed
+        case .notRun(let message):
+            outcome = .failed(message)
+            interruption = "not run: \(message)"
+            ran = false
         }
         switch cancelled {
         case .timedOut? where outcome != .succeeded: outcome = .timedOut
@@ -54,7 +66,10 @@ public struct AttemptResult: Sendable, Equatable {
             let reason = interruption ?? "the executor stopped during the run"
             record.status = .killed
             record.error = reason
-            plan = planner.afterInterruption(fireAt: run.scheduledFor, attempt: run.attempt, now: now, reason: reason)
+            plan =
+                ran
+                ? planner.afterInterruption(fireAt: run.scheduledFor, attempt: run.attempt, now: now, reason: reason)
+                : planner.afterNotRun(fireAt: run.scheduledFor, attempt: run.attempt, now: now, reason: reason)
         } else {
             plan = planner.afterRun(
                 fireAt: run.scheduledFor, attempt: run.attempt, outcome: outcome, now: now, jitter: jitter)

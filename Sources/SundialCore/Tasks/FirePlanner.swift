@@ -87,6 +87,12 @@ public struct FirePlanner: Sendable {
         return planMoveOn(after: fireAt, now: now, error: reason)
     }
 
+    /// After an attempt whose handler never ran: the same fire again, as the next attempt, for
+    /// either delivery (nothing ran, so `at_most_once` still holds).
+    public func afterNotRun(fireAt: Date, attempt: Int, now: Date, reason: String) -> Plan {
+        storable(Plan(status: .active, nextRun: now, fireAt: fireAt, attempt: Self.following(attempt), error: reason))
+    }
+
     /// The fire after `fireAt`, with missed fires handled by the misfire policy. Used after a run,
     /// and when a lost `at_most_once` fire is given up.
     public func moveOn(after fireAt: Date, now: Date, error: String? = nil) -> Plan {

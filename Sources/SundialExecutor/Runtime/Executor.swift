@@ -595,9 +595,11 @@ public final class Executor: @unchecked Sendable {
         if item.attempt == 0 { metrics.started(lagSeconds: record.startedAt.timeIntervalSince(item.fireAt)) }
 
         var end: AttemptEnd
+        var handlerRan = false
         do {
             // Not started at all when stopped before its start: the interruption is recorded below.
             guard !context.isCancelled else { throw RunKilled(output: nil) }
+            handlerRan = true
             let output = try definition.handler.run(context)
             (record.exitCode, record.output) = (output.exitCode, output.output)
             end = .succeeded
@@ -617,8 +619,7 @@ public final class Executor: @unchecked Sendable {
             end = .failed("\(error)")
         }
         if !startRecorded {
-            end = .interrupted(
-                "not run: its start could not be recorded within \(Self.durableStartTimeout) s (at_most_once)")
+            end = .notRun("its start could not be recorded within \(Self.durableStartTimeout) s (at_most_once)")
         }
 
         let took = ContinuousClock.now - began
@@ -626,6 +627,10 @@ public final class Executor: @unchecked Sendable {
         contexts[key] = nil
         let alerting = configuration.alerting
         let cancelled = machine.running[key]?.cancelled
+        if !handlerRan && cancelled == .executorStopping && startRecorded {
+            // Fenced or stopping before it started: its fire is tried again, by whoever holds it next.
+            end = .notRun("the executor stopped before starting it")
+        }
         let endActions = machine.runEnded(key)
         capacity.observeRun(seconds: took.timeInterval)
         if leaderWaitsForThreads { state.broadcast() }
@@ -884,7 +889,7 @@ public final class Executor: @unchecked Sendable {
             guard answer == .started || answer == .alreadyStarted else { continue }
             let result = AttemptResult(
                 row: start.item.row, schedule: start.schedule, run: start.record,
-                end: .interrupted("its start could not be confirmed; not run"), cancelled: nil, took: 0,
+                end: .notRun("its start could not be confirmed"), cancelled: nil, took: 0,
                 now: clock.now, jitter: Double.random(in: 0...1), alerting: currentSettings.alerting)
             recorder.runFinished(result.finished)
         }
