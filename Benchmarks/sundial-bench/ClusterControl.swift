@@ -33,7 +33,8 @@ struct ClusterControl {
             // export NAME='value'
             guard let equals = line.firstIndex(of: "=") else { continue }
             let name = line[..<equals].replacingOccurrences(of: "export ", with: "")
-            urls[name] = String(line[line.index(after: equals)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+            urls[name] = String(line[line.index(after: equals)...]).trimmingCharacters(
+                in: CharacterSet(charactersIn: "'"))
         }
         return urls
     }

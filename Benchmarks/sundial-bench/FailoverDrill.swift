@@ -35,7 +35,8 @@ struct FailoverDrill: ParsableCommand {
         guard let killed, let promoted else { throw ValidationError("the primary was never killed") }
         let account = try DeliveryAccount(drill: drill, atMostOnce: atMostOnce)
         let resume = try drill.resumeTime(after: killed)
-        let moved = drill.fleet.logLines(containing: "accepts writes again").count
+        let moved =
+            drill.fleet.logLines(containing: "accepts writes again").count
             + drill.fleet.logLines(containing: "connections go to another node").count
         let pass = account.keptThePromise && crashed.isEmpty && resume.isFinite
         print(

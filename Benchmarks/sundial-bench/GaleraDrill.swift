@@ -20,7 +20,9 @@ struct GaleraDrill: ParsableCommand {
             try cluster.run("kill", "g2")
         } restore: { cluster in
             try cluster.run("start", "g2")
-        } describe: { "g2 killed (SIGKILL) at \(Int(disruptAt)) s and started again after \(Int(downFor)) s (state transfer)" }
+        } describe: {
+            "g2 killed (SIGKILL) at \(Int(disruptAt)) s and started again after \(Int(downFor)) s (state transfer)"
+        }
     }
 }
 
@@ -39,7 +41,9 @@ struct GaleraPartitionDrill: ParsableCommand {
             try cluster.run("partition", "g3")
         } restore: { cluster in
             try cluster.run("heal", "g3")
-        } describe: { "g3 cut off from g1 and g2 at \(Int(disruptAt)) s for \(Int(downFor)) s" }
+        } describe: {
+            "g3 cut off from g1 and g2 at \(Int(disruptAt)) s for \(Int(downFor)) s"
+        }
     }
 }
 

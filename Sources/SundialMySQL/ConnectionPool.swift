@@ -316,7 +316,9 @@ public final class ConnectionPool: @unchecked Sendable {
             if moved {
                 logger.warning(
                     "node refuses writes; looking for a writable one",
-                    metadata: ["node": "\(refusing)", "next": "\(nodes[(connection.nodeIndex + 1) % nodes.count].node)"])
+                    metadata: [
+                        "node": "\(refusing)", "next": "\(nodes[(connection.nodeIndex + 1) % nodes.count].node)",
+                    ])
             }
             return
         }

@@ -252,6 +252,7 @@ public final class Database: Sendable {
             message:
                 primary.nodes.count > 1
                 ? "no node accepts writes (read-only, or outside the cluster's primary component); writes are refused until one does"
-                : "the node is read-only (or outside the Galera cluster's primary component); writes are refused until it accepts them again")
+                : "the node is read-only (or outside the Galera cluster's primary component); writes are refused until it accepts them again"
+        )
     }
 }

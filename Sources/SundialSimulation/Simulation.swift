@@ -396,6 +396,32 @@ final class World: @unchecked Sendable {
                 fire = schedule.anchored(at: at).next(after: at)
             }
         }
+        checkAtMostOnceFires(horizon: horizon)
+    }
+
+    /// An `at_most_once` fire may go unrun only when nobody can know whether it ran: its start is
+    /// on record and its executor was lost before its end (recovery ends it as `lost`). A fire
+    /// whose handler never started is tried again; so every fire of an untouched recurring
+    /// `run_all` task up to the latest that started either started or is on record as lost.
+    private func checkAtMostOnceFires(horizon: Date) {
+        for row in store.allTasks
+        where !edited.contains(row.id) && row.delivery == .atMostOnce && row.misfirePolicy == .runAll {
+            guard let schedule = try? definitions.schedule(for: row).get(), schedule.isRecurring,
+                let latest = evidence.executions(of: row.id).map(\.fire).max()
+            else { continue }
+            let started = Set(evidence.executions(of: row.id).map(\.fire))
+            let givenUp = Set(store.allRuns.filter { $0.taskID == row.id && $0.status == .lost }.map(\.scheduledFor))
+            var fire = schedule.next(after: origin)
+            while let at = fire, at <= min(horizon, latest) {
+                if !started.contains(at) && !givenUp.contains(at) {
+                    evidence.violation(
+                        "task \(row.id) (\(row.schedule ?? ""), at_most_once, run_all): the fire at \(at) never started and is not on record as lost"
+                    )
+                    break
+                }
+                fire = schedule.anchored(at: at).next(after: at)
+            }
+        }
     }
 }
 

@@ -35,8 +35,10 @@ public enum ClusterEnvironment {
         admin.close()
         let db = try Database(primary: endpoint, logger: IntegrationEnvironment.logger)
         let directory = IntegrationEnvironment.repositoryRoot.appendingPathComponent("migrations/mysql")
-        try Migrator(database: db, files: try MigrationFile.load(from: directory), logger: IntegrationEnvironment.logger)
-            .migrate()
+        try Migrator(
+            database: db, files: try MigrationFile.load(from: directory), logger: IntegrationEnvironment.logger
+        )
+        .migrate()
         return db
     }
 

@@ -110,7 +110,9 @@ struct GaleraIntegrationTests {
         DispatchQueue.concurrentPerform(iterations: 2) { i in
             do {
                 try nodes[i].transaction { c in
-                    let attempt = attempts.withLock { $0[i] += 1; return $0[i] }
+                    let attempt = attempts.withLock {
+                        $0[i] += 1; return $0[i]
+                    }
                     try c.execute("UPDATE counter SET n = n + 1 WHERE id = 1")
                     // First attempts: both have changed the row before either commits.
                     if attempt == 1 {

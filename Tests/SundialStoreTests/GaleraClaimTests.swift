@@ -26,7 +26,8 @@ struct GaleraClaimTests {
         let stores = try ClusterEnvironment.galeraURLs.map { url in
             MySQLStore(
                 database: try Database(
-                    primary: try ClusterEnvironment.url(url, database: Self.name), logger: IntegrationEnvironment.logger),
+                    primary: try ClusterEnvironment.url(url, database: Self.name), logger: IntegrationEnvironment.logger
+                ),
                 logger: IntegrationEnvironment.logger)
         }
         defer { stores.forEach { $0.close() } }
