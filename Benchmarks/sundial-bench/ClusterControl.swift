@@ -40,17 +40,26 @@ struct ClusterControl {
     }
 
     /// A number from a root query on `node` (`SHOW STATUS` values and the like).
-    func number(_ node: String, _ sql: String) -> Int {
+    func number(_ node: String, _ sql: String) -> Int { Int(text(node, sql)) ?? 0 }
+
+    /// The last value of a root query's output on `node`.
+    func text(_ node: String, _ sql: String) -> String {
         let pipe = Pipe()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script, "sql", node, "-N", "-e", sql]
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return 0 }
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard (try? process.run()) != nil else { return "" }
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return Int(text.split(whereSeparator: { $0 == "\t" || $0 == "\n" }).last ?? "") ?? 0
+        return String(output.split(whereSeparator: { $0 == "\t" || $0 == "\n" }).last ?? "")
+    }
+
+    /// What the script said it did, for the report ("cut off (link down)", "frozen (SIGSTOP…)").
+    func said(_ marker: String) -> String? {
+        let lines = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n") ?? []
+        return lines.last { $0.contains(marker) }.map(String.init)
     }
 }
 

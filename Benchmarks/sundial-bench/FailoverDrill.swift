@@ -25,6 +25,10 @@ struct FailoverDrill: ParsableCommand {
         var promoted: Int64?
         let crashed = try drill.run(settle: 90) { elapsed in
             guard promoted == nil, elapsed >= killAt else { return }
+            // Without semi-synchronous replication the drill would measure asynchronous losses.
+            guard cluster.text("a", "SHOW STATUS LIKE 'Rpl_semi_sync_master_status'") == "ON" else {
+                throw ValidationError("semi-synchronous replication is off on a before the kill")
+            }
             try cluster.run("kill", "a")
             killed = Clock.unixMicroseconds()
             usleep(UInt32(promoteAfter * 1_000_000))

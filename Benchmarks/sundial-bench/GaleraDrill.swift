@@ -69,6 +69,8 @@ private func GaleraScenario(
     let cutOff = Set(drill.fleet.pids.filter { $0.key % 3 + 1 == node }.map(\.value))
     var disruptedAt: Int64?
     var restored = false
+    // Whatever happens, the node comes back: a frozen or cut-off node would hang what follows.
+    defer { if disruptedAt != nil && !restored { try? restore(cluster) } }
     let crashed = try drill.run(settle: 120) { elapsed in
         if disruptedAt == nil, elapsed >= disruptAt {
             try disrupt(cluster)
@@ -78,7 +80,14 @@ private func GaleraScenario(
             restored = true
         }
     }
-    if !restored { try restore(cluster) }
+    if !restored {
+        try restore(cluster)
+        restored = true
+    }
+    let how =
+        (cluster.said("devcluster: g3 cut off") ?? cluster.said("devcluster: g3 frozen")).map {
+            " [\($0.replacingOccurrences(of: "devcluster: ", with: ""))]"
+        } ?? ""
     let account = try DeliveryAccount(drill: drill, atMostOnce: atMostOnce, cutOff: cutOff)
     // Counted by the nodes: commits that lost certification, and local transactions aborted by a
     // replicated one (Galera's brute-force aborts), both retried by Sundial as deadlocks.
@@ -90,7 +99,7 @@ private func GaleraScenario(
     let pass = account.keptThePromise && crashed.isEmpty
     let label = name.replacingOccurrences(of: "_", with: "-")
     print(
-        "\(label): \(pass ? "PASS" : "FAIL") \(drill.tasks) tasks every second (run_all, half at_most_once), \(options.executors) executors each on its own node of a 3-node Galera cluster; \(describe()); \(account.summary); fires due at the disruption ran \(String(format: "%.1f", resume)) s after it; \(fenced) executors fenced themselves; certification failures \(certificationFailures), brute-force aborts \(bruteForce.reduce(0, +)); \(crashed.isEmpty ? "every executor exited cleanly" : "executors that failed: \(crashed)")"
+        "\(label): \(pass ? "PASS" : "FAIL") \(drill.tasks) tasks every second (run_all, half at_most_once), \(options.executors) executors each on its own node of a 3-node Galera cluster; \(describe())\(name == "galera_partition" ? how : ""); \(account.summary); fires due at the disruption ran \(String(format: "%.1f", resume)) s after it; \(fenced) executors fenced themselves; certification failures \(certificationFailures), brute-force aborts \(bruteForce.reduce(0, +)); \(crashed.isEmpty ? "every executor exited cleanly" : "executors that failed: \(crashed)")"
     )
     if !pass { throw ExitCode(1) }
     return pass

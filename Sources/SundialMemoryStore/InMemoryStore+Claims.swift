@@ -111,6 +111,14 @@ extension InMemoryStore: ClaimStore {
         }
     }
 
+    public func runHolders(_ keys: [RunKey]) throws(StoreError) -> [RunKey: ClaimToken] {
+        try call(.runHolders) { state, _ in
+            var holders: [RunKey: ClaimToken] = [:]
+            for key in keys { if let run = state.runs[key] { holders[key] = run.record.token } }
+            return holders
+        }
+    }
+
     public func record(_ batch: RunBatch) throws(StoreError) {
         try call(.record) { state, now in
             let ended = Set(batch.finished.map(\.run.key))

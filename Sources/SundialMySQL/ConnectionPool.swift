@@ -114,6 +114,9 @@ public final class ConnectionPool: @unchecked Sendable {
     /// Set while no node takes writes: writes are refused without being sent.
     private var readOnlySince: ContinuousClock.Instant?
     private var readOnlyCheckedAt: ContinuousClock.Instant?
+    /// Counts the looks that found a writable node, so that an older look's read-only answer does
+    /// not undo a newer one's.
+    private var writableEpoch = 0
 
     /// `forWrites`: whether connections must take writes (see the type's documentation); a pool
     /// for reads keeps to the first node that answers.
@@ -272,8 +275,10 @@ public final class ConnectionPool: @unchecked Sendable {
     // MARK: Nodes that refuse writes
 
     /// Whether writes should be refused without sending them: no node took writes at the last look.
-    /// Looks again (opening a connection, every node in turn) at most once per `readOnlyRecheck`,
-    /// so that a node that became writable, or was promoted, is used again.
+    /// Looks again at most once per `readOnlyRecheck`, so that a node that became writable, or was
+    /// promoted, is used again: on an idle connection of the current node if there is one (the
+    /// pool does not grow for it), and, when that node still refuses and the URL names others, on
+    /// a fresh connection tried through every host.
     func refusesWrites() -> Bool {
         condition.lock()
         guard readOnlySince != nil else {
@@ -281,14 +286,39 @@ public final class ConnectionPool: @unchecked Sendable {
             return false
         }
         let due = readOnlyCheckedAt.map { ContinuousClock.now - $0 >= configuration.readOnlyRecheck } ?? true
-        guard due, openCount < configuration.maximumSize, !closed else {
+        guard due, !closed else {
             condition.unlock()
             return true
         }
         readOnlyCheckedAt = .now
-        openCount += 1
-        leasedCount += 1
+        let existing = idle.popLast()
+        if existing != nil {
+            leasedCount += 1
+        } else if openCount < configuration.maximumSize {
+            openCount += 1
+            leasedCount += 1
+        } else {
+            condition.unlock()
+            return true
+        }
         condition.unlock()
+        if let existing {
+            if (try? existing.prepareForWrites()) == true {
+                noteWritable(existing)
+                release(existing)
+                return false
+            }
+            guard nodes.count > 1 else {
+                release(existing)
+                return true
+            }
+            // Its slot goes to a fresh look through every host.
+            release(existing, discard: true)
+            condition.lock()
+            openCount += 1
+            leasedCount += 1
+            condition.unlock()
+        }
         do {
             release(try openConnection())
         } catch {
@@ -334,51 +364,73 @@ public final class ConnectionPool: @unchecked Sendable {
     }
 
     /// Opens a connection to the current node or, failing that, to the next ones in turn. A pool for
-    /// writes keeps the first writable node; if none is, it uses the first that answered and
-    /// remembers that writes must wait. Throws the last node's error when none answers.
+    /// writes keeps the first writable node. Only a refusal moves it off the current node for good:
+    /// when the current node answers but refuses writes and no other node takes them, the pool
+    /// stays there (for reads) and remembers that writes must wait; when the current node cannot be
+    /// reached (a restart, too many connections) and no other node is writable, its error is thrown
+    /// and nothing changes. With one host, only a refused write marks it read-only (behind a proxy
+    /// the question may be answered by another server).
     private func openConnection() throws(MySQLError) -> MySQLConnection {
-        let start = currentIndex
+        let (start, epoch) = currentAndEpoch
         var fallback: MySQLConnection?
+        var startError: MySQLError?
         var lastError: MySQLError?
         for step in 0..<nodes.count {
             let index = (start + step) % nodes.count
             let connection: MySQLConnection
             do {
                 connection = try MySQLConnection(endpoint: nodes[index], options: configuration.connection)
-            } catch {
-                lastError = error
-                continue
-            }
-            connection.nodeIndex = index
-            guard forWrites else { return adopt(connection, writable: nil) }
-            do {
-                if try connection.prepareForWrites() {
+                connection.nodeIndex = index
+                guard forWrites else { return adopt(connection, writable: nil, since: epoch) }
+                let writable = try connection.prepareForWrites()
+                if writable {
                     fallback?.close()
-                    return adopt(connection, writable: true)
+                    return adopt(connection, writable: true, since: epoch)
                 }
+                // One host: its answer may come from elsewhere (a proxy); a refused write decides.
+                if nodes.count == 1 { return adopt(connection, writable: nil, since: epoch) }
+                if step == 0 { fallback = connection } else { connection.close() }
             } catch {
-                connection.close()
+                if step == 0 { startError = error }
                 lastError = error
-                continue
             }
-            if fallback == nil { fallback = connection } else { connection.close() }
         }
-        if let fallback { return adopt(fallback, writable: false) }
-        throw lastError!
+        if let fallback { return adopt(fallback, writable: false, since: epoch) }
+        throw startError ?? lastError!
     }
 
-    /// Makes `connection` one of the pool's: its node becomes the current one.
-    private func adopt(_ connection: MySQLConnection, writable: Bool?) -> MySQLConnection {
+    /// A connection found the node writable: writes are no longer refused.
+    private func noteWritable(_ connection: MySQLConnection) {
+        condition.lock()
+        let wasReadOnly = readOnlySince != nil && connection.nodeIndex == currentNode
+        if wasReadOnly { readOnlySince = nil }
+        writableEpoch += 1
+        condition.unlock()
+        if wasReadOnly { logger.notice("node accepts writes again", metadata: ["node": "\(connection.endpoint.node)"]) }
+    }
+
+    /// Makes `connection` one of the pool's: its node becomes the current one. A read-only node is
+    /// not made current when another look found a writable one since `epoch` began.
+    private func adopt(_ connection: MySQLConnection, writable: Bool?, since epoch: Int) -> MySQLConnection {
         if let lifetime = configuration.connection.maximumLifetime {
             connection.retiresAt = .now + lifetime * Double.random(in: 0.9...1.0)
         }
         condition.lock()
         created += 1
         connection.generation = generation
+        if writable == false && writableEpoch != epoch {
+            // Stale: it is handed out once (a write on it is refused and sent elsewhere), and the
+            // pool stays where the newer look put it.
+            condition.unlock()
+            return connection
+        }
         let moved = currentNode != connection.nodeIndex
         currentNode = connection.nodeIndex
         let wasReadOnly = readOnlySince != nil
-        if writable == true { readOnlySince = nil }
+        if writable == true {
+            readOnlySince = nil
+            writableEpoch += 1
+        }
         if writable == false && !wasReadOnly {
             readOnlySince = .now
             readOnlyCheckedAt = .now
@@ -396,10 +448,10 @@ public final class ConnectionPool: @unchecked Sendable {
         return connection
     }
 
-    private var currentIndex: Int {
+    private var currentAndEpoch: (Int, Int) {
         condition.lock()
         defer { condition.unlock() }
-        return currentNode
+        return (currentNode, writableEpoch)
     }
 
     private var currentGeneration: Int {

@@ -203,8 +203,11 @@ public final class Database: Sendable {
                 if mysql.kind == .readOnly { primary.noteRefused(by: connection) }
                 primary.release(connection)
                 // A conflict rolled the transaction back, even at COMMIT (that is how Galera
-                // reports a lost certification). Anything else at COMMIT leaves it unknown.
-                if committing && !mysql.isTransactionConflict { throw mysql.withUnknownOutcome }
+                // reports a lost certification), and so did a read-only refusal (1290: the server
+                // refused before committing). Anything else at COMMIT leaves it unknown.
+                if committing && !mysql.isTransactionConflict && mysql.code != 1290 {
+                    throw mysql.withUnknownOutcome
+                }
                 // Refused or killed before COMMIT was sent: nothing committed; safe to run again.
                 let retryable =
                     mysql.isTransactionConflict || mysql.certainlyNotExecuted
@@ -240,6 +243,10 @@ public final class Database: Sendable {
                 // A node that refused the write did nothing: another node of the URL may take it.
                 let elsewhere = error.kind == .readOnly && primary.nodes.count > 1 && !primary.refusesWrites()
                 if attempt == 1 && (error.certainlyNotExecuted || elsewhere) { continue }
+                // An autocommit statement commits as it runs: failing otherwise than by a refusal,
+                // a conflict or a bad statement, it may have taken effect (Galera's "error during
+                // COMMIT", 1180).
+                if error.code == 1180 { throw error.withUnknownOutcome }
                 throw error
             }
         }

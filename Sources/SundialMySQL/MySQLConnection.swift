@@ -164,9 +164,9 @@ public final class MySQLConnection: @unchecked Sendable {
     }
 
     /// Asks the server whether it takes writes (`@@read_only`), and on a Galera node makes this
-    /// session's reads wait until the node has applied every write the cluster committed before
-    /// them (`wsrep_sync_wait = 1`, unless the server sets it already), so that a lease or a claim
-    /// read here is never older than one written on another node. A Galera node outside the
+    /// session's reads, updates and deletes wait until the node has applied every write the
+    /// cluster committed before them (`wsrep_sync_wait` with bits 1 and 2 added to the server's),
+    /// so that a lease or a claim read here is never older than one written on another node. A Galera node outside the
     /// primary component is refused with error 1047, as the server itself would refuse it.
     /// Standard `SHOW` statements only: MySQL 8 and MariaDB without Galera answer them too.
     public func prepareForWrites() throws(MySQLError) -> Bool {
@@ -181,7 +181,11 @@ public final class MySQLConnection: @unchecked Sendable {
                     kind: .readOnly, code: 1047, node: endpoint.node, statement: "connect",
                     message: "the Galera node is not ready for clients (outside the primary component, or joining)")
             }
-            if variables["wsrep_sync_wait"] == "0" { try executeText("SET SESSION wsrep_sync_wait = 1") }
+            // 1: reads (and START TRANSACTION); 2: UPDATE and DELETE, so that a release or a lease
+            // renewal sent to another node after an unknown outcome sees what the first one did.
+            if let wait = variables["wsrep_sync_wait"].flatMap({ Int($0) }), wait & 3 != 3 {
+                try executeText("SET SESSION wsrep_sync_wait = \(wait | 3)")
+            }
         }
         return variables["read_only"] == "OFF"
     }

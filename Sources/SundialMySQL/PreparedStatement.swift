@@ -85,7 +85,11 @@ final class PreparedStatement {
     /// costs allocations on the hottest path.
     private func resultBuffers(node: String) throws(MySQLError) -> ResultBuffers {
         let count = Int(handle.pointee.field_count)
-        guard let fields = handle.pointee.fields else { throw error(node: node) }
+        guard let fields = handle.pointee.fields else {
+            throw MySQLError(
+                kind: .badStatement, code: 0, node: node, statement: MySQLError.summary(of: sql),
+                message: "the statement returns no rows to read")
+        }
         if let results, results.count == count,
             (0..<count).allSatisfy({ results.shapes[$0] == ColumnShape(field: fields[$0]) })
         {

@@ -59,6 +59,34 @@ extension MySQLStore {
         }
     }
 
+    public func runHolders(_ keys: [RunKey]) throws(StoreError) -> [RunKey: ClaimToken] {
+        guard !keys.isEmpty else { return [:] }
+        // Matched back by the time in whole microseconds, as DATETIME(6) keeps it.
+        func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
+        var wanted: [[Int64]: RunKey] = [:]
+        for key in keys { wanted[[key.task, micros(key.scheduled), Int64(key.attempt)]] = key }
+        return try mapped {
+            var holders: [RunKey: ClaimToken] = [:]
+            for chunk in keys.chunkedInPowersOfTwo(upTo: Self.chunk) {
+                let rows = try database.query(
+                    """
+                    SELECT cron_id, scheduled_for, attempt, task_id FROM cron_run \
+                    WHERE (cron_id, scheduled_for, attempt) IN (\(Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ", ")))
+                    """,
+                    chunk.flatMap { [.int($0.task), .date($0.scheduled), .int(Int64($0.attempt))] },
+                    consistency: .primary)
+                for row in rows {
+                    guard let task = row["cron_id"].int, let at = row["scheduled_for"].date,
+                        let attempt = row["attempt"].int, let token = row["task_id"].int,
+                        let key = wanted[[Int64(task), micros(at), Int64(attempt)]]
+                    else { continue }
+                    holders[key] = ClaimToken(Int64(token))
+                }
+            }
+            return holders
+        }
+    }
+
     /// Of `finished`, the results that end their run now: the run is not on record yet, or still
     /// `running` under the same token (a late result, after recovery ended the run, raises nothing).
     private func resultsThatApply(_ finished: [FinishedRun], on c: MySQLConnection) throws -> [FinishedRun] {

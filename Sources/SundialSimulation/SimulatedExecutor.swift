@@ -301,15 +301,24 @@ final class SimulatedExecutor {
             }
         } else if row.delivery == .atMostOnce {
             // Durable start: written before the handler runs, or the fire is given up.
-            startRecorded = world.call(id) { try world.store.record(RunBatch(started: [record])) } != nil
+            // Read back, as the runtime's recorder does: on record under this claim's token.
+            startRecorded =
+                world.call(id) { try world.store.record(RunBatch(started: [record])) } != nil
+                && world.call(id) { try world.store.runHolders([record.key])[record.key] } == record.token
         } else {
             queue(start: record)
         }
         let key = record.key
         perform(machine.runStarted(key, claim: item.claim, deadline: nil))
         guard startRecorded, machine.running[key]?.cancelled == nil else {
-            let reason = startRecorded ? "the executor stopped before starting it" : "start not recorded"
-            end(key: key, item: item, record: record, end: .notRun(reason), now: now, startedAt: now)
+            // As the runtime: not run when its start was not recorded or the executor stopped
+            // first; cut short by a kill request or its timeout otherwise.
+            let cancelled = machine.running[key]?.cancelled
+            let end: AttemptEnd =
+                !startRecorded
+                ? .notRun("start not recorded")
+                : cancelled == .executorStopping ? .notRun("the executor stopped before starting it") : .killed
+            self.end(key: key, item: item, record: record, end: end, now: now, startedAt: now)
             return
         }
         // Paused or deleted after the claim but before the last look (a moment before the fire's

@@ -40,6 +40,7 @@ final class RefusingStore: ClaimStore, @unchecked Sendable {
         try inner.dueRetries(actions: actions, tags: tags, lookahead: lookahead, limit: limit)
     }
     func killRequests(executor: String) throws(StoreError) -> [RunKey] { try inner.killRequests(executor: executor) }
+    func runHolders(_ keys: [RunKey]) throws(StoreError) -> [RunKey: ClaimToken] { try inner.runHolders(keys) }
     func record(_ batch: RunBatch) throws(StoreError) {
         if (batch.started + batch.finished.map(\.run)).contains(where: {
             $0.output == "poison" || $0.taskID == refusedTask
@@ -60,6 +61,28 @@ final class RefusingStore: ClaimStore, @unchecked Sendable {
                 taskID: Int64(task), token: ClaimToken(1), scheduledFor: at, attempt: 0, executor: "e", startedAt: at,
                 finishedAt: at, status: .succeeded, output: output),
             row: nil)
+    }
+
+    /// An `at_most_once` start written late, after its fire changed hands, must not let the new
+    /// holder run it unrecorded: the durable start is confirmed only under its own token.
+    @Test func aDurableStartIsConfirmedOnlyWhenOnRecordUnderItsOwnToken() throws {
+        let store = RefusingStore()
+        let recorder = RunRecorder(store: store, logger: Logger(label: "test"))
+        recorder.start()
+        defer { recorder.stop() }
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        func start(task: Int64, token: Int64) -> RunRecord {
+            RunRecord(
+                taskID: task, token: ClaimToken(token), scheduledFor: at, attempt: 0, executor: "e", startedAt: at,
+                finishedAt: nil, status: .running)
+        }
+        // The old holder's start reached the store first.
+        try store.inner.record(RunBatch(started: [start(task: 1, token: 1)]))
+        #expect(recorder.runStarted(start(task: 1, token: 2), durable: true, timeout: 10) == false)
+        #expect(recorder.runStarted(start(task: 2, token: 2), durable: true, timeout: 10))
+        // Asked again (a repeat of its own start): still its own.
+        #expect(recorder.runStarted(start(task: 2, token: 2), durable: true, timeout: 10))
+        #expect(try store.runHolders([start(task: 1, token: 2).key]).values.map(\.rawValue) == [1])
     }
 
     @Test(arguments: [StoreError.Kind.rejected, .unavailable])

@@ -409,6 +409,25 @@ import Testing
         #expect(try s.store.executors().contains { $0.id == "stopped" } == false)
     }
 
+    @Test(arguments: kinds) func aRunIsHeldByTheTokenItWasFirstRecordedUnder(kind: StoreKind) throws {
+        let s = try kind.make("run_holders")
+        let now = try s.store.now()
+        _ = try s.insert("held", nextRun: now.addingTimeInterval(-1))
+        let batch = try s.store.claim(s.request(limit: 1))
+        let row = try #require(batch.rows.first)
+        let first = s.finished(row, token: batch.token, status: .running, next: nil).run
+        try s.store.record(RunBatch(started: [first]))
+        // The same attempt started again under another token (a late write): it is not taken over.
+        var late = first
+        late.token = ClaimToken(batch.token.rawValue == 1 ? 2 : 1)
+        try s.store.record(RunBatch(started: [late]))
+        var other = first
+        other.attempt += 1
+        let holders = try s.store.runHolders([first.key, other.key])
+        #expect(holders == [first.key: batch.token])
+        #expect(try s.store.runHolders([]) == [:])
+    }
+
     @Test(arguments: kinds) func theDueBacklogCountsDueFreeActiveRowsUpToItsCap(kind: StoreKind) throws {
         let s = try kind.make("due_backlog")
         let now = try s.store.now()

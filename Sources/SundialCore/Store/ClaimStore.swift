@@ -69,6 +69,12 @@ public protocol ClaimStore: Sendable {
     /// at all; the caller then records that run as failed with the reason.
     func record(_ batch: RunBatch) throws(StoreError)
 
+    /// The claim token each of these attempts is on record under (absent: not on record), read
+    /// where writes go. A run row's token never changes, and `record` never overwrites a start
+    /// under another token: so a start that must be on record before its handler runs
+    /// (`at_most_once`) is confirmed by finding its own token here after `record` returned.
+    func runHolders(_ keys: [RunKey]) throws(StoreError) -> [RunKey: ClaimToken]
+
     /// Runs of this executor that someone asked to kill.
     func killRequests(executor: String) throws(StoreError) -> [RunKey]
 }

@@ -26,6 +26,9 @@ public final class RunRecorder: @unchecked Sendable {
     private var oldestQueued: ContinuousClock.Instant?
     /// Most entries queued before producers wait.
     let capacity: Int
+    /// Durable starts queued or being written, and those found on record under their own token.
+    private var durableStarts: [RunKey: ClaimToken] = [:]
+    private var confirmedStarts: Set<RunKey> = []
     /// Since when the batch being written has been failing (nil while writes succeed).
     private var failingSince: ContinuousClock.Instant?
     /// How long the first entry of a batch waits for others. Runs due on the same second start
@@ -70,17 +73,23 @@ public final class RunRecorder: @unchecked Sendable {
         return started.count + finished.count
     }
 
-    /// Queues the start of a run. With `durable`, blocks until it is written (or `timeout`
-    /// passes: then false), for runs that must not start unless their start is on record.
+    /// Queues the start of a run. With `durable`, blocks until it is written and found on record
+    /// under its own claim token (or `timeout` passes: then false), for runs that must not start
+    /// unless their start is on record. False also when the store holds that attempt under
+    /// another token (a start written late, after the fire changed hands): the caller must not
+    /// run it.
     @discardableResult
     public func runStarted(_ run: RunRecord, durable: Bool = false, timeout: TimeInterval = 30) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         waitForRoom()
         started.append(run)
+        if durable { durableStarts[run.key] = run.token }
         enqueued()
         guard durable else { return true }
-        return waitForFlush(of: queuedGeneration, until: Date().addingTimeInterval(timeout))
+        let written = waitForFlush(of: queuedGeneration, until: Date().addingTimeInterval(timeout))
+        durableStarts[run.key] = nil
+        return written && confirmedStarts.remove(run.key) != nil
     }
 
     public func runFinished(_ run: FinishedRun) {
@@ -155,11 +164,30 @@ public final class RunRecorder: @unchecked Sendable {
             condition.unlock()
             let written = write(batch)
             condition.lock()
+            if written { confirmDurableStarts(in: batch) }
             // Unwritten (only when stopping): those who wait for it learn so at their deadline.
             if written { flushedGeneration = generation }
             condition.broadcast()
         }
         condition.unlock()
+    }
+
+    /// Under the lock: reads back the durable starts of a written batch, and confirms those on
+    /// record under their own token. A failed read confirms nothing (the runs are not started).
+    private func confirmDurableStarts(in batch: RunBatch) {
+        let wanted = batch.started.filter { durableStarts[$0.key] == $0.token }
+        guard !wanted.isEmpty else { return }
+        condition.unlock()
+        let holders = try? store.runHolders(wanted.map(\.key))
+        condition.lock()
+        // Only for those still waiting: one that gave up meanwhile was not run.
+        for run in wanted where holders?[run.key] == run.token && durableStarts[run.key] == run.token {
+            confirmedStarts.insert(run.key)
+        }
+        if holders == nil {
+            logger.warning(
+                "could not read back durable starts; they are not run", metadata: ["runs": "\(wanted.count)"])
+        }
     }
 
     private var isStopping: Bool {
