@@ -59,9 +59,21 @@ public struct Migrator: Sendable {
     public func migrate() throws -> [MigrationFile] {
         try database.primary.withConnection { connection in
             let seconds = Int(lockTimeout.components.seconds)
-            let locked = try connection.query(
-                "SELECT GET_LOCK(?, ?) AS locked", [.string(Self.lockName), .int(Int64(seconds))])
-            guard locked.first?["locked"].int == 1 else {
+            let locked: Bool
+            do {
+                locked =
+                    try connection.query(
+                        "SELECT GET_LOCK(?, ?) AS locked", [.string(Self.lockName), .int(Int64(seconds))]
+                    ).first?["locked"].int == 1
+            } catch let error as MySQLError where error.code == 1235 {
+                // MariaDB 10.4.29, 10.5.20, 10.6.13 and 10.11.3 refuse GET_LOCK with Galera on
+                // (MDEV-30473, undone by MDEV-31325); elsewhere it is a node's own lock anyway.
+                logger.warning(
+                    "the server refuses the migration lock (Galera); run one `sundial migrate` at a time",
+                    metadata: ["error": "\(error)"])
+                locked = true
+            }
+            guard locked else {
                 throw MigrationError(
                     "another `sundial migrate` has held the migration lock for \(seconds) s; try again when it has finished"
                 )
