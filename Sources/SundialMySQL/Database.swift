@@ -119,9 +119,16 @@ public final class Database: Sendable {
         for attempt in 1...2 {
             do {
                 try pool.withConnection { connection in
-                    try connection.stream(sql, parameters) { row in
-                        delivered = true
-                        try body(row)
+                    do {
+                        try connection.stream(sql, parameters) { row in
+                            delivered = true
+                            try body(row)
+                        }
+                    } catch let error as MySQLError where pool.forWrites && connection.galeraNodeLeftCluster(error) {
+                        // A Galera node outside the primary component answers nothing: the pool
+                        // leaves it (when the URL names others), as a refused write would.
+                        pool.noteRefused(by: connection)
+                        throw error.asRefusal
                     }
                 }
                 return
@@ -129,6 +136,7 @@ public final class Database: Sendable {
                 if attempt == 1 && error.isConnectionBroken && !delivered && error.code != 2002 && error.code != 2003 {
                     continue
                 }
+                if attempt == 1 && error.code == 1047 && !delivered && pool.nodes.count > 1 { continue }
                 throw error
             } catch {
                 throw MySQLError(
@@ -196,10 +204,12 @@ public final class Database: Sendable {
             } catch {
                 // A failed COMMIT leaves nothing to roll back, but ROLLBACK is harmless then.
                 if !connection.isBroken { try? connection.executeText("ROLLBACK") }
-                guard let mysql = error as? MySQLError else {
+                guard let failure = error as? MySQLError else {
                     primary.release(connection)
                     throw error
                 }
+                // Before COMMIT, a Galera node that left the cluster did nothing: a refusal.
+                let mysql = !committing && connection.galeraNodeLeftCluster(failure) ? failure.asRefusal : failure
                 if mysql.kind == .readOnly { primary.noteRefused(by: connection) }
                 primary.release(connection)
                 // A conflict rolled the transaction back, even at COMMIT (that is how Galera
@@ -238,6 +248,7 @@ public final class Database: Sendable {
                 primary.release(connection)
                 return result
             } catch {
+                let error = connection.galeraNodeLeftCluster(error) ? error.asRefusal : error
                 if error.kind == .readOnly { primary.noteRefused(by: connection) }
                 primary.release(connection)
                 // A node that refused the write did nothing: another node of the URL may take it.

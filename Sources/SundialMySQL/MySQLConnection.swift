@@ -58,6 +58,8 @@ public final class MySQLConnection: @unchecked Sendable {
     var generation = 0
     /// Which of its pool's nodes this connection is to.
     var nodeIndex = 0
+    /// A session on a Galera node (seen by `prepareForWrites`).
+    public private(set) var isGalera = false
     /// When the pool closes it instead of handing it out again (`maximumLifetime`).
     var retiresAt: ContinuousClock.Instant?
 
@@ -174,7 +176,8 @@ public final class MySQLConnection: @unchecked Sendable {
         for row in try query("SHOW VARIABLES WHERE Variable_name IN ('read_only', 'wsrep_on', 'wsrep_sync_wait')") {
             if let name = row[0].string { variables[name.lowercased()] = row[1].string?.uppercased() }
         }
-        if variables["wsrep_on"] == "ON" {
+        isGalera = variables["wsrep_on"] == "ON"
+        if isGalera {
             let ready = try query("SHOW STATUS LIKE 'wsrep_ready'").first?[1].string?.uppercased()
             guard ready == "ON" else {
                 throw MySQLError(
@@ -188,6 +191,17 @@ public final class MySQLConnection: @unchecked Sendable {
             }
         }
         return variables["read_only"] == "OFF"
+    }
+
+    /// Whether `error` means that this Galera node has left the cluster's primary component: 1047,
+    /// or a read that timed out waiting for the cluster (1205 under `wsrep_sync_wait`) on a node
+    /// that says it is not ready. Asks the node in the second case (`SHOW STATUS` still answers).
+    func galeraNodeLeftCluster(_ error: MySQLError) -> Bool {
+        guard isGalera, !isBroken else { return false }
+        if error.code == 1047 { return true }
+        guard error.code == 1205 else { return false }
+        let ready = try? query("SHOW STATUS LIKE 'wsrep_ready'").first?[1].string?.uppercased()
+        return ready != "ON"
     }
 
     /// Whether an idle connection can be used without asking the server: an idle session has

@@ -47,6 +47,15 @@ public struct MySQLError: Error, Sendable, CustomStringConvertible {
         return "\(node): \(statement): \(message)\(codeText)"
     }
 
+    /// The same error as a node's refusal (a Galera node outside the primary component, found out
+    /// by a read that timed out waiting for the cluster): nothing was done, another node may.
+    var asRefusal: MySQLError {
+        guard kind != .readOnly else { return self }
+        return MySQLError(
+            kind: .readOnly, code: 1047, node: node, statement: statement,
+            message: "the Galera node is outside the cluster's primary component (\(message))")
+    }
+
     /// The same error, saying that the statement may have taken effect.
     var withUnknownOutcome: MySQLError {
         guard kind != .outcomeUnknown else { return self }

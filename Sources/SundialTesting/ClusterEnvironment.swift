@@ -5,13 +5,15 @@ import SundialMySQLStore
 
 /// The clusters of `deploy/dev/devcluster` that the high-availability tests use, from the
 /// environment `deploy/dev/run-tests` sets: SUNDIAL_TEST_FAILOVER_URL (a primary and its replica in
-/// one URL), SUNDIAL_TEST_GALERA_URL_1..3 (one per Galera node) and SUNDIAL_TEST_DEVCLUSTER (the
-/// script, for root SQL on a node).
+/// one URL), SUNDIAL_TEST_GALERA_URL_1..3 (one per Galera node), SUNDIAL_TEST_GALERA_TCP_URL (g1 and
+/// g2 in one URL) and SUNDIAL_TEST_DEVCLUSTER (the script, for root SQL on a node).
 public enum ClusterEnvironment {
     static let environment = ProcessInfo.processInfo.environment
     public static let failoverURL = environment["SUNDIAL_TEST_FAILOVER_URL"]
     public static let galeraURLs = (1...3).compactMap { environment["SUNDIAL_TEST_GALERA_URL_\($0)"] }
     public static let devcluster = environment["SUNDIAL_TEST_DEVCLUSTER"]
+    /// Galera's g1 and g2 in one URL, by TCP.
+    public static let galeraTCPURL = environment["SUNDIAL_TEST_GALERA_TCP_URL"]
 
     public static var hasFailoverPair: Bool { failoverURL != nil && devcluster != nil }
     public static var hasGalera: Bool { galeraURLs.count == 3 && devcluster != nil }

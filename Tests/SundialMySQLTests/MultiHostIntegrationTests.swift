@@ -133,4 +133,39 @@ struct GaleraIntegrationTests {
         #expect(try check.query("SELECT n FROM counter", consistency: .primary).first?["n"].int == 2)
         #expect(attempts.withLock { $0.reduce(0, +) } == 3)
     }
+
+    /// g1 leaves the cluster's primary component (isolated: it answers every statement with
+    /// 1047): reads and writes of a pool whose URL names g1 and g2 move to g2 by themselves.
+    @Test(.enabled(if: ClusterEnvironment.galeraTCPURL != nil))
+    func aNodeOutsideThePrimaryComponentIsLeftForTheNext() throws {
+        let setup = try ClusterEnvironment.migratedDatabase(Self.name, on: ClusterEnvironment.galeraURLs[0])
+        try setup.execute("CREATE TABLE t (id INT PRIMARY KEY)")
+        setup.close()
+        let endpoint = try ClusterEnvironment.url(ClusterEnvironment.galeraTCPURL!, database: Self.name)
+        let db = try Database(primary: endpoint, logger: IntegrationEnvironment.logger)
+        defer { db.close() }
+        try db.execute("INSERT INTO t VALUES (1)")
+        #expect(db.primary.current.node == endpoint.nodes[0].node)
+        let g1 = try Database(
+            primary: try ClusterEnvironment.url(ClusterEnvironment.galeraURLs[0], database: Self.name),
+            logger: IntegrationEnvironment.logger)
+        defer { g1.close() }
+        func g1Ready() -> Bool {
+            (try? g1.primary.withConnection { c in
+                try c.query("SHOW STATUS LIKE 'wsrep_ready'").first?[1].string
+            }) == "ON"
+        }
+        try ClusterEnvironment.rootSQL("g1", "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'")
+        defer {
+            try? ClusterEnvironment.rootSQL("g1", "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'")
+            // Back in the cluster before the next test.
+            for _ in 0..<300 where !g1Ready() { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        for _ in 0..<300 where g1Ready() { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(!g1Ready(), "g1 did not leave the primary component")
+        // A read meets g1's refusal first and is answered by g2.
+        #expect(try db.query("SELECT COUNT(*) AS n FROM t", consistency: .primary).first?["n"].int == 1)
+        try db.execute("INSERT INTO t VALUES (2)")
+        #expect(db.primary.current.node == endpoint.nodes[1].node)
+    }
 }
