@@ -20,22 +20,15 @@ struct ClusterControl {
 
     /// The URLs `devcluster env` exports, by variable name.
     static func urls() throws -> [String: String] {
-        let pipe = Pipe()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["deploy/dev/devcluster", "env"]
-        process.standardOutput = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
         var urls: [String: String] = [:]
-        for line in text.split(separator: "\n") {
+        for line in output(["deploy/dev/devcluster", "env"]).split(separator: "\n") {
             // export NAME='value'
             guard let equals = line.firstIndex(of: "=") else { continue }
             let name = line[..<equals].replacingOccurrences(of: "export ", with: "")
             urls[name] = String(line[line.index(after: equals)...]).trimmingCharacters(
                 in: CharacterSet(charactersIn: "'"))
         }
+        guard !urls.isEmpty else { throw ValidationError("deploy/dev/devcluster env printed nothing") }
         return urls
     }
 
@@ -44,16 +37,22 @@ struct ClusterControl {
 
     /// The last value of a root query's output on `node`.
     func text(_ node: String, _ sql: String) -> String {
+        let output = Self.output([script, "sql", node, "-N", "-e", sql])
+        return String(output.split(whereSeparator: { $0 == "\t" || $0 == "\n" }).last ?? "")
+    }
+
+    /// What a `bash` script prints on standard output ("" when it cannot be started).
+    private static func output(_ arguments: [String]) -> String {
         let pipe = Pipe()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, "sql", node, "-N", "-e", sql]
+        process.arguments = arguments
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
         guard (try? process.run()) != nil else { return "" }
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return String(output.split(whereSeparator: { $0 == "\t" || $0 == "\n" }).last ?? "")
+        return text
     }
 
     /// What the script said it did, for the report ("cut off (link down)", "frozen (SIGSTOP…)").
@@ -110,9 +109,6 @@ struct DeliveryAccount {
         atLeastOnce.lost == 0 && atMostOnce.lost == givenUp && atLeastOnce.duplicates == 0
             && atMostOnce.duplicates == 0
     }
-
-    /// Nothing lost at all, nothing run twice.
-    var nothingLostOrDoubled: Bool { keptThePromise && atMostOnce.lost == 0 }
 }
 
 extension FireDrill {

@@ -16,7 +16,8 @@ struct GaleraDrill: ParsableCommand {
     @Option(help: "Seconds the node stays down (or cut off).") var downFor = 15.0
 
     func run() throws {
-        try GaleraScenario(options: drill, name: "galera", node: 2, disruptAt: disruptAt, downFor: downFor) { cluster in
+        try runGaleraScenario(options: drill, name: "galera", node: 2, disruptAt: disruptAt, downFor: downFor) {
+            cluster in
             try cluster.run("kill", "g2")
         } restore: { cluster in
             try cluster.run("start", "g2")
@@ -36,7 +37,8 @@ struct GaleraPartitionDrill: ParsableCommand {
     @Option(help: "Seconds the node stays cut off.") var downFor = 20.0
 
     func run() throws {
-        try GaleraScenario(options: drill, name: "galera_partition", node: 3, disruptAt: disruptAt, downFor: downFor) {
+        try runGaleraScenario(options: drill, name: "galera_partition", node: 3, disruptAt: disruptAt, downFor: downFor)
+        {
             cluster in
             try cluster.run("partition", "g3")
         } restore: { cluster in
@@ -49,11 +51,10 @@ struct GaleraPartitionDrill: ParsableCommand {
 
 /// The body both Galera drills share: executor `slot` runs on node `slot % 3 + 1`; `node` is the
 /// one disrupted.
-@discardableResult
-private func GaleraScenario(
+private func runGaleraScenario(
     options: DrillOptions, name: String, node: Int, disruptAt: Double, downFor: Double,
     disrupt: (ClusterControl) throws -> Void, restore: (ClusterControl) throws -> Void, describe: () -> String
-) throws -> Bool {
+) throws {
     let urls = try ClusterControl.urls()
     let nodes = (1...3).compactMap { urls["SUNDIAL_GALERA_URL_\($0)"] }
     guard nodes.count == 3 else { throw ValidationError("deploy/dev/devcluster env gives no Galera URLs") }
@@ -102,5 +103,4 @@ private func GaleraScenario(
         "\(label): \(pass ? "PASS" : "FAIL") \(drill.tasks) tasks every second (run_all, half at_most_once), \(options.executors) executors each on its own node of a 3-node Galera cluster; \(describe())\(name == "galera_partition" ? how : ""); \(account.summary); fires due at the disruption ran \(String(format: "%.1f", resume)) s after it; \(fenced) executors fenced themselves; certification failures \(certificationFailures), brute-force aborts \(bruteForce.reduce(0, +)); \(crashed.isEmpty ? "every executor exited cleanly" : "executors that failed: \(crashed)")"
     )
     if !pass { throw ExitCode(1) }
-    return pass
 }

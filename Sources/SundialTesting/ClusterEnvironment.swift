@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import SundialMySQL
-import SundialMySQLStore
 
 /// The clusters of `deploy/dev/devcluster` that the high-availability tests use, from the
 /// environment `deploy/dev/run-tests` sets: SUNDIAL_TEST_FAILOVER_URL (a primary and its replica in
@@ -36,11 +35,7 @@ public enum ClusterEnvironment {
         try admin.executeText("CREATE DATABASE `\(name)` CHARACTER SET utf8mb4")
         admin.close()
         let db = try Database(primary: endpoint, logger: IntegrationEnvironment.logger)
-        let directory = IntegrationEnvironment.repositoryRoot.appendingPathComponent("migrations/mysql")
-        try Migrator(
-            database: db, files: try MigrationFile.load(from: directory), logger: IntegrationEnvironment.logger
-        )
-        .migrate()
+        try IntegrationEnvironment.migrate(db)
         return db
     }
 

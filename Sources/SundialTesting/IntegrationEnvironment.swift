@@ -106,9 +106,14 @@ extension IntegrationEnvironment {
     {
         try freshDatabase(name)
         let db = try database(name, options: options, replicas: replicas)
+        try migrate(db)
+        return db
+    }
+
+    /// Applies the repository's migrations to `db`.
+    public static func migrate(_ db: Database) throws {
         let directory = repositoryRoot.appendingPathComponent("migrations/mysql")
         try Migrator(database: db, files: try MigrationFile.load(from: directory), logger: logger).migrate()
-        return db
     }
 
     /// The URL of database `name` on the test primary, for child processes.
