@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // MariaDB Connector/C (Debian: default-libmysqlclient-dev), found through pkg-config.
@@ -126,6 +129,27 @@ let package = Package(
             ]
         ),
 
+        // The web console and the REST API: pages, sessions, API tokens, roles, the audit log.
+        // Reaches tasks and runs through the store protocols only, on threads of its own.
+        .target(
+            name: "SundialWeb",
+            dependencies: [
+                "SundialCore",
+                "SundialSchedule",
+                "SundialActions",
+                "SundialExecutor",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Templates"), .copy("Static")]
+        ),
+
         // The deterministic fault simulation: executors on a virtual clock against the in-memory
         // store, and `sundial-sim` to run seeds of it.
         .target(
@@ -155,6 +179,7 @@ let package = Package(
                 "SundialMySQLStore",
                 "SundialOperations",
                 "SundialAlerts",
+                "SundialWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -230,6 +255,14 @@ let package = Package(
             dependencies: ["SundialAlerts", "SundialActions", "SundialCore", "SundialMemoryStore", "SundialTesting"]
         ),
         .testTarget(name: "SundialSimulationTests", dependencies: ["SundialSimulation"]),
+        .testTarget(
+            name: "SundialWebTests",
+            dependencies: [
+                "SundialWeb", "SundialCore", "SundialExecutor", "SundialActions", "SundialMemoryStore",
+                "SundialTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(
             name: "SundialOperationsTests",
             dependencies: [

@@ -23,14 +23,9 @@ extension InMemoryStore: TaskCatalog {
 
     public func tasks(_ filter: TaskFilter, after: String?, limit: Int) throws(StoreError) -> [TaskRow] {
         try call(.tasks) { state, _ in
-            let search = filter.search.flatMap { $0.isEmpty ? nil : $0.lowercased() }
-            return Array(
-                state.tasks.values.filter { row in
-                    (filter.status == nil || row.status == filter.status)
-                        && (search == nil || row.name.lowercased().contains(search!)
-                            || row.action.lowercased().contains(search!))
-                        && (after == nil || row.name > after!)
-                }.sorted { $0.name < $1.name }.prefix(max(0, limit)))
+            Array(
+                state.tasks.values.filter { row in filter.matches(row) && (after == nil || row.name > after!) }
+                    .sorted { $0.name < $1.name }.prefix(max(0, limit)))
         }
     }
 

@@ -53,6 +53,8 @@ public final class InMemoryStore: Sendable {
         /// Holders' claims on alerts: until when.
         var alertClaims: [Int64: Date] = [:]
         var alertDue: [Int64: Date] = [:]
+        /// Console users, tokens, sessions and the audit log.
+        var access = AccessState()
 
         /// Every change to a row gets a new version, as `updated_at` does in MySQL.
         mutating func update(_ id: Int64, _ change: (inout TaskRow) -> Void) {

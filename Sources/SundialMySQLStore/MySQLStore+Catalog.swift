@@ -42,6 +42,18 @@ extension MySQLStore: TaskCatalog {
                     .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
                 values += [.string("%\(escaped)%"), .string("%\(escaped)%")]
             }
+            if let action = filter.action {
+                sql += " AND CAST(action AS BINARY) = ?"
+                values.append(.string(action))
+            }
+            if let tags = filter.anyTags {
+                // `tags` is a comma-separated list, spaces allowed around the commas.
+                let one = "FIND_IN_SET(?, CAST(REPLACE(tags, ' ', '') AS BINARY)) > 0"
+                sql +=
+                    tags.isEmpty
+                    ? " AND 1 = 0" : " AND (" + Array(repeating: one, count: tags.count).joined(separator: " OR ") + ")"
+                values += tags.sorted().map { .string($0) }
+            }
             if let after {
                 sql += " AND name > ?"
                 values.append(.string(after))

@@ -21,7 +21,11 @@ struct Sundial: AsyncParsableCommand {
             Jobs live in one `cron` table. Any number of `sundial executor` processes claim the rows \
             that are due and run them. Configuration comes from flags and SUNDIAL_* environment variables.
             """,
-        subcommands: [ExecutorCommand.self, TaskCommand.self, AlertCommand.self, MigrateCommand.self, CronCommand.self]
+        subcommands: [
+            ExecutorCommand.self, WebCommand.self, TaskCommand.self, UserCommand.self, AlertCommand.self,
+            MigrateCommand.self,
+            CronCommand.self,
+        ]
     )
 }
 

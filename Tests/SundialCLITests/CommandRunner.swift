@@ -12,7 +12,10 @@ struct CommandResult {
 enum Sundial {
     static var binary: URL { IntegrationEnvironment.sundialBinary }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    /// `input`: written to the command's standard input, which is then closed.
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:], input: String? = nil
+    ) throws -> CommandResult {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -21,7 +24,13 @@ enum Sundial {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let stdin = Pipe()
+        if input != nil { process.standardInput = stdin }
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         let output = out.fileHandleForReading.readDataToEndOfFile()
         let error = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

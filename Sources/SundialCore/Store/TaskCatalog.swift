@@ -98,10 +98,25 @@ public struct TaskFilter: Sendable, Equatable {
     public var status: TaskStatus?
     /// Names or actions containing this text (taken literally: `%` and `_` are not wildcards).
     public var search: String?
+    /// Tasks of this action only.
+    public var action: String?
+    /// Tasks with at least one of these tags; nil: any task. (A role limited to tags sets it.)
+    public var anyTags: Set<String>?
 
-    public init(status: TaskStatus? = nil, search: String? = nil) {
+    public init(status: TaskStatus? = nil, search: String? = nil, action: String? = nil, anyTags: Set<String>? = nil) {
         self.status = status
         self.search = search
+        self.action = action
+        self.anyTags = anyTags
+    }
+
+    /// Whether a row passes the filter (what stores compute in their own query language).
+    public func matches(_ row: TaskRow) -> Bool {
+        let search = search.flatMap { $0.isEmpty ? nil : $0.lowercased() }
+        return (status == nil || row.status == status)
+            && (search.map { row.name.lowercased().contains($0) || row.action.lowercased().contains($0) } ?? true)
+            && (action.map { row.action == $0 } ?? true)
+            && (anyTags.map { wanted in CommaList.items(row.tags).contains(where: wanted.contains) } ?? true)
     }
 }
 

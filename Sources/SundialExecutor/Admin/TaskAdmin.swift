@@ -17,7 +17,7 @@ public struct TaskAdmin: Sendable {
     /// A refusal, in words for the person who asked.
     public struct AdminError: Error, CustomStringConvertible, Sendable {
         public let description: String
-        init(_ description: String) { self.description = description }
+        public init(_ description: String) { self.description = description }
     }
 
     /// Validates and inserts a task, with its first fire computed from the store's clock. An

@@ -1,0 +1,71 @@
+import Foundation
+import Hummingbird
+import HummingbirdAuth
+import Logging
+import SundialCore
+
+/// Resolves who is asking: an `Authorization: Bearer sdl_…` token (the only place a token is
+/// accepted), or else the session's signed-in user. A disabled user, a session older than the
+/// user's last password change, an expired or revoked token: nobody.
+struct IdentityMiddleware: RouterMiddleware {
+    typealias Context = WebRequestContext
+    let store: any SundialStore
+    let threads: BlockingThreads
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var context = context
+        if let authorization = request.headers[.authorization] {
+            // A bearer header that does not check out is refused, never ignored in favour of a
+            // cookie: a script using a bad token should hear so.
+            context.identity = try await token(authorization, context: context)
+        } else if let session = context.sessions.session, let userID = session.userID, !session.awaitingSecondFactor {
+            let store = store
+            if let user = try await threads.run({ try store.user(id: userID) }), !user.disabled,
+                user.sessionEpoch == session.epoch
+            {
+                context.identity = ConsoleIdentity(
+                    userID: user.id, userName: user.name, role: user.role, scope: user.scope, credential: .session,
+                    timeZone: user.timeZone)
+            } else {
+                context.sessions.clearSession()
+            }
+        }
+        return try await next(request, context)
+    }
+
+    private func token(_ authorization: String, context: Context) async throws -> ConsoleIdentity {
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw HTTPError(.unauthorized, message: "the Authorization header takes `Bearer sdl_…`")
+        }
+        let secret = parts[1].trimmingCharacters(in: .whitespaces)
+        guard Secrets.looksLikeAPIToken(secret) else {
+            throw HTTPError(.unauthorized, message: "not a Sundial API token")
+        }
+        let hash = Secrets.sha256Hex(secret)
+        let store = store
+        let found: (APIToken, ConsoleUser?, Date, Bool)? = try await threads.run {
+            guard let token = try store.token(secretHash: hash) else { return nil }
+            let now = try store.now()
+            let user = try store.user(id: token.userID)
+            let usable = token.isUsable(at: now) && user.map { !$0.disabled } == true
+            if usable, try store.touchToken(id: token.id, coarseness: .seconds(3600)) {
+                try store.audit(
+                    AuditDraft(actor: "token:\(token.id) (\(token.userName))", action: .tokenUse, subject: token.name))
+            }
+            return (token, user, now, usable)
+        }
+        guard let (token, user, _, usable) = found, let user, usable,
+            Secrets.constantTimeEqual(Array(token.secretHash.utf8), Array(hash.utf8))
+        else {
+            throw HTTPError(.unauthorized, message: "the API token is unknown, expired or revoked")
+        }
+        // A token never does more than its maker may do now.
+        return ConsoleIdentity(
+            userID: user.id, userName: user.name, role: min(token.role, user.role),
+            scope: user.scope.covers(token.scope) ? token.scope : user.scope, credential: .token(id: token.id),
+            timeZone: user.timeZone)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import SundialCore
+
+/// Adding users, changing passwords and roles, making and revoking API tokens: shared by the
+/// console and `sundial user`, with the same checks, each change written to the audit log.
+/// Blocking (bcrypt and the store): call it from threads you own.
+public struct UserAdmin: Sendable {
+    public let store: any AccessStore
+    public let hasher: PasswordHasher
+
+    public init(store: any AccessStore, hasher: PasswordHasher = PasswordHasher()) {
+        (self.store, self.hasher) = (store, hasher)
+    }
+
+    public struct Refusal: Error, CustomStringConvertible, Sendable {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Adds a user with a password (checked: 12 characters or more).
+    @discardableResult
+    public func add(
+        name: String, role: Role, scope: TaskScope = .everything, password: String, by actor: String,
+        address: String? = nil
+    ) throws -> ConsoleUser {
+        guard !name.isEmpty, name.count <= 64, name.allSatisfy({ !$0.isWhitespace && !$0.isNewline }),
+            !name.hasPrefix("token:")
+        else {
+            throw Refusal("a user name has 1 to 64 characters, no spaces, and does not start with 'token:'")
+        }
+        do { try PasswordHasher.check(password) } catch { throw Refusal(error.description) }
+        let user: ConsoleUser
+        let failure: StoreError
+        do {
+            user = try store.addUser(
+                NewUser(name: name, role: role, scope: scope, passwordHash: hasher.hash(password)))
+        } catch {
+            failure = error
+            if failure.kind == .invalid { throw Refusal("a user named '\(name)' already exists") }
+            throw failure
+        }
+        try store.audit(
+            AuditDraft(
+                actor: actor, action: .userCreate, subject: name,
+                detail: "role \(role.rawValue)" + (scope.stored.map { ", tags \($0)" } ?? ""), address: address))
+        return user
+    }
+
+    /// Sets a new password; every session of the user ends.
+    public func setPassword(name: String, password: String, by actor: String, address: String? = nil) throws {
+        do { try PasswordHasher.check(password) } catch { throw Refusal(error.description) }
+        var user = try named(name)
+        user.passwordHash = hasher.hash(password)
+        user.sessionEpoch += 1
+        guard try store.updateUser(user) else { throw Refusal("no user named '\(name)'") }
+        try store.audit(AuditDraft(actor: actor, action: .userPassword, subject: name, address: address))
+    }
+
+    /// Changes role, scope or whether the user may sign in; disabling ends their sessions (their
+    /// tokens stop working too: a token acts for a user who is not disabled).
+    public func update(
+        name: String, role: Role? = nil, scope: TaskScope? = nil, disabled: Bool? = nil, timeZone: String? = nil,
+        by actor: String, address: String? = nil
+    ) throws {
+        var user = try named(name)
+        var changes: [String] = []
+        if let role, role != user.role {
+            changes.append("role \(user.role.rawValue) → \(role.rawValue)")
+            user.role = role
+        }
+        if let scope, scope != user.scope {
+            changes.append("tags \(user.scope.stored ?? "(all)") → \(scope.stored ?? "(all)")")
+            user.scope = scope
+        }
+        if let disabled, disabled != user.disabled {
+            changes.append(disabled ? "disabled" : "enabled")
+            user.disabled = disabled
+            if disabled { user.sessionEpoch += 1 }
+        }
+        if let timeZone, timeZone != user.timeZone {
+            guard TimeZone(identifier: timeZone) != nil else { throw Refusal("unknown time zone '\(timeZone)'") }
+            changes.append("time zone \(timeZone)")
+            user.timeZone = timeZone
+        }
+        guard !changes.isEmpty else { return }
+        guard try store.updateUser(user) else { throw Refusal("no user named '\(name)'") }
+        try store.audit(
+            AuditDraft(
+                actor: actor, action: .userUpdate, subject: name, detail: changes.joined(separator: "; "),
+                address: address))
+    }
+
+    /// Makes a token for `owner`, with a role no higher than the owner's and a scope within
+    /// theirs. Returns the secret: the only time it exists outside its holder's hands.
+    public func makeToken(
+        owner: ConsoleUser, name: String, role: Role, lifetime: Duration, by actor: String, address: String? = nil
+    ) throws -> (token: APIToken, secret: String) {
+        guard !name.trimmingCharacters(in: .whitespaces).isEmpty, name.count <= 100 else {
+            throw Refusal("a token needs a name of 1 to 100 characters (what it is for)")
+        }
+        guard role <= owner.role else {
+            throw Refusal("a token's role cannot be above its owner's (\(owner.role.rawValue))")
+        }
+        guard lifetime > .zero, lifetime <= .seconds(3 * 365 * 86_400) else {
+            throw Refusal("a token lives from 1 day to 3 years")
+        }
+        let (secret, hash, hint) = Secrets.newAPIToken()
+        let token = try store.addToken(
+            NewAPIToken(
+                userID: owner.id, name: name, role: role, scope: owner.scope, secretHash: hash, hint: hint,
+                lifetime: lifetime))
+        try store.audit(
+            AuditDraft(
+                actor: actor, action: .tokenCreate, subject: "token:\(token.id)",
+                detail: "'\(name)' for \(owner.name), role \(role.rawValue), expires \(token.expiresAt)",
+                address: address))
+        return (token, secret)
+    }
+
+    public func revokeToken(id: Int64, by actor: String, address: String? = nil) throws {
+        guard try store.revokeToken(id: id) else { throw Refusal("token \(id) does not exist or is already revoked") }
+        try store.audit(AuditDraft(actor: actor, action: .tokenRevoke, subject: "token:\(id)", address: address))
+    }
+
+    public func named(_ name: String) throws -> ConsoleUser {
+        guard let user = try store.user(named: name) else { throw Refusal("no user named '\(name)'") }
+        return user
+    }
+}

@@ -1,0 +1,31 @@
+import Hummingbird
+
+/// What every page's frame shows: the title, the navigation, who is signed in, the CSRF token
+/// for its forms, and a message from the last action. Stored properties only: Mustache reads
+/// values by reflection.
+public struct Layout: Sendable {
+    public var title: String
+    public var userName: String?
+    public var role: String?
+    public var isAdmin = false
+    public var canOperate = false
+    public var csrf: String
+    public var notice: String?
+    public var problem: String?
+    /// Which navigation entry is current, for `aria-current`.
+    public var current: [String: Bool]
+
+    init(title: String, section: String, context: WebRequestContext, request: Request? = nil) {
+        self.title = title
+        current = [section: true]
+        userName = context.identity?.userName
+        role = context.identity?.role.rawValue
+        isAdmin = context.identity?.allows(.admin) ?? false
+        canOperate = context.identity?.allows(.operator) ?? false
+        csrf = context.csrfToken
+        if let request {
+            notice = request.uri.queryParameters["notice"].map(String.init)
+            problem = request.uri.queryParameters["problem"].map(String.init)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Hummingbird
+import HummingbirdAuth
+import Logging
+import SundialCore
+
+/// The console and the API as one Hummingbird application.
+public enum WebApplication {
+    /// The routes, for the server and for tests.
+    public static func router(_ services: WebServices) -> Router<WebRequestContext> {
+        let router = Router(context: WebRequestContext.self)
+        let sessions = SessionController(services: services)
+        router.addMiddleware {
+            SecurityHeadersMiddleware()
+            SessionMiddleware(
+                storage: StoreSessionDriver(
+                    store: services.store, threads: services.threads,
+                    defaultLifetime: services.configuration.sessionLifetime),
+                configuration: SessionMiddlewareConfiguration(
+                    sessionCookieParameters: SessionCookieParameters(
+                        name: services.configuration.secureCookies ? "__Host-sundial" : "sundial", path: "/",
+                        secure: services.configuration.secureCookies, sameSite: .lax),
+                    keyPrefix: "", defaultSessionExpiration: services.configuration.sessionLifetime))
+            ErrorPageMiddleware(templates: services.templates) { request, context in
+                sessions.loginPage(request, context, status: .unauthorized)
+            }
+            IdentityMiddleware(store: services.store, threads: services.threads)
+            FormMiddleware()
+        }
+        router.get("static/:file") { _, context in
+            guard let file = services.templates.file(context.parameters.get("file") ?? "") else {
+                throw HTTPError(.notFound)
+            }
+            return file
+        }
+        router.get("/") { _, context -> Response in
+            _ = try context.require(.viewer)
+            return .redirect(to: "/tasks")
+        }
+        sessions.register(on: router)
+        TasksController(services: services).register(on: router)
+        ExecutorsController(services: services).register(on: router)
+        AuditController(services: services).register(on: router)
+        UsersController(services: services).register(on: router)
+        return router
+    }
+
+    /// The server as a swift-service-lifecycle `Service`.
+    public static func application(_ services: WebServices) -> some ApplicationProtocol {
+        Application(
+            router: router(services),
+            configuration: .init(
+                address: .hostname(services.configuration.host, port: services.configuration.port),
+                serverName: nil),
+            logger: services.logger)
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Logging
+import SundialCore
+import SundialExecutor
+
+/// What every controller uses: the store (through `TaskAdmin` for tasks, so that the console
+/// validates exactly as the executor and the command line do), the threads blocking calls run
+/// on, the templates, and the settings.
+public struct WebServices: Sendable {
+    public let store: any SundialStore
+    public let admin: TaskAdmin
+    public let threads: BlockingThreads
+    public let templates: Templates
+    public let configuration: WebConfiguration
+    public let hasher: PasswordHasher
+    public let throttle = LoginThrottle()
+    public let logger: Logger
+
+    public init(
+        admin: TaskAdmin, threads: BlockingThreads, templates: Templates, configuration: WebConfiguration,
+        logger: Logger
+    ) {
+        self.store = admin.store
+        self.admin = admin
+        self.threads = threads
+        self.templates = templates
+        self.configuration = configuration
+        self.hasher = PasswordHasher(cost: configuration.bcryptCost)
+        self.logger = logger
+    }
+
+    /// Runs blocking store work on the web server's own threads.
+    public func blocking<T: Sendable>(_ body: @escaping @Sendable (any SundialStore) throws -> T) async throws -> T {
+        let store = store
+        return try await threads.run { try body(store) }
+    }
+
+    /// Writes an audit line; a failure to write it is logged, never hidden.
+    func audit(_ draft: AuditDraft) async {
+        do {
+            try await blocking { try $0.audit(draft) }
+        } catch {
+            logger.error(
+                "could not write to the audit log",
+                metadata: ["action": "\(draft.action.rawValue)", "error": "\(error)"])
+        }
+    }
+}
