@@ -258,7 +258,8 @@ extension MySQLStore: AccessStore {
     {
         let (column, value): (String, String)
         if let name {
-            (column, value) = ("subject", name)
+            // As `audit` stores it: a long name is compared shortened, as it was written.
+            (column, value) = ("subject", StoredText.shortened(name, toBytes: 191))
         } else if let address {
             (column, value) = ("address", address)
         } else {

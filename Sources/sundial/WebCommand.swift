@@ -27,7 +27,10 @@ struct WebCommand: AsyncParsableCommand {
         let services = try await web.services(store: store, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: WebApplication.application(services))],
+                services: [
+                    .init(service: WebApplication.application(services)),
+                    .init(service: SessionPruner(services: services)),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice("console at http://\(services.configuration.host):\(services.configuration.port)/")
         try await group.run()

@@ -72,6 +72,38 @@ import Testing
         }
     }
 
+    @Test func anAdminLimitedToSomeTagsManagesNoUsersAndReadsNoAuditLog() async throws {
+        let harness = try await ConsoleHarness()
+        _ = try harness.store.addUser(
+            NewUser(
+                name: "billing-admin", role: .admin, scope: TaskScope(tags: ["billing"]),
+                passwordHash: ConsoleHarness.passwordHash))
+        try harness.services.admin.add(
+            {
+                var t = NewTask(name: "invoices", action: "noop"); t.tags = "billing"; return t
+            }())
+        try harness.services.admin.add(
+            {
+                var t = NewTask(name: "payroll", action: "noop"); t.tags = "hr"; return t
+            }())
+        try await harness.test { client in
+            let browser = Browser(client)
+            try await browser.signIn("billing-admin")
+            #expect(try await browser.get("/users").status == .forbidden)
+            #expect(try await browser.get("/audit").status == .forbidden)
+            try await browser.get("/tasks")
+            #expect(try await browser.post("/users/add", [("name", "eve"), ("role", "admin")]).status == .forbidden)
+            #expect(try harness.store.user(named: "eve") == nil)
+            // Tasks outside the tags do not exist for them.
+            let list = try await browser.get("/tasks").text
+            #expect(list.contains("invoices") && !list.contains("payroll"))
+            #expect(try await browser.get("/task?name=payroll").status == .notFound)
+            try await browser.get("/task?name=invoices")
+            #expect(try await browser.post("/task/pause", [("name", "payroll")]).status == .seeOther)
+            #expect(try harness.store.task(named: "payroll")?.status == .active)
+        }
+    }
+
     @Test func aViewerSeesNoActionButtons() async throws {
         let harness = try await ConsoleHarness()
         try harness.services.admin.add(NewTask(name: "report", action: "noop"))
@@ -128,6 +160,15 @@ import Testing
             let setCookie = response.headers[.setCookie] ?? ""
             #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax"))
             #expect(try await browser.get("/users").status == .ok)
+            // Addresses that browsers read as another site, after signing in again.
+            for next in ["/\t/evil.example", "/\\evil.example", "/\n/evil.example", "https://evil.example/"] {
+                let other = Browser(client)
+                let signedIn = try await other.get("/login")
+                #expect(signedIn.status == .ok)
+                let answer = try await other.post(
+                    "/login", [("name", "viewer"), ("password", ConsoleHarness.password), ("next", next)])
+                #expect(answer.headers[.location] == "/", "next=\(next.debugDescription)")
+            }
             try await browser.get("/tasks")
             #expect(try await browser.post("/logout", []).status == .seeOther)
             #expect(try await browser.get("/users").status == .unauthorized)

@@ -10,7 +10,8 @@ public struct ConsoleUser: Sendable, Equatable {
     /// A disabled user cannot sign in, and their sessions and tokens stop working at once.
     public var disabled: Bool
     public var passwordHash: String
-    /// The base32 TOTP secret when a second factor is on.
+    /// The TOTP key when a second factor is on (random ASCII: its bytes are the key; an
+    /// authenticator app is given them base32-encoded).
     public var totpSecret: String?
     /// IANA zone the console shows times in.
     public var timeZone: String

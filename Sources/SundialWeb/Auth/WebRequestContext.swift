@@ -27,6 +27,17 @@ public struct WebRequestContext: AuthRequestContext, SessionRequestContext, Requ
         return identity
     }
 
+    /// An admin whose role is not limited to some tasks' tags: users, tokens and the audit log
+    /// concern every task, so an admin of some tasks only may not touch them.
+    public func requireUnlimitedAdmin() throws -> ConsoleIdentity {
+        let identity = try require(.admin)
+        guard identity.scope == .everything else {
+            throw HTTPError(
+                .forbidden, message: "your role is limited to some tasks: users, tokens and the audit log are not")
+        }
+        return identity
+    }
+
     /// A masked CSRF token for forms in this response ("" without a session).
     public var csrfToken: String {
         sessions.session.map { CSRFToken.masked(secret: $0.csrfSecret) } ?? ""

@@ -27,15 +27,22 @@ struct ErrorPageMiddleware: RouterMiddleware {
         } catch let error as HTTPError {
             (status, message) = (error.status, error.body ?? error.status.reasonPhrase)
         } catch let error as StoreError {
-            context.logger.error("store call failed", metadata: ["error": "\(error)"])
-            (status, message) = (.serviceUnavailable, "The database cannot be used right now: \(error.message)")
+            switch error.kind {
+            case .invalid: (status, message) = (.conflict, error.message)
+            case .rejected: (status, message) = (.badRequest, "The database refused a value: \(error.message)")
+            case .notFound: (status, message) = (.notFound, error.message)
+            case .conflict, .unavailable, .outcomeUnknown, .readOnly:
+                context.logger.error("store call failed", metadata: ["error": "\(error)"])
+                (status, message) = (.serviceUnavailable, "The database cannot be used right now; try again shortly.")
+            }
         } catch let error as any HTTPResponseError {
             return try error.response(from: request, context: context)
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)"])
-            (status, message) = (.internalServerError, "Something went wrong: \(error)")
+            (status, message) = (.internalServerError, "Something went wrong; the server's log says what.")
         }
-        if status == .unauthorized, request.method == .get, context.identity == nil {
+        // A script with a bearer token hears why in words, not a login form.
+        if status == .unauthorized, request.method == .get, request.headers[.authorization] == nil {
             return login(request, context)
         }
         let layout = Layout(title: status.reasonPhrase, section: "", context: context)

@@ -8,13 +8,15 @@ struct AuditController {
     let services: WebServices
     static let pageSize = 100
 
+    // Strings, not optionals: Mustache looks a missing value up in the enclosing objects, so a nil
+    // here would show the page's field of the same name.
     struct Line {
         var at: TimeText
         var actor: String
         var action: String
-        var subject: String?
-        var detail: String?
-        var address: String?
+        var subject: String
+        var detail: String
+        var address: String
     }
 
     struct Page {
@@ -31,7 +33,7 @@ struct AuditController {
     }
 
     private func list(_ request: Request, _ context: WebRequestContext) async throws -> Response {
-        let identity = try context.require(.admin)
+        let identity = try context.requireUnlimitedAdmin()
         let query = request.uri.queryParameters
         var filter = AuditFilter()
         filter.actor = query["actor"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
@@ -47,8 +49,8 @@ struct AuditController {
             lines: entries.prefix(limit).map { e in
                 Line(
                     at: TimeText(e.at, now: now, zone: identity.timeZone), actor: e.draft.actor,
-                    action: e.draft.action.rawValue, subject: e.draft.subject, detail: e.draft.detail,
-                    address: e.draft.address)
+                    action: e.draft.action.rawValue, subject: e.draft.subject ?? "", detail: e.draft.detail ?? "",
+                    address: e.draft.address ?? "")
             },
             actor: filter.actor ?? "", subject: filter.subject ?? "",
             actions: AuditAction.allCases.map { .init(value: $0.rawValue, selected: $0 == filter.action) })

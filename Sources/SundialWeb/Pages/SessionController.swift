@@ -74,7 +74,7 @@ struct SessionController {
             return good && user?.disabled == false ? user : nil
         }
         guard let user else {
-            await services.audit(AuditDraft(actor: name, action: .loginFailed, subject: name, address: address))
+            await services.audit(AuditDraft(actor: "anonymous", action: .loginFailed, subject: name, address: address))
             return loginPage(
                 request, context, problem: "The name or the password is wrong.", name: name, status: .unauthorized)
         }
@@ -139,8 +139,9 @@ struct SessionController {
 
     /// Only paths of this site: never an open redirect to elsewhere.
     static func safeNext(_ next: String) -> String {
-        guard next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\"), !next.hasPrefix("/login"),
-            !next.contains("\r"), !next.contains("\n")
+        // Browsers drop tabs and newlines and read `\` as `/`: none of them, and no `//` start.
+        guard next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/login"), !next.contains("\\"),
+            next.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F })
         else { return "/" }
         return next
     }

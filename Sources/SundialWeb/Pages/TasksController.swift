@@ -21,7 +21,7 @@ struct TasksController {
         var nextRun: TimeText?
         var running: Bool
         var failing: Bool
-        var tags: String?
+        var tags: String
     }
 
     struct ListPage {
@@ -67,7 +67,7 @@ struct TasksController {
                     name: row.name, link: "/task?" + Self.queryString([("name", row.name)]), action: row.action,
                     status: row.status.rawValue, schedule: row.schedule ?? "(once)",
                     nextRun: row.nextRun.map { TimeText($0, now: now, zone: identity.timeZone) },
-                    running: row.claimToken != nil, failing: row.failing, tags: row.tags)
+                    running: row.claimToken != nil, failing: row.failing, tags: row.tags ?? "")
             },
             search: filter.search ?? "",
             statuses: TaskStatus.allCases.map { Choice(value: $0.rawValue, selected: $0 == filter.status) },
@@ -112,6 +112,8 @@ struct TasksController {
         var afterTransition: Bool
     }
 
+    // Strings, not optionals: Mustache looks a missing value up in the enclosing objects, so a nil
+    // here would show the page's field of the same name.
     struct RunLine {
         var id: Int64
         var status: String
@@ -119,8 +121,8 @@ struct TasksController {
         var executor: String
         var started: TimeText
         var duration: String
-        var exitCode: Int?
-        var error: String?
+        var exitCode: String
+        var error: String
     }
 
     struct TaskPage {
@@ -179,7 +181,7 @@ struct TasksController {
                     id: run.id, status: run.status.rawValue, attempt: run.attempt + 1, executor: run.executor,
                     started: TimeText(run.startedAt, now: now, zone: identity.timeZone),
                     duration: DurationText.format(run.finishedAt.map { $0.timeIntervalSince(run.startedAt) }),
-                    exitCode: run.exitCode, error: run.error)
+                    exitCode: run.exitCode.map(String.init) ?? "", error: run.error ?? "")
             },
             lastOutput: details.runs.first(where: { $0.output?.isEmpty == false })?.output)
         return services.templates.render("task", page)

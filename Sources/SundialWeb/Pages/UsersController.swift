@@ -47,7 +47,7 @@ struct UsersController {
     private func list(
         _ request: Request, _ context: WebRequestContext, secret: (label: String, value: String)? = nil
     ) async throws -> Response {
-        let identity = try context.require(.admin)
+        let identity = try context.requireUnlimitedAdmin()
         let (users, tokens, now) = try await services.blocking { store in
             (try store.users(), try store.tokens(userID: nil), try store.now())
         }
@@ -74,11 +74,12 @@ struct UsersController {
     }
 
     private func act(_ request: Request, _ context: WebRequestContext) async throws -> Response {
-        let identity = try context.require(.admin)
+        let identity = try context.requireUnlimitedAdmin()
         let form = try await FormFields.of(request)
         let users = UserAdmin(store: services.store, hasher: services.hasher)
         let (actor, address) = (identity.actor, context.clientAddress)
-        let lifetimeDays = Double(form["days"] ?? "") ?? services.configuration.tokenLifetime.timeInterval / 86_400
+        let defaultDays = Int(services.configuration.tokenLifetime.timeInterval / 86_400)
+        let lifetimeDays = form.text("days").map { Int($0) ?? 0 } ?? defaultDays
         let verb = context.parameters.get("verb") ?? ""
         let result: Result<(String, String)?, UserAdmin.Refusal> = try await services.threads.run {
             do {
@@ -102,7 +103,7 @@ struct UsersController {
                     let owner = try users.named(form["owner"] ?? "")
                     let made = try users.makeToken(
                         owner: owner, name: form["name"] ?? "", role: Role(rawValue: form["role"] ?? "") ?? .viewer,
-                        lifetime: .seconds(max(0, lifetimeDays) * 86_400), by: actor, address: address)
+                        lifetime: .seconds((0...1095).clamped(lifetimeDays) * 86_400), by: actor, address: address)
                     return .success(("API token '\(made.token.name)' (shown once: copy it now)", made.secret))
                 case "revoke":
                     try users.revokeToken(id: Int64(form["id"] ?? "") ?? 0, by: actor, address: address)
@@ -125,4 +126,9 @@ struct UsersController {
                 to: "/users?" + TasksController.queryString([("problem", refusal.description)]), type: .normal)
         }
     }
+}
+
+extension ClosedRange<Int> {
+    /// The value, or the nearest bound.
+    fileprivate func clamped(_ value: Int) -> Int { Swift.min(Swift.max(value, lowerBound), upperBound) }
 }
