@@ -7,6 +7,7 @@ extension InMemoryStore: AccessStore {
         var tokens: [Int64: APIToken] = [:]
         var sessions: [String: (data: String, expiresAt: Date)] = [:]
         var audit: [AuditEntry] = []
+        var throttle: [String: (failures: Int, last: Date?)] = [:]
         var nextID: Int64 = 1
 
         mutating func id() -> Int64 {
@@ -42,14 +43,36 @@ extension InMemoryStore: AccessStore {
         }
     }
 
-    public func updateUser(_ user: ConsoleUser) throws(StoreError) -> Bool {
+    public func updateUser(_ user: ConsoleUser, from old: ConsoleUser) throws(StoreError) -> Bool {
         try call(.access) { state, _ in
-            guard let old = state.access.users[user.id] else { return false }
+            guard let current = state.access.users[user.id], current == old else { return false }
             var updated = user
-            (updated.name, updated.createdAt) = (old.name, old.createdAt)
+            (updated.name, updated.createdAt) = (current.name, current.createdAt)
             state.access.users[user.id] = updated
             return true
         }
+    }
+
+    public func beginLoginAttempt(keys: [String], throttle: LoginThrottleRule) throws(StoreError) -> Duration {
+        try call(.access) { state, now in
+            let keys = Set(keys.map { StoredText.shortened($0, toBytes: 191) })
+            var longest = Duration.zero
+            for key in keys {
+                let (failures, last) = state.access.throttle[key] ?? (0, nil)
+                let counted = throttle.counts(failures: failures, last: last, now: now)
+                longest = max(longest, throttle.wait(failures: counted, last: last, now: now))
+            }
+            guard longest == .zero else { return longest }
+            for key in keys {
+                let (failures, last) = state.access.throttle[key] ?? (0, nil)
+                state.access.throttle[key] = (throttle.counts(failures: failures, last: last, now: now) + 1, now)
+            }
+            return .zero
+        }
+    }
+
+    public func loginSucceeded(key: String) throws(StoreError) {
+        try call(.access) { state, _ in state.access.throttle[StoredText.shortened(key, toBytes: 191)] = nil }
     }
 
     public func addToken(_ token: NewAPIToken) throws(StoreError) -> APIToken {
@@ -120,6 +143,9 @@ extension InMemoryStore: AccessStore {
                 $0.value.expiresAt < $1.value.expiresAt
             }.prefix(limit)
             for (key, _) in expired { state.access.sessions[key] = nil }
+            state.access.throttle = state.access.throttle.filter {
+                ($0.value.last ?? .distantPast) >= now.addingTimeInterval(-86_400)
+            }
             return expired.count
         }
     }
@@ -145,17 +171,4 @@ extension InMemoryStore: AccessStore {
         }
     }
 
-    public func failedLogins(name: String?, address: String?, within window: Duration) throws(StoreError)
-        -> FailedLogins
-    {
-        try call(.access) { state, now in
-            guard name != nil || address != nil else { return FailedLogins(count: 0, last: nil, now: now) }
-            let since = now.addingTimeInterval(-window.timeInterval)
-            let failures = state.access.audit.filter { entry in
-                entry.draft.action == .loginFailed && entry.at > since
-                    && (name.map { entry.draft.subject == $0 } ?? (entry.draft.address == address))
-            }
-            return FailedLogins(count: failures.count, last: failures.last?.at, now: now)
-        }
-    }
 }

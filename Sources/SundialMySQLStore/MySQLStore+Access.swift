@@ -41,21 +41,27 @@ extension MySQLStore: AccessStore {
         }
     }
 
-    public func updateUser(_ user: ConsoleUser) throws(StoreError) -> Bool {
-        try mapped {
-            // A write that changes nothing reports no row: then the user exists if it reads back.
+    public func updateUser(_ user: ConsoleUser, from old: ConsoleUser) throws(StoreError) -> Bool {
+        guard user != old else { return try self.user(id: user.id) == old }
+        return try mapped {
+            // Compared byte for byte (BINARY): a hash or a zone that differs in case is a change.
             try database.execute(
                 """
                 UPDATE console_user SET role = ?, scope_tags = ?, disabled = ?, password_hash = ?, totp_secret = ?, \
-                time_zone = ?, session_epoch = ? WHERE id = ?
+                time_zone = ?, session_epoch = ? WHERE id = ? AND role = ? AND BINARY scope_tags <=> BINARY ? \
+                AND disabled = ? AND BINARY password_hash = BINARY ? AND BINARY totp_secret <=> BINARY ? \
+                AND BINARY time_zone = BINARY ? AND session_epoch = ?
                 """,
-                [
-                    .string(user.role.rawValue), .init(user.scope.stored), .bool(user.disabled),
-                    .string(user.passwordHash), .init(user.totpSecret), .string(user.timeZone),
-                    .int(Int64(user.sessionEpoch)), .int(user.id),
-                ]
-            ).affectedRows > 0 || (try oneUser("id = ?", [.int(user.id)])) != nil
+                Self.userValues(user) + [.int(user.id)] + Self.userValues(old)
+            ).affectedRows == 1
         }
+    }
+
+    private static func userValues(_ user: ConsoleUser) -> [MySQLValue] {
+        [
+            .string(user.role.rawValue), .init(user.scope.stored), .bool(user.disabled), .string(user.passwordHash),
+            .init(user.totpSecret), .string(user.timeZone), .int(Int64(user.sessionEpoch)),
+        ]
     }
 
     private func oneUser(_ condition: String, _ parameters: [MySQLValue]) throws -> ConsoleUser? {
@@ -190,7 +196,9 @@ extension MySQLStore: AccessStore {
 
     public func pruneSessions(limit: Int) throws(StoreError) -> Int {
         try mapped {
-            try database.execute(
+            _ = try database.execute(
+                "DELETE FROM login_throttle WHERE last_at < NOW(6) - INTERVAL 1 DAY LIMIT ?", [.int(Int64(limit))])
+            return try database.execute(
                 "DELETE FROM console_session WHERE expires_at < NOW(6) ORDER BY expires_at LIMIT ?",
                 [.int(Int64(limit))]
             ).affectedRows
@@ -253,27 +261,46 @@ extension MySQLStore: AccessStore {
         }
     }
 
-    public func failedLogins(name: String?, address: String?, within window: Duration) throws(StoreError)
-        -> FailedLogins
-    {
-        let (column, value): (String, String)
-        if let name {
-            // As `audit` stores it: a long name is compared shortened, as it was written.
-            (column, value) = ("subject", StoredText.shortened(name, toBytes: 191))
-        } else if let address {
-            (column, value) = ("address", address)
-        } else {
-            return FailedLogins(count: 0, last: nil, now: try now())
-        }
+    public func beginLoginAttempt(keys: [String], throttle: LoginThrottleRule) throws(StoreError) -> Duration {
+        let keys = Array(Set(keys.map { StoredText.shortened($0, toBytes: 191) })).sorted()
         return try mapped {
-            let row = try database.query(
-                """
-                SELECT COUNT(*) AS n, MAX(at) AS last, NOW(6) AS now FROM audit_log \
-                WHERE action = 'login_failed' AND \(column) = ? AND at > TIMESTAMPADD(MICROSECOND, ?, NOW(6))
-                """, [.string(value), .int(-Int64(window.timeInterval * 1e6))], consistency: .primary
-            ).first
-            return FailedLogins(
-                count: row?["n"].int ?? 0, last: row?["last"].date, now: row?["now"].date ?? Date())
+            // The rows exist before they are locked: locking a missing row takes a gap lock, and
+            // two tries inserting into the same gap deadlock.
+            for key in keys {
+                try database.execute(
+                    "INSERT IGNORE INTO login_throttle (throttle_key, failures, last_at) VALUES (?, 0, '1970-01-01')",
+                    [.string(key)])
+            }
+            // Keys locked in one order: two tries never wait on each other in a cycle.
+            return try database.transaction { c in
+                let now = try databaseNow(c)
+                var longest = Duration.zero
+                var counts: [String: Int] = [:]
+                for key in keys {
+                    let row = try c.query(
+                        "SELECT failures, last_at FROM login_throttle WHERE throttle_key = ? FOR UPDATE", [.string(key)]
+                    ).first
+                    let last = row?["last_at"].date
+                    let failures = throttle.counts(failures: row?["failures"].int ?? 0, last: last, now: now)
+                    counts[key] = failures
+                    longest = max(longest, throttle.wait(failures: failures, last: last, now: now))
+                }
+                guard longest == .zero else { return longest }
+                for key in keys {
+                    try c.execute(
+                        "UPDATE login_throttle SET failures = ?, last_at = ? WHERE throttle_key = ?",
+                        [.int(Int64((counts[key] ?? 0) + 1)), .date(now), .string(key)])
+                }
+                return .zero
+            }
         }
     }
+
+    public func loginSucceeded(key: String) throws(StoreError) {
+        try mapped {
+            _ = try database.execute(
+                "DELETE FROM login_throttle WHERE throttle_key = ?", [.string(StoredText.shortened(key, toBytes: 191))])
+        }
+    }
+
 }

@@ -12,6 +12,7 @@ public enum WebApplication {
         let sessions = SessionController(services: services)
         router.addMiddleware {
             SecurityHeadersMiddleware()
+            SessionLoadGuard()
             SessionMiddleware(
                 storage: StoreSessionDriver(
                     store: services.store, threads: services.threads,

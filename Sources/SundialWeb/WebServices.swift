@@ -13,7 +13,7 @@ public struct WebServices: Sendable {
     public let templates: Templates
     public let configuration: WebConfiguration
     public let hasher: PasswordHasher
-    public let throttle = LoginThrottle()
+    public let throttle = LoginThrottleRule()
     public let logger: Logger
 
     public init(

@@ -1,5 +1,6 @@
 import Foundation
 import SundialCore
+import Synchronization
 import Testing
 
 /// Users, tokens, sessions and the audit log: the same rules for the in-memory store and MySQL.
@@ -26,16 +27,20 @@ import Testing
         (changed.passwordHash, changed.totpSecret, changed.timeZone, changed.sessionEpoch) = (
             "h3", "SECRET", "Europe/Paris", 4
         )
-        #expect(try s.store.updateUser(changed))
+        #expect(try s.store.updateUser(changed, from: alice))
+        // A change made from an older reading is refused: it would undo the one above.
+        var stale = alice
+        stale.role = .viewer
+        #expect(try !s.store.updateUser(stale, from: alice))
         // Writing the same values again still finds the user.
-        #expect(try s.store.updateUser(changed))
+        #expect(try s.store.updateUser(changed, from: changed))
         let read = try #require(try s.store.user(id: alice.id))
         #expect(read.role == .admin && read.scope == .everything && read.disabled)
         #expect(read.passwordHash == "h3" && read.totpSecret == "SECRET" && read.timeZone == "Europe/Paris")
         #expect(read.sessionEpoch == 4)
         var ghost = changed
         ghost.id = 999_999
-        #expect(try !s.store.updateUser(ghost))
+        #expect(try !s.store.updateUser(ghost, from: ghost))
         #expect(try s.store.users().map(\.name) == ["Alice", "alice"])
     }
 
@@ -88,7 +93,7 @@ import Testing
         #expect(try s.store.session(key: "never") == nil)
     }
 
-    @Test(arguments: kinds) func theAuditLogPagesNewestFirstAndCountsFailedLogins(kind: StoreKind) throws {
+    @Test(arguments: kinds) func theAuditLogPagesNewestFirstAndFiltersByValue(kind: StoreKind) throws {
         let s = try kind.make("access_audit")
         for i in 0..<5 {
             try s.store.audit(
@@ -111,11 +116,53 @@ import Testing
         // Filters are values, never SQL.
         #expect(try s.store.auditLog(AuditFilter(actor: "' OR 1=1 -- "), before: nil, limit: 10).isEmpty)
 
-        let byName = try s.store.failedLogins(name: "alice", address: nil, within: .seconds(900))
-        #expect(byName.count == 5 && byName.last != nil)
-        #expect(try s.store.failedLogins(name: nil, address: "10.0.0.0", within: .seconds(900)).count == 4)
-        #expect(try s.store.failedLogins(name: "carol", address: nil, within: .seconds(900)).count == 0)
-        try s.advance(seconds: 1.5)
-        #expect(try s.store.failedLogins(name: "alice", address: nil, within: .seconds(1)).count == 0)
+    }
+
+    @Test(arguments: kinds) func loginTriesAreCountedBeforeTheyAreCheckedAndSlowedAfterAFew(kind: StoreKind) throws {
+        let s = try kind.make("access_throttle")
+        var rule = LoginThrottleRule()
+        (rule.freeFailures, rule.firstWait, rule.window) = (3, .seconds(1), .seconds(60))
+        for _ in 0..<3 {
+            #expect(try s.store.beginLoginAttempt(keys: ["name:a", "address:x"], throttle: rule) == .zero)
+        }
+        // The fourth waits, by name or by address.
+        #expect(try s.store.beginLoginAttempt(keys: ["name:a"], throttle: rule) > .zero)
+        #expect(try s.store.beginLoginAttempt(keys: ["name:b", "address:x"], throttle: rule) > .zero)
+        // A refused try counted nothing: name b is still free.
+        #expect(try s.store.beginLoginAttempt(keys: ["name:b"], throttle: rule) == .zero)
+        // A success clears the name, not the address.
+        try s.store.loginSucceeded(key: "name:a")
+        #expect(try s.store.beginLoginAttempt(keys: ["name:a"], throttle: rule) == .zero)
+        #expect(try s.store.beginLoginAttempt(keys: ["address:x"], throttle: rule) > .zero)
+        // After the wait, one more try; then twice as long.
+        try s.advance(seconds: 1.2)
+        #expect(try s.store.beginLoginAttempt(keys: ["address:x"], throttle: rule) == .zero)
+        let second = try s.store.beginLoginAttempt(keys: ["address:x"], throttle: rule)
+        #expect(second > .seconds(1) && second <= .seconds(2))
+    }
+
+    /// Many threads trying one name at once: exactly the free tries get through.
+    @Test(arguments: kinds) func parallelTriesCannotAllSlipThrough(kind: StoreKind) throws {
+        let s = try kind.make("access_throttle_race")
+        let rule = LoginThrottleRule()
+        let store = s.store
+        for round in 0..<10 {
+            let allowed = Mutex(0)
+            let failures = Mutex<[String]>([])
+            // Threads of the test's own: the store blocks.
+            DispatchQueue.concurrentPerform(iterations: 16) { _ in
+                do {
+                    if try store.beginLoginAttempt(keys: ["name:r\(round)", "address:a\(round)"], throttle: rule)
+                        == .zero
+                    {
+                        allowed.withLock { $0 += 1 }
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+            #expect(failures.withLock { $0 }.isEmpty)
+            #expect(allowed.withLock { $0 } == rule.freeFailures, "round \(round)")
+        }
     }
 }

@@ -179,6 +179,22 @@ import Testing
         }
     }
 
+    @Test func aDatabaseThatBlinksDoesNotSignAnyoneOut() async throws {
+        let harness = try await ConsoleHarness()
+        try await harness.test { client in
+            let browser = Browser(client)
+            try await browser.signIn("viewer")
+            let cookie = browser.cookie
+            harness.store.injectFaults { $0 == .access ? .unavailable : nil }
+            let response = try await browser.get("/tasks")
+            #expect(response.status == .serviceUnavailable)
+            #expect(response.headers[.setCookie] == nil)
+            harness.store.injectFaults(nil)
+            #expect(browser.cookie == cookie)
+            #expect(try await browser.get("/tasks").status == .ok)
+        }
+    }
+
     @Test func aPasswordChangeOrADisableEndsTheUsersSessions() async throws {
         let harness = try await ConsoleHarness()
         try await harness.test { client in

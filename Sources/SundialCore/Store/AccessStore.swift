@@ -9,9 +9,11 @@ public protocol AccessStore: Sendable {
     func user(id: Int64) throws(StoreError) -> ConsoleUser?
     /// Every user, by name.
     func users() throws(StoreError) -> [ConsoleUser]
-    /// Writes role, scope, disabled, password hash, second factor, time zone and session epoch.
-    /// False when the user does not exist.
-    func updateUser(_ user: ConsoleUser) throws(StoreError) -> Bool
+    /// Writes role, scope, disabled, password hash, second factor, time zone and session epoch,
+    /// if the user is still as `old` (as read before the change): two admins changing one user
+    /// at once never undo each other's change. False when the user changed meanwhile or is gone:
+    /// read again and decide again.
+    func updateUser(_ user: ConsoleUser, from old: ConsoleUser) throws(StoreError) -> Bool
 
     /// Stores a token; its expiry is `lifetime` from the store's clock.
     func addToken(_ token: NewAPIToken) throws(StoreError) -> APIToken
@@ -31,25 +33,46 @@ public protocol AccessStore: Sendable {
     /// A live session's data and time left, or nil when it does not exist or has expired.
     func session(key: String) throws(StoreError) -> (data: String, timeLeft: Duration)?
     func removeSession(key: String) throws(StoreError)
-    /// Deletes at most `limit` expired sessions; returns how many.
+    /// Deletes at most `limit` expired sessions, and sign-in counts untouched for a day; returns
+    /// how many sessions.
     func pruneSessions(limit: Int) throws(StoreError) -> Int
 
     /// Appends to the audit log.
     func audit(_ entry: AuditDraft) throws(StoreError)
     /// Audit lines matching `filter`, newest first, older than the id `before` (keyset paging).
     func auditLog(_ filter: AuditFilter, before: Int64?, limit: Int) throws(StoreError) -> [AuditEntry]
-    /// Failed logins within `window` for a user name or an address (one of them), and when the
-    /// last one was, with the store's clock now.
-    func failedLogins(name: String?, address: String?, within window: Duration) throws(StoreError) -> FailedLogins
+    /// Asks to check a password for these keys (a user name, an address) under `throttle`, in
+    /// one step per key, so that parallel tries cannot all slip through: when every key allows
+    /// a try now, each counts one failure in advance (cleared by `loginSucceeded`) and the answer
+    /// is zero; otherwise nothing is counted and the answer is how long to wait.
+    func beginLoginAttempt(keys: [String], throttle: LoginThrottleRule) throws(StoreError) -> Duration
+
+    /// Clears the failures counted against `key` (a user name that just signed in).
+    func loginSucceeded(key: String) throws(StoreError)
 }
 
-/// Recent failed logins, for slowing down guessing.
-public struct FailedLogins: Sendable, Equatable {
-    public var count: Int
-    public var last: Date?
-    public var now: Date
+/// How failed logins slow down further tries: after `freeFailures` within `window`, each try
+/// must wait twice as long as the last (from `firstWait` up to `longestWait`) after the last one.
+public struct LoginThrottleRule: Sendable, Equatable {
+    public var freeFailures = 5
+    public var window: Duration = .seconds(900)
+    public var firstWait: Duration = .seconds(1)
+    public var longestWait: Duration = .seconds(300)
 
-    public init(count: Int, last: Date?, now: Date) {
-        (self.count, self.last, self.now) = (count, last, now)
+    public init() {}
+
+    /// How long from `now` until a try is allowed, after `failures` failures, the last at `last`.
+    public func wait(failures: Int, last: Date?, now: Date) -> Duration {
+        guard failures >= freeFailures, let last else { return .zero }
+        let doublings = min(failures - freeFailures, 20)
+        let wait = min(firstWait.timeInterval * pow(2, Double(doublings)), longestWait.timeInterval)
+        let left = last.addingTimeInterval(wait).timeIntervalSince(now)
+        return left > 0 ? .milliseconds(Int64((left * 1000).rounded(.up))) : .zero
+    }
+
+    /// Failures older than the window no longer count.
+    public func counts(failures: Int, last: Date?, now: Date) -> Int {
+        guard let last, now.timeIntervalSince(last) < window.timeInterval else { return 0 }
+        return failures
     }
 }

@@ -37,7 +37,14 @@ public struct StoreSessionDriver: PersistDriver {
         -> (object: Object, ttl: Duration?)?
     {
         let (store, hashed) = (store, Self.hashed(key))
-        guard let found = try await threads.run({ try store.session(key: hashed) }) else { return nil }
+        let found: (data: String, timeLeft: Duration)?
+        do {
+            found = try await threads.run { try store.session(key: hashed) }
+        } catch {
+            SessionLoadFailure.current?.happened = true
+            throw error
+        }
+        guard let found else { return nil }
         do {
             return (try JSONDecoder().decode(Object.self, from: Data(found.data.utf8)), found.timeLeft)
         } catch {

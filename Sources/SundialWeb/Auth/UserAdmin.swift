@@ -49,11 +49,27 @@ public struct UserAdmin: Sendable {
     /// Sets a new password; every session of the user ends.
     public func setPassword(name: String, password: String, by actor: String, address: String? = nil) throws {
         do { try PasswordHasher.check(password) } catch { throw Refusal(error.description) }
-        var user = try named(name)
-        user.passwordHash = hasher.hash(password)
-        user.sessionEpoch += 1
-        guard try store.updateUser(user) else { throw Refusal("no user named '\(name)'") }
+        let hash = hasher.hash(password)
+        try change(name) { user in
+            user.passwordHash = hash
+            user.sessionEpoch += 1
+            return ["password"]
+        }
         try store.audit(AuditDraft(actor: actor, action: .userPassword, subject: name, address: address))
+    }
+
+    /// Applies `edit` to the user as stored now, and writes it only if nobody changed the user in
+    /// between (else reads again and applies it again). `edit` says what it changed.
+    @discardableResult
+    func change(_ name: String, _ edit: (inout ConsoleUser) throws -> [String]) throws -> [String] {
+        for _ in 0..<5 {
+            let old = try named(name)
+            var user = old
+            let changes = try edit(&user)
+            if changes.isEmpty { return [] }
+            if try store.updateUser(user, from: old) { return changes }
+        }
+        throw Refusal("user '\(name)' keeps changing under this request: try again")
     }
 
     /// Changes role, scope or whether the user may sign in; disabling ends their sessions (their
@@ -62,28 +78,29 @@ public struct UserAdmin: Sendable {
         name: String, role: Role? = nil, scope: TaskScope? = nil, disabled: Bool? = nil, timeZone: String? = nil,
         by actor: String, address: String? = nil
     ) throws {
-        var user = try named(name)
-        var changes: [String] = []
-        if let role, role != user.role {
-            changes.append("role \(user.role.rawValue) → \(role.rawValue)")
-            user.role = role
-        }
-        if let scope, scope != user.scope {
-            changes.append("tags \(user.scope.stored ?? "(all)") → \(scope.stored ?? "(all)")")
-            user.scope = scope
-        }
-        if let disabled, disabled != user.disabled {
-            changes.append(disabled ? "disabled" : "enabled")
-            user.disabled = disabled
-            if disabled { user.sessionEpoch += 1 }
-        }
-        if let timeZone, timeZone != user.timeZone {
-            guard TimeZone(identifier: timeZone) != nil else { throw Refusal("unknown time zone '\(timeZone)'") }
-            changes.append("time zone \(timeZone)")
-            user.timeZone = timeZone
+        if let timeZone, TimeZone(identifier: timeZone) == nil { throw Refusal("unknown time zone '\(timeZone)'") }
+        let changes = try change(name) { user in
+            var changes: [String] = []
+            if let role, role != user.role {
+                changes.append("role \(user.role.rawValue) → \(role.rawValue)")
+                user.role = role
+            }
+            if let scope, scope != user.scope {
+                changes.append("tags \(user.scope.stored ?? "(all)") → \(scope.stored ?? "(all)")")
+                user.scope = scope
+            }
+            if let disabled, disabled != user.disabled {
+                changes.append(disabled ? "disabled" : "enabled")
+                user.disabled = disabled
+                if disabled { user.sessionEpoch += 1 }
+            }
+            if let timeZone, timeZone != user.timeZone {
+                changes.append("time zone \(timeZone)")
+                user.timeZone = timeZone
+            }
+            return changes
         }
         guard !changes.isEmpty else { return }
-        guard try store.updateUser(user) else { throw Refusal("no user named '\(name)'") }
         try store.audit(
             AuditDraft(
                 actor: actor, action: .userUpdate, subject: name, detail: changes.joined(separator: "; "),

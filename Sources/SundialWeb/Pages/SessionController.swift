@@ -50,13 +50,10 @@ struct SessionController {
         let next = Self.safeNext(form["next"] ?? "/")
         let address = context.clientAddress
         let throttle = services.throttle
-        let (byName, byAddress) = try await services.blocking { store in
-            (
-                try store.failedLogins(name: name, address: nil, within: throttle.window),
-                try store.failedLogins(name: nil, address: address, within: throttle.window)
-            )
-        }
-        let wait = max(throttle.wait(after: byName), throttle.wait(after: byAddress))
+        // Counted as a failure before the password is checked (and cleared if it is right), so
+        // that parallel tries cannot all get past the count.
+        let keys = ["name:" + name] + (address.map { ["address:" + $0] } ?? [])
+        let wait = try await services.blocking { try $0.beginLoginAttempt(keys: keys, throttle: throttle) }
         if wait > .zero {
             let seconds = Int(wait.timeInterval.rounded(.up))
             var response = loginPage(
@@ -78,6 +75,7 @@ struct SessionController {
             return loginPage(
                 request, context, problem: "The name or the password is wrong.", name: name, status: .unauthorized)
         }
+        try await services.blocking { try $0.loginSucceeded(key: "name:" + name) }
         // A new session id at every login: a session id planted before it is worth nothing.
         let session = ConsoleSession(
             userID: user.id, epoch: user.sessionEpoch, csrfSecret: Secrets.base64URL(Secrets.randomBytes(32)),
