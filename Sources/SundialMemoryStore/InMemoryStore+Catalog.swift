@@ -38,13 +38,7 @@ extension InMemoryStore: TaskCatalog {
             state.runs.values.filter { $0.record.taskID == taskID }
                 .sorted { ($0.record.scheduledFor, $0.record.attempt) > ($1.record.scheduledFor, $1.record.attempt) }
                 .prefix(max(0, limit))
-                .map { stored in
-                    let r = stored.record
-                    return RunInfo(
-                        id: stored.id, taskID: r.taskID, scheduledFor: r.scheduledFor, attempt: r.attempt,
-                        executor: r.executor, startedAt: r.startedAt, finishedAt: r.finishedAt, status: r.status,
-                        exitCode: r.exitCode, output: r.output, error: r.error)
-                }
+                .map { Self.info($0, taskName: nil) }
         }
     }
 

@@ -69,7 +69,8 @@ extension RunInfo {
             scheduledFor: row["scheduled_for"].date ?? Date(timeIntervalSince1970: 0), attempt: row["attempt"].int ?? 0,
             executor: row["executor"].string ?? "", startedAt: row["started_at"].date ?? Date(timeIntervalSince1970: 0),
             finishedAt: row["finished_at"].date, status: RunStatus(rawValue: row["status"].string ?? "") ?? .lost,
-            exitCode: row["exit_code"].int, output: row["output"].string, error: row["error"].string)
+            exitCode: row["exit_code"].int, output: row["output"].string, error: row["error"].string,
+            taskName: row["task_name"].string)
     }
 }
 

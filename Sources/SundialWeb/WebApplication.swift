@@ -40,6 +40,7 @@ public enum WebApplication {
         }
         sessions.register(on: router)
         TasksController(services: services).register(on: router)
+        RunsController(services: services).register(on: router)
         ExecutorsController(services: services).register(on: router)
         AuditController(services: services).register(on: router)
         UsersController(services: services).register(on: router)

@@ -239,6 +239,7 @@ struct TaskCommand: ParsableCommand {
     }
 }
 
-private func pad(_ text: String, _ width: Int) -> String {
+/// A column of a listing: `text` padded to `width`, with a space after it at least.
+func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
 }

@@ -133,15 +133,17 @@ public struct RunInfo: Sendable, Equatable {
     public var exitCode: Int?
     public var output: String?
     public var error: String?
+    /// The task's name, in listings of every task's runs (nil: the task was deleted, or not asked).
+    public var taskName: String?
 
     public init(
         id: Int64, taskID: Int64, scheduledFor: Date, attempt: Int, executor: String, startedAt: Date,
-        finishedAt: Date?, status: RunStatus, exitCode: Int?, output: String?, error: String?
+        finishedAt: Date?, status: RunStatus, exitCode: Int?, output: String?, error: String?, taskName: String? = nil
     ) {
         (self.id, self.taskID, self.scheduledFor, self.attempt, self.executor) = (
             id, taskID, scheduledFor, attempt, executor
         )
         (self.startedAt, self.finishedAt, self.status) = (startedAt, finishedAt, status)
-        (self.exitCode, self.output, self.error) = (exitCode, output, error)
+        (self.exitCode, self.output, self.error, self.taskName) = (exitCode, output, error, taskName)
     }
 }

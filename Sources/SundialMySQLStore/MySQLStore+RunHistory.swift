@@ -1,0 +1,73 @@
+import Foundation
+import SundialCore
+import SundialMySQL
+
+/// Every task's runs, newest first by id (ids grow with time), each filter served by an index of
+/// its own (`migrations/mysql/0008_run_history.sql`).
+extension MySQLStore: RunHistory {
+    /// How late a run may be written after it started: the period filter starts this much
+    /// earlier in ids, then filters on the exact start time.
+    static let startToInsertMargin: TimeInterval = 300
+
+    public func runs(_ filter: RunFilter, before: Int64?, limit: Int) throws(StoreError) -> [RunInfo] {
+        var conditions: [String] = []
+        var values: [MySQLValue] = []
+        if let before {
+            conditions.append("r.id < ?")
+            values.append(.int(before))
+        }
+        if let status = filter.status {
+            conditions.append("r.status = ?")
+            values.append(.string(status.rawValue))
+        }
+        if let taskID = filter.taskID {
+            conditions.append("r.cron_id = ?")
+            values.append(.int(taskID))
+        }
+        if let executor = filter.executor {
+            conditions.append("r.executor = ?")
+            values.append(.string(executor))
+        }
+        if let since = filter.since {
+            // The first id of the period by the start-time index, then the exact time: one
+            // bounded range instead of a scan back to the oldest run.
+            conditions.append(
+                "r.id >= (SELECT id FROM cron_run WHERE started_at >= ? ORDER BY started_at LIMIT 1) AND r.started_at >= ?"
+            )
+            values += [.date(since.addingTimeInterval(-Self.startToInsertMargin)), .date(since)]
+        }
+        if let tags = filter.anyTags {
+            let one = "FIND_IN_SET(?, CAST(REPLACE(c.tags, ' ', '') AS BINARY)) > 0"
+            conditions.append(
+                tags.isEmpty ? "1 = 0" : "(" + Array(repeating: one, count: tags.count).joined(separator: " OR ") + ")")
+            values += tags.sorted().map { .string($0) }
+        }
+        values.append(.int(Int64(max(0, limit))))
+        let condition = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return try mapped {
+            try database.query(
+                """
+                SELECT \(RunInfo.listColumns) FROM cron_run r LEFT JOIN cron c ON c.id = r.cron_id \(condition) \
+                ORDER BY r.id DESC LIMIT ?
+                """, values
+            ).map(RunInfo.init(mysql:))
+        }
+    }
+
+    public func run(id: Int64) throws(StoreError) -> RunInfo? {
+        try mapped {
+            try database.query(
+                "SELECT \(RunInfo.listColumns), r.output FROM cron_run r LEFT JOIN cron c ON c.id = r.cron_id WHERE r.id = ?",
+                [.int(id)], consistency: .primary
+            ).first.map(RunInfo.init(mysql:))
+        }
+    }
+}
+
+extension RunInfo {
+    /// A listing's columns: everything but the output, with the task's name.
+    static let listColumns = """
+        r.id, r.cron_id, r.scheduled_for, r.attempt, r.executor, r.started_at, r.finished_at, r.status, \
+        r.exit_code, r.error, c.name AS task_name
+        """
+}

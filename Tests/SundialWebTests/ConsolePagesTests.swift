@@ -1,0 +1,47 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SundialCore
+import SundialWeb
+import Testing
+
+/// What the pages show.
+@Suite struct ConsolePagesTests {
+    @Test func runsAreListedFilteredAndShownWithTheirOutputAsText() async throws {
+        let harness = try await ConsoleHarness()
+        let task = try harness.services.admin.add(NewTask(name: "export", action: "noop"))
+        let now = try harness.store.now()
+        var failed = RunRecord(
+            taskID: task.id, token: ClaimToken(1), scheduledFor: now.addingTimeInterval(-120), attempt: 0,
+            executor: "host-a:1", startedAt: now.addingTimeInterval(-120), finishedAt: now.addingTimeInterval(-119),
+            status: .failed)
+        failed.output = "<b>bold</b> line\n"
+        failed.error = "exit status 3"
+        failed.exitCode = 3
+        let succeeded = RunRecord(
+            taskID: task.id, token: ClaimToken(2), scheduledFor: now.addingTimeInterval(-60), attempt: 0,
+            executor: "host-b:2", startedAt: now.addingTimeInterval(-60), finishedAt: now.addingTimeInterval(-59),
+            status: .succeeded)
+        try harness.store.record(RunBatch(started: [failed, succeeded]))
+        let runs = try harness.store.runs(RunFilter(), before: nil, limit: 10)
+        try await harness.test { client in
+            let browser = Browser(client)
+            try await browser.signIn("viewer")
+            let all = try await browser.get("/runs").text
+            #expect(all.contains("host-a:1") && all.contains("host-b:2"))
+            let onlyFailed = try await browser.get("/runs?status=failed&period=1h").text
+            #expect(onlyFailed.contains("host-a:1") && !onlyFailed.contains("host-b:2"))
+            #expect(try await browser.get("/runs?task=nothing").text.contains("No run matches"))
+            let failedID = try #require(runs.first { $0.status == .failed }?.id)
+            let page = try await browser.get("/run?id=\(failedID)")
+            #expect(page.status == .ok)
+            #expect(page.text.contains("&lt;b&gt;bold&lt;/b&gt; line") && !page.text.contains("<b>bold</b>"))
+            #expect(page.text.contains("exit status 3"))
+            let download = try await browser.get("/run/output?id=\(failedID)")
+            #expect(download.text == "<b>bold</b> line\n")
+            #expect(download.headers[.contentType]?.hasPrefix("text/plain") == true)
+            #expect(download.headers[.contentDisposition]?.contains("attachment") == true)
+            #expect(try await browser.get("/run?id=999999").status == .notFound)
+        }
+    }
+}
