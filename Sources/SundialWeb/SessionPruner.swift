@@ -22,7 +22,8 @@ public struct SessionPruner: Service {
             } catch {
                 services.logger.warning("could not delete expired sessions", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
+            // Ends at once on SIGTERM: a sleeping pruner must not hold the shutdown up.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 }

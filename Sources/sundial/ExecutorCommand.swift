@@ -9,6 +9,7 @@ import SundialAlerts
 import SundialCore
 import SundialExecutor
 import SundialOperations
+import SundialWeb
 
 /// `sundial executor`: claim and run due tasks until SIGTERM or SIGINT; SIGHUP reloads settings.
 struct ExecutorCommand: AsyncParsableCommand {
@@ -65,6 +66,11 @@ struct ExecutorCommand: AsyncParsableCommand {
     var alerts: String?
 
     func run() async throws {
+        try await run(alsoServing: nil)
+    }
+
+    /// The executor, and the web console in the same process when `web` is given (`sundial serve`).
+    func run(alsoServing web: WebOptions?) async throws {
         let logger = try logging.makeLogger(label: "sundial.executor")
         var settings = try loadSettings()
         let alertSettings = try loadAlertSettings()
@@ -112,8 +118,16 @@ struct ExecutorCommand: AsyncParsableCommand {
         }
         reload.resume()
 
-        // Shut down in reverse order: the executor drains first while /readyz says so.
+        // Shut down in reverse order: the executor drains first while /readyz says so, and the
+        // console answers until it has.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var console: WebServices?
+        if let web {
+            let webServices = try await web.services(store: store, logger: logger)
+            services.append(.init(service: WebApplication.application(webServices)))
+            services.append(.init(service: SessionPruner(services: webServices)))
+            console = webServices
+        }
         if let operations {
             let pools = PoolMetrics(database: store.database)
             let server = OperationsServer.application(
@@ -131,6 +145,7 @@ struct ExecutorCommand: AsyncParsableCommand {
             throw CommandFailure("the executor could not start: \(error)")
         }
         reload.cancel()
+        try await console?.threads.shutdown()
         store.close()
     }
 

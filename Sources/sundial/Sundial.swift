@@ -22,7 +22,8 @@ struct Sundial: AsyncParsableCommand {
             that are due and run them. Configuration comes from flags and SUNDIAL_* environment variables.
             """,
         subcommands: [
-            ExecutorCommand.self, WebCommand.self, TaskCommand.self, RunCommand.self, UserCommand.self,
+            ExecutorCommand.self, WebCommand.self, ServeCommand.self, TaskCommand.self, RunCommand.self,
+            UserCommand.self,
             AlertCommand.self,
             MigrateCommand.self,
             CronCommand.self,

@@ -54,25 +54,59 @@ struct UserCommandTests {
 
     @Test func theWebCommandServesTheLoginPageFromItsOwnResources() throws {
         let port = 20_000 + Int(getpid() % 10_000)
-        let process = Process()
-        process.executableURL = Sundial.binary
-        process.arguments = ["web", "--web-listen", "127.0.0.1:\(port)"]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let (process, html) = try startAndFetch(["web", "--web-listen", "127.0.0.1:\(port)"], port: port)
         defer {
             process.terminate()
             process.waitUntilExit()
         }
+        #expect(html.contains("Sign in to Sundial"))
+        #expect(html.contains("name=\"_csrf\""))
+    }
+
+    @Test func theServeCommandRunsAnExecutorAndTheConsoleAndStopsOnSIGTERM() throws {
+        let port = 30_000 + Int(getpid() % 10_000)
+        let (process, html) = try startAndFetch(
+            ["serve", "--web-listen", "127.0.0.1:\(port)", "--listen", "off", "--id", "serve-test"], port: port)
+        #expect(html.contains("Sign in to Sundial"))
+        let registered = try db.query(
+            "SELECT state FROM cron_executor WHERE id LIKE 'serve-test%'", consistency: .primary
+        ).first?["state"].string
+        #expect(registered == "running")
+        let asked = ContinuousClock.now
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(ContinuousClock.now - asked < .seconds(20), "the console must not hold the shutdown up")
+        let state = try db.query("SELECT state FROM cron_executor WHERE id LIKE 'serve-test%'", consistency: .primary)
+            .first?["state"].string
+        #expect(state == "stopped")
+    }
+
+    /// Starts `sundial ARGUMENTS` and waits for its login page on `port`.
+    private func startAndFetch(_ arguments: [String], port: Int) throws -> (Process, String) {
+        let process = Process()
+        process.executableURL = Sundial.binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardError = FileHandle.nullDevice
+        try process.run()
         var page: String?
-        for _ in 0..<100 where page == nil {
+        for _ in 0..<150 where page == nil {
             page = (try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/login")!)).map {
                 String(decoding: $0, as: UTF8.self)
             }
             if page == nil { Thread.sleep(forTimeInterval: 0.1) }
         }
-        let html = try #require(page)
-        #expect(html.contains("Sign in to Sundial"))
-        #expect(html.contains("name=\"_csrf\""))
+        guard let page else {
+            process.terminate()
+            process.waitUntilExit()
+            throw CommandFailureInTest("sundial \(arguments.joined(separator: " ")) served nothing on port \(port)")
+        }
+        return (process, page)
     }
+}
+
+struct CommandFailureInTest: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

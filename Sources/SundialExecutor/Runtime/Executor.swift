@@ -946,13 +946,21 @@ public final class Executor: @unchecked Sendable {
     /// Another executor found this one's lease ended and took its work: everything in hand is
     /// fenced out. Stop it all and start over with a fresh registration.
     private func declaredDead() {
-        logger.error("this executor's lease ended and its work was taken over; abandoning it and registering again")
+        state.lock()
+        let shuttingDown = machine.isStopping
+        state.unlock()
+        if shuttingDown {
+            // A renewal that was under way when the stop marked the registration stopped: nothing
+            // was taken over (and in `sundial serve` the process lives on after the stop).
+            logger.debug("a lease renewal after the stop found the registration ended")
+        } else {
+            logger.error("this executor's lease ended and its work was taken over; abandoning it and registering again")
+        }
         cancelAll(.executorStopping)
         state.lock()
         _ = idle.removeAll()
         queuedRetries.removeAll()
         heldWorkEpoch += 1
-        let shuttingDown = machine.isStopping
         state.unlock()
         _ = pool.drainReady()
         guard !shuttingDown else { return }
