@@ -46,13 +46,11 @@ extension MySQLStore: TaskCatalog {
                 sql += " AND CAST(action AS BINARY) = ?"
                 values.append(.string(action))
             }
-            if let tags = filter.anyTags {
+            if filter.anyTags != nil {
                 // `tags` is a comma-separated list, spaces allowed around the commas.
-                let one = "FIND_IN_SET(?, CAST(REPLACE(tags, ' ', '') AS BINARY)) > 0"
-                sql +=
-                    tags.isEmpty
-                    ? " AND 1 = 0" : " AND (" + Array(repeating: one, count: tags.count).joined(separator: " OR ") + ")"
-                values += tags.sorted().map { .string($0) }
+                let (tags, tagValues) = Self.tagCondition(filter.anyTags, column: "tags")
+                sql += " AND " + tags
+                values += tagValues
             }
             if let after {
                 sql += " AND name > ?"

@@ -8,6 +8,9 @@ extension MySQLStore: RunHistory {
     /// How late a run may be written after it started: the period filter starts this much
     /// earlier in ids, then filters on the exact start time.
     static let startToInsertMargin: TimeInterval = 300
+    /// Runs written together (a batch of the run recorder) may take ids out of start order: the
+    /// period's first id is the least of this many earliest starts.
+    static let startOrderWindow = 1000
 
     public func runs(_ filter: RunFilter, before: Int64?, limit: Int) throws(StoreError) -> [RunInfo] {
         var conditions: [String] = []
@@ -32,15 +35,16 @@ extension MySQLStore: RunHistory {
             // The first id of the period by the start-time index, then the exact time: one
             // bounded range instead of a scan back to the oldest run.
             conditions.append(
-                "r.id >= (SELECT id FROM cron_run WHERE started_at >= ? ORDER BY started_at LIMIT 1) AND r.started_at >= ?"
-            )
+                """
+                r.id >= (SELECT MIN(id) FROM (SELECT id FROM cron_run WHERE started_at >= ? ORDER BY started_at \
+                LIMIT \(Self.startOrderWindow)) AS first_started) AND r.started_at >= ?
+                """)
             values += [.date(since.addingTimeInterval(-Self.startToInsertMargin)), .date(since)]
         }
-        if let tags = filter.anyTags {
-            let one = "FIND_IN_SET(?, CAST(REPLACE(c.tags, ' ', '') AS BINARY)) > 0"
-            conditions.append(
-                tags.isEmpty ? "1 = 0" : "(" + Array(repeating: one, count: tags.count).joined(separator: " OR ") + ")")
-            values += tags.sorted().map { .string($0) }
+        if filter.anyTags != nil {
+            let (tags, tagValues) = Self.tagCondition(filter.anyTags, column: "c.tags")
+            conditions.append(tags)
+            values += tagValues
         }
         values.append(.int(Int64(max(0, limit))))
         let condition = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")

@@ -34,10 +34,7 @@ public enum WebApplication {
             }
             return file
         }
-        router.get("/") { _, context -> Response in
-            _ = try context.require(.viewer)
-            return .redirect(to: "/tasks")
-        }
+        DashboardController(services: services).register(on: router)
         sessions.register(on: router)
         TasksController(services: services).register(on: router)
         RunsController(services: services).register(on: router)

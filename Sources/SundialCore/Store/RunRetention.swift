@@ -29,4 +29,4 @@ public struct RetentionPolicy: Sendable, Equatable {
 
 /// Everything a store provides: what executors, the command line and the console use.
 public typealias SundialStore = ClaimStore & ExecutorRegistry & TaskCatalog & RunHistory & RunRetention & AlertStore
-    & AccessStore
+    & AccessStore & OverviewStore

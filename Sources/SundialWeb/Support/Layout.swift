@@ -14,10 +14,13 @@ public struct Layout: Sendable {
     public var problem: String?
     /// Which navigation entry is current, for `aria-current`.
     public var current: [String: Bool]
+    /// The page's `[data-live]` part is refreshed by the script, at a rate the viewer picks.
+    public var live: Bool
 
     init(title: String, section: String, context: WebRequestContext, request: Request? = nil) {
         self.title = title
         current = [section: true]
+        live = ["dashboard", "runs", "executors", "task"].contains(section)
         userName = context.identity?.userName
         role = context.identity?.role.rawValue
         isAdmin = context.identity?.allows(.admin) ?? false
