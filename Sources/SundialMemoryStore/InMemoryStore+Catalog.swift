@@ -21,6 +21,31 @@ extension InMemoryStore: TaskCatalog {
         }
     }
 
+    public func update(taskID: Int64, to task: NewTask, plan: FirePlanner.Plan?) throws(StoreError) -> Bool {
+        try call(.changeStatus) { state, _ in
+            guard state.tasks[taskID] != nil else { return false }
+            state.update(taskID) { row in
+                let settings = task.row
+                (row.action, row.payload, row.schedule, row.timezone) = (
+                    settings.action, settings.payload, settings.schedule, settings.timezone
+                )
+                (row.maxAttempts, row.backoffSeconds, row.timeoutSeconds, row.maxConcurrency) = (
+                    settings.maxAttempts, settings.backoffSeconds, settings.timeoutSeconds, settings.maxConcurrency
+                )
+                (row.misfirePolicy, row.delivery, row.tags, row.alerts) = (
+                    settings.misfirePolicy, settings.delivery, settings.tags, settings.alerts
+                )
+                (row.alertLateSeconds, row.metrics) = (settings.alertLateSeconds, settings.metrics)
+                if let plan {
+                    (row.nextRun, row.fireAt, row.attempt, row.status, row.error) = (
+                        plan.nextRun, plan.fireAt, 0, plan.status, plan.error
+                    )
+                }
+            }
+            return true
+        }
+    }
+
     public func tasks(_ filter: TaskFilter, after: String?, limit: Int) throws(StoreError) -> [TaskRow] {
         try call(.tasks) { state, _ in
             Array(

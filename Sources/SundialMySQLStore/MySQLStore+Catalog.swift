@@ -28,6 +28,31 @@ extension MySQLStore: TaskCatalog {
         }
     }
 
+    public func update(taskID: Int64, to task: NewTask, plan: FirePlanner.Plan?) throws(StoreError) -> Bool {
+        var sql = """
+            UPDATE cron SET action = ?, payload = ?, schedule = ?, timezone = ?, max_attempts = COALESCE(?, 1), \
+            backoff_seconds = COALESCE(?, 10), timeout_seconds = COALESCE(?, 3600), max_concurrency = COALESCE(?, 1), \
+            misfire_policy = COALESCE(?, 'run_once'), delivery = COALESCE(?, 'at_least_once'), tags = ?, alerts = ?, \
+            alert_late_seconds = ?, metrics = ?
+            """
+        var values: [MySQLValue] = [
+            .string(task.action), .init(task.payload), .init(task.schedule), .string(task.timezone),
+            .init(task.maxAttempts), task.backoffSeconds.map { .double($0) } ?? .null,
+            task.timeoutSeconds.map { .double($0) } ?? .null, .init(task.maxConcurrency),
+            .init(task.misfirePolicy?.rawValue), .init(task.delivery?.rawValue), .init(task.tags), .init(task.alerts),
+            task.alertLateSeconds.map { .double($0) } ?? .null, .int(task.metrics ? 1 : 0),
+        ]
+        if let plan {
+            sql += ", next_run = ?, fire_at = ?, attempt = 0, status = ?, error = ?"
+            values += [.init(plan.nextRun), .init(plan.fireAt), .string(plan.status.rawValue), .init(plan.error)]
+        }
+        return try mapped {
+            // Found by id; a write that changes nothing still finds the row.
+            let changed = try database.execute(sql + " WHERE id = ?", values + [.int(taskID)]).affectedRows
+            return try changed == 1 || fetch("id = ?", [.int(taskID)]) != nil
+        }
+    }
+
     public func tasks(_ filter: TaskFilter, after: String?, limit: Int) throws(StoreError) -> [TaskRow] {
         try mapped {
             var sql = "SELECT \(TaskRow.columns) FROM cron WHERE 1 = 1"

@@ -38,6 +38,7 @@ public enum WebApplication {
         sessions.register(on: router)
         TasksController(services: services).register(on: router)
         RunsController(services: services).register(on: router)
+        TaskFormController(services: services).register(on: router)
         ExecutorsController(services: services).register(on: router)
         AuditController(services: services).register(on: router)
         UsersController(services: services).register(on: router)

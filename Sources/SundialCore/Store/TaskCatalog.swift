@@ -11,6 +11,11 @@ public protocol TaskCatalog: Sendable {
     /// taken.
     func insert(_ task: NewTask, plan: FirePlanner.Plan) throws(StoreError) -> TaskRow
 
+    /// Replaces every setting of a task with `task`'s (its name stays; nil means the column's
+    /// default), and with `plan` (when given) as its next fire from attempt 0. False when the task
+    /// does not exist. A running fire finishes under the new settings' rules (`FinishRule`).
+    func update(taskID: Int64, to task: NewTask, plan: FirePlanner.Plan?) throws(StoreError) -> Bool
+
     /// Tasks matching `filter`, by name, at most `limit` after the name `after` (keyset paging).
     func tasks(_ filter: TaskFilter, after: String?, limit: Int) throws(StoreError) -> [TaskRow]
 
@@ -73,6 +78,17 @@ public struct NewTask: Sendable, Equatable {
     public init(name: String, action: String) {
         self.name = name
         self.action = action
+    }
+
+    /// The settings of an existing task under a name (to edit it, or to clone it).
+    public init(settingsOf row: TaskRow, name: String) {
+        self.init(name: name, action: row.action)
+        (payload, schedule, timezone) = (row.payload, row.schedule, row.timezone)
+        (maxAttempts, backoffSeconds, timeoutSeconds, maxConcurrency) = (
+            row.maxAttempts, row.backoffSeconds, row.timeoutSeconds, row.maxConcurrency
+        )
+        (misfirePolicy, delivery, tags, alerts) = (row.misfirePolicy, row.delivery, row.tags, row.alerts)
+        (alertLateSeconds, metrics) = (row.alertLateSeconds, row.metrics)
     }
 
     /// The row this would insert, with the columns' defaults, before the store gives it an id.

@@ -17,38 +17,20 @@ public struct TaskAdmin: Sendable {
     /// A refusal, in words for the person who asked.
     public struct AdminError: Error, CustomStringConvertible, Sendable {
         public let description: String
-        public init(_ description: String) { self.description = description }
+        /// The setting at fault (a column's name: `schedule`, `payload`, `max_attempts`, …), if one is.
+        public let field: String?
+        public init(_ description: String, field: String? = nil) {
+            self.description = description
+            self.field = field
+        }
     }
 
     /// Validates and inserts a task, with its first fire computed from the store's clock. An
     /// action no handler here knows is accepted when a live executor advertises it.
     @discardableResult
     public func add(_ task: NewTask) throws -> TaskRow {
-        guard !task.name.isEmpty, task.name.count <= 191 else {
-            throw AdminError("the name must have 1 to 191 characters")
-        }
-        if let n = task.maxAttempts, n < 1 { throw AdminError("--max-attempts must be at least 1") }
-        if let n = task.maxConcurrency, n < 1 { throw AdminError("--max-concurrency must be at least 1") }
-        if let t = task.timeoutSeconds, !(t > 0 && t.isFinite) { throw AdminError("--timeout must be above 0") }
-        if let b = task.backoffSeconds, !(b >= 0 && b.isFinite) { throw AdminError("--backoff must be 0 or more") }
-        let row = task.row
-        let schedule: Schedule?
-        switch definitions.definition(for: row) {
-        case .failure(let invalid) where invalid.isUnknownAction:
-            let live = try store.executors().filter { $0.state == .running }
-            guard live.contains(where: { $0.actions.contains(task.action) }) else {
-                throw AdminError(
-                    "unknown action '\(task.action)': no handler here (\(definitions.handlers.actions.joined(separator: ", "))) and no running executor advertises it"
-                )
-            }
-            schedule = try definitions.schedule(for: row).mapError { AdminError($0.message) }.get()
-        case .failure(let invalid):
-            throw AdminError(invalid.message)
-        case .success(let found):
-            schedule = found.schedule
-        }
-        let plan = FirePlanner(row: row, schedule: schedule).firstFire(now: try store.now())
-        if plan.status == .invalid, let error = plan.error { throw AdminError(error) }
+        let plan = try check(task)
+        if plan.status == .invalid, let error = plan.error { throw AdminError(error, field: "schedule") }
         let inserted: StoreError
         do {
             return try store.insert(task, plan: plan)
@@ -57,6 +39,79 @@ public struct TaskAdmin: Sendable {
         }
         if inserted.kind == .invalid { throw AdminError("a task named '\(task.name)' already exists") }
         throw inserted
+    }
+
+    /// Checks a task's settings as the executor will (the action's rules for its payload, the
+    /// schedule, the zone) and plans its first fire from the store's clock. Each refusal names
+    /// the setting at fault.
+    public func check(_ task: NewTask) throws -> FirePlanner.Plan {
+        guard !task.name.isEmpty, task.name.count <= 191 else {
+            throw AdminError("the name must have 1 to 191 characters", field: "name")
+        }
+        if let n = task.maxAttempts, n < 1 {
+            throw AdminError("max attempts must be at least 1", field: "max_attempts")
+        }
+        if let n = task.maxConcurrency, n < 1 {
+            throw AdminError("max concurrency must be at least 1", field: "max_concurrency")
+        }
+        if let t = task.timeoutSeconds, !(t > 0 && t.isFinite) {
+            throw AdminError("the timeout must be above 0 seconds", field: "timeout_seconds")
+        }
+        if let b = task.backoffSeconds, !(b >= 0 && b.isFinite) {
+            throw AdminError("the backoff must be 0 seconds or more", field: "backoff_seconds")
+        }
+        if let late = task.alertLateSeconds, !(late >= 0 && late.isFinite) {
+            throw AdminError("the lateness for alerts must be 0 seconds or more", field: "alert_late_seconds")
+        }
+        let row = task.row
+        let schedule: Schedule?
+        switch definitions.definition(for: row) {
+        case .failure(let invalid) where invalid.isUnknownAction:
+            let live = try store.executors().filter { $0.state == .running }
+            guard live.contains(where: { $0.actions.contains(task.action) }) else {
+                throw AdminError(
+                    "unknown action '\(task.action)': no handler here (\(definitions.handlers.actions.joined(separator: ", "))) and no running executor advertises it",
+                    field: "action")
+            }
+            schedule = try definitions.schedule(for: row).mapError { Self.refusal($0) }.get()
+        case .failure(let invalid):
+            throw Self.refusal(invalid)
+        case .success(let found):
+            schedule = found.schedule
+        }
+        return FirePlanner(row: row, schedule: schedule).firstFire(now: try store.now())
+    }
+
+    /// A definition's refusal, with the setting it is about.
+    static func refusal(_ invalid: InvalidTask) -> AdminError {
+        let message = invalid.message
+        let field =
+            message.hasPrefix("schedule")
+            ? "schedule"
+            : message.contains("time zone") ? "timezone" : invalid.isUnknownAction ? "action" : "payload"
+        return AdminError(message, field: field)
+    }
+
+    /// Replaces a task's settings (its name stays), checked as `add` checks them. The next fire
+    /// is planned afresh when the schedule or the zone changed, or the task was invalid;
+    /// otherwise the pending fire stays.
+    public func update(_ name: String, to task: NewTask) throws {
+        let current = try named(name)
+        var task = task
+        task.name = current.name
+        let plan = try check(task)
+        if plan.status == .invalid, let error = plan.error { throw AdminError(error, field: "schedule") }
+        let replan =
+            current.schedule != task.schedule || current.timezone != task.timezone || current.status == .invalid
+        // A paused or finished task keeps its status; an invalid one is active again.
+        var next: FirePlanner.Plan? = nil
+        if replan {
+            next = plan
+            if current.status == .paused { next?.status = .paused }
+        }
+        guard try store.update(taskID: current.id, to: task, plan: next) else {
+            throw AdminError("task '\(name)' was not changed: it does not exist")
+        }
     }
 
     /// Tasks by name, `limit` per page after the name `after`.

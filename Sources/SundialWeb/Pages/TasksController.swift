@@ -128,6 +128,8 @@ struct TasksController {
     struct TaskPage {
         var layout: Layout
         var name: String
+        /// `name=…`, percent-encoded, for links.
+        var nameQuery: String
         var status: String
         var running: Bool
         var resumable: Bool
@@ -171,7 +173,8 @@ struct TasksController {
         }
         let page = TaskPage(
             layout: Layout(title: task.name, section: "tasks", context: context, request: request),
-            name: task.name, status: task.status.rawValue, running: task.claimToken != nil,
+            name: task.name, nameQuery: Self.queryString([("name", task.name)]), status: task.status.rawValue,
+            running: task.claimToken != nil,
             resumable: task.status == .paused || task.status == .invalid,
             error: task.error, waiting: details.waiting, scheduleText: task.schedule,
             scheduleDescription: schedule?.description, timezone: task.timezone,

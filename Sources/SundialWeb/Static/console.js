@@ -44,3 +44,45 @@ document.addEventListener("submit", (event) => {
   select.addEventListener("change", schedule);
   schedule();
 })();
+
+// The schedule's meaning and next fires as it is typed.
+(() => {
+  const schedule = document.getElementById("f-schedule");
+  const zone = document.getElementById("f-timezone");
+  const panel = document.querySelector(".preview");
+  if (!schedule || !zone || !panel) return;
+  const text = document.getElementById("preview-text");
+  const list = document.getElementById("preview-fires");
+  let timer = null;
+  let asked = 0;
+
+  async function show() {
+    const expr = schedule.value.trim();
+    panel.hidden = false;
+    if (!expr) {
+      text.textContent = "No schedule: the task runs once, now.";
+      list.replaceChildren();
+      return;
+    }
+    const ticket = ++asked;
+    const query = new URLSearchParams({ expr, tz: zone.value.trim() || "UTC", count: "10" });
+    try {
+      const response = await fetch("/schedule/preview?" + query, { credentials: "same-origin" });
+      const answer = await response.json();
+      if (ticket !== asked) return;
+      text.textContent = answer.valid ? answer.description : "Not a schedule: " + answer.error;
+      list.replaceChildren(...(answer.fires || []).map((fire) => {
+        const item = document.createElement("li");
+        item.textContent = fire.local + " (" + fire.utc + ")" + (fire.daylightSavingChange ? " — after a daylight-saving change" : "");
+        return item;
+      }));
+    } catch (error) {
+      text.textContent = "The preview is unavailable: " + error.message;
+    }
+  }
+
+  const later = () => { clearTimeout(timer); timer = setTimeout(show, 250); };
+  schedule.addEventListener("input", later);
+  zone.addEventListener("input", later);
+  show();
+})();
