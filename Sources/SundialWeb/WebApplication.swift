@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdAuth
 import Logging
+import OpenAPIHummingbird
 import SundialCore
 
 /// The console and the API as one Hummingbird application.
@@ -22,7 +23,8 @@ public enum WebApplication {
                         name: services.configuration.secureCookies ? "__Host-sundial" : "sundial", path: "/",
                         secure: services.configuration.secureCookies, sameSite: .lax),
                     keyPrefix: "", defaultSessionExpiration: services.configuration.sessionLifetime))
-            ErrorPageMiddleware(templates: services.templates) { request, context in
+            ErrorPageMiddleware(templates: services.templates, apiRoutes: APIRoutes(document: services.document)) {
+                request, context in
                 sessions.loginPage(request, context, status: .unauthorized)
             }
             IdentityMiddleware(store: services.store, threads: services.threads)
@@ -42,6 +44,15 @@ public enum WebApplication {
         ExecutorsController(services: services).register(on: router)
         AuditController(services: services).register(on: router)
         UsersController(services: services).register(on: router)
+        // The REST API: the document as written, and the server generated from it.
+        router.get("api/v1/openapi.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: services.document)))
+        }
+        let api = router.group().add(middleware: APIContextMiddleware())
+        // Throws only for a server URL it cannot read; this one is fixed.
+        try! APIHandler(services: services).registerHandlers(on: api, serverURL: URL(string: "/api/v1")!)
         return router
     }
 

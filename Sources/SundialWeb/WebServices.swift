@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SundialAPI
 import SundialCore
 import SundialExecutor
 
@@ -15,6 +16,8 @@ public struct WebServices: Sendable {
     public let hasher: PasswordHasher
     public let throttle = LoginThrottleRule()
     public let logger: Logger
+    /// The API's OpenAPI document, served as written.
+    public let document: Data
 
     public init(
         admin: TaskAdmin, threads: BlockingThreads, templates: Templates, configuration: WebConfiguration,
@@ -27,6 +30,8 @@ public struct WebServices: Sendable {
         self.configuration = configuration
         self.hasher = PasswordHasher(cost: configuration.bcryptCost)
         self.logger = logger
+        // Part of the module's resources: a build without it would not have passed its tests.
+        self.document = (try? SundialAPIDocument.load()) ?? Data()
     }
 
     /// Runs blocking store work on the web server's own threads.

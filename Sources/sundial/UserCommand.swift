@@ -7,8 +7,8 @@ import SundialWeb
 struct UserCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
-        abstract: "Add console users, set their passwords, list them.",
-        subcommands: [Add.self, Passwd.self, List.self])
+        abstract: "Add console users, set their passwords, list them, make API tokens.",
+        subcommands: [Add.self, Passwd.self, List.self, Token.self])
 
     struct Common: ParsableArguments {
         @OptionGroup var database: DatabaseOptions
@@ -73,6 +73,29 @@ struct UserCommand: ParsableCommand {
             let password = try UserCommand.readPassword()
             try common.withUsers { try $0.setPassword(name: name, password: password, by: "cli") }
             print("password of \(name) changed")
+        }
+    }
+
+    struct Token: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make an API token for a user and print it (this once: only its hash is kept).")
+        @OptionGroup var common: Common
+        @Argument(help: "The user the token acts for.") var name: String
+        @Option(help: "viewer, operator or admin; at most the user's.") var role: String
+        @Option(help: "What the token is for.") var label = "command line"
+        @Option(help: "Days until it expires (1 to 1095).") var days = 90
+
+        func run() throws {
+            guard let role = Role(rawValue: role) else {
+                throw ValidationError("--role takes viewer, operator or admin, not '\(role)'")
+            }
+            guard (1...1095).contains(days) else { throw ValidationError("--days takes 1 to 1095") }
+            let secret = try common.withUsers { users in
+                try users.makeToken(
+                    owner: try users.named(name), name: label, role: role, lifetime: .seconds(days * 86_400), by: "cli"
+                ).secret
+            }
+            print(secret)
         }
     }
 

@@ -4,7 +4,9 @@ import Testing
 
 /// Replacing a task's settings: the same on both stores.
 @Suite(.serialized) struct TaskUpdateConformanceTests {
-    @Test(arguments: StoreConformanceTests.kinds) func anUpdateReplacesEverySettingAndPlansOnlyWhenAsked(kind: StoreKind) throws {
+    @Test(arguments: StoreConformanceTests.kinds) func anUpdateReplacesEverySettingAndPlansOnlyWhenAsked(
+        kind: StoreKind
+    ) throws {
         let s = try kind.make("task_update")
         let now = try s.store.now()
         let id = try s.insert("report", schedule: "0 3 * * *", nextRun: now.addingTimeInterval(600), tags: "a")
@@ -12,8 +14,12 @@ import Testing
         settings.payload = #"{"command":"true"}"#
         settings.schedule = "0 3 * * *"
         settings.timezone = "Europe/Paris"
-        (settings.maxAttempts, settings.backoffSeconds, settings.timeoutSeconds, settings.maxConcurrency) = (4, 2.5, 60, 3)
-        (settings.misfirePolicy, settings.delivery, settings.tags, settings.alerts) = (.runAll, .atMostOnce, "b,c", "ops")
+        (settings.maxAttempts, settings.backoffSeconds, settings.timeoutSeconds, settings.maxConcurrency) = (
+            4, 2.5, 60, 3
+        )
+        (settings.misfirePolicy, settings.delivery, settings.tags, settings.alerts) = (
+            .runAll, .atMostOnce, "b,c", "ops"
+        )
         (settings.alertLateSeconds, settings.metrics) = (90, true)
         #expect(try s.store.update(taskID: id, to: settings, plan: nil))
         let row = try #require(try s.row(id))

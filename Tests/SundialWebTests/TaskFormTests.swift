@@ -87,7 +87,7 @@ import Testing
             struct Preview: Decodable {
                 struct Fire: Decodable {
                     var utc: String
-                    var daylightSavingChange: Bool
+                    var daylight_saving_change: Bool
                 }
                 var valid: Bool
                 var description: String?

@@ -13,6 +13,10 @@ struct FormMiddleware: RouterMiddleware {
     ) async throws -> Response {
         guard request.method != .get, request.method != .head else { return try await next(request, context) }
         if case .token = context.identity?.credential { return try await next(request, context) }
+        // An API call with neither a token nor a signed-in session has no one to check a form for.
+        if request.uri.path.hasPrefix("/api/"), context.identity == nil {
+            throw HTTPError(.unauthorized, message: "send `Authorization: Bearer sdl_…` (an API token)")
+        }
         var request = request
         let body = try await request.collectBody(upTo: Self.limit)
         let form = FormFields(String(buffer: body))

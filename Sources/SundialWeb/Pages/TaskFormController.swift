@@ -207,43 +207,26 @@ struct TaskFormController {
     // MARK: Schedule preview
 
     struct Preview: Encodable {
-        struct Fire: Encodable {
-            var utc: String
-            var local: String
-            var daylightSavingChange: Bool
-        }
-
         var valid: Bool
         var description: String?
         var error: String?
-        var fires: [Fire]
+        var fires: [SchedulePreviewer.Fire]
     }
 
     /// The meaning and next fires of a schedule as it is typed (`expr`, `tz`, `count` up to 50).
     private func preview(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         _ = try context.require(.viewer)
         let query = request.uri.queryParameters
-        let expr = query["expr"].map(String.init) ?? ""
-        let zone = query["tz"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "UTC"
-        let count = min(50, max(1, query["count"].flatMap { Int(String($0)) } ?? 10))
         let now = try await services.blocking { try $0.now() }
-        var answer = Preview(valid: false, fires: [])
-        do {
-            let schedule = try Schedule(expr, timeZone: zone)
-            let tz = TimeZone(identifier: zone) ?? TimeZone(identifier: "UTC")!
-            var offset = tz.secondsFromGMT(for: now)
-            answer.valid = true
-            answer.description = schedule.description
-            answer.fires = schedule.next(after: now, count: count).map { fire in
-                defer { offset = tz.secondsFromGMT(for: fire) }
-                return .init(
-                    utc: RFC3339.format(fire), local: TimeText.format(fire, zone: zone),
-                    daylightSavingChange: tz.secondsFromGMT(for: fire) != offset)
-            }
-        } catch {
-            answer.error = error.description
-        }
-        let body = try JSONEncoder().encode(answer)
+        let found = SchedulePreviewer.preview(
+            query["expr"].map(String.init) ?? "",
+            zone: query["tz"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "UTC",
+            count: query["count"].flatMap { Int(String($0)) } ?? 10, now: now)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let body = try encoder.encode(
+            Preview(valid: found.valid, description: found.description, error: found.error, fires: found.fires))
         return Response(
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

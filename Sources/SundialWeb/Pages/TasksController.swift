@@ -218,43 +218,14 @@ struct TasksController {
         let identity = try context.require(.operator)
         let form = try await FormFields.of(request)
         let name = form["name"] ?? ""
-        let verb = context.parameters.get("verb") ?? ""
-        let action: AuditAction
-        switch verb {
-        case "pause": action = .taskPause
-        case "resume": action = .taskResume
-        case "run": action = .taskRunNow
-        case "kill": action = .taskKill
-        case "delete": action = .taskDelete
-        default: throw HTTPError(.notFound)
+        guard let verb = TaskActions.Verb(rawValue: context.parameters.get("verb") ?? "") else {
+            throw HTTPError(.notFound)
         }
-        let admin = services.admin
-        let scope = identity.scope
-        let outcome: Result<String, TaskAdmin.AdminError> = try await services.threads.run {
-            do {
-                guard let task = try admin.store.task(named: name), scope.contains(taskTags: task.tags) else {
-                    throw TaskAdmin.AdminError("no task named '\(name)'")
-                }
-                switch action {
-                case .taskPause: try admin.pause(name)
-                case .taskResume: try admin.resume(name)
-                case .taskRunNow: try admin.runNow(name)
-                case .taskKill:
-                    let asked = try admin.kill(name)
-                    return .success(
-                        asked == 0 ? "'\(name)' is not running" : "asked \(asked) run(s) of '\(name)' to stop")
-                default: try admin.delete(name)
-                }
-                return .success("\(verb) '\(name)': done")
-            } catch let error as TaskAdmin.AdminError {
-                return .failure(error)
-            }
-        }
-        switch outcome {
+        switch try await TaskActions(services: services).perform(
+            verb, name: name, by: identity, address: context.clientAddress)
+        {
         case .success(let notice):
-            await services.audit(
-                AuditDraft(actor: identity.actor, action: action, subject: name, address: context.clientAddress))
-            let back = action == .taskDelete ? "/tasks" : "/task?" + Self.queryString([("name", name)])
+            let back = verb == .delete ? "/tasks" : "/task?" + Self.queryString([("name", name)])
             return .redirect(
                 to: back + (back.contains("?") ? "&" : "?") + Self.queryString([("notice", notice)]), type: .normal)
         case .failure(let error):

@@ -73,7 +73,7 @@ document.addEventListener("submit", (event) => {
       text.textContent = answer.valid ? answer.description : "Not a schedule: " + answer.error;
       list.replaceChildren(...(answer.fires || []).map((fire) => {
         const item = document.createElement("li");
-        item.textContent = fire.local + " (" + fire.utc + ")" + (fire.daylightSavingChange ? " — after a daylight-saving change" : "");
+        item.textContent = fire.local + " (" + fire.utc + ")" + (fire.daylight_saving_change ? " — after a daylight-saving change" : "");
         return item;
       }));
     } catch (error) {
