@@ -61,7 +61,7 @@ import Testing
                 ).0 == .conflict)
             #expect(
                 try await Self.call(client, .post, "/api/v1/tasks", token: nil, json: #"{"name":"x","action":"noop"}"#)
-                    .0 == .forbidden)
+                    .0 == .unauthorized)
             #expect(try await Self.call(client, .get, "/api/v1/tasks", token: nil).0 == .unauthorized)
             #expect(
                 try await Self.call(client, .get, "/api/v1/tasks", token: "sdl_" + String(repeating: "A", count: 32)).0
