@@ -23,6 +23,9 @@ public final class RunContext: @unchecked Sendable {
 
     private let lock = NSCondition()
     private var reason: CancelReason?
+    /// Output the handler has reported so far, and how many times it has.
+    private var liveOutput = ""
+    private var liveOutputVersion = 0
     private var handlers: [@Sendable (CancelReason) -> Void] = []
 
     public init(
@@ -72,6 +75,24 @@ public final class RunContext: @unchecked Sendable {
         lock.broadcast()
         lock.unlock()
         toCall.forEach { $0(why) }
+    }
+
+    /// Reports the output so far (bounded, head and tail), for people to follow while the attempt
+    /// runs. The executor writes the latest of it about once a second.
+    public func publishOutput(_ text: String) {
+        lock.lock()
+        liveOutput = text
+        liveOutputVersion += 1
+        lock.unlock()
+    }
+
+    /// The output so far if it was reported again since `version` (which is then moved on).
+    public func outputReported(since version: inout Int) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard liveOutputVersion != version else { return nil }
+        version = liveOutputVersion
+        return liveOutput
     }
 
     /// Sleeps up to `seconds`, waking early when cancelled. Returns false if cancelled.

@@ -95,7 +95,7 @@ public struct ShellHandler: TaskHandler {
 
         var captured = Self.capture(
             output: output.read, status: status.read, limit: configuration.outputLimit,
-            afterEnd: configuration.outputAfterEnd)
+            afterEnd: configuration.outputAfterEnd, publish: context.publishOutput)
         // The supervisor has reported the end (or died): the rest of its report, up to EOF.
         captured.report += Self.readToEnd(status.read)
         let report = SupervisorReport(captured.report)
@@ -160,12 +160,18 @@ public struct ShellHandler: TaskHandler {
         }
     }
 
+    /// Seconds between reports of the output so far.
+    static let publishInterval = 1.0
+
     /// Reads the command's output until it closes, or until `afterEnd` seconds after the
     /// supervisor reported the end (an ending line on its status pipe, or the pipe closed).
-    static func capture(output: Int32, status: Int32, limit: Int, afterEnd: Double) -> (
-        output: BoundedOutput, report: [UInt8]
-    ) {
+    /// While it runs, the output so far goes to `publish` about once a second (when there is new
+    /// output), for people following the run.
+    static func capture(
+        output: Int32, status: Int32, limit: Int, afterEnd: Double, publish: ((String) -> Void)? = nil
+    ) -> (output: BoundedOutput, report: [UInt8]) {
         var captured = BoundedOutput(limit: limit)
+        var published = (at: Supervisor.monotonicNow(), total: 0)
         var report: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         var endedAt: Double?
@@ -175,6 +181,12 @@ public struct ShellHandler: TaskHandler {
             var wait: Int32 = -1
             if let endedAt {
                 wait = Int32(max(0, (endedAt + afterEnd - Supervisor.monotonicNow()) * 1000).rounded(.up))
+            }
+            if publish != nil, captured.total > published.total {
+                // Output not yet reported: wake to report it even if nothing more comes.
+                let due = Int32(
+                    max(0, (published.at + Self.publishInterval - Supervisor.monotonicNow()) * 1000).rounded(.up))
+                wait = wait < 0 ? due : min(wait, due)
             }
             let ready = poll(&descriptors, nfds_t(descriptors.count), wait)
             if ready < 0 && errno == EINTR { continue }
@@ -189,11 +201,23 @@ public struct ShellHandler: TaskHandler {
                 let n = buffer.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
                 if n > 0 {
                     buffer.withUnsafeBytes { captured.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                    if let publish, Supervisor.monotonicNow() - published.at >= Self.publishInterval {
+                        publish(captured.text)
+                        published = (Supervisor.monotonicNow(), captured.total)
+                    }
                     continue
                 }
                 if n == 0 || errno != EINTR { break }
             }
             if let endedAt, Supervisor.monotonicNow() >= endedAt + afterEnd { break }
+            // Quiet now, but output came since the last report: report it (without waiting
+            // for more to come).
+            if let publish, captured.total > published.total,
+                Supervisor.monotonicNow() - published.at >= Self.publishInterval
+            {
+                publish(captured.text)
+                published = (Supervisor.monotonicNow(), captured.total)
+            }
         }
         return (captured, report)
     }

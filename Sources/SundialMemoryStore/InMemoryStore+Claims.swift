@@ -123,6 +123,12 @@ extension InMemoryStore: ClaimStore {
         try call(.record) { state, now in
             let ended = Set(batch.finished.map(\.run.key))
             for run in batch.started where !ended.contains(run.key) { Self.upsert(run, into: &state) }
+            for progress in batch.progress where !ended.contains(progress.key) {
+                guard let stored = state.runs[progress.key], stored.record.status == .running,
+                    stored.record.token == progress.token
+                else { continue }
+                state.runs[progress.key]?.record.output = StoredText.output(progress.output)
+            }
             for finished in batch.finished {
                 let run = finished.run
                 let wasRunning = state.runs[run.key].map {

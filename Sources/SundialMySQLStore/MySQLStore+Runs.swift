@@ -39,6 +39,19 @@ extension MySQLStore {
                         "UPDATE cron SET running = GREATEST(running, 1) - 1, last_success_at = COALESCE(?, last_success_at) WHERE id = ?",
                         [.init(run.status == .succeeded ? run.finishedAt : nil), .int(run.taskID)])
                 }
+                // Output so far of runs still going: only while the run is `running` under the
+                // token it started with (an attempt ending in this batch writes its final output).
+                for progress in batch.progress where !ended.contains(progress.key) {
+                    try c.execute(
+                        """
+                        UPDATE cron_run SET output = ? WHERE cron_id = ? AND scheduled_for = ? AND attempt = ? \
+                        AND task_id = ? AND status = 'running'
+                        """,
+                        [
+                            .string(StoredText.output(progress.output)), .int(progress.key.task),
+                            .date(progress.key.scheduled), .int(Int64(progress.key.attempt)), .init(progress.token),
+                        ])
+                }
                 try finishRows(rowFinishes, on: c)
                 for finished in meaningful {
                     var alerts = finished.alerts

@@ -171,6 +171,35 @@ struct ExecutorIntegrationTests {
             })
     }
 
+    @Test func aRunningShellJobsOutputReachesItsRunRowWhileItRuns() throws {
+        try db.execute(
+            #"INSERT INTO cron (name, action, payload) VALUES ('talker', 'shell', '{"command":"for i in 1 2 3 4 5 6; do echo line $i; sleep 1; done"}')"#
+        )
+        let harness = try ExecutorHarness(db: db)
+        defer { harness.stop() }
+        let running =
+            "SELECT COUNT(*) FROM cron_run r JOIN cron c ON c.id = r.cron_id WHERE c.name = 'talker' AND r.status = 'running'"
+        // While the job still runs, its output so far is on its run row, and it grows.
+        #expect(
+            try db.waitFor(8) {
+                try db.count(running + " AND r.output LIKE '%line 2%'") == 1
+            })
+        let partial =
+            try db.query("SELECT output FROM cron_run WHERE status = 'running'", consistency: .primary)
+            .first?["output"].string ?? ""
+        #expect(partial.hasPrefix("line 1\nline 2"))
+        #expect(!partial.contains("line 6"))
+        #expect(
+            try db.waitFor(10) {
+                try db.count(
+                    "SELECT COUNT(*) FROM cron_run r JOIN cron c ON c.id = r.cron_id WHERE c.name = 'talker' AND r.status = 'succeeded'"
+                ) == 1
+            })
+        let final = try db.query("SELECT output FROM cron_run WHERE status = 'succeeded'", consistency: .primary)
+            .first?["output"].string
+        #expect(final == (1...6).map { "line \($0)\n" }.joined())
+    }
+
     @Test func killAndTimeoutStopRunsAndAreRecorded() throws {
         try db.execute(
             """

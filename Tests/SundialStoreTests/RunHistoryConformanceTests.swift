@@ -53,3 +53,34 @@ import Testing
         #expect(try s.store.runs(RunFilter(anyTags: ["hr"]), before: nil, limit: 100).isEmpty)
     }
 }
+
+/// Output so far of running attempts.
+@Suite(.serialized) struct RunProgressConformanceTests {
+    @Test(arguments: StoreConformanceTests.kinds) func outputSoFarIsWrittenOnlyWhileTheRunRunsUnderItsToken(
+        kind: StoreKind
+    ) throws {
+        let s = try kind.make("run_progress")
+        let now = try s.store.now()
+        let task = try s.insert("job", nextRun: nil, status: .done)
+        let token = ClaimToken(77)
+        let run = RunRecord(
+            taskID: task, token: token, scheduledFor: now, attempt: 0, executor: "e1", startedAt: now, finishedAt: nil,
+            status: .running)
+        try s.store.record(RunBatch(started: [run]))
+        try s.store.record(RunBatch(progress: [RunProgress(key: run.key, token: token, output: "one\n")]))
+        let id = try #require(try s.store.runs(RunFilter(), before: nil, limit: 1).first?.id)
+        #expect(try s.store.run(id: id)?.output == "one\n")
+        // Another token's progress (a fire that changed hands) writes nothing.
+        try s.store.record(RunBatch(progress: [RunProgress(key: run.key, token: ClaimToken(78), output: "stolen")]))
+        #expect(try s.store.run(id: id)?.output == "one\n")
+        // The final output wins, even over progress in the same batch or after it.
+        var ended = run
+        (ended.status, ended.finishedAt, ended.output) = (.succeeded, now.addingTimeInterval(1), "one\ntwo\n")
+        try s.store.record(
+            RunBatch(
+                finished: [FinishedRun(run: ended, row: nil)],
+                progress: [RunProgress(key: run.key, token: token, output: "one\n(partial)")]))
+        try s.store.record(RunBatch(progress: [RunProgress(key: run.key, token: token, output: "late")]))
+        #expect(try s.store.run(id: id)?.output == "one\ntwo\n")
+    }
+}

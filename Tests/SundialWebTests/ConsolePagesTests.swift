@@ -44,4 +44,43 @@ import Testing
             #expect(try await browser.get("/run?id=999999").status == .notFound)
         }
     }
+
+    @Test func aRunningJobsOutputIsFollowedOverServerSentEventsUntilItEnds() async throws {
+        let harness = try await ConsoleHarness()
+        let task = try harness.services.admin.add(NewTask(name: "long", action: "noop"))
+        let now = try harness.store.now()
+        let run = RunRecord(
+            taskID: task.id, token: ClaimToken(9), scheduledFor: now, attempt: 0, executor: "e1", startedAt: now,
+            finishedAt: nil, status: .running)
+        try harness.store.record(
+            RunBatch(started: [run], progress: [.init(key: run.key, token: run.token, output: "step 1\n")]))
+        let id = try #require(try harness.store.runs(RunFilter(), before: nil, limit: 1).first?.id)
+        let store = harness.store
+        try await harness.test { client in
+            let browser = Browser(client)
+            try await browser.signIn("viewer")
+            let page = try await browser.get("/run?id=\(id)").text
+            #expect(page.contains(#"data-live-run="\#(id)""#) && page.contains("step 1"))
+            // The job writes more, then ends, while the page follows it.
+            let writer = Task {
+                try await Task.sleep(for: .milliseconds(1200))
+                try store.record(
+                    RunBatch(progress: [.init(key: run.key, token: run.token, output: "step 1\nstep 2\n")]))
+                try await Task.sleep(for: .milliseconds(1200))
+                var ended = run
+                (ended.status, ended.finishedAt, ended.output) = (
+                    .succeeded, now.addingTimeInterval(3), "step 1\nstep 2\ndone\n"
+                )
+                try store.record(RunBatch(finished: [FinishedRun(run: ended, row: nil)]))
+            }
+            let stream = try await browser.get("/run/live?id=\(id)")
+            try await writer.value
+            #expect(stream.headers[.contentType] == "text/event-stream")
+            let events = stream.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            #expect(events.first?.contains(#""output":"step 1\n""#) == true)
+            #expect(events.contains { $0.contains(#"step 1\nstep 2\n""#) && $0.contains(#""status":"running""#) })
+            #expect(events.dropLast().last?.contains(#""status":"succeeded""#) == true)
+            #expect(events.last == "event: end\ndata: {}")
+        }
+    }
 }

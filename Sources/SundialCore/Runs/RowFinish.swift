@@ -42,14 +42,17 @@ public struct RunBatch: Sendable, Equatable {
     public var started: [RunRecord]
     /// Attempts that ended (a final status).
     public var finished: [FinishedRun]
+    /// Output so far of attempts still running (one per attempt, the latest).
+    public var progress: [RunProgress]
 
-    public init(started: [RunRecord] = [], finished: [FinishedRun] = []) {
+    public init(started: [RunRecord] = [], finished: [FinishedRun] = [], progress: [RunProgress] = []) {
         self.started = started
         self.finished = finished
+        self.progress = progress
     }
 
-    public var isEmpty: Bool { started.isEmpty && finished.isEmpty }
-    public var count: Int { started.count + finished.count }
+    public var isEmpty: Bool { started.isEmpty && finished.isEmpty && progress.isEmpty }
+    public var count: Int { started.count + finished.count + progress.count }
 }
 
 /// An attempt that ended, with its row's change when the attempt held the row (nil for a

@@ -46,6 +46,9 @@ public final class Executor: @unchecked Sendable {
     private var capacity = ClaimCapacity()
     /// The contexts of the runs in flight, to cancel them.
     private var contexts: [RunKey: RunContext] = [:]
+    /// For each run in flight: the token it started under, and how much of its output so far was
+    /// already handed to the recorder.
+    private var liveOutputs: [RunKey: (token: ClaimToken, version: Int)] = [:]
     /// Retries queued here and not yet started (so that each is queued once).
     private var queuedRetries: Set<RunKey> = []
     /// Concurrent starts whose outcome is unknown: asked again until the store answers.
@@ -130,6 +133,7 @@ public final class Executor: @unchecked Sendable {
             [unowned self] in self.housekeeping()
         }
         every({ .milliseconds(100) }, name: "sundial-watchdog") { [unowned self] in self.watchdog() }
+        every({ Self.liveOutputInterval }, name: "sundial-live-output") { [unowned self] in self.flushLiveOutput() }
         logger.info(
             "executor started",
             metadata: ["threads": "\(settings.threads)", "tags": "\(settings.tags.joined(separator: ","))"])
@@ -585,6 +589,7 @@ public final class Executor: @unchecked Sendable {
             scheduledFor: item.fireAt, attempt: item.attempt, timeout: item.row.timeoutSeconds)
         state.lock()
         contexts[key] = context
+        liveOutputs[key] = (record.token, 0)
         let startActions = machine.runStarted(
             key, claim: item.claim,
             deadline: item.row.timeoutSeconds.map { (.now - origin) + Duration.clamped(seconds: $0) })
@@ -625,6 +630,7 @@ public final class Executor: @unchecked Sendable {
         let took = ContinuousClock.now - began
         state.lock()
         contexts[key] = nil
+        liveOutputs[key] = nil
         let alerting = configuration.alerting
         let cancelled = machine.running[key]?.cancelled
         if !handlerRan && cancelled == .executorStopping && startRecorded {
@@ -698,6 +704,27 @@ public final class Executor: @unchecked Sendable {
     }
 
     // MARK: Timers
+
+    /// How often the output so far of running attempts goes to the recorder, and how many runs'
+    /// at most each time (the others' wait for the next).
+    static let liveOutputInterval: Duration = .seconds(1)
+    static let liveOutputsPerFlush = 256
+
+    /// Hands the recorder the output so far of running attempts that reported new output, to be
+    /// written with its next batch.
+    private func flushLiveOutput() {
+        var updates: [RunProgress] = []
+        state.lock()
+        for (key, context) in contexts where updates.count < Self.liveOutputsPerFlush {
+            guard var watch = liveOutputs[key], let text = context.outputReported(since: &watch.version) else {
+                continue
+            }
+            liveOutputs[key] = watch
+            updates.append(RunProgress(key: key, token: watch.token, output: text))
+        }
+        state.unlock()
+        recorder.runProgress(updates)
+    }
 
     /// Runs `body` every `interval` on a thread of its own until the executor has stopped.
     private func every(

@@ -17,6 +17,9 @@ public final class RunRecorder: @unchecked Sendable {
     private let condition = NSCondition()
     private var started: [RunRecord] = []
     private var finished: [FinishedRun] = []
+    /// The latest output so far of running attempts, one per attempt: bounded by the runs in
+    /// flight, so it never counts against `capacity`.
+    private var progress: [RunKey: RunProgress] = [:]
     private var stopping = false
     private var flushedGeneration = 0
     private var queuedGeneration = 0
@@ -100,6 +103,19 @@ public final class RunRecorder: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Queues the output so far of running attempts, replacing any not yet written: written with
+    /// the next batch, never waited for.
+    public func runProgress(_ updates: [RunProgress]) {
+        guard !updates.isEmpty else { return }
+        condition.lock()
+        for update in updates { progress[update.key] = update }
+        if oldestQueued == nil {
+            oldestQueued = .now
+            condition.broadcast()
+        }
+        condition.unlock()
+    }
+
     /// Under the lock.
     private func waitForRoom() {
         while started.count + finished.count >= capacity && !stopping { condition.wait() }
@@ -145,7 +161,7 @@ public final class RunRecorder: @unchecked Sendable {
     private func loop() {
         condition.lock()
         while true {
-            while started.isEmpty && finished.isEmpty && !stopping { condition.wait() }
+            while started.isEmpty && finished.isEmpty && progress.isEmpty && !stopping { condition.wait() }
             if stopping { break }
             // The batching pause, cut short when someone waits for the write.
             if let oldest = oldestQueued {
@@ -154,10 +170,12 @@ public final class RunRecorder: @unchecked Sendable {
                     _ = condition.wait(until: Date().addingTimeInterval((until - .now).timeInterval))
                 }
             }
-            let batch = RunBatch(started: started, finished: finished)
+            let batch = RunBatch(
+                started: started, finished: finished, progress: progress.values.sorted { $0.key < $1.key })
             let generation = queuedGeneration
             started.removeAll(keepingCapacity: true)
             finished.removeAll(keepingCapacity: true)
+            progress.removeAll(keepingCapacity: true)
             oldestQueued = nil
             // Room again for waiting producers.
             condition.broadcast()
@@ -304,6 +322,8 @@ public final class RunRecorder: @unchecked Sendable {
     static func plain(_ batch: RunBatch, reason error: StoreError) -> RunBatch {
         let reason = "the result could not be stored: \(error.message)"
         var plain = batch
+        // Output so far is only for following a run: it goes first.
+        plain.progress = []
         for i in plain.started.indices {
             plain.started[i].output = nil
             plain.started[i].error = nil
@@ -352,6 +372,14 @@ extension RunBatch {
     /// The batch in two, or nil for a single record.
     var halves: (RunBatch, RunBatch)? {
         guard count > 1 else { return nil }
+        // Output so far apart from the results, then in halves of its own.
+        if !progress.isEmpty {
+            if started.isEmpty && finished.isEmpty {
+                let middle = progress.count / 2
+                return (RunBatch(progress: Array(progress[..<middle])), RunBatch(progress: Array(progress[middle...])))
+            }
+            return (RunBatch(started: started, finished: finished), RunBatch(progress: progress))
+        }
         if started.count > 1 || finished.isEmpty {
             let middle = started.count / 2
             return (

@@ -48,6 +48,7 @@ struct RunsController {
         router.get("runs") { request, context in try await list(request, context) }
         router.get("run") { request, context in try await show(request, context) }
         router.get("run/output") { request, context in try await output(request, context) }
+        router.get("run/live") { request, context in try await live(request, context) }
     }
 
     private func list(_ request: Request, _ context: WebRequestContext) async throws -> Response {
@@ -132,6 +133,39 @@ struct RunsController {
             finished: run.finishedAt.map { TimeText.format($0, zone: zone) } ?? "still running",
             running: run.status == .running, output: run.output ?? "", hasOutput: !(run.output ?? "").isEmpty)
         return services.templates.render("run", page)
+    }
+
+    /// The run's output as it grows, as server-sent events: `output` (JSON: status and output so
+    /// far) whenever it changes, then `end` once the run has ended. Read from the store about once
+    /// a second, which the executor writes about once a second; a connection lasts an hour at
+    /// most (browsers reconnect by themselves).
+    private func live(_ request: Request, _ context: WebRequestContext) async throws -> Response {
+        let (run, _) = try await visibleRun(request, context)
+        let (id, services) = (run.id, services)
+        struct Update: Encodable {
+            var status: String
+            var output: String
+        }
+        let body = ResponseBody { writer in
+            var sent: Update?
+            for _ in 0..<3600 {
+                guard let run = try await services.blocking({ try $0.run(id: id) }) else { break }
+                let update = Update(status: run.status.rawValue, output: run.output ?? "")
+                if update.status != sent?.status || update.output != sent?.output {
+                    let json = String(decoding: try JSONEncoder().encode(update), as: UTF8.self)
+                    try await writer.write(ByteBuffer(string: "event: output\ndata: \(json)\n\n"))
+                    sent = update
+                }
+                if run.status != .running {
+                    try await writer.write(ByteBuffer(string: "event: end\ndata: {}\n\n"))
+                    break
+                }
+                try await Task.sleep(for: .seconds(1))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
     }
 
     private func output(_ request: Request, _ context: WebRequestContext) async throws -> Response {

@@ -86,3 +86,23 @@ document.addEventListener("submit", (event) => {
   zone.addEventListener("input", later);
   show();
 })();
+
+// A running job's output, followed over server-sent events; the page reloads when it ends.
+(() => {
+  const state = document.querySelector("[data-live-run]");
+  const output = document.getElementById("live-output");
+  if (!state || !output || !window.EventSource) return;
+  const events = new EventSource("/run/live?id=" + encodeURIComponent(state.dataset.liveRun));
+  events.addEventListener("output", (event) => {
+    const update = JSON.parse(event.data);
+    const atBottom = output.scrollTop + output.clientHeight >= output.scrollHeight - 4;
+    output.textContent = update.output;
+    if (atBottom) output.scrollTop = output.scrollHeight;
+  });
+  events.addEventListener("end", () => {
+    events.close();
+    state.textContent = "The run has ended.";
+    window.location.reload();
+  });
+  events.onerror = () => { state.textContent = "Reconnecting to follow the output…"; };
+})();
