@@ -83,7 +83,7 @@ extension MySQLStore: TaskCatalog {
             }
             sql += " ORDER BY name LIMIT ?"
             values.append(.int(Int64(max(0, limit))))
-            return try database.query(sql, values, consistency: .primary).map(TaskRow.init(mysql:))
+            return try read(sql, values, consistency: .primary).map(TaskRow.init(mysql:))
         }
     }
 
@@ -92,13 +92,13 @@ extension MySQLStore: TaskCatalog {
     }
 
     private func fetch(_ condition: String, _ values: [MySQLValue]) throws -> TaskRow? {
-        try database.query("SELECT \(TaskRow.columns) FROM cron WHERE \(condition)", values, consistency: .primary)
+        try read("SELECT \(TaskRow.columns) FROM cron WHERE \(condition)", values, consistency: .primary)
             .first.map(TaskRow.init(mysql:))
     }
 
     public func runs(ofTask taskID: Int64, limit: Int) throws(StoreError) -> [RunInfo] {
         try mapped {
-            try database.query(
+            try read(
                 MySQLStoreSQL.runsOfTask, [.int(taskID), .int(Int64(max(0, limit)))], consistency: .primary
             ).map(RunInfo.init(mysql:))
         }
@@ -130,7 +130,7 @@ extension MySQLStore: TaskCatalog {
         try mapped {
             min(
                 cap,
-                try database.query(
+                try read(
                     MySQLStoreSQL.dueBacklog, [.int(Int64(max(0, cap))), .int(Int64(max(0, cap)))],
                     consistency: .primary
                 ).first?["due"].int ?? 0)

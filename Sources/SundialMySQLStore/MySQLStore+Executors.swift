@@ -188,7 +188,7 @@ extension MySQLStore: ExecutorRegistry {
 
     public func executors() throws(StoreError) -> [ExecutorInfo] {
         try mapped {
-            try database.query(
+            try read(
                 "SELECT id, host, pid, threads, busy, tags, actions, state, started_at, heartbeat, lease_expires_at FROM cron_executor ORDER BY started_at DESC LIMIT 1000",
                 consistency: .primary
             ).map { row in

@@ -7,7 +7,7 @@ extension MySQLStore: OverviewStore {
     public func taskCounts() throws(StoreError) -> [TaskStatus: Int] {
         try mapped {
             var counts: [TaskStatus: Int] = [:]
-            for row in try database.query("SELECT status, COUNT(*) AS n FROM cron GROUP BY status") {
+            for row in try read("SELECT status, COUNT(*) AS n FROM cron GROUP BY status") {
                 if let status = TaskStatus(rawValue: row["status"].string ?? "") { counts[status] = row["n"].int ?? 0 }
             }
             return counts
@@ -17,7 +17,7 @@ extension MySQLStore: OverviewStore {
     public func failingTasks(anyTags: Set<String>?, limit: Int) throws(StoreError) -> [TaskRow] {
         let (tags, values) = Self.tagCondition(anyTags, column: "tags")
         return try mapped {
-            try database.query(
+            try read(
                 "SELECT \(TaskRow.columns) FROM cron WHERE failing = 1 AND \(tags) ORDER BY name LIMIT ?",
                 values + [.int(Int64(max(0, limit)))]
             ).map(TaskRow.init(mysql:))
@@ -27,7 +27,7 @@ extension MySQLStore: OverviewStore {
     public func nextFires(anyTags: Set<String>?, limit: Int) throws(StoreError) -> [TaskRow] {
         let (tags, values) = Self.tagCondition(anyTags, column: "tags")
         return try mapped {
-            try database.query(
+            try read(
                 """
                 SELECT \(TaskRow.columns) FROM cron WHERE status = 'active' AND next_run IS NOT NULL AND \(tags) \
                 ORDER BY next_run LIMIT ?
@@ -39,10 +39,10 @@ extension MySQLStore: OverviewStore {
     public func runOutcomes(from: Date, to: Date, bucket: Duration) throws(StoreError) -> [OutcomeCount] {
         let size = max(1, Int64(bucket.timeInterval))
         return try mapped {
-            try database.query(
+            try read(
                 """
                 SELECT FLOOR(UNIX_TIMESTAMP(finished_at) / ?) AS bucket, status, COUNT(*) AS n FROM cron_run \
-                WHERE finished_at >= ? AND finished_at < ? GROUP BY bucket, status
+                WHERE finished_at >= ? AND finished_at < ? GROUP BY bucket, status ORDER BY NULL
                 """, [.int(size), .date(from), .date(to)]
             ).compactMap { row in
                 guard let status = RunStatus(rawValue: row["status"].string ?? ""), let index = row["bucket"].int else {
@@ -57,7 +57,7 @@ extension MySQLStore: OverviewStore {
 
     public func startLags(since: Date, sample: Int) throws(StoreError) -> [Double] {
         try mapped {
-            try database.query(
+            try read(
                 """
                 SELECT TIMESTAMPDIFF(MICROSECOND, scheduled_for, started_at) AS lag_us FROM cron_run \
                 WHERE started_at >= ? AND attempt = 0 ORDER BY started_at DESC LIMIT ?

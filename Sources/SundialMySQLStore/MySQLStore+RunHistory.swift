@@ -32,14 +32,20 @@ extension MySQLStore: RunHistory {
             values.append(.string(executor))
         }
         if let since = filter.since {
-            // The first id of the period by the start-time index, then the exact time: one
-            // bounded range instead of a scan back to the oldest run.
-            conditions.append(
-                """
-                r.id >= (SELECT MIN(id) FROM (SELECT id FROM cron_run WHERE started_at >= ? ORDER BY started_at \
-                LIMIT \(Self.startOrderWindow)) AS first_started) AND r.started_at >= ?
-                """)
-            values += [.date(since.addingTimeInterval(-Self.startToInsertMargin)), .date(since)]
+            // The period's first id, found first by the start-time index, then bound as a value:
+            // the listing is one range of ids, never a sort of the period nor a scan back to the
+            // oldest run.
+            let first = try mapped {
+                try read(
+                    """
+                    SELECT MIN(id) AS first FROM (SELECT id FROM cron_run WHERE started_at >= ? ORDER BY started_at \
+                    LIMIT \(Self.startOrderWindow)) AS first_started
+                    """, [.date(since.addingTimeInterval(-Self.startToInsertMargin))]
+                ).first?["first"].int
+            }
+            guard let first else { return [] }
+            conditions.append("r.id >= ? AND r.started_at >= ?")
+            values += [.int(Int64(first)), .date(since)]
         }
         if filter.anyTags != nil {
             let (tags, tagValues) = Self.tagCondition(filter.anyTags, column: "c.tags")
@@ -49,7 +55,7 @@ extension MySQLStore: RunHistory {
         values.append(.int(Int64(max(0, limit))))
         let condition = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         return try mapped {
-            try database.query(
+            try read(
                 """
                 SELECT \(RunInfo.listColumns) FROM cron_run r LEFT JOIN cron c ON c.id = r.cron_id \(condition) \
                 ORDER BY r.id DESC LIMIT ?
@@ -60,7 +66,7 @@ extension MySQLStore: RunHistory {
 
     public func run(id: Int64) throws(StoreError) -> RunInfo? {
         try mapped {
-            try database.query(
+            try read(
                 "SELECT \(RunInfo.listColumns), r.output FROM cron_run r LEFT JOIN cron c ON c.id = r.cron_id WHERE r.id = ?",
                 [.int(id)], consistency: .primary
             ).first.map(RunInfo.init(mysql:))

@@ -33,12 +33,6 @@ extension MySQLStore {
                 while perStatement > 1 && perStatement * widest > Self.outputPerStatement { perStatement /= 2 }
                 for chunk in small.chunkedInPowersOfTwo(upTo: perStatement) { try upsertRuns(chunk, on: c) }
                 for run in large { try upsertRuns([run][...], on: c) }
-                for run in counted {
-                    // Once per run: only a run that was still `running` is counted down.
-                    try c.execute(
-                        "UPDATE cron SET running = GREATEST(running, 1) - 1, last_success_at = COALESCE(?, last_success_at) WHERE id = ?",
-                        [.init(run.status == .succeeded ? run.finishedAt : nil), .int(run.taskID)])
-                }
                 // Output so far of runs still going: only while the run is `running` under the
                 // token it started with (an attempt ending in this batch writes its final output).
                 for progress in batch.progress where !ended.contains(progress.key) {
@@ -51,6 +45,12 @@ extension MySQLStore {
                             .string(StoredText.output(progress.output)), .int(progress.key.task),
                             .date(progress.key.scheduled), .int(Int64(progress.key.attempt)), .init(progress.token),
                         ])
+                }
+                for run in counted {
+                    // Once per run: only a run that was still `running` is counted down.
+                    try c.execute(
+                        "UPDATE cron SET running = GREATEST(running, 1) - 1, last_success_at = COALESCE(?, last_success_at) WHERE id = ?",
+                        [.init(run.status == .succeeded ? run.finishedAt : nil), .int(run.taskID)])
                 }
                 try finishRows(rowFinishes, on: c)
                 for finished in meaningful {

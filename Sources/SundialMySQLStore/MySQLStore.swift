@@ -23,9 +23,16 @@ public final class MySQLStore: Sendable {
     let ageCursor = Mutex<Int64>(0)
     /// `sundial_db_errors_total{kind}`, by `StoreError.Kind`.
     let errorCounters: [String: Counter]
+    /// Where the plans of the queries people wait for go, when a test asks for them.
+    let plans: QueryPlans?
 
     /// `metrics`: where database errors are counted (the bootstrapped system's by default).
-    public init(database: Database, logger: Logger, metrics: (any MetricsFactory)? = nil) {
+    /// `plans`: when given, each query of the console and the API is explained first, its plan
+    /// kept there (for tests).
+    public init(
+        database: Database, logger: Logger, metrics: (any MetricsFactory)? = nil, plans: QueryPlans? = nil
+    ) {
+        self.plans = plans
         self.database = database
         self.leases = Database(sharingPrimaryOf: database, logger: logger)
         self.logger = logger
@@ -75,6 +82,14 @@ extension MySQLStore {
         }
         errorCounters[failure.kind.label]?.increment()
         throw failure
+    }
+
+    /// A query people wait for (a listing, a page): explained first when plans are asked for.
+    func read(
+        _ sql: String, _ values: [MySQLValue] = [], consistency: ReadConsistency = .replica
+    ) throws -> [MySQLRow] {
+        if let plans { plans.record(sql, try database.query("EXPLAIN " + sql, values, consistency: consistency)) }
+        return try database.query(sql, values, consistency: consistency)
     }
 
     /// `NOW(6)` on the primary.

@@ -76,7 +76,8 @@ import Testing
             let stream = try await browser.get("/run/live?id=\(id)")
             try await writer.value
             #expect(stream.headers[.contentType] == "text/event-stream")
-            let events = stream.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            let events = stream.text.components(separatedBy: "\n\n").filter { $0.hasPrefix("event:") }
+            #expect(stream.text.hasPrefix("retry: 2000\n\n"))
             #expect(events.first?.contains(#""output":"step 1\n""#) == true)
             #expect(events.contains { $0.contains(#"step 1\nstep 2\n""#) && $0.contains(#""status":"running""#) })
             #expect(events.dropLast().last?.contains(#""status":"succeeded""#) == true)

@@ -66,6 +66,54 @@ import Testing
         }
     }
 
+    @Test func aUserLimitedToTagsMakesOnlyTasksWhollyWithinThem() async throws {
+        let harness = try await ConsoleHarness()
+        _ = try harness.store.addUser(
+            NewUser(
+                name: "etl-op", role: .operator, scope: TaskScope(tags: ["etl"]),
+                passwordHash: ConsoleHarness.passwordHash))
+        try await harness.test { client in
+            let op = Browser(client)
+            try await op.signIn("etl-op")
+            try await op.get("/task/new")
+            for tags in ["", "etl,prod", "prod"] {
+                var fields = Self.fields("mine", schedule: "@daily")
+                fields[12] = ("tags", tags)
+                let refused = try await op.post("/tasks/save", fields)
+                #expect(refused.status == .unprocessableContent, "tags '\(tags)'")
+                #expect(refused.text.contains(#"id="e-tags""#))
+            }
+            var fields = Self.fields("mine", schedule: "@daily")
+            fields[12] = ("tags", "etl")
+            #expect(try await op.post("/tasks/save", fields).status == .seeOther)
+            #expect(try harness.store.task(named: "mine")?.tags == "etl")
+        }
+    }
+
+    @Test func aFinishedOneShotStaysFinishedWhenOnlyItsZoneChanges() async throws {
+        let harness = try await ConsoleHarness()
+        let task = try harness.services.admin.add(NewTask(name: "once", action: "noop"))
+        harness.store.edit(taskID: task.id) {
+            $0.status = .done; $0.nextRun = nil
+        }
+        var settings = NewTask(settingsOf: try #require(try harness.store.task(named: "once")), name: "once")
+        settings.timezone = "Europe/Paris"
+        try harness.services.admin.update("once", to: settings)
+        let after = try #require(try harness.store.task(named: "once"))
+        #expect(after.status == .done && after.nextRun == nil && after.timezone == "Europe/Paris")
+    }
+
+    @Test func aGetFormsPlusSignsAreSpaces() async throws {
+        let harness = try await ConsoleHarness()
+        try await harness.test { client in
+            let viewer = Browser(client)
+            try await viewer.signIn("viewer")
+            // What a browser sends for `0 3 * * *` from a GET form or URLSearchParams.
+            let preview = try await viewer.get("/schedule/preview?expr=0+3+*+*+*&tz=UTC")
+            #expect(preview.text.contains(#""valid":true"#))
+        }
+    }
+
     @Test func aViewerGetsNoFormAndAForgedSaveIsRefused() async throws {
         let harness = try await ConsoleHarness()
         try await harness.test { client in

@@ -44,6 +44,14 @@ public struct TaskScope: Sendable, Equatable, Codable {
         return CommaList.items(taskTags).contains(where: tags.contains)
     }
 
+    /// Whether a task with these tags may be made or changed within this scope: every one of its
+    /// tags must be in scope (a task with none would run on any executor, outside the scope).
+    public func allowsWriting(taskTags: String?) -> Bool {
+        guard let tags else { return true }
+        let wanted = CommaList.items(taskTags)
+        return !wanted.isEmpty && wanted.allSatisfy(tags.contains)
+    }
+
     /// Whether everything `other` allows is allowed here.
     public func covers(_ other: TaskScope) -> Bool {
         guard let tags else { return true }

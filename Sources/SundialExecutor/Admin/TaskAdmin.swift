@@ -101,9 +101,13 @@ public struct TaskAdmin: Sendable {
         task.name = current.name
         let plan = try check(task)
         if plan.status == .invalid, let error = plan.error { throw AdminError(error, field: "schedule") }
+        // A new schedule is planned afresh, and so is a recurring one in a new zone, and an
+        // invalid task. A finished one-shot whose schedule did not change stays finished (a new
+        // zone does not move an instant), and a paused task stays paused.
+        let finished = current.status == .done || current.status == .dead
         let replan =
-            current.schedule != task.schedule || current.timezone != task.timezone || current.status == .invalid
-        // A paused or finished task keeps its status; an invalid one is active again.
+            current.schedule != task.schedule || current.status == .invalid
+            || (current.timezone != task.timezone && !finished)
         var next: FirePlanner.Plan? = nil
         if replan {
             next = plan

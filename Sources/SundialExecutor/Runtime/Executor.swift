@@ -49,6 +49,9 @@ public final class Executor: @unchecked Sendable {
     /// For each run in flight: the token it started under, and how much of its output so far was
     /// already handed to the recorder.
     private var liveOutputs: [RunKey: (token: ClaimToken, version: Int)] = [:]
+    /// Where the next pass over the runs in flight starts, so that beyond the cap every run's
+    /// output gets its turn.
+    private var liveOutputTurn = 0
     /// Retries queued here and not yet started (so that each is queued once).
     private var queuedRetries: Set<RunKey> = []
     /// Concurrent starts whose outcome is unknown: asked again until the store answers.
@@ -715,7 +718,11 @@ public final class Executor: @unchecked Sendable {
     private func flushLiveOutput() {
         var updates: [RunProgress] = []
         state.lock()
-        for (key, context) in contexts where updates.count < Self.liveOutputsPerFlush {
+        let keys = Array(contexts.keys).sorted()
+        let start = keys.isEmpty ? 0 : liveOutputTurn % keys.count
+        liveOutputTurn = start + Self.liveOutputsPerFlush
+        for key in keys[start...] + keys[..<start] where updates.count < Self.liveOutputsPerFlush {
+            guard let context = contexts[key] else { continue }
             guard var watch = liveOutputs[key], let text = context.outputReported(since: &watch.version) else {
                 continue
             }

@@ -170,8 +170,10 @@ public final class RunRecorder: @unchecked Sendable {
                     _ = condition.wait(until: Date().addingTimeInterval((until - .now).timeInterval))
                 }
             }
-            let batch = RunBatch(
-                started: started, finished: finished, progress: progress.values.sorted { $0.key < $1.key })
+            let batch = RunBatch(started: started, finished: finished)
+            // Output so far goes in a store call of its own, after the results: following a run
+            // must never hold the results' transaction longer (nor retry it).
+            let outputsSoFar = RunBatch(progress: progress.values.sorted { $0.key < $1.key })
             let generation = queuedGeneration
             started.removeAll(keepingCapacity: true)
             finished.removeAll(keepingCapacity: true)
@@ -181,6 +183,7 @@ public final class RunRecorder: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
             let written = write(batch)
+            if !outputsSoFar.isEmpty { writeOutputsSoFar(outputsSoFar) }
             condition.lock()
             if written { confirmDurableStarts(in: batch) }
             // Unwritten (only when stopping): those who wait for it learn so at their deadline.
@@ -188,6 +191,17 @@ public final class RunRecorder: @unchecked Sendable {
             condition.broadcast()
         }
         condition.unlock()
+    }
+
+    /// Output so far of running attempts: written once, and dropped if the store refuses it or
+    /// cannot be reached (newer output comes within a second; the final output never depends
+    /// on it).
+    private func writeOutputsSoFar(_ batch: RunBatch) {
+        do {
+            try store.record(batch)
+        } catch {
+            logger.debug("could not write the output so far of running attempts", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Under the lock: reads back the durable starts of a written batch, and confirms those on

@@ -152,7 +152,9 @@ struct APIHandler: APIProtocol {
             if error.description.contains("already exists") {
                 throw APIError(.conflict, "conflict", error.description, field: "name")
             }
-            if error.description.hasPrefix("no task named") { throw APIError.notFound(error.description) }
+            if error.description.hasPrefix("no task named") || error.description.hasSuffix("does not exist") {
+                throw APIError.notFound(error.description)
+            }
             throw APIError.invalid(error.description, field: error.field)
         }
     }
@@ -181,8 +183,8 @@ struct APIHandler: APIProtocol {
         task.alerts = body.alerts
         task.alertLateSeconds = body.alertLateSeconds
         task.metrics = body.metrics ?? false
-        guard scope.contains(taskTags: task.tags) else {
-            throw APIError.invalid("you may only make tasks with one of the tags \(scope.stored ?? "")", field: "tags")
+        guard scope.allowsWriting(taskTags: task.tags) else {
+            throw APIError.invalid("every tag must be one of yours: \(scope.stored ?? "")", field: "tags")
         }
         return task
     }

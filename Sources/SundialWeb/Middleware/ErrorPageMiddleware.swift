@@ -67,9 +67,15 @@ struct ErrorPageMiddleware: RouterMiddleware {
             switch error.underlyingError {
             case is APIError, is HTTPError, is StoreError: return describe(error.underlyingError, logger: logger)
             default:
-                let status = error.httpStatus == .internalServerError ? .badRequest : error.httpStatus
-                return APIError(
-                    status, APIError.code(for: status), "the request does not fit the API: \(error.causeDescription)")
+                // Before the handler had its input: the request did not fit the document.
+                if error.operationInput == nil || error.httpStatus != .internalServerError {
+                    let status = error.httpStatus == .internalServerError ? .badRequest : error.httpStatus
+                    return APIError(
+                        status, APIError.code(for: status),
+                        "the request does not fit the API: \(error.causeDescription)")
+                }
+                logger.error("API request failed", metadata: ["error": "\(error)"])
+                return APIError(.internalServerError, "internal", "something went wrong; the server's log says what")
             }
         case let error as HTTPError:
             return APIError(error.status, APIError.code(for: error.status), error.body ?? error.status.reasonPhrase)

@@ -12,7 +12,12 @@ struct FormMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         guard request.method != .get, request.method != .head else { return try await next(request, context) }
-        if case .token = context.identity?.credential { return try await next(request, context) }
+        if case .token = context.identity?.credential {
+            // No form to check, but a body as bounded as any other.
+            var request = request
+            _ = try await request.collectBody(upTo: Self.limit)
+            return try await next(request, context)
+        }
         // An API call with neither a token nor a signed-in session has no one to check a form for.
         if request.uri.path.hasPrefix("/api/"), context.identity == nil {
             throw HTTPError(.unauthorized, message: "send `Authorization: Bearer sdl_…` (an API token)")
@@ -30,9 +35,12 @@ struct FormMiddleware: RouterMiddleware {
     }
 }
 
-/// `application/x-www-form-urlencoded` fields; a name given twice keeps every value.
+/// `application/x-www-form-urlencoded` fields (a form's body, or the query of a form sent with
+/// GET: `+` is a space there); a name given twice keeps every value.
 public struct FormFields: Sendable {
     public private(set) var values: [String: [String]] = [:]
+    /// Every field in order, as sent.
+    public private(set) var pairs: [(String, String)] = []
 
     public init(_ text: String) {
         for pair in text.split(separator: "&") {
@@ -40,7 +48,9 @@ public struct FormFields: Sendable {
             let decode: (Substring) -> String = {
                 $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
             }
-            values[decode(parts[0]), default: []].append(parts.count > 1 ? decode(parts[1]) : "")
+            let (name, value) = (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+            values[name, default: []].append(value)
+            pairs.append((name, value))
         }
     }
 
@@ -61,4 +71,9 @@ public struct FormFields: Sendable {
         var request = request
         return FormFields(String(buffer: try await request.collectBody(upTo: FormMiddleware.limit)))
     }
+}
+
+extension Request {
+    /// The query's fields as a browser's GET form sends them (`+` is a space).
+    var queryFields: FormFields { FormFields(uri.query ?? "") }
 }

@@ -34,10 +34,10 @@ struct AuditController {
 
     private func list(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let identity = try context.requireUnlimitedAdmin()
-        let query = request.uri.queryParameters
+        let query = request.queryFields
         var filter = AuditFilter()
-        filter.actor = query["actor"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-        filter.subject = query["subject"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        filter.actor = query["actor"].flatMap { $0.isEmpty ? nil : $0 }
+        filter.subject = query["subject"].flatMap { $0.isEmpty ? nil : $0 }
         filter.action = query["action"].flatMap { AuditAction(rawValue: String($0)) }
         let before = query["before"].flatMap { Int64(String($0)) }
         let (limit, asked) = (Self.pageSize, filter)
@@ -55,7 +55,7 @@ struct AuditController {
             actor: filter.actor ?? "", subject: filter.subject ?? "",
             actions: AuditAction.allCases.map { .init(value: $0.rawValue, selected: $0 == filter.action) })
         if entries.count > limit, let last = entries.prefix(limit).last {
-            var items = query.filter { $0.key != "before" }.map { (String($0.key), String($0.value)) }
+            var items = query.pairs.filter { $0.0 != "before" }
             items.append(("before", "\(last.id)"))
             page.nextPage = "/audit?" + TasksController.queryString(items)
         }

@@ -44,6 +44,8 @@ struct DashboardController {
 
     struct Page {
         var layout: Layout
+        /// Counts over every task are for users who may see every task.
+        var everything: Bool
         var tasks: [Count]
         var lastHour: [Count]
         var lastDay: [Count]
@@ -66,9 +68,18 @@ struct DashboardController {
     private func show(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let identity = try context.require(.viewer)
         let scope = identity.scope.tags
+        let everything = scope == nil
         let cache = hours
         let data = try await services.blocking { store in
             let now = try store.now()
+            guard everything else {
+                return (
+                    now: now, counts: [TaskStatus: Int](), byHour: [Date: [RunStatus: Int]](),
+                    lastHour: [OutcomeCount](),
+                    failing: try store.failingTasks(anyTags: scope, limit: 20), lags: [Double](),
+                    executors: try store.executors(), backlog: 0, next: try store.nextFires(anyTags: scope, limit: 20)
+                )
+            }
             let thisHour = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
             var byHour: [Date: [RunStatus: Int]] = [:]
             var missing: [Date] = []
@@ -103,6 +114,7 @@ struct DashboardController {
         for count in data.lastHour { hourTotals[count.status, default: 0] += count.count }
         let page = Page(
             layout: Layout(title: "Dashboard", section: "dashboard", context: context, request: request),
+            everything: everything,
             tasks: TaskStatus.allCases.map {
                 Count(label: $0.rawValue, count: data.counts[$0] ?? 0, link: "/tasks?status=\($0.rawValue)")
             },

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 import SundialCore
 import SundialSchedule
 
@@ -8,6 +9,8 @@ import SundialSchedule
 struct RunsController {
     let services: WebServices
     static let pageSize = 50
+    /// Seconds one live-output connection lasts at most.
+    static let liveSeconds = 120
     static let periods: [(String, String, TimeInterval?)] = [
         ("1h", "last hour", 3600), ("24h", "last day", 86_400), ("7d", "last week", 7 * 86_400),
         ("all", "any time", nil),
@@ -53,12 +56,12 @@ struct RunsController {
 
     private func list(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let identity = try context.require(.viewer)
-        let query = request.uri.queryParameters
+        let query = request.queryFields
         var filter = RunFilter(anyTags: identity.scope.tags)
         filter.status = query["status"].flatMap { RunStatus(rawValue: String($0)) }
-        filter.executor = query["executor"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-        let period = query["period"].map(String.init) ?? "24h"
-        let taskName = query["task"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        filter.executor = query["executor"].flatMap { $0.isEmpty ? nil : $0 }
+        let period = query["period"] ?? "24h"
+        let taskName = query["task"].flatMap { $0.isEmpty ? nil : $0 }
         let before = query["before"].flatMap { Int64(String($0)) }
         let seconds = Self.periods.first { $0.0 == period }?.2
         let (limit, zone, asked) = (Self.pageSize, identity.timeZone, filter)
@@ -79,7 +82,7 @@ struct RunsController {
             periods: Self.periods.map { Period(value: $0.0, label: $0.1, selected: $0.0 == period) },
             task: taskName ?? "", executor: filter.executor ?? "")
         if runs.count > limit, let last = runs.prefix(limit).last {
-            var items = query.filter { $0.key != "before" }.map { (String($0.key), String($0.value)) }
+            var items = query.pairs.filter { $0.0 != "before" }
             items.append(("before", "\(last.id)"))
             page.nextPage = "/runs?" + TasksController.queryString(items)
         }
@@ -109,7 +112,7 @@ struct RunsController {
     /// The run, if the viewer may see its task.
     private func visibleRun(_ request: Request, _ context: WebRequestContext) async throws -> (RunInfo, Date) {
         let identity = try context.require(.viewer)
-        let id = request.uri.queryParameters["id"].flatMap { Int64(String($0)) } ?? 0
+        let id = request.queryFields["id"].flatMap { Int64(String($0)) } ?? 0
         let scope = identity.scope
         let found = try await services.blocking { store -> (RunInfo, Date)? in
             guard let run = try store.run(id: id) else { return nil }
@@ -137,8 +140,9 @@ struct RunsController {
 
     /// The run's output as it grows, as server-sent events: `output` (JSON: status and output so
     /// far) whenever it changes, then `end` once the run has ended. Read from the store about once
-    /// a second, which the executor writes about once a second; a connection lasts an hour at
-    /// most (browsers reconnect by themselves).
+    /// a second, which the executor writes about once a second. A connection lasts two minutes at
+    /// most (the browser reconnects, and access is checked again); a comment every 10 s finds a
+    /// viewer who left; a shutdown ends every stream at once.
     private func live(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let (run, _) = try await visibleRun(request, context)
         let (id, services) = (run.id, services)
@@ -147,20 +151,28 @@ struct RunsController {
             var output: String
         }
         let body = ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
             var sent: Update?
-            for _ in 0..<3600 {
+            var quietFor = 0
+            for _ in 0..<Self.liveSeconds {
                 guard let run = try await services.blocking({ try $0.run(id: id) }) else { break }
                 let update = Update(status: run.status.rawValue, output: run.output ?? "")
                 if update.status != sent?.status || update.output != sent?.output {
                     let json = String(decoding: try JSONEncoder().encode(update), as: UTF8.self)
                     try await writer.write(ByteBuffer(string: "event: output\ndata: \(json)\n\n"))
-                    sent = update
+                    (sent, quietFor) = (update, 0)
+                } else {
+                    quietFor += 1
+                    // A write to a viewer who left fails, and ends the loop.
+                    if quietFor % 10 == 0 { try await writer.write(ByteBuffer(string: ": still running\n\n")) }
                 }
                 if run.status != .running {
                     try await writer.write(ByteBuffer(string: "event: end\ndata: {}\n\n"))
                     break
                 }
-                try await Task.sleep(for: .seconds(1))
+                guard (try? await cancelWhenGracefulShutdown({ try await Task.sleep(for: .seconds(1)) })) != nil else {
+                    break
+                }
             }
             try await writer.finish(nil)
         }

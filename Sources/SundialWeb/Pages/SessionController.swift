@@ -32,7 +32,7 @@ struct SessionController {
         }
         var layout = Layout(title: "Sign in", section: "login", context: context)
         layout.problem = problem
-        let next = Self.safeNext(request.uri.queryParameters["next"].map(String.init) ?? request.uri.description)
+        let next = Self.safeNext(request.queryFields["next"] ?? request.uri.description)
         let awaiting = context.sessions.session?.awaitingSecondFactor ?? false
         return services.templates.render(
             "login", LoginPage(layout: layout, name: name, next: next, awaitingCode: awaiting), status: status)

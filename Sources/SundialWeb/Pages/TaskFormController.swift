@@ -44,8 +44,7 @@ struct TaskFormController {
     private func newForm(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let identity = try context.require(.operator)
         var task = NewTask(name: "", action: "shell")
-        if request.uri.queryParameters["clone"] != nil, let clone = request.uri.queryParameters["name"].map(String.init)
-        {
+        if request.queryFields["clone"] != nil, let clone = request.queryFields["name"] {
             let row = try await visibleTask(clone, identity)
             task = NewTask(settingsOf: row, name: row.name + "-copy")
         }
@@ -54,7 +53,7 @@ struct TaskFormController {
 
     private func editForm(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let identity = try context.require(.operator)
-        let row = try await visibleTask(request.uri.queryParameters["name"].map(String.init) ?? "", identity)
+        let row = try await visibleTask(request.queryFields["name"] ?? "", identity)
         return render(context, request, task: NewTask(settingsOf: row, name: row.name), original: row.name, errors: [:])
     }
 
@@ -73,9 +72,8 @@ struct TaskFormController {
         var errors: [String: String] = [:]
         let task = Self.task(from: form, errors: &errors)
         // A user limited to some tags makes and edits only tasks within them.
-        if !identity.scope.contains(taskTags: task.tags) {
-            errors["tags", default: ""] =
-                "you may only make tasks with one of these tags: \(identity.scope.stored ?? "")"
+        if !identity.scope.allowsWriting(taskTags: task.tags) {
+            errors["tags", default: ""] = "every tag must be one of yours: \(identity.scope.stored ?? "")"
         }
         if let original {
             _ = try await visibleTask(original, identity)
@@ -216,11 +214,11 @@ struct TaskFormController {
     /// The meaning and next fires of a schedule as it is typed (`expr`, `tz`, `count` up to 50).
     private func preview(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         _ = try context.require(.viewer)
-        let query = request.uri.queryParameters
+        let query = request.queryFields
         let now = try await services.blocking { try $0.now() }
         let found = SchedulePreviewer.preview(
-            query["expr"].map(String.init) ?? "",
-            zone: query["tz"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "UTC",
+            query["expr"] ?? "",
+            zone: query["tz"].flatMap { $0.isEmpty ? nil : $0 } ?? "UTC",
             count: query["count"].flatMap { Int(String($0)) } ?? 10, now: now)
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601

@@ -48,14 +48,14 @@ struct TasksController {
 
     private func list(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let identity = try context.require(.viewer)
-        let query = request.uri.queryParameters
+        let query = request.queryFields
         var filter = TaskFilter()
-        filter.search = query["q"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        filter.search = query["q"].flatMap { $0.isEmpty ? nil : $0 }
         filter.status = query["status"].flatMap { TaskStatus(rawValue: String($0)) }
-        filter.action = query["action"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-        let tag = query["tag"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        filter.action = query["action"].flatMap { $0.isEmpty ? nil : $0 }
+        let tag = query["tag"].flatMap { $0.isEmpty ? nil : $0 }
         filter.anyTags = Self.tags(tag, within: identity.scope)
-        let after = query["after"].map(String.init)
+        let after = query["after"]
         let (limit, asked) = (Self.pageSize, filter)
         let (rows, now) = try await services.blocking { store in
             (try store.tasks(asked, after: after, limit: limit + 1), try store.now())
@@ -73,7 +73,7 @@ struct TasksController {
             statuses: TaskStatus.allCases.map { Choice(value: $0.rawValue, selected: $0 == filter.status) },
             action: filter.action ?? "", tag: tag ?? "", nextPage: nil, empty: rows.isEmpty)
         if rows.count > limit, let last = rows.prefix(limit).last {
-            var items = query.filter { $0.key != "after" }.map { (String($0.key), String($0.value)) }
+            var items = query.pairs.filter { $0.0 != "after" }
             items.append(("after", last.name))
             page.nextPage = "/tasks?" + Self.queryString(items)
         }
@@ -146,7 +146,7 @@ struct TasksController {
 
     private func show(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let identity = try context.require(.viewer)
-        let name = request.uri.queryParameters["name"].map(String.init) ?? ""
+        let name = request.queryFields["name"] ?? ""
         let admin = services.admin
         let details = try await services.threads.run { () -> TaskAdmin.Details? in
             do { return try admin.show(name, runs: 20) } catch is TaskAdmin.AdminError { return nil }

@@ -27,8 +27,8 @@ public struct Layout: Sendable {
         canOperate = context.identity?.allows(.operator) ?? false
         csrf = context.csrfToken
         if let request {
-            notice = request.uri.queryParameters["notice"].map(String.init)
-            problem = request.uri.queryParameters["problem"].map(String.init)
+            notice = request.queryFields["notice"]
+            problem = request.queryFields["problem"]
         }
     }
 }

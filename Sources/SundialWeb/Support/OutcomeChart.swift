@@ -9,7 +9,6 @@ enum OutcomeChart {
     static let height = 180.0
     static let groups: [(String, String, [RunStatus])] = [
         ("succeeded", "ok", [.succeeded]), ("failed", "bad", [.failed, .timedOut, .lost, .killed]),
-        ("running", "warn", [.running]),
     ]
 
     static func svg(byHour: [Date: [RunStatus: Int]], endingAt now: Date, zone: String) -> String {
