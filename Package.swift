@@ -225,7 +225,10 @@ let package = Package(
                 "SundialMySQLStore",
                 "SundialExecutor",
                 "SundialTesting",
+                "SundialWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Benchmarks/sundial-bench"
         ),

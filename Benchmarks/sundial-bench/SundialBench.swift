@@ -3,7 +3,7 @@ import ArgumentParser
 /// Benchmarks are programs, not tests: they print numbers for the README and BENCHMARKS.md.
 /// Build them in release mode: `swift run -c release sundial-bench <name>`.
 @main
-struct SundialBench: ParsableCommand {
+struct SundialBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sundial-bench",
         abstract: "Sundial's benchmarks.",
@@ -13,6 +13,6 @@ struct SundialBench: ParsableCommand {
             ShellBenchmark.self, KillDrill.self, RollingDeployDrill.self, SupervisordDrill.self,
             DatabaseRestartDrill.self, FrozenDrill.self, FailoverDrill.self, GaleraDrill.self,
             GaleraPartitionDrill.self,
-            MemoryBenchmark.self,
+            MemoryBenchmark.self, ConsoleBenchmark.self,
         ])
 }
