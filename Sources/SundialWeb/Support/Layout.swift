@@ -20,7 +20,7 @@ public struct Layout: Sendable {
     init(title: String, section: String, context: WebRequestContext, request: Request? = nil) {
         self.title = title
         current = [section: true]
-        live = ["dashboard", "runs", "executors", "task"].contains(section)
+        live = ["dashboard", "runs", "executors", "tasks"].contains(section)
         userName = context.identity?.userName
         role = context.identity?.role.rawValue
         isAdmin = context.identity?.allows(.admin) ?? false
