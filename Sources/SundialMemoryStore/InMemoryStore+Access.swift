@@ -166,7 +166,6 @@ extension InMemoryStore: AccessStore {
                         && (filter.actor.map { entry.draft.actor == $0 } ?? true)
                         && (filter.action.map { entry.draft.action == $0 } ?? true)
                         && (filter.subject.map { entry.draft.subject == $0 } ?? true)
-                        && (filter.since.map { entry.at >= $0 } ?? true)
                 }.prefix(max(0, limit)))
         }
     }

@@ -22,7 +22,7 @@ extension InMemoryStore: TaskCatalog {
     }
 
     public func update(taskID: Int64, to task: NewTask, plan: FirePlanner.Plan?) throws(StoreError) -> Bool {
-        try call(.changeStatus) { state, _ in
+        try call(.update) { state, _ in
             guard state.tasks[taskID] != nil else { return false }
             state.update(taskID) { row in
                 let settings = task.row

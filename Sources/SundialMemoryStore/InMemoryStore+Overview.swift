@@ -3,13 +3,13 @@ import SundialCore
 
 extension InMemoryStore: OverviewStore {
     public func taskCounts() throws(StoreError) -> [TaskStatus: Int] {
-        try call(.tasks) { state, _ in
+        try call(.overview) { state, _ in
             state.tasks.values.reduce(into: [:]) { $0[$1.status, default: 0] += 1 }
         }
     }
 
     public func failingTasks(anyTags: Set<String>?, limit: Int) throws(StoreError) -> [TaskRow] {
-        try call(.tasks) { state, _ in
+        try call(.overview) { state, _ in
             Array(
                 state.tasks.values.filter { $0.failing && TaskFilter(anyTags: anyTags).matches($0) }
                     .sorted { $0.name < $1.name }.prefix(max(0, limit)))
@@ -17,7 +17,7 @@ extension InMemoryStore: OverviewStore {
     }
 
     public func nextFires(anyTags: Set<String>?, limit: Int) throws(StoreError) -> [TaskRow] {
-        try call(.tasks) { state, _ in
+        try call(.overview) { state, _ in
             Array(
                 state.tasks.values.filter {
                     $0.status == .active && $0.nextRun != nil && TaskFilter(anyTags: anyTags).matches($0)
@@ -27,7 +27,7 @@ extension InMemoryStore: OverviewStore {
 
     public func runOutcomes(from: Date, to: Date, bucket: Duration) throws(StoreError) -> [OutcomeCount] {
         let size = max(1, Double(Int64(bucket.timeInterval)))
-        return try call(.runs) { state, _ in
+        return try call(.overview) { state, _ in
             var counts: [Date: [RunStatus: Int]] = [:]
             for stored in state.runs.values {
                 guard let finished = stored.record.finishedAt, finished >= from, finished < to else { continue }
@@ -41,7 +41,7 @@ extension InMemoryStore: OverviewStore {
     }
 
     public func startLags(since: Date, sample: Int) throws(StoreError) -> [Double] {
-        try call(.runs) { state, _ in
+        try call(.overview) { state, _ in
             state.runs.values.filter { $0.record.attempt == 0 && $0.record.startedAt >= since }
                 .sorted { $0.record.startedAt > $1.record.startedAt }.prefix(max(0, sample))
                 .map { $0.record.startedAt.timeIntervalSince($0.record.scheduledFor) }

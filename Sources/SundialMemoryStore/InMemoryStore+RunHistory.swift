@@ -3,7 +3,7 @@ import SundialCore
 
 extension InMemoryStore: RunHistory {
     public func runs(_ filter: RunFilter, before: Int64?, limit: Int) throws(StoreError) -> [RunInfo] {
-        try call(.runs) { state, _ in
+        try call(.runHistory) { state, _ in
             state.runs.values.filter { stored in
                 let r = stored.record
                 return (before.map { stored.id < $0 } ?? true) && (filter.status.map { r.status == $0 } ?? true)
@@ -22,7 +22,7 @@ extension InMemoryStore: RunHistory {
     }
 
     public func run(id: Int64) throws(StoreError) -> RunInfo? {
-        try call(.runs) { state, _ in
+        try call(.runHistory) { state, _ in
             state.runs.values.first { $0.id == id }.map { Self.info($0, taskName: state.tasks[$0.record.taskID]?.name) }
         }
     }

@@ -18,5 +18,5 @@ public enum StoreOperation: String, Sendable, CaseIterable {
     case insert, tasks, task, runs, changeStatus, runNow, requestKill, delete, dueBacklog
     case unscheduledRows, scheduleFirstFire, markInvalidUnclaimed, pruneRuns, pruneExecutors
     case raiseAlerts, claimAlerts, settleAlert, alerts, overdueFires, taskSeries, pruneAlerts
-    case access
+    case access, update, runHistory, overview
 }

@@ -239,10 +239,6 @@ extension MySQLStore: AccessStore {
             conditions.append("subject = ?")
             parameters.append(.string(subject))
         }
-        if let since = filter.since {
-            conditions.append("at >= ?")
-            parameters.append(.date(since))
-        }
         parameters.append(.int(Int64(max(0, limit))))
         return try mapped {
             try database.query(

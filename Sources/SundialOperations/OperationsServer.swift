@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Prometheus
+import SundialCore
 import SundialExecutor
 
 /// The executor's operations endpoints over HTTP: `GET /metrics` (Prometheus text format),
@@ -20,14 +21,13 @@ public enum OperationsServer {
         /// `HOST:PORT` (or `:PORT` for every interface); nil for `off`.
         public init?(listen: String) throws {
             guard listen != "off" else { return nil }
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
-                (0...65535).contains(port)
-            else {
-                throw OperationsError("--listen takes HOST:PORT (e.g. 127.0.0.1:9464) or off, not '\(listen)'")
+            let address: ListenAddress
+            do {
+                address = try ListenAddress(listen, flag: "--listen", example: "127.0.0.1:9464", alternative: "off")
+            } catch {
+                throw OperationsError(error.description)
             }
-            let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            self.host = host.isEmpty ? "0.0.0.0" : host
-            self.port = port
+            (host, port) = (address.host, address.port)
         }
     }
 

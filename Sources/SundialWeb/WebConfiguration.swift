@@ -1,4 +1,5 @@
 import Foundation
+import SundialCore
 
 /// The web console's and the API's settings, with defaults for a local installation.
 public struct WebConfiguration: Sendable {
@@ -25,15 +26,14 @@ public struct WebConfiguration: Sendable {
 
     /// Reads `HOST:PORT` (or `:PORT` for every interface).
     public mutating func listen(_ text: String) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (0...65535).contains(port)
-        else {
-            throw WebError.badSetting("--listen takes HOST:PORT (e.g. 127.0.0.1:8080), not '\(text)'")
+        do {
+            let address = try ListenAddress(text, flag: "--web-listen", example: "127.0.0.1:8080")
+            (host, port) = (address.host, address.port)
+        } catch {
+            throw WebError.badSetting(error.description)
         }
-        let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        self.host = host.isEmpty ? "0.0.0.0" : host
-        self.port = port
     }
+
 }
 
 /// A bad setting or a refused request, in words for the person who asked.

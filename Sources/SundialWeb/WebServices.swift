@@ -40,6 +40,29 @@ public struct WebServices: Sendable {
         return try await threads.run { try body(store) }
     }
 
+    /// The task named `name`, if there is one and `identity` may see it (else nil, as if absent).
+    func task(named name: String, visibleTo identity: ConsoleIdentity) async throws -> TaskRow? {
+        let scope = identity.scope
+        return try await blocking { store in
+            try store.task(named: name).flatMap { scope.contains(taskTags: $0.tags) ? $0 : nil }
+        }
+    }
+
+    /// The run `id` with its output, if there is one and `identity` may see its task (a run of a
+    /// deleted task only by those who see every task), with the store's clock.
+    func run(id: Int64, visibleTo identity: ConsoleIdentity) async throws -> (run: RunInfo, now: Date)? {
+        let scope = identity.scope
+        return try await blocking { store in
+            guard let run = try store.run(id: id) else { return nil }
+            if scope != .everything {
+                guard let name = run.taskName, let task = try store.task(named: name),
+                    scope.contains(taskTags: task.tags)
+                else { return nil }
+            }
+            return (run, try store.now())
+        }
+    }
+
     /// Writes an audit line; a failure to write it is logged, never hidden.
     func audit(_ draft: AuditDraft) async {
         do {

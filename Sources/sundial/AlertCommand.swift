@@ -52,7 +52,7 @@ struct AlertCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The newest alerts and how their delivery went.")
-        @OptionGroup var common: TaskCommand.Common
+        @OptionGroup var common: StoreOptions
         @Option(help: "How many.") var limit = 20
 
         func run() throws {

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Logging
+import SundialActions
 import SundialCore
+import SundialExecutor
 import SundialMySQLStore
+import SundialWeb
 
 /// `--database-url` and `--replica-url`, with their environment variables.
 struct DatabaseOptions: ParsableArguments {
@@ -34,5 +37,44 @@ struct DatabaseOptions: ParsableArguments {
         } catch {
             throw ValidationError(error.message)
         }
+    }
+}
+
+/// Database and logging flags, for commands that do one thing with the store and exit: the store
+/// opened and closed around `body`, and every refusal (the store's, the task admin's, the user
+/// admin's) as the command's readable failure.
+struct StoreOptions: ParsableArguments {
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func withStore<T>(_ body: (any SundialStore) throws -> T) throws -> T {
+        let logger = try logging.makeLogger(label: "sundial")
+        let store = try database.openStore(logger: logger)
+        defer { store.close() }
+        do {
+            return try body(store)
+        } catch let error as StoreError {
+            throw CommandFailure(error.description)
+        } catch let error as TaskAdmin.AdminError {
+            throw CommandFailure(error.description)
+        } catch let error as UserAdmin.Refusal {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    func withAdmin<T>(_ body: (TaskAdmin) throws -> T) throws -> T {
+        try withStore { try body(.forTools(store: $0)) }
+    }
+
+    func withUsers<T>(_ body: (UserAdmin) throws -> T) throws -> T {
+        try withStore { try body(UserAdmin(store: $0)) }
+    }
+}
+
+extension TaskAdmin {
+    /// The admin the command line and the console use: the built-in handlers, to check tasks as an
+    /// executor with the defaults would.
+    static func forTools(store: any SundialStore) -> TaskAdmin {
+        TaskAdmin(store: store, definitions: TaskDefinitions(handlers: HandlerRegistry(liveness: ShellLiveness())))
     }
 }

@@ -12,7 +12,7 @@ struct RunCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List runs, newest first.")
-        @OptionGroup var common: TaskCommand.Common
+        @OptionGroup var common: StoreOptions
         @Option(help: "Only runs of this task.") var task: String?
         @Option(help: "Only this status: running, succeeded, failed, timed_out, killed, lost.") var status: String?
         @Option(help: "Only runs started since: an RFC 3339 time, or an age such as 90s, 30m, 6h, 7d.") var since:
@@ -68,7 +68,7 @@ struct RunCommand: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a run with its output.")
-        @OptionGroup var common: TaskCommand.Common
+        @OptionGroup var common: StoreOptions
         @Argument(help: "The run's id (from `sundial run list`).") var id: Int64
 
         func run() throws {

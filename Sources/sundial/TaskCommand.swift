@@ -13,42 +13,9 @@ struct TaskCommand: ParsableCommand {
         abstract: "Add, list, show, pause, resume, run, kill and delete tasks.",
         subcommands: [Add.self, List.self, Show.self, Pause.self, Resume.self, Run.self, Kill.self, Delete.self])
 
-    /// Database and logging flags plus the admin over them.
-    struct Common: ParsableArguments {
-        @OptionGroup var database: DatabaseOptions
-        @OptionGroup var logging: LoggingOptions
-
-        /// The store itself, for reads the admin does not cover.
-        func withStore<T>(_ body: (any SundialStore) throws -> T) throws -> T {
-            let logger = try logging.makeLogger(label: "sundial.task")
-            let store = try database.openStore(logger: logger)
-            defer { store.close() }
-            do {
-                return try body(store)
-            } catch let error as StoreError {
-                throw CommandFailure(error.description)
-            }
-        }
-
-        func withAdmin<T>(_ body: (TaskAdmin) throws -> T) throws -> T {
-            let logger = try logging.makeLogger(label: "sundial.task")
-            let store = try database.openStore(logger: logger)
-            defer { store.close() }
-            let admin = TaskAdmin(
-                store: store, definitions: TaskDefinitions(handlers: HandlerRegistry(liveness: ShellLiveness())))
-            do {
-                return try body(admin)
-            } catch let error as TaskAdmin.AdminError {
-                throw CommandFailure(error.description)
-            } catch let error as StoreError {
-                throw CommandFailure(error.description)
-            }
-        }
-    }
-
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a task.")
-        @OptionGroup var common: Common
+        @OptionGroup var common: StoreOptions
         @Argument(help: "A unique name.") var name: String
         @Option(help: "shell, http, noop, sleep, fail, or a handler registered from Swift.") var action: String
         @Option(help: "The action's settings as a JSON object.") var payload: String?
@@ -103,7 +70,7 @@ struct TaskCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tasks.")
-        @OptionGroup var common: Common
+        @OptionGroup var common: StoreOptions
         @Option(help: "Only this status: active, paused, done, invalid, dead.") var status: String?
         @Option(help: "Only names or actions containing this.") var search: String?
         @Option(help: "Rows per page.") var limit = 100
@@ -142,7 +109,7 @@ struct TaskCommand: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a task, its next fires and its latest runs.")
-        @OptionGroup var common: Common
+        @OptionGroup var common: StoreOptions
         @Argument var name: String
 
         func run() throws {
@@ -190,7 +157,7 @@ struct TaskCommand: ParsableCommand {
     struct Pause: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Stop scheduling a task (a run in progress finishes).")
-        @OptionGroup var common: Common
+        @OptionGroup var common: StoreOptions
         @Argument var name: String
         func run() throws {
             try common.withAdmin { try $0.pause(name) }
@@ -200,7 +167,7 @@ struct TaskCommand: ParsableCommand {
 
     struct Resume: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Schedule a paused task again, from now.")
-        @OptionGroup var common: Common
+        @OptionGroup var common: StoreOptions
         @Argument var name: String
         func run() throws {
             try common.withAdmin { try $0.resume(name) }
@@ -210,7 +177,7 @@ struct TaskCommand: ParsableCommand {
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run a task now, once.")
-        @OptionGroup var common: Common
+        @OptionGroup var common: StoreOptions
         @Argument var name: String
         func run() throws {
             try common.withAdmin { try $0.runNow(name) }
@@ -220,7 +187,7 @@ struct TaskCommand: ParsableCommand {
 
     struct Kill: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Kill a task's running runs (within a heartbeat).")
-        @OptionGroup var common: Common
+        @OptionGroup var common: StoreOptions
         @Argument var name: String
         func run() throws {
             let count = try common.withAdmin { try $0.kill(name) }
@@ -230,7 +197,7 @@ struct TaskCommand: ParsableCommand {
 
     struct Delete: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a task (its run history stays).")
-        @OptionGroup var common: Common
+        @OptionGroup var common: StoreOptions
         @Argument var name: String
         func run() throws {
             try common.withAdmin { try $0.delete(name) }

@@ -10,24 +10,6 @@ struct UserCommand: ParsableCommand {
         abstract: "Add console users, set their passwords, list them, make API tokens.",
         subcommands: [Add.self, Passwd.self, List.self, Token.self])
 
-    struct Common: ParsableArguments {
-        @OptionGroup var database: DatabaseOptions
-        @OptionGroup var logging: LoggingOptions
-
-        func withUsers<T>(_ body: (UserAdmin) throws -> T) throws -> T {
-            let logger = try logging.makeLogger(label: "sundial.user")
-            let store = try database.openStore(logger: logger)
-            defer { store.close() }
-            do {
-                return try body(UserAdmin(store: store))
-            } catch let error as UserAdmin.Refusal {
-                throw CommandFailure(error.description)
-            } catch let error as StoreError {
-                throw CommandFailure(error.description)
-            }
-        }
-    }
-
     /// The new password: asked twice on a terminal (not echoed), else the first line of stdin.
     static func readPassword() throws -> String {
         if isatty(STDIN_FILENO) == 1 {
@@ -46,7 +28,7 @@ struct UserCommand: ParsableCommand {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a user; the password is asked for, or read from standard input.")
-        @OptionGroup var common: Common
+        @OptionGroup var common: StoreOptions
         @Argument(help: "The name to sign in with.") var name: String
         @Option(help: "viewer, operator or admin.") var role: String
         @Option(help: "Limit the role to tasks with one of these tags (comma-separated).") var tags: String?
@@ -66,7 +48,7 @@ struct UserCommand: ParsableCommand {
     struct Passwd: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Set a user's password (asked for, or read from standard input); their sessions end.")
-        @OptionGroup var common: Common
+        @OptionGroup var common: StoreOptions
         @Argument var name: String
 
         func run() throws {
@@ -79,7 +61,7 @@ struct UserCommand: ParsableCommand {
     struct Token: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make an API token for a user and print it (this once: only its hash is kept).")
-        @OptionGroup var common: Common
+        @OptionGroup var common: StoreOptions
         @Argument(help: "The user the token acts for.") var name: String
         @Option(help: "viewer, operator or admin; at most the user's.") var role: String
         @Option(help: "What the token is for.") var label = "command line"
@@ -101,7 +83,7 @@ struct UserCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List users.")
-        @OptionGroup var common: Common
+        @OptionGroup var common: StoreOptions
 
         func run() throws {
             let users = try common.withUsers { try $0.store.users() }

@@ -61,10 +61,8 @@ struct WebOptions: ParsableArguments {
         } else {
             configuration.publicURL = URL(string: "http://\(configuration.host):\(configuration.port)")!
         }
-        let admin = TaskAdmin(
-            store: store, definitions: TaskDefinitions(handlers: HandlerRegistry(liveness: ShellLiveness())))
         return WebServices(
-            admin: admin, threads: BlockingThreads(count: configuration.blockingThreads),
+            admin: .forTools(store: store), threads: BlockingThreads(count: configuration.blockingThreads),
             templates: try await Templates.load(), configuration: configuration, logger: logger)
     }
 }

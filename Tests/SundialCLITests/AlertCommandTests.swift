@@ -43,9 +43,7 @@ struct AlertCommandTests {
     {
         let name = "sundial_test_cli_alerts"
         let db = try IntegrationEnvironment.migratedDatabase(name)
-        let environment = [
-            "SUNDIAL_DATABASE_URL": try IntegrationEnvironment.url(database: name), "SUNDIAL_REPLICA_URLS": "",
-        ]
+        let environment = try Sundial.environment(database: name)
         let broken = try Sundial.run(
             ["executor", "--listen", "off", "--alerts", try settings(#"{"defaults": ["nowhere"]}"#)],
             environment: environment)

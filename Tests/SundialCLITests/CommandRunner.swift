@@ -39,3 +39,10 @@ enum Sundial {
             standardError: String(decoding: error, as: UTF8.self))
     }
 }
+
+extension Sundial {
+    /// The environment that points `sundial` at the test database `name` (the primary alone).
+    static func environment(database name: String) throws -> [String: String] {
+        ["SUNDIAL_DATABASE_URL": try IntegrationEnvironment.url(database: name), "SUNDIAL_REPLICA_URLS": ""]
+    }
+}

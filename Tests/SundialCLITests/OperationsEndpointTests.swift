@@ -59,9 +59,8 @@ struct OperationsEndpointTests {
             "executor", "--poll-interval", "0.05", "--heartbeat", "0.2", "--log-level", "error", "--listen",
             "127.0.0.1:\(port)",
         ]
-        executor.environment = ProcessInfo.processInfo.environment.merging([
-            "SUNDIAL_DATABASE_URL": try IntegrationEnvironment.url(database: Self.name), "SUNDIAL_REPLICA_URLS": "",
-        ]) { $1 }
+        executor.environment = ProcessInfo.processInfo.environment.merging(try Sundial.environment(database: Self.name))
+        { $1 }
         try executor.run()
         defer { if executor.isRunning { executor.terminate() } }
 

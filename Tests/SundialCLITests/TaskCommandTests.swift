@@ -12,9 +12,7 @@ struct TaskCommandTests {
 
     init() throws {
         db = try IntegrationEnvironment.migratedDatabase(Self.name)
-        environment = [
-            "SUNDIAL_DATABASE_URL": try IntegrationEnvironment.url(database: Self.name), "SUNDIAL_REPLICA_URLS": "",
-        ]
+        environment = try Sundial.environment(database: Self.name)
     }
 
     func sundial(_ arguments: String...) throws -> CommandResult {

@@ -16,9 +16,7 @@ struct UserCommandTests {
 
     init() throws {
         db = try IntegrationEnvironment.migratedDatabase(Self.name)
-        environment = [
-            "SUNDIAL_DATABASE_URL": try IntegrationEnvironment.url(database: Self.name), "SUNDIAL_REPLICA_URLS": "",
-        ]
+        environment = try Sundial.environment(database: Self.name)
     }
 
     @Test func usersAreAddedWithAPasswordFromStandardInputAndOnlyAsAHash() throws {

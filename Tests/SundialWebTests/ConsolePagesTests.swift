@@ -2,7 +2,9 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import SundialCore
+import SundialMemoryStore
 import SundialWeb
+import Synchronization
 import Testing
 
 /// What the pages show.
@@ -61,12 +63,21 @@ import Testing
             try await browser.signIn("viewer")
             let page = try await browser.get("/run?id=\(id)").text
             #expect(page.contains(#"data-live-run="\#(id)""#) && page.contains("step 1"))
-            // The job writes more, then ends, while the page follows it.
+            // The job writes more, then ends, while the page follows it: each write waits until
+            // the stream has read the run since the last one (reads, not time: CI is slow).
+            let reads = Mutex(0)
+            store.injectFaults { operation in
+                if operation == .runHistory { reads.withLock { $0 += 1 } }
+                return nil
+            }
+            let readsNow = { reads.withLock { $0 } }
             let writer = Task {
-                try await Task.sleep(for: .milliseconds(1200))
+                let before = readsNow()
+                while readsNow() < before + 2 { try await Task.sleep(for: .milliseconds(20)) }
                 try store.record(
                     RunBatch(progress: [.init(key: run.key, token: run.token, output: "step 1\nstep 2\n")]))
-                try await Task.sleep(for: .milliseconds(1200))
+                let after = readsNow()
+                while readsNow() < after + 2 { try await Task.sleep(for: .milliseconds(20)) }
                 var ended = run
                 (ended.status, ended.finishedAt, ended.output) = (
                     .succeeded, now.addingTimeInterval(3), "step 1\nstep 2\ndone\n"

@@ -38,7 +38,6 @@ public enum AuditAction: String, Sendable, CaseIterable, Codable {
     case taskCreate = "task.create", taskUpdate = "task.update", taskDelete = "task.delete"
     case taskPause = "task.pause", taskResume = "task.resume", taskRunNow = "task.run_now", taskKill = "task.kill"
     case userCreate = "user.create", userUpdate = "user.update", userPassword = "user.password"
-    case userSecondFactor = "user.second_factor"
     case tokenCreate = "token.create", tokenRevoke = "token.revoke", tokenUse = "token.use"
 }
 
@@ -47,9 +46,8 @@ public struct AuditFilter: Sendable, Equatable {
     public var actor: String?
     public var action: AuditAction?
     public var subject: String?
-    public var since: Date?
 
-    public init(actor: String? = nil, action: AuditAction? = nil, subject: String? = nil, since: Date? = nil) {
-        (self.actor, self.action, self.subject, self.since) = (actor, action, subject, since)
+    public init(actor: String? = nil, action: AuditAction? = nil, subject: String? = nil) {
+        (self.actor, self.action, self.subject) = (actor, action, subject)
     }
 }

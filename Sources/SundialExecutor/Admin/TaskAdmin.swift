@@ -16,12 +16,25 @@ public struct TaskAdmin: Sendable {
 
     /// A refusal, in words for the person who asked.
     public struct AdminError: Error, CustomStringConvertible, Sendable {
+        /// What kind of refusal it is, for those who answer with a status (the API).
+        public enum Reason: Sendable {
+            /// A setting is wrong (`field` says which).
+            case invalid
+            /// The task does not exist.
+            case notFound
+            /// The task is not in a state that allows it, or the name is taken.
+            case conflict
+        }
+
         public let description: String
         /// The setting at fault (a column's name: `schedule`, `payload`, `max_attempts`, …), if one is.
         public let field: String?
-        public init(_ description: String, field: String? = nil) {
+        public let reason: Reason
+
+        public init(_ description: String, field: String? = nil, reason: Reason = .invalid) {
             self.description = description
             self.field = field
+            self.reason = reason
         }
     }
 
@@ -37,7 +50,9 @@ public struct TaskAdmin: Sendable {
         } catch {
             inserted = error
         }
-        if inserted.kind == .invalid { throw AdminError("a task named '\(task.name)' already exists") }
+        if inserted.kind == .invalid {
+            throw AdminError("a task named '\(task.name)' already exists", field: "name", reason: .conflict)
+        }
         throw inserted
     }
 
@@ -114,7 +129,7 @@ public struct TaskAdmin: Sendable {
             if current.status == .paused { next?.status = .paused }
         }
         guard try store.update(taskID: current.id, to: task, plan: next) else {
-            throw AdminError("task '\(name)' was not changed: it does not exist")
+            throw AdminError("task '\(name)' was not changed: it does not exist", reason: .notFound)
         }
     }
 
@@ -148,7 +163,7 @@ public struct TaskAdmin: Sendable {
     public func pause(_ name: String) throws {
         let task = try named(name)
         guard try store.changeStatus(taskID: task.id, from: [.active], to: .paused, plan: nil) else {
-            throw AdminError("task '\(name)' was not changed: it is not active")
+            throw AdminError("task '\(name)' was not changed: it is not active", reason: .conflict)
         }
     }
 
@@ -158,13 +173,14 @@ public struct TaskAdmin: Sendable {
     public func resume(_ name: String) throws {
         let task = try named(name)
         guard task.status == .paused || task.status == .invalid else {
-            throw AdminError("task '\(name)' is not paused or invalid")
+            throw AdminError("task '\(name)' is not paused or invalid", reason: .conflict)
         }
         let schedule = try definitions.schedule(for: task).mapError { AdminError($0.message) }.get()
         let plan = FirePlanner(row: task, schedule: schedule).firstFire(now: try store.now())
         if plan.status == .invalid { throw AdminError(plan.error ?? "task '\(name)' cannot be scheduled") }
         guard try store.changeStatus(taskID: task.id, from: [task.status], to: plan.status, plan: plan) else {
-            throw AdminError("task '\(name)' was not changed: it is no longer \(task.status.rawValue)")
+            throw AdminError(
+                "task '\(name)' was not changed: it is no longer \(task.status.rawValue)", reason: .conflict)
         }
     }
 
@@ -172,7 +188,7 @@ public struct TaskAdmin: Sendable {
     public func runNow(_ name: String) throws {
         let task = try named(name)
         guard try store.runNow(taskID: task.id) else {
-            throw AdminError("task '\(name)' was not changed: it is running now or invalid")
+            throw AdminError("task '\(name)' was not changed: it is running now or invalid", reason: .conflict)
         }
     }
 
@@ -184,12 +200,14 @@ public struct TaskAdmin: Sendable {
     /// Deletes the task; its run history stays. A run in progress finishes but writes nothing back.
     public func delete(_ name: String) throws {
         guard try store.delete(taskID: try named(name).id) else {
-            throw AdminError("task '\(name)' was not changed: it does not exist")
+            throw AdminError("task '\(name)' was not changed: it does not exist", reason: .notFound)
         }
     }
 
     private func named(_ name: String) throws -> TaskRow {
-        guard let task = try store.task(named: name) else { throw AdminError("no task named '\(name)'") }
+        guard let task = try store.task(named: name) else {
+            throw AdminError("no task named '\(name)'", reason: .notFound)
+        }
         return task
     }
 }

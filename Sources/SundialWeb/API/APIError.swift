@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SundialCore
+import SundialExecutor
 
 /// An API refusal: the HTTP status, a stable code, a message and the field at fault. The error
 /// middleware writes it as the document's `ErrorBody`.
@@ -15,6 +16,15 @@ public struct APIError: Error, Sendable {
     }
 
     static func notFound(_ message: String) -> APIError { APIError(.notFound, "not_found", message) }
+
+    /// An admin's refusal, answered by its reason.
+    init(_ reason: TaskAdmin.AdminError.Reason, _ message: String, field: String? = nil) {
+        switch reason {
+        case .invalid: self.init(.unprocessableContent, "invalid", message, field: field)
+        case .notFound: self.init(.notFound, "not_found", message, field: field)
+        case .conflict: self.init(.conflict, "conflict", message, field: field)
+        }
+    }
     static func invalid(_ message: String, field: String? = nil) -> APIError {
         APIError(.unprocessableContent, "invalid", message, field: field)
     }

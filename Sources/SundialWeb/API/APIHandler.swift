@@ -101,14 +101,13 @@ struct APIHandler: APIProtocol {
             filter.anyTags = TasksController.tags(body.tag, within: identity.scope)
             let asked = filter
             names = try await services.blocking { store in
+                // Pages of 1,000 by name; a bulk action by filter covers at most 100,000 tasks at once.
                 var all: [String] = []
-                var after: String?
-                while let page = Optional(try store.tasks(asked, after: after, limit: 1000)), !page.isEmpty {
+                repeat {
+                    let page = try store.tasks(asked, after: all.last, limit: 1000)
                     all += page.map(\.name)
-                    after = page.last?.name
-                    // A bulk action by filter covers at most 100,000 tasks at once.
-                    if all.count >= 100_000 || page.count < 1000 { break }
-                }
+                    if page.count < 1000 { break }
+                } while all.count < 100_000
                 return all
             }
         }
@@ -131,31 +130,26 @@ struct APIHandler: APIProtocol {
         {
         case .success(let message): return message
         case .failure(let error):
-            if error.description.hasPrefix("no task named") { throw APIError.notFound(error.description) }
-            throw APIError(.conflict, "conflict", error.description)
+            // Whatever keeps an existing task from it (its state, its schedule) is a conflict.
+            throw APIError(error.reason == .notFound ? .notFound : .conflict, error.description)
         }
     }
 
     private func visibleTask(_ name: String, _ identity: ConsoleIdentity) async throws -> TaskRow {
-        let row = try await services.blocking { try $0.task(named: name) }
-        guard let row, identity.scope.contains(taskTags: row.tags) else {
+        guard let row = try await services.task(named: name, visibleTo: identity) else {
             throw APIError.notFound("no task named '\(name)'")
         }
         return row
     }
 
-    /// Runs a `TaskAdmin` call; its refusals become 422 (or 409 for a name taken).
+    /// Runs a `TaskAdmin` or `UserAdmin` call; its refusals become 422, 404 or 409 by their reason.
     static func admin<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as TaskAdmin.AdminError {
-            if error.description.contains("already exists") {
-                throw APIError(.conflict, "conflict", error.description, field: "name")
-            }
-            if error.description.hasPrefix("no task named") || error.description.hasSuffix("does not exist") {
-                throw APIError.notFound(error.description)
-            }
-            throw APIError.invalid(error.description, field: error.field)
+            throw APIError(error.reason, error.description, field: error.field)
+        } catch let refusal as UserAdmin.Refusal {
+            throw APIError(refusal.reason, refusal.description)
         }
     }
 
@@ -244,18 +238,10 @@ struct APIHandler: APIProtocol {
 
     private func visibleRun(_ id: Int64) async throws -> RunInfo {
         let identity = try APICaller.require(.viewer)
-        let scope = identity.scope
-        let run = try await services.blocking { store -> RunInfo? in
-            guard let run = try store.run(id: id) else { return nil }
-            if scope != .everything {
-                guard let name = run.taskName, let task = try store.task(named: name),
-                    scope.contains(taskTags: task.tags)
-                else { return nil }
-            }
-            return run
+        guard let found = try await services.run(id: id, visibleTo: identity) else {
+            throw APIError.notFound("no run \(id)")
         }
-        guard let run else { throw APIError.notFound("no run \(id)") }
-        return run
+        return found.run
     }
 
     static func run(_ run: RunInfo) -> Schemas.Run {
@@ -319,7 +305,7 @@ struct APIHandler: APIProtocol {
         let users = UserAdmin(store: services.store, hasher: services.hasher)
         let (actor, address) = (identity.actor, APICaller.current.address)
         let user = try await services.threads.run {
-            try Self.refusals {
+            try Self.admin {
                 try users.add(
                     name: body.name, role: Role(rawValue: body.role.rawValue) ?? .viewer,
                     scope: TaskScope(stored: body.tags), password: body.password, by: actor, address: address)
@@ -336,7 +322,7 @@ struct APIHandler: APIProtocol {
         try APILimits.length(body.password, 12...72, "password")
         let (name, actor, address) = (input.path.user, identity.actor, APICaller.current.address)
         let user = try await services.threads.run {
-            try Self.refusals {
+            try Self.admin {
                 try users.update(
                     name: name, role: body.role.flatMap { Role(rawValue: $0.rawValue) }, disabled: body.disabled,
                     timeZone: body.timeZone, by: actor, address: address)
@@ -361,13 +347,15 @@ struct APIHandler: APIProtocol {
         try APILimits.length(body.name, 1...100, "name")
         try APILimits.check(body.days, 1...1095, "days")
         let users = UserAdmin(store: services.store, hasher: services.hasher)
-        let (actor, address) = (identity.actor, APICaller.current.address)
+        let (actor, address, lifetime) = (
+            identity.actor, APICaller.current.address, services.configuration.tokenLifetime
+        )
         let made = try await services.threads.run {
-            try Self.refusals {
+            try Self.admin {
                 let owner = try users.named(body.owner ?? identity.userName)
                 return try users.makeToken(
                     owner: owner, name: body.name, role: Role(rawValue: body.role.rawValue) ?? .viewer,
-                    lifetime: .seconds(Int64(body.days ?? 90) * 86_400), by: actor, address: address)
+                    lifetime: body.days.map { .seconds(Int64($0) * 86_400) } ?? lifetime, by: actor, address: address)
             }
         }
         return .created(.init(body: .json(.init(token: Self.token(made.token), secret: made.secret))))
@@ -378,7 +366,7 @@ struct APIHandler: APIProtocol {
         let users = UserAdmin(store: services.store, hasher: services.hasher)
         let (id, actor, address) = (input.path.id, identity.actor, APICaller.current.address)
         try await services.threads.run {
-            try Self.refusals { try users.revokeToken(id: id, by: actor, address: address) }
+            try Self.admin { try users.revokeToken(id: id, by: actor, address: address) }
         }
         return .noContent(.init())
     }
@@ -390,21 +378,6 @@ struct APIHandler: APIProtocol {
             throw APIError(.forbidden, "forbidden", "your role is limited to some tasks: users and tokens are not")
         }
         return identity
-    }
-
-    /// `UserAdmin`'s refusals as API errors.
-    static func refusals<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let refusal as UserAdmin.Refusal {
-            if refusal.description.hasPrefix("no user named") || refusal.description.contains("does not exist") {
-                throw APIError.notFound(refusal.description)
-            }
-            if refusal.description.contains("already exists") {
-                throw APIError(.conflict, "conflict", refusal.description, field: "name")
-            }
-            throw APIError.invalid(refusal.description)
-        }
     }
 
     static func user(_ user: ConsoleUser) -> Schemas.User {

@@ -11,6 +11,8 @@ struct IdentityMiddleware: RouterMiddleware {
     typealias Context = WebRequestContext
     let store: any SundialStore
     let threads: BlockingThreads
+    /// How often a token's use is written (`last_used_at`, and a line in the audit log).
+    static let useRecordPeriod: Duration = .seconds(3600)
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -51,7 +53,10 @@ struct IdentityMiddleware: RouterMiddleware {
             let now = try store.now()
             let user = try store.user(id: token.userID)
             let usable = token.isUsable(at: now) && user.map { !$0.disabled } == true
-            if usable, try store.touchToken(id: token.id, coarseness: .seconds(3600)) {
+            // A use is recorded once an hour: most requests need not write at all (the store's
+            // conditional write keeps two racing requests from both recording it).
+            let recordedLately = token.lastUsedAt.map { now.timeIntervalSince($0) < Self.useRecordPeriod.timeInterval }
+            if usable, recordedLately != true, try store.touchToken(id: token.id, coarseness: Self.useRecordPeriod) {
                 try store.audit(
                     AuditDraft(actor: "token:\(token.id) (\(token.userName))", action: .tokenUse, subject: token.name))
             }

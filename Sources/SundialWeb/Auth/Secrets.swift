@@ -34,16 +34,21 @@ public enum Secrets {
         return difference == 0
     }
 
+    /// What every API token starts with, and how many random bytes follow (as base64url).
+    static let tokenPrefix = "sdl_"
+    static let tokenBytes = 24
+
     /// A new API token: `sdl_` and 192 random bits (156 of them beyond the hint shown in
     /// listings). Only its hash is stored.
     public static func newAPIToken() -> (secret: String, hash: String, hint: String) {
-        let secret = "sdl_" + base64URL(randomBytes(24))
+        let secret = tokenPrefix + base64URL(randomBytes(tokenBytes))
         return (secret, sha256Hex(secret), String(secret.prefix(10)))
     }
 
     /// Whether a bearer value looks like one of ours at all (cheap refusal of anything else).
     public static func looksLikeAPIToken(_ text: String) -> Bool {
-        text.hasPrefix("sdl_") && text.count == 36 && text.utf8.allSatisfy { $0 < 128 }
+        text.hasPrefix(tokenPrefix) && text.count == tokenPrefix.count + (tokenBytes * 4 + 2) / 3
+            && text.utf8.allSatisfy { $0 < 128 }
     }
 
     /// A password for a first admin: 20 characters of letters and digits (about 119 bits).

@@ -1,5 +1,6 @@
 import Foundation
 import SundialCore
+import SundialExecutor
 
 /// Adding users, changing passwords and roles, making and revoking API tokens: shared by the
 /// console and `sundial user`, with the same checks, each change written to the audit log.
@@ -14,7 +15,11 @@ public struct UserAdmin: Sendable {
 
     public struct Refusal: Error, CustomStringConvertible, Sendable {
         public let description: String
-        init(_ description: String) { self.description = description }
+        /// The same kinds as the task admin's: a wrong value, nothing by that name, a clash.
+        public let reason: TaskAdmin.AdminError.Reason
+        init(_ description: String, reason: TaskAdmin.AdminError.Reason = .invalid) {
+            (self.description, self.reason) = (description, reason)
+        }
     }
 
     /// Adds a user with a password (checked: 12 characters or more).
@@ -36,7 +41,7 @@ public struct UserAdmin: Sendable {
                 NewUser(name: name, role: role, scope: scope, passwordHash: hasher.hash(password)))
         } catch {
             failure = error
-            if failure.kind == .invalid { throw Refusal("a user named '\(name)' already exists") }
+            if failure.kind == .invalid { throw Refusal("a user named '\(name)' already exists", reason: .conflict) }
             throw failure
         }
         try store.audit(
@@ -69,7 +74,7 @@ public struct UserAdmin: Sendable {
             if changes.isEmpty { return [] }
             if try store.updateUser(user, from: old) { return changes }
         }
-        throw Refusal("user '\(name)' keeps changing under this request: try again")
+        throw Refusal("user '\(name)' keeps changing under this request: try again", reason: .conflict)
     }
 
     /// Changes role, scope or whether the user may sign in; disabling ends their sessions (their
@@ -135,12 +140,16 @@ public struct UserAdmin: Sendable {
     }
 
     public func revokeToken(id: Int64, by actor: String, address: String? = nil) throws {
-        guard try store.revokeToken(id: id) else { throw Refusal("token \(id) does not exist or is already revoked") }
+        guard try store.revokeToken(id: id) else {
+            throw Refusal("token \(id) does not exist or is already revoked", reason: .notFound)
+        }
         try store.audit(AuditDraft(actor: actor, action: .tokenRevoke, subject: "token:\(id)", address: address))
     }
 
     public func named(_ name: String) throws -> ConsoleUser {
-        guard let user = try store.user(named: name) else { throw Refusal("no user named '\(name)'") }
+        guard let user = try store.user(named: name) else {
+            throw Refusal("no user named '\(name)'", reason: .notFound)
+        }
         return user
     }
 }

@@ -109,21 +109,13 @@ struct RunsController {
         var hasOutput: Bool
     }
 
-    /// The run, if the viewer may see its task.
+    /// The run the query names, if the viewer may see its task (404 otherwise), and the store's clock.
     private func visibleRun(_ request: Request, _ context: WebRequestContext) async throws -> (RunInfo, Date) {
         let identity = try context.require(.viewer)
-        let id = request.queryFields["id"].flatMap { Int64(String($0)) } ?? 0
-        let scope = identity.scope
-        let found = try await services.blocking { store -> (RunInfo, Date)? in
-            guard let run = try store.run(id: id) else { return nil }
-            if scope != .everything {
-                guard let name = run.taskName, let task = try store.task(named: name),
-                    scope.contains(taskTags: task.tags)
-                else { return nil }
-            }
-            return (run, try store.now())
+        let id = request.queryFields["id"].flatMap { Int64($0) } ?? 0
+        guard let found = try await services.run(id: id, visibleTo: identity) else {
+            throw HTTPError(.notFound, message: "no run \(id)")
         }
-        guard let found else { throw HTTPError(.notFound, message: "no run \(id)") }
         return found
     }
 

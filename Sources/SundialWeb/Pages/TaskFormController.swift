@@ -58,8 +58,7 @@ struct TaskFormController {
     }
 
     private func visibleTask(_ name: String, _ identity: ConsoleIdentity) async throws -> TaskRow {
-        let row = try await services.blocking { try $0.task(named: name) }
-        guard let row, identity.scope.contains(taskTags: row.tags) else {
+        guard let row = try await services.task(named: name, visibleTo: identity) else {
             throw HTTPError(.notFound, message: "no task named '\(name)'")
         }
         return row

@@ -112,19 +112,6 @@ struct TasksController {
         var afterTransition: Bool
     }
 
-    // Strings, not optionals: Mustache looks a missing value up in the enclosing objects, so a nil
-    // here would show the page's field of the same name.
-    struct RunLine {
-        var id: Int64
-        var status: String
-        var attempt: Int
-        var executor: String
-        var started: TimeText
-        var duration: String
-        var exitCode: String
-        var error: String
-    }
-
     struct TaskPage {
         var layout: Layout
         var name: String
@@ -140,7 +127,7 @@ struct TasksController {
         var timezone: String
         var settings: [Setting]
         var fires: [Fire]
-        var runs: [RunLine]
+        var runs: [RunsController.Line]
         var lastOutput: String?
     }
 
@@ -179,13 +166,7 @@ struct TasksController {
             error: task.error, waiting: details.waiting, scheduleText: task.schedule,
             scheduleDescription: schedule?.description, timezone: task.timezone,
             settings: Self.settings(task, now: now, zone: identity.timeZone), fires: fires,
-            runs: details.runs.map { run in
-                RunLine(
-                    id: run.id, status: run.status.rawValue, attempt: run.attempt + 1, executor: run.executor,
-                    started: TimeText(run.startedAt, now: now, zone: identity.timeZone),
-                    duration: DurationText.format(run.finishedAt.map { $0.timeIntervalSince(run.startedAt) }),
-                    exitCode: run.exitCode.map(String.init) ?? "", error: run.error ?? "")
-            },
+            runs: details.runs.map { RunsController.line($0, now: now, zone: identity.timeZone) },
             lastOutput: details.runs.first(where: { $0.output?.isEmpty == false })?.output)
         return services.templates.render("task", page)
     }

@@ -30,7 +30,7 @@ struct TaskActions: Sendable {
         let outcome: Result<String, TaskAdmin.AdminError> = try await services.threads.run {
             do {
                 guard let task = try admin.store.task(named: name), scope.contains(taskTags: task.tags) else {
-                    throw TaskAdmin.AdminError("no task named '\(name)'", field: "name")
+                    throw TaskAdmin.AdminError("no task named '\(name)'", field: "name", reason: .notFound)
                 }
                 switch verb {
                 case .pause: try admin.pause(name)
