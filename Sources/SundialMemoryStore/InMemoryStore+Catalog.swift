@@ -46,11 +46,14 @@ extension InMemoryStore: TaskCatalog {
         }
     }
 
-    public func tasks(_ filter: TaskFilter, after: String?, limit: Int) throws(StoreError) -> [TaskRow] {
+    public func tasks(_ filter: TaskFilter, after: TaskCursor?, limit: Int) throws(StoreError) -> [TaskRow] {
         try call(.tasks) { state, _ in
-            Array(
-                state.tasks.values.filter { row in filter.matches(row) && (after == nil || row.name > after!) }
-                    .sorted { $0.name < $1.name }.prefix(max(0, limit)))
+            let order = filter.order
+            return Array(
+                state.tasks.values.filter { row in
+                    filter.matches(row) && (after.map { $0 < TaskCursor(after: row, order: order) } ?? true)
+                }
+                .sorted { order.precedes($0, $1) }.prefix(max(0, limit)))
         }
     }
 
@@ -92,7 +95,7 @@ extension InMemoryStore: TaskCatalog {
         }
     }
 
-    public func runNow(taskID: Int64) throws(StoreError) -> Bool {
+    public func runNow(taskID: Int64, requester: String) throws(StoreError) -> Bool {
         try call(.runNow) { state, now in
             guard let row = state.tasks[taskID], row.claimToken == nil, row.status != .invalid else { return false }
             state.update(taskID) {
@@ -101,6 +104,8 @@ extension InMemoryStore: TaskCatalog {
                 $0.fireAt = now
                 $0.attempt = 0
                 $0.error = nil
+                $0.requestedBy = String(requester.prefix(191))
+                $0.requestedFire = now
             }
             return true
         }

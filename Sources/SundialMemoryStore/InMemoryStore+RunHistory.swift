@@ -29,9 +29,11 @@ extension InMemoryStore: RunHistory {
 
     static func info(_ stored: StoredRun, taskName: String?) -> RunInfo {
         let r = stored.record
-        return RunInfo(
+        var info = RunInfo(
             id: stored.id, taskID: r.taskID, scheduledFor: r.scheduledFor, attempt: r.attempt, executor: r.executor,
             startedAt: r.startedAt, finishedAt: r.finishedAt, status: r.status, exitCode: r.exitCode, output: r.output,
             error: r.error, taskName: taskName)
+        info.requestedBy = r.requestedBy
+        return info
     }
 }

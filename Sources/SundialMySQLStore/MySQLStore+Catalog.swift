@@ -53,9 +53,50 @@ extension MySQLStore: TaskCatalog {
         }
     }
 
-    public func tasks(_ filter: TaskFilter, after: String?, limit: Int) throws(StoreError) -> [TaskRow] {
+    public func tasks(_ filter: TaskFilter, after: TaskCursor?, limit: Int) throws(StoreError) -> [TaskRow] {
+        // Each order is two groups read one after the other, each in index order with the name
+        // last (keyset pages, no sort): tasks with a next run, then those without; failing
+        // tasks, then the others.
+        let groups: [(condition: String, key: String?)] =
+            switch filter.order {
+            case .name: [("1 = 1", nil)]
+            case .nextRun: [("next_run IS NOT NULL", "next_run"), ("next_run IS NULL", nil)]
+            case .lastResult: [("failing = 1", nil), ("failing = 0", nil)]
+            }
+        let cursor = after
+        var rows: [TaskRow] = []
+        for (index, group) in groups.enumerated() where rows.count < limit {
+            // The group the cursor is in, and those after it; the cursor's own group from it.
+            let cursorGroup: Int? =
+                switch (filter.order, cursor) {
+                case (_, nil): nil
+                case (.name, _): 0
+                case (.nextRun, let c?): c.nextRun == nil ? 1 : 0
+                case (.lastResult, let c?): c.failing ? 0 : 1
+                }
+            if let cursorGroup, index < cursorGroup { continue }
+            var keyset: (String, [MySQLValue])? = nil
+            if let cursor, index == cursorGroup {
+                if let key = group.key, let at = cursor.nextRun {
+                    keyset = (
+                        "(\(key) > ? OR (\(key) = ? AND name > ?))", [.date(at), .date(at), .string(cursor.name)]
+                    )
+                } else {
+                    keyset = ("name > ?", [.string(cursor.name)])
+                }
+            }
+            rows += try tasks(
+                filter, group: group.condition, keyset: keyset, orderBy: (group.key.map { [$0] } ?? []) + ["name"],
+                limit: limit - rows.count)
+        }
+        return rows
+    }
+
+    private func tasks(
+        _ filter: TaskFilter, group: String, keyset: (String, [MySQLValue])?, orderBy: [String], limit: Int
+    ) throws(StoreError) -> [TaskRow] {
         try mapped {
-            var sql = "SELECT \(TaskRow.columns) FROM cron WHERE 1 = 1"
+            var sql = "SELECT \(TaskRow.columns) FROM cron WHERE \(group)"
             var values: [MySQLValue] = []
             if let status = filter.status {
                 sql += " AND status = ?"
@@ -77,11 +118,11 @@ extension MySQLStore: TaskCatalog {
                 sql += " AND " + tags
                 values += tagValues
             }
-            if let after {
-                sql += " AND name > ?"
-                values.append(.string(after))
+            if let (condition, keysetValues) = keyset {
+                sql += " AND " + condition
+                values += keysetValues
             }
-            sql += " ORDER BY name LIMIT ?"
+            sql += " ORDER BY \(orderBy.joined(separator: ", ")) LIMIT ?"
             values.append(.int(Int64(max(0, limit))))
             return try read(sql, values, consistency: .primary).map(TaskRow.init(mysql:))
         }
@@ -137,11 +178,15 @@ extension MySQLStore: TaskCatalog {
         }
     }
 
-    public func runNow(taskID: Int64) throws(StoreError) -> Bool {
+    public func runNow(taskID: Int64, requester: String) throws(StoreError) -> Bool {
         try mapped {
+            // NOW(6) is the statement's time: the fire and the request name the same instant.
             try database.execute(
-                "UPDATE cron SET status = 'active', next_run = NOW(6), fire_at = NOW(6), attempt = 0, error = NULL WHERE id = ? AND task_id IS NULL AND status <> 'invalid'",
-                [.int(taskID)]
+                """
+                UPDATE cron SET status = 'active', next_run = NOW(6), fire_at = NOW(6), attempt = 0, error = NULL, \
+                requested_by = ?, requested_fire = NOW(6) WHERE id = ? AND task_id IS NULL AND status <> 'invalid'
+                """,
+                [.string(String(requester.prefix(191))), .int(taskID)]
             ).affectedRows == 1
         }
     }

@@ -78,6 +78,6 @@ extension RunInfo {
     /// A listing's columns: everything but the output, with the task's name.
     static let listColumns = """
         r.id, r.cron_id, r.scheduled_for, r.attempt, r.executor, r.started_at, r.finished_at, r.status, \
-        r.exit_code, r.error, c.name AS task_name
+        r.exit_code, r.error, r.requested_by, c.name AS task_name
         """
 }

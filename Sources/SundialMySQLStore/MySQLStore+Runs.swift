@@ -130,9 +130,9 @@ extension MySQLStore {
     /// Inserts runs, or ends them: a result never changes a run that is already final (recovery
     /// may have ended it as `lost`) or that another claim started.
     func upsertRuns(_ runs: ArraySlice<RunRecord>, on c: MySQLConnection) throws {
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         let sql = """
-            INSERT INTO cron_run (cron_id, task_id, concurrent, scheduled_for, attempt, executor, started_at, finished_at, status, exit_code, output, error, retry_at) \
+            INSERT INTO cron_run (cron_id, task_id, concurrent, scheduled_for, attempt, executor, started_at, finished_at, status, exit_code, output, error, retry_at, requested_by) \
             VALUES \(Array(repeating: row, count: runs.count).joined(separator: ", ")) \
             ON DUPLICATE KEY UPDATE \
             finished_at = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(finished_at), finished_at), \
@@ -143,13 +143,14 @@ extension MySQLStore {
             status = IF(status = 'running' AND task_id = VALUES(task_id), VALUES(status), status)
             """
         var values: [MySQLValue] = []
-        values.reserveCapacity(runs.count * 13)
+        values.reserveCapacity(runs.count * 14)
         for run in runs {
             values += [
                 .int(run.taskID), .init(run.token), .int(run.concurrent ? 1 : 0), .date(run.scheduledFor),
                 .int(Int64(run.attempt)), .string(run.executor), .date(run.startedAt), .init(run.finishedAt),
                 .string(run.status.rawValue), run.exitCode.map { .int(Int64(Int32(clamping: $0))) } ?? .null,
                 .init(run.output.map(StoredText.output)), .init(run.error.map(StoredText.error)), .init(run.retryAt),
+                .init(run.requestedBy),
             ]
         }
         try c.execute(sql, values)

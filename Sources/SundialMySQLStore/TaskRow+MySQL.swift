@@ -13,7 +13,7 @@ extension TaskRow {
     /// What a claim reads back: what running a fire needs (the columns of late-fire checks and
     /// metrics are left out; read without them they take their defaults).
     static let claimColumns =
-        "id, name, action, payload, schedule, timezone, next_run, fire_at, attempt, task_id, claimed_by, status, error, max_attempts, backoff_seconds, backoff_max_seconds, timeout_seconds, max_concurrency, misfire_policy, misfire_limit, delivery, tags, running, last_duration, alerts, failing, updated_at"
+        "id, name, action, payload, schedule, timezone, next_run, fire_at, attempt, task_id, claimed_by, status, error, max_attempts, backoff_seconds, backoff_max_seconds, timeout_seconds, max_concurrency, misfire_policy, misfire_limit, delivery, tags, running, last_duration, alerts, failing, requested_by, requested_fire, updated_at"
 
     /// Reads a row whatever its columns hold: values out of range are read as something safe
     /// (`TaskDefinitions` reports what is wrong with the rest).
@@ -45,6 +45,8 @@ extension TaskRow {
         metrics = (row["metrics"].int ?? 0) != 0
         failing = (row["failing"].int ?? 0) != 0
         lastSuccessAt = row["last_success_at"].date
+        requestedBy = row["requested_by"].string
+        requestedFire = row["requested_fire"].date
         version = row["updated_at"].date.map { RowVersion(Int64(($0.timeIntervalSince1970 * 1_000_000).rounded())) }
     }
 
@@ -61,7 +63,7 @@ extension RowVersion {
 
 extension RunInfo {
     static let columns =
-        "id, cron_id, scheduled_for, attempt, executor, started_at, finished_at, status, exit_code, output, error"
+        "id, cron_id, scheduled_for, attempt, executor, started_at, finished_at, status, exit_code, output, error, requested_by"
 
     init(mysql row: MySQLRow) {
         self.init(
@@ -71,6 +73,7 @@ extension RunInfo {
             finishedAt: row["finished_at"].date, status: RunStatus(rawValue: row["status"].string ?? "") ?? .lost,
             exitCode: row["exit_code"].int, output: row["output"].string, error: row["error"].string,
             taskName: row["task_name"].string)
+        requestedBy = row["requested_by"].string
     }
 }
 

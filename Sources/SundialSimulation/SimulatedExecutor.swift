@@ -269,7 +269,7 @@ final class SimulatedExecutor {
         let dbNow = Date(timeIntervalSince1970: now.timeInterval + clockOffset)
         let record = RunRecord(
             taskID: row.id, token: item.token, scheduledFor: item.fireAt, attempt: item.attempt, executor: id,
-            startedAt: dbNow, status: .running, concurrent: concurrent)
+            startedAt: dbNow, status: .running, concurrent: concurrent, requestedBy: row.requester(ofFire: item.fireAt))
         var startRecorded = true
         if concurrent {
             let next =

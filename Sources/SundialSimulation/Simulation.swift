@@ -311,7 +311,7 @@ final class World: @unchecked Sendable {
                 stoppedAt[task.id] = nil
             }
         case 2: if (try? store.delete(taskID: task.id)) == true { stoppedAt[task.id] = now }
-        case 3: if (try? store.runNow(taskID: task.id)) == true { stoppedAt[task.id] = nil }
+        case 3: if (try? store.runNow(taskID: task.id, requester: "simulation")) == true { stoppedAt[task.id] = nil }
         case 4: _ = try? store.requestKill(taskID: task.id)
         default: store.edit(taskID: task.id) { $0.schedule = "@every 3s" }
         }

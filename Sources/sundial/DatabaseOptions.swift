@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import SundialActions
 import SundialCore
@@ -46,6 +47,13 @@ struct DatabaseOptions: ParsableArguments {
 struct StoreOptions: ParsableArguments {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var logging: LoggingOptions
+
+    /// Who a command's run now names: the command line and the account that typed it.
+    static var commandLineUser: String {
+        let environment = ProcessInfo.processInfo.environment
+        let account = environment["SUDO_USER"] ?? environment["USER"] ?? environment["LOGNAME"]
+        return "command line" + (account.map { " (\($0))" } ?? "")
+    }
 
     func withStore<T>(_ body: (any SundialStore) throws -> T) throws -> T {
         let logger = try logging.makeLogger(label: "sundial")

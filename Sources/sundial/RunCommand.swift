@@ -41,11 +41,14 @@ struct RunCommand: ParsableCommand {
                 }
                 return try store.runs(filter, before: before, limit: limit)
             }
-            print(pad("ID", 10) + pad("TASK", 24) + pad("STATUS", 10) + pad("TRY", 4) + pad("STARTED", 28) + "EXECUTOR")
+            print(
+                pad("ID", 10) + pad("TASK", 24) + pad("STATUS", 10) + pad("TRY", 4) + pad("STARTED", 28)
+                    + pad("EXECUTOR", 24) + "STARTED BY")
             for run in runs {
                 print(
                     pad("\(run.id)", 10) + pad(run.taskName ?? "(deleted)", 24) + pad(run.status.rawValue, 10)
-                        + pad("\(run.attempt + 1)", 4) + pad(RFC3339.format(run.startedAt), 28) + run.executor)
+                        + pad("\(run.attempt + 1)", 4) + pad(RFC3339.format(run.startedAt), 28) + pad(run.executor, 24)
+                        + run.startedBy)
             }
             if runs.count == limit, let last = runs.last {
                 FileHandle.standardError.write(Data("more: --before \(last.id)\n".utf8))
@@ -77,6 +80,7 @@ struct RunCommand: ParsableCommand {
             print("task:        \(run.taskName ?? "(deleted task \(run.taskID))")")
             print("status:      \(run.status.rawValue)")
             print("attempt:     \(run.attempt + 1)")
+            print("started by:  \(run.startedBy)")
             print("executor:    \(run.executor)")
             print("scheduled:   \(RFC3339.format(run.scheduledFor))")
             print("started:     \(RFC3339.format(run.startedAt))")

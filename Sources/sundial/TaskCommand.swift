@@ -73,6 +73,7 @@ struct TaskCommand: ParsableCommand {
         @OptionGroup var common: StoreOptions
         @Option(help: "Only this status: active, paused, done, invalid, dead.") var status: String?
         @Option(help: "Only names or actions containing this.") var search: String?
+        @Option(help: "Order: name, next_run (soonest first) or last_result (failing first).") var sort = "name"
         @Option(help: "Rows per page.") var limit = 100
         @Option(help: "Page (from 1).") var page = 1
 
@@ -85,18 +86,18 @@ struct TaskCommand: ParsableCommand {
                 wanted = value
             }
             guard limit >= 1, page >= 1 else { throw ValidationError("--limit and --page must be at least 1") }
+            guard let order = TaskOrder(rawValue: sort) else {
+                throw ValidationError("--sort must be one of name, next_run, last_result")
+            }
+            let filter = TaskFilter(status: wanted, search: search, order: order)
             let rows = try common.withAdmin { admin in
-                // Pages by name: each page starts after the last name of the one before.
-                var after: String?
+                // Keyset pages: each page starts after the last row of the one before.
+                var after: TaskCursor?
                 for _ in 1..<page {
-                    guard
-                        let last = try admin.list(
-                            TaskFilter(status: wanted, search: search), after: after, limit: limit
-                        ).last
-                    else { return [TaskRow]() }
-                    after = last.name
+                    guard let last = try admin.list(filter, after: after, limit: limit).last else { return [TaskRow]() }
+                    after = TaskCursor(after: last, order: order)
                 }
-                return try admin.list(TaskFilter(status: wanted, search: search), after: after, limit: limit)
+                return try admin.list(filter, after: after, limit: limit)
             }
             print(pad("NAME", 24) + pad("ACTION", 8) + pad("STATUS", 9) + pad("NEXT RUN", 22) + "SCHEDULE")
             for row in rows {
@@ -180,7 +181,7 @@ struct TaskCommand: ParsableCommand {
         @OptionGroup var common: StoreOptions
         @Argument var name: String
         func run() throws {
-            try common.withAdmin { try $0.runNow(name) }
+            try common.withAdmin { try $0.runNow(name, requester: StoreOptions.commandLineUser) }
             print("\(name) will run now")
         }
     }

@@ -93,6 +93,27 @@ struct ExecutorIntegrationTests {
         )
     }
 
+    /// Runs say what started them: a run now names who asked, on its attempt and its retries;
+    /// the schedule's fires name nobody.
+    @Test func runsSayWhetherTheScheduleARetryOrSomeonesRunNowStartedThem() throws {
+        try db.execute(
+            "INSERT INTO cron (name, action, payload, schedule, next_run, max_attempts, backoff_seconds) VALUES ('asked', 'fail', '{\"message\":\"no\"}', '@every 2s', NOW(6) + INTERVAL 1 HOUR, 2, 0.2)"
+        )
+        let store = MySQLStore(database: db, logger: IntegrationEnvironment.logger)
+        let id = try #require(try store.task(named: "asked")).id
+        #expect(try store.runNow(taskID: id, requester: "alice"))
+        let harness = try ExecutorHarness(db: db)
+        defer { harness.stop() }
+        // The run now's two attempts, then at least one fire of the schedule (every 2 s).
+        #expect(
+            try db.waitFor {
+                try db.count("SELECT COUNT(*) FROM cron_run WHERE cron_id = \(id) AND status <> 'running'") >= 3
+            })
+        let runs = try store.runs(RunFilter(taskID: id), before: nil, limit: 10).sorted { $0.id < $1.id }
+        #expect(runs.prefix(2).map(\.startedBy) == ["run now by alice", "retry of a run now by alice"])
+        #expect(runs.dropFirst(2).allSatisfy { $0.requestedBy == nil && $0.startedBy != "run now by alice" })
+    }
+
     @Test func aRowDeletedOrEditedWhileItRunsIsNeverResurrectedOrOverwritten() throws {
         try db.execute(
             """

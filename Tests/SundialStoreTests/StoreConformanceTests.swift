@@ -452,12 +452,74 @@ import Testing
         #expect(throws: StoreError.self) { try s.store.insert(NewTask(name: "axb", action: "noop"), plan: plan) }
         #expect(try s.store.tasks(TaskFilter(search: "_"), after: nil, limit: 10).map(\.name) == ["a_b"])
         #expect(try s.store.tasks(TaskFilter(search: "%"), after: nil, limit: 10).map(\.name) == ["100%"])
-        #expect(try s.store.tasks(TaskFilter(), after: "a_b", limit: 10).map(\.name) == ["axb"])
+        #expect(
+            try s.store.tasks(TaskFilter(), after: TaskCursor(token: "a_b", order: .name), limit: 10).map(\.name) == [
+                "axb"
+            ])
         let id = try #require(try s.store.task(named: "axb")).id
         #expect(try s.store.changeStatus(taskID: id, from: [.active], to: .paused, plan: nil))
         #expect(try s.store.changeStatus(taskID: id, from: [.active], to: .paused, plan: nil) == false)
-        #expect(try s.store.runNow(taskID: id))
+        #expect(try s.store.runNow(taskID: id, requester: "alice"))
         #expect(try s.row(id)?.status == .active)
+    }
+
+    /// Pages of two, each from the last page's cursor carried as text (as links and the API do),
+    /// walk every order exactly once: nothing skipped, nothing twice, ties broken by name, tasks
+    /// with no next run last, failing tasks first.
+    @Test(arguments: kinds) func theTaskListPagesInEveryOrderWithoutSkippingOrRepeating(kind: StoreKind) throws {
+        let s = try kind.make("task_order")
+        let base = Date(timeIntervalSince1970: 1_900_000_000.123456)
+        let tasks: [(String, Double?, Bool)] = [
+            ("e", 30, false), ("a", 10, true), ("d", nil, false), ("b", 10, false), ("f", nil, true),
+            ("c", 20.000001, false), ("g", 10, true),
+        ]
+        for (name, offset, failing) in tasks {
+            let id = try s.insert(name, nextRun: offset.map { base.addingTimeInterval($0) })
+            if failing { try s.set(id, "failing", "1") }
+        }
+        let expected: [TaskOrder: [String]] = [
+            .name: ["a", "b", "c", "d", "e", "f", "g"],
+            .nextRun: ["a", "b", "g", "c", "e", "d", "f"],
+            .lastResult: ["a", "f", "g", "b", "c", "d", "e"],
+        ]
+        for order in TaskOrder.allCases {
+            var seen: [String] = []
+            var token: String? = nil
+            for _ in 0..<10 {
+                let after = try token.map { try #require(TaskCursor(token: $0, order: order)) }
+                let page = try s.store.tasks(TaskFilter(order: order), after: after, limit: 2)
+                seen += page.map(\.name)
+                guard page.count == 2 else { break }
+                token = TaskCursor(after: page.last!, order: order).token
+            }
+            #expect(seen == expected[order], "order \(order.rawValue)")
+            // Filters apply within the order.
+            let failingOnly = try s.store.tasks(TaskFilter(search: "f", order: order), after: nil, limit: 10)
+            #expect(failingOnly.map(\.name) == ["f"])
+        }
+        #expect(TaskCursor(token: "no colon", order: .nextRun) == nil)
+        #expect(TaskCursor(token: "x:a", order: .nextRun) == nil)
+        #expect(TaskCursor(token: "2:a", order: .lastResult) == nil)
+    }
+
+    /// A run now names who asked; the runs of that fire (retries included) carry the name, and
+    /// the task's next fire, from its schedule, does not.
+    @Test(arguments: kinds) func aRunNowNamesWhoAskedForItsFireOnly(kind: StoreKind) throws {
+        let s = try kind.make("run_now_requester")
+        let id = try s.insert("asked", schedule: "@every 1h", nextRun: Date(timeIntervalSince1970: 4_000_000_000))
+        #expect(try s.store.runNow(taskID: id, requester: "token:7 (alice)"))
+        let row = try #require(try s.row(id))
+        let fire = try #require(row.fireAt)
+        #expect(row.requester(ofFire: fire) == "token:7 (alice)")
+        #expect(row.requester(ofFire: fire.addingTimeInterval(3600)) == nil)
+        let record = RunRecord(
+            taskID: id, token: ClaimToken(99), scheduledFor: fire, attempt: 1, executor: "e1", startedAt: fire,
+            finishedAt: fire.addingTimeInterval(1), status: .failed, requestedBy: row.requester(ofFire: fire))
+        try s.store.record(RunBatch(finished: [FinishedRun(run: record, row: nil)]))
+        let history = try s.store.runs(RunFilter(taskID: id), before: nil, limit: 10)
+        #expect(history.map(\.requestedBy) == ["token:7 (alice)"])
+        #expect(history.first?.startedBy == "retry of a run now by token:7 (alice)")
+        #expect(try s.store.runs(ofTask: id, limit: 10).map(\.startedBy) == ["retry of a run now by token:7 (alice)"])
     }
 }
 
@@ -536,6 +598,7 @@ struct StoreUnderTest {
                 case "schedule": row.schedule = value
                 case "attempt": row.attempt = Int(value)!
                 case "metrics": row.metrics = value == "1"
+                case "failing": row.failing = value == "1"
                 case "alerts": row.alerts = value
                 case "delivery": row.delivery = TaskRow.Delivery(rawValue: value)!
                 default: Issue.record("no such column in the test: \(column)")

@@ -18,18 +18,20 @@ public struct RunRecord: Sendable, Equatable {
     public var concurrent: Bool
     /// A concurrent run's fire runs again (next attempt) at this time, by any executor.
     public var retryAt: Date?
+    /// Who asked for the fire (`TaskRow.requester(ofFire:)`); nil: its schedule.
+    public var requestedBy: String?
 
     public init(
         taskID: Int64, token: ClaimToken, scheduledFor: Date, attempt: Int, executor: String, startedAt: Date,
         finishedAt: Date? = nil, status: RunStatus, exitCode: Int? = nil, output: String? = nil,
-        error: String? = nil, concurrent: Bool = false, retryAt: Date? = nil
+        error: String? = nil, concurrent: Bool = false, retryAt: Date? = nil, requestedBy: String? = nil
     ) {
         (self.taskID, self.token, self.scheduledFor, self.attempt, self.executor) = (
             taskID, token, scheduledFor, attempt, executor
         )
         (self.startedAt, self.finishedAt, self.status) = (startedAt, finishedAt, status)
         (self.exitCode, self.output, self.error, self.concurrent) = (exitCode, output, error, concurrent)
-        self.retryAt = retryAt
+        (self.retryAt, self.requestedBy) = (retryAt, requestedBy)
     }
 
     public var key: RunKey { RunKey(task: taskID, scheduled: scheduledFor, attempt: attempt) }

@@ -16,8 +16,8 @@ public protocol TaskCatalog: Sendable {
     /// does not exist. A running fire finishes under the new settings' rules (`FinishRule`).
     func update(taskID: Int64, to task: NewTask, plan: FirePlanner.Plan?) throws(StoreError) -> Bool
 
-    /// Tasks matching `filter`, by name, at most `limit` after the name `after` (keyset paging).
-    func tasks(_ filter: TaskFilter, after: String?, limit: Int) throws(StoreError) -> [TaskRow]
+    /// Tasks matching `filter` in `filter.order`, at most `limit` after `after` (keyset paging).
+    func tasks(_ filter: TaskFilter, after: TaskCursor?, limit: Int) throws(StoreError) -> [TaskRow]
 
     /// The task named `name`, or nil.
     func task(named name: String) throws(StoreError) -> TaskRow?
@@ -31,9 +31,10 @@ public protocol TaskCatalog: Sendable {
         taskID: Int64, from: Set<TaskStatus>, to: TaskStatus, plan: FirePlanner.Plan?
     ) throws(StoreError) -> Bool
 
-    /// Makes a free, valid task due now, once, as attempt 0 (a finished one-shot runs again).
-    /// False when the task is claimed (running) or invalid.
-    func runNow(taskID: Int64) throws(StoreError) -> Bool
+    /// Makes a free, valid task due now, once, as attempt 0 (a finished one-shot runs again), on
+    /// behalf of `requester` (who asked: its runs say so). False when the task is claimed
+    /// (running) or invalid.
+    func runNow(taskID: Int64, requester: String) throws(StoreError) -> Bool
 
     /// Asks the executors running the task to kill it; returns how many runs were asked.
     func requestKill(taskID: Int64) throws(StoreError) -> Int
@@ -118,12 +119,18 @@ public struct TaskFilter: Sendable, Equatable {
     public var action: String?
     /// Tasks with at least one of these tags; nil: any task. (A role limited to tags sets it.)
     public var anyTags: Set<String>?
+    /// The order of the listing.
+    public var order: TaskOrder
 
-    public init(status: TaskStatus? = nil, search: String? = nil, action: String? = nil, anyTags: Set<String>? = nil) {
+    public init(
+        status: TaskStatus? = nil, search: String? = nil, action: String? = nil, anyTags: Set<String>? = nil,
+        order: TaskOrder = .name
+    ) {
         self.status = status
         self.search = search
         self.action = action
         self.anyTags = anyTags
+        self.order = order
     }
 
     /// Whether a row passes the filter (what stores compute in their own query language).
@@ -151,6 +158,9 @@ public struct RunInfo: Sendable, Equatable {
     public var error: String?
     /// The task's name, in listings of every task's runs (nil: the task was deleted, or not asked).
     public var taskName: String?
+    /// Who asked for the fire this attempt belongs to (`sundial task run`, the console, the
+    /// API); nil: its schedule.
+    public var requestedBy: String?
 
     public init(
         id: Int64, taskID: Int64, scheduledFor: Date, attempt: Int, executor: String, startedAt: Date,
@@ -161,5 +171,15 @@ public struct RunInfo: Sendable, Equatable {
         )
         (self.startedAt, self.finishedAt, self.status) = (startedAt, finishedAt, status)
         (self.exitCode, self.output, self.error, self.taskName) = (exitCode, output, error, taskName)
+    }
+
+    /// What started the attempt, in words: its schedule, a retry, or someone's run now.
+    public var startedBy: String {
+        switch (attempt, requestedBy) {
+        case (0, nil): "schedule"
+        case (0, let who?): "run now by \(who)"
+        case (_, nil): "retry"
+        case (_, let who?): "retry of a run now by \(who)"
+        }
     }
 }

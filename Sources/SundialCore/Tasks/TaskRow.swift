@@ -49,9 +49,19 @@ public struct TaskRow: Sendable, Equatable {
     public var failing = false
     /// When a run last succeeded (store time).
     public var lastSuccessAt: Date?
+    /// Who last asked for a run now, and the fire that asked for (`fire_at` then): runs of that
+    /// fire, retries included, say who started them; later fires are the schedule's.
+    public var requestedBy: String?
+    public var requestedFire: Date?
     /// Changes whenever anything changes the row (MySQL: `updated_at`, kept by the server), so a
     /// finishing run can tell that someone edited the row since it was claimed.
     public var version: RowVersion?
+
+    /// Who asked for the fire at `fire` (nil: its schedule).
+    public func requester(ofFire fire: Date) -> String? {
+        guard let requestedFire, abs(requestedFire.timeIntervalSince(fire)) < 0.000_000_5 else { return nil }
+        return requestedBy
+    }
 
     /// A row with the columns' defaults.
     public init(id: Int64, name: String, action: String, payload: String? = nil, schedule: String? = nil) {

@@ -133,8 +133,10 @@ public struct TaskAdmin: Sendable {
         }
     }
 
-    /// Tasks by name, `limit` per page after the name `after`.
-    public func list(_ filter: TaskFilter = TaskFilter(), after: String? = nil, limit: Int = 100) throws -> [TaskRow] {
+    /// Tasks in the filter's order, `limit` per page after `after`.
+    public func list(_ filter: TaskFilter = TaskFilter(), after: TaskCursor? = nil, limit: Int = 100) throws
+        -> [TaskRow]
+    {
         try store.tasks(filter, after: after, limit: limit)
     }
 
@@ -184,10 +186,11 @@ public struct TaskAdmin: Sendable {
         }
     }
 
-    /// Runs the task now, once, whatever its schedule (a finished one-shot runs again).
-    public func runNow(_ name: String) throws {
+    /// Runs the task now, once, whatever its schedule (a finished one-shot runs again); its runs
+    /// say that `requester` asked.
+    public func runNow(_ name: String, requester: String) throws {
         let task = try named(name)
-        guard try store.runNow(taskID: task.id) else {
+        guard try store.runNow(taskID: task.id, requester: requester) else {
             throw AdminError("task '\(name)' was not changed: it is running now or invalid", reason: .conflict)
         }
     }

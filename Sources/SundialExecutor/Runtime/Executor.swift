@@ -525,7 +525,8 @@ public final class Executor: @unchecked Sendable {
         let key = RunKey(task: item.row.id, scheduled: item.fireAt, attempt: item.attempt)
         var record = RunRecord(
             taskID: item.row.id, token: item.token, scheduledFor: item.fireAt, attempt: item.attempt,
-            executor: identity.id, startedAt: clock.now, finishedAt: nil, status: .running, concurrent: concurrent)
+            executor: identity.id, startedAt: clock.now, finishedAt: nil, status: .running, concurrent: concurrent,
+            requestedBy: item.row.requester(ofFire: item.fireAt))
         var startRecorded = true
         if concurrent {
             // A concurrent run is counted in `running` and on record before it starts; a fire

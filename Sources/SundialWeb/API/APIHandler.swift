@@ -21,15 +21,21 @@ struct APIHandler: APIProtocol {
         var filter = TaskFilter(search: query.search, action: query.action)
         filter.status = query.status.flatMap { TaskStatus(rawValue: $0.rawValue) }
         filter.anyTags = TasksController.tags(query.tag, within: identity.scope)
+        filter.order = query.sort.flatMap { TaskOrder(rawValue: $0.rawValue) } ?? .name
         try APILimits.check(query.limit, 1...1000, "limit")
-        let (limit, after, asked) = (query.limit ?? 100, query.cursor.flatMap { $0.isEmpty ? nil : $0 }, filter)
-        let rows = try await services.blocking { try $0.tasks(asked, after: after, limit: limit + 1) }
+        var after: TaskCursor? = nil
+        if let token = query.cursor, !token.isEmpty {
+            guard let cursor = TaskCursor(token: token, order: filter.order) else {
+                throw APIError.invalid(
+                    "the cursor is not one of this order's (sort=\(filter.order.rawValue))", field: "cursor")
+            }
+            after = cursor
+        }
+        let (limit, asked, start) = (query.limit ?? 100, filter, after)
+        let rows = try await services.blocking { try $0.tasks(asked, after: start, limit: limit + 1) }
         let page = rows.prefix(limit)
-        return .ok(
-            .init(
-                body: .json(
-                    .init(
-                        items: page.map(Self.task), nextCursor: rows.count > limit ? page.last?.name : nil))))
+        let next = rows.count > limit ? page.last.map { TaskCursor(after: $0, order: asked.order).token } : nil
+        return .ok(.init(body: .json(.init(items: page.map(Self.task), nextCursor: next))))
     }
 
     func createTask(_ input: Operations.CreateTask.Input) async throws -> Operations.CreateTask.Output {
@@ -99,28 +105,16 @@ struct APIHandler: APIProtocol {
             var filter = TaskFilter(search: body.search, action: body.taskAction)
             filter.status = body.status.flatMap { TaskStatus(rawValue: $0.rawValue) }
             filter.anyTags = TasksController.tags(body.tag, within: identity.scope)
-            let asked = filter
-            names = try await services.blocking { store in
-                // Pages of 1,000 by name; a bulk action by filter covers at most 100,000 tasks at once.
-                var all: [String] = []
-                repeat {
-                    let page = try store.tasks(asked, after: all.last, limit: 1000)
-                    all += page.map(\.name)
-                    if page.count < 1000 { break }
-                } while all.count < 100_000
-                return all
-            }
+            names = try await TaskActions(services: services).names(matching: filter)
         }
-        var changed = 0
-        var failures: [Schemas.BulkResult.FailuresPayloadPayload] = []
-        let actions = TaskActions(services: services)
-        for name in names {
-            switch try await actions.perform(verb, name: name, by: identity, address: APICaller.current.address) {
-            case .success: changed += 1
-            case .failure(let error): failures.append(.init(name: name, message: error.description))
-            }
-        }
-        return .ok(.init(body: .json(.init(matched: names.count, changed: changed, failures: failures))))
+        let outcome = try await TaskActions(services: services).performAll(
+            verb, names: names, by: identity, address: APICaller.current.address)
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        matched: names.count, changed: outcome.changed,
+                        failures: outcome.failures.map { .init(name: $0.name, message: $0.message) }))))
     }
 
     private func act(_ verb: TaskActions.Verb, _ name: String) async throws -> String {
@@ -250,7 +244,7 @@ struct APIHandler: APIProtocol {
             attempt: run.attempt + 1,
             executor: run.executor, startedAt: run.startedAt, finishedAt: run.finishedAt,
             status: Schemas.RunStatus(rawValue: run.status.rawValue) ?? .lost, exitCode: run.exitCode, error: run.error,
-            output: run.output)
+            output: run.output, startedBy: run.startedBy, requestedBy: run.requestedBy)
     }
 
     // MARK: Executors and schedules

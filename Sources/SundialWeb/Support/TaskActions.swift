@@ -20,6 +20,47 @@ struct TaskActions: Sendable {
     }
 
     let services: WebServices
+    /// Most tasks one bulk action by filter covers.
+    static let bulkLimit = 100_000
+
+    /// What a bulk action did.
+    struct BulkOutcome: Sendable {
+        var changed = 0
+        var failures: [(name: String, message: String)] = []
+    }
+
+    /// The names of the tasks matching `filter` (which carries the caller's scope), by name, at
+    /// most `bulkLimit`.
+    func names(matching filter: TaskFilter) async throws -> [String] {
+        var asked = filter
+        asked.order = .name
+        let byName = asked
+        return try await services.blocking { store in
+            var all: [String] = []
+            repeat {
+                let page = try store.tasks(
+                    byName, after: all.last.map { TaskCursor(token: $0, order: .name)! },
+                    limit: min(1000, Self.bulkLimit - all.count))
+                all += page.map(\.name)
+                if page.count < 1000 { break }
+            } while all.count < Self.bulkLimit
+            return all
+        }
+    }
+
+    /// Does `verb` to each named task in turn: each is checked, done and audited on its own.
+    func performAll(_ verb: Verb, names: [String], by identity: ConsoleIdentity, address: String?) async throws
+        -> BulkOutcome
+    {
+        var outcome = BulkOutcome()
+        for name in names {
+            switch try await perform(verb, name: name, by: identity, address: address) {
+            case .success: outcome.changed += 1
+            case .failure(let error): outcome.failures.append((name, error.description))
+            }
+        }
+        return outcome
+    }
 
     /// Does `verb` to the task; a sentence saying what happened, or the refusal.
     func perform(_ verb: Verb, name: String, by identity: ConsoleIdentity, address: String?) async throws
@@ -35,7 +76,7 @@ struct TaskActions: Sendable {
                 switch verb {
                 case .pause: try admin.pause(name)
                 case .resume: try admin.resume(name)
-                case .run: try admin.runNow(name)
+                case .run: try admin.runNow(name, requester: identity.actor)
                 case .kill:
                     let asked = try admin.kill(name)
                     return .success(

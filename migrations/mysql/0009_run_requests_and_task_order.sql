@@ -1,0 +1,8 @@
+-- Who started a run: a run now names who asked (a console user, an API token, the command line)
+-- for the fire it set; the runs of that fire (retries too) carry the name. Other fires are the
+-- schedule's.
+ALTER TABLE cron ADD COLUMN requested_by VARCHAR(191) NULL;
+ALTER TABLE cron ADD COLUMN requested_fire DATETIME(6) NULL;
+ALTER TABLE cron_run ADD COLUMN requested_by VARCHAR(191) NULL;
+-- The task list sorted by next run (keyset pages, no sort). By last result uses cron_failing.
+ALTER TABLE cron ADD KEY cron_next_run_name (next_run, name);
