@@ -12,6 +12,8 @@ public enum WebApplication {
         let router = Router(context: WebRequestContext.self)
         let sessions = SessionController(services: services)
         router.addMiddleware {
+            // Method and path only: headers (cookies, bearer tokens) and bodies (passwords) never.
+            LogRequestsMiddleware(.debug)
             SecurityHeadersMiddleware()
             SessionLoadGuard()
             SessionMiddleware(
@@ -44,6 +46,7 @@ public enum WebApplication {
         ExecutorsController(services: services).register(on: router)
         AuditController(services: services).register(on: router)
         UsersController(services: services).register(on: router)
+        SettingsController(services: services).register(on: router)
         // The REST API: the document as written, and the server generated from it.
         router.get("api/v1/openapi.json") { _, _ in
             Response(

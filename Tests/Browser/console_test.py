@@ -17,7 +17,7 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 URL = os.environ["SUNDIAL_URL"].rstrip("/")
 SHOTS = os.environ["SUNDIAL_SCREENSHOTS"]
@@ -161,6 +161,29 @@ def steps():
             assert "Internal" not in text_of(driver)
             shot(driver, name)
         assert "task.kill" in text_of(driver)  # the audit log has the kill
+
+        step = "bulk pause of the tasks selected on the list, counted in the confirmation"
+        for name in ("browser-bulk-1", "browser-bulk-2"):
+            new_task(driver, name, "true", "@daily")
+            save(driver)
+            wait(driver, ready.presence_of_element_located((By.XPATH, f"//h1[contains(., '{name}')]")))
+        driver.get(URL + "/tasks?q=browser-bulk&sort=next_run")
+        driver.find_element(By.ID, "select-all").click()
+        Select(driver.find_element(By.ID, "bulk-verb")).select_by_visible_text("Pause")
+        driver.find_element(By.CSS_SELECTOR, "form#bulk button[type=submit]").click()
+        wait(driver, lambda d: "Pause the 2 selected tasks?" in text_of(d))
+        shot(driver, "tasks-bulk-confirm")
+        driver.find_element(By.XPATH, "//form[@action='/tasks/bulk']//button[@type='submit']").click()
+        wait(driver, lambda d: "Pause: 2 of 2 task(s) changed." in text_of(d))
+        driver.get(URL + "/tasks?q=browser-bulk&status=paused")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "table.list tbody tr")) == 2
+
+        step = "the viewer's own settings: the time zone pages show times in"
+        driver.get(URL + "/settings")
+        Select(driver.find_element(By.ID, "timezone")).select_by_value("Europe/Paris")
+        driver.find_element(By.XPATH, "//form[@action='/settings/timezone']/button").click()
+        wait(driver, lambda d: "times are now shown in Europe/Paris" in text_of(d))
+        shot(driver, "settings")
 
         step = "a viewer sees no action buttons, and a forged change is refused"
         new_task(driver, "browser-kept", "true", "@daily")

@@ -19,7 +19,7 @@ struct ConsoleHarness {
     let store: InMemoryStore
     let services: WebServices
 
-    init() async throws {
+    init(logger: Logger = Logger(label: "test")) async throws {
         // The store's clock stands still: the login slowdown and expiries do not depend on how
         // fast a busy machine runs the test.
         store = InMemoryStore(clock: .manual())
@@ -29,14 +29,14 @@ struct ConsoleHarness {
             store: store, definitions: TaskDefinitions(handlers: HandlerRegistry(liveness: ShellLiveness())))
         services = WebServices(
             admin: admin, threads: BlockingThreads(count: 2), templates: try await Templates.load(),
-            configuration: configuration, logger: Logger(label: "test"))
+            configuration: configuration, logger: logger)
         for role in Role.allCases {
             _ = try store.addUser(NewUser(name: role.rawValue, role: role, passwordHash: Self.passwordHash))
         }
     }
 
     func test(_ body: @escaping @Sendable (TestClientProtocol) async throws -> Void) async throws {
-        let app = Application(router: WebApplication.router(services))
+        let app = Application(router: WebApplication.router(services), logger: services.logger)
         try await app.test(.router, body)
     }
 }

@@ -65,6 +65,10 @@ struct IdentityMiddleware: RouterMiddleware {
         guard let (token, user, _, usable) = found, let user, usable,
             Secrets.constantTimeEqual(Array(token.secretHash.utf8), Array(hash.utf8))
         else {
+            // Never the token itself: its hint (the first characters, as listings show it) at most.
+            context.logger.notice(
+                "API token refused: unknown, expired or revoked",
+                metadata: ["hint": "\(secret.prefix(10))…", "address": "\(context.clientAddress ?? "-")"])
             throw HTTPError(.unauthorized, message: "the API token is unknown, expired or revoked")
         }
         // A token never does more than its maker may do now.

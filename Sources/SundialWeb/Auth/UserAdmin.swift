@@ -146,6 +146,33 @@ public struct UserAdmin: Sendable {
         try store.audit(AuditDraft(actor: actor, action: .tokenRevoke, subject: "token:\(id)", address: address))
     }
 
+    /// Turns the user's second factor on with `secret` (the code from their app proves they
+    /// hold it), or off (nil). Signing in asks for a code from then on, or no longer does.
+    public func setSecondFactor(
+        name: String, secret: String?, code: String? = nil, by actor: String, address: String? = nil
+    ) throws {
+        if let secret {
+            guard (16...64).contains(secret.count), secret.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+            else { throw Refusal("a second factor's key has 16 to 64 letters and digits") }
+            guard SecondFactor.accepts(code ?? "", secret: secret) else {
+                throw Refusal("the code does not match the key: check the app's clock and type the newest code")
+            }
+        }
+        let changes = try change(name) { user in
+            guard (user.totpSecret == nil) != (secret == nil) else { return [] }
+            user.totpSecret = secret
+            return [secret == nil ? "second factor off" : "second factor on"]
+        }
+        guard !changes.isEmpty else { return }
+        try store.audit(
+            AuditDraft(actor: actor, action: .userUpdate, subject: name, detail: changes[0], address: address))
+    }
+
+    /// Whether `password` is the user's (for changes people make to their own account).
+    public func verifyPassword(name: String, password: String) throws -> Bool {
+        hasher.verify(password, hash: try named(name).passwordHash)
+    }
+
     public func named(_ name: String) throws -> ConsoleUser {
         guard let user = try store.user(named: name) else {
             throw Refusal("no user named '\(name)'", reason: .notFound)

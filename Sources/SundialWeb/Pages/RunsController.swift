@@ -24,6 +24,8 @@ struct RunsController {
         var taskLink: String
         var status: String
         var attempt: Int
+        /// Schedule, retry, or run now by whom.
+        var startedBy: String
         var executor: String
         var started: TimeText
         var duration: String
@@ -93,7 +95,7 @@ struct RunsController {
         Line(
             id: run.id, link: "/run?id=\(run.id)", task: run.taskName ?? "(deleted task \(run.taskID))",
             taskLink: run.taskName.map { "/task?" + TasksController.queryString([("name", $0)]) } ?? "",
-            status: run.status.rawValue, attempt: run.attempt + 1, executor: run.executor,
+            status: run.status.rawValue, attempt: run.attempt + 1, startedBy: run.startedBy, executor: run.executor,
             started: TimeText(run.startedAt, now: now, zone: zone),
             duration: DurationText.format((run.finishedAt ?? now).timeIntervalSince(run.startedAt)),
             exitCode: run.exitCode.map(String.init) ?? "", error: run.error ?? "")

@@ -31,31 +31,49 @@ struct TasksController {
         var statuses: [Choice]
         var action: String
         var tag: String
+        var sorts: [Choice]
+        /// The filter as hidden fields, for the bulk form.
+        var filterFields: [Choice]
+        var verbs: [Choice]
         var nextPage: String?
         var empty: Bool
     }
 
     struct Choice {
         var value: String
+        var label: String = ""
         var selected: Bool
     }
 
+    static let sortLabels: [TaskOrder: String] = [
+        .name: "name", .nextRun: "next run (soonest first)", .lastResult: "last result (failing first)",
+    ]
+
     func register(on router: some RouterMethods<WebRequestContext>) {
         router.get("tasks") { request, context in try await list(request, context) }
+        router.post("tasks/bulk") { request, context in try await bulk(request, context) }
         router.get("task") { request, context in try await show(request, context) }
         router.post("task/:verb") { request, context in try await act(request, context) }
+    }
+
+    /// The listing's filter from a page's query (or a bulk form's fields), within the user's scope.
+    static func filter(_ fields: FormFields, scope: TaskScope) -> (filter: TaskFilter, tag: String?) {
+        var filter = TaskFilter()
+        filter.search = fields["q"].flatMap { $0.isEmpty ? nil : $0 }
+        filter.status = fields["status"].flatMap { TaskStatus(rawValue: String($0)) }
+        filter.action = fields["action"].flatMap { $0.isEmpty ? nil : $0 }
+        filter.order = fields["sort"].flatMap { TaskOrder(rawValue: $0) } ?? .name
+        let tag = fields["tag"].flatMap { $0.isEmpty ? nil : $0 }
+        filter.anyTags = Self.tags(tag, within: scope)
+        return (filter, tag)
     }
 
     private func list(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let identity = try context.require(.viewer)
         let query = request.queryFields
-        var filter = TaskFilter()
-        filter.search = query["q"].flatMap { $0.isEmpty ? nil : $0 }
-        filter.status = query["status"].flatMap { TaskStatus(rawValue: String($0)) }
-        filter.action = query["action"].flatMap { $0.isEmpty ? nil : $0 }
-        let tag = query["tag"].flatMap { $0.isEmpty ? nil : $0 }
-        filter.anyTags = Self.tags(tag, within: identity.scope)
-        let after = query["after"]
+        let (filter, tag) = Self.filter(query, scope: identity.scope)
+        // A cursor from another order (an edited link) starts from the top.
+        let after = query["after"].flatMap { TaskCursor(token: $0, order: filter.order) }
         let (limit, asked) = (Self.pageSize, filter)
         let (rows, now) = try await services.blocking { store in
             (try store.tasks(asked, after: after, limit: limit + 1), try store.now())
@@ -71,13 +89,105 @@ struct TasksController {
             },
             search: filter.search ?? "",
             statuses: TaskStatus.allCases.map { Choice(value: $0.rawValue, selected: $0 == filter.status) },
-            action: filter.action ?? "", tag: tag ?? "", nextPage: nil, empty: rows.isEmpty)
+            action: filter.action ?? "", tag: tag ?? "",
+            sorts: TaskOrder.allCases.map {
+                Choice(value: $0.rawValue, label: Self.sortLabels[$0] ?? $0.rawValue, selected: $0 == filter.order)
+            },
+            filterFields: ["q", "status", "action", "tag"].compactMap { key in
+                query[key].flatMap { $0.isEmpty ? nil : Choice(value: $0, label: key, selected: true) }
+            },
+            verbs: BulkPage.verbs.map { Choice(value: $0.verb.rawValue, label: $0.label, selected: false) },
+            nextPage: nil, empty: rows.isEmpty)
         if rows.count > limit, let last = rows.prefix(limit).last {
             var items = query.pairs.filter { $0.0 != "after" }
-            items.append(("after", last.name))
+            items.append(("after", TaskCursor(after: last, order: filter.order).token))
             page.nextPage = "/tasks?" + Self.queryString(items)
         }
         return services.templates.render("tasks", page)
+    }
+
+    // MARK: Bulk actions
+
+    struct BulkPage {
+        static let verbs: [(verb: TaskActions.Verb, label: String)] = [
+            (.pause, "Pause"), (.resume, "Resume"), (.run, "Run now"), (.delete, "Delete"),
+        ]
+        static let namesShown = 20
+
+        var layout: Layout
+        /// What the form asks: "Pause", and whom: "the 3 selected tasks".
+        var verbLabel: String
+        var verb: String
+        var target: String
+        var count: Int
+        var names: [String]
+        /// Names not shown (nil: none).
+        var more: Int?
+        var fields: [Choice]
+        var confirming: Bool
+        var danger: Bool
+        /// After the action: how many changed, and the refusals.
+        var changed: Int
+        var failures: [Choice]
+        var drift: String?
+        var back: String
+    }
+
+    /// Two steps, both without script: the form's answer shows what would be done to how many
+    /// tasks (the filter counted now) and asks again; the confirmed form does it, each task
+    /// checked and audited on its own, and says what changed and what was refused.
+    private func bulk(_ request: Request, _ context: WebRequestContext) async throws -> Response {
+        let identity = try context.require(.operator)
+        let form = try await FormFields.of(request)
+        guard let verb = form["verb"].flatMap(TaskActions.Verb.init(rawValue:)),
+            let label = BulkPage.verbs.first(where: { $0.verb == verb })?.label
+        else {
+            throw HTTPError(.badRequest, message: "choose what to do to the tasks: pause, resume, run or delete")
+        }
+        let everyMatch = form["scope"] == "filter"
+        let actions = TaskActions(services: services)
+        let (filter, _) = Self.filter(form, scope: identity.scope)
+        let names =
+            everyMatch ? try await actions.names(matching: filter) : Array(Set(form.all("name"))).sorted()
+        let filterItems = ["q", "status", "action", "tag"].compactMap { key in
+            form[key].flatMap { $0.isEmpty ? nil : (key, $0) }
+        }
+        let back = "/tasks" + (filterItems.isEmpty ? "" : "?" + Self.queryString(filterItems))
+        guard !names.isEmpty else {
+            let problem = everyMatch ? "no task matches the filter" : "select at least one task"
+            return .redirect(
+                to: back + (filterItems.isEmpty ? "?" : "&") + Self.queryString([("problem", problem)]), type: .normal)
+        }
+        var fields = filterItems.map { Choice(value: $0.1, label: $0.0, selected: true) }
+        fields.append(Choice(value: verb.rawValue, label: "verb", selected: true))
+        if everyMatch {
+            fields.append(Choice(value: "filter", label: "scope", selected: true))
+            fields.append(Choice(value: "\(names.count)", label: "expected", selected: true))
+        } else {
+            fields += names.map { Choice(value: $0, label: "name", selected: true) }
+        }
+        let target =
+            everyMatch
+            ? "every task matching the filter: \(names.count) task\(names.count == 1 ? "" : "s")"
+                + (names.count == TaskActions.bulkLimit ? " (the most one action covers)" : "")
+            : "the \(names.count) selected task\(names.count == 1 ? "" : "s")"
+        var page = BulkPage(
+            layout: Layout(title: "\(label) tasks", section: "tasks", context: context),
+            verbLabel: label, verb: verb.rawValue, target: target, count: names.count,
+            names: Array(names.prefix(BulkPage.namesShown)),
+            more: names.count > BulkPage.namesShown ? names.count - BulkPage.namesShown : nil,
+            fields: fields, confirming: form["confirm"] != "1", danger: verb == .delete, changed: 0, failures: [],
+            drift: nil, back: back)
+        if page.confirming { return services.templates.render("tasks-bulk", page) }
+        if everyMatch, let expected = form["expected"].flatMap(Int.init), expected != names.count {
+            page.drift =
+                "The filter matched \(expected) tasks when you confirmed and \(names.count) now: "
+                + "the action went to the \(names.count) matching now."
+        }
+        let outcome = try await actions.performAll(verb, names: names, by: identity, address: context.clientAddress)
+        page.changed = outcome.changed
+        page.failures = outcome.failures.map { Choice(value: $0.message, label: $0.name, selected: false) }
+        return services.templates.render("tasks-bulk", page)
     }
 
     /// The tags a listing asks for, within what the user may see: nil for all tasks.
@@ -128,17 +238,38 @@ struct TasksController {
         var settings: [Setting]
         var fires: [Fire]
         var runs: [RunsController.Line]
+        /// The run history's filters, and its next (older) page.
+        var runStatuses: [Choice]
+        var periods: [RunsController.Period]
+        var olderRuns: String?
+        var filtered: Bool
+        var durationChart: String?
         var lastOutput: String?
     }
 
+    static let historyPageSize = 50
+
     private func show(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         let identity = try context.require(.viewer)
-        let name = request.queryFields["name"] ?? ""
+        let query = request.queryFields
+        let name = query["name"] ?? ""
         let admin = services.admin
-        let details = try await services.threads.run { () -> TaskAdmin.Details? in
-            do { return try admin.show(name, runs: 20) } catch is TaskAdmin.AdminError { return nil }
+        // The run history: by status and period, newest first, in pages.
+        let runFilter = RunFilter(status: query["status"].flatMap { RunStatus(rawValue: $0) })
+        let period = query["period"].flatMap { p in RunsController.periods.contains { $0.0 == p } ? p : nil } ?? "all"
+        let seconds = RunsController.periods.first { $0.0 == period }?.2
+        let before = query["before"].flatMap { Int64($0) }
+        let limit = Self.historyPageSize
+        let found = try await services.threads.run { () -> (TaskAdmin.Details, [RunInfo])? in
+            do {
+                let details = try admin.show(name, runs: 20)
+                var filter = runFilter
+                filter.taskID = details.task.id
+                filter.since = seconds.map { details.databaseNow.addingTimeInterval(-$0) }
+                return (details, try admin.store.runs(filter, before: before, limit: limit + 1))
+            } catch is TaskAdmin.AdminError { return nil }
         }
-        guard let details, identity.scope.contains(taskTags: details.task.tags) else {
+        guard let (details, history) = found, identity.scope.contains(taskTags: details.task.tags) else {
             throw HTTPError(.notFound, message: "no task named '\(name)'")
         }
         let task = details.task
@@ -158,7 +289,7 @@ struct TasksController {
                 previousOffset = offset
             }
         }
-        let page = TaskPage(
+        var page = TaskPage(
             layout: Layout(title: task.name, section: "tasks", context: context, request: request),
             name: task.name, nameQuery: Self.queryString([("name", task.name)]), status: task.status.rawValue,
             running: task.claimToken != nil,
@@ -166,8 +297,17 @@ struct TasksController {
             error: task.error, waiting: details.waiting, scheduleText: task.schedule,
             scheduleDescription: schedule?.description, timezone: task.timezone,
             settings: Self.settings(task, now: now, zone: identity.timeZone), fires: fires,
-            runs: details.runs.map { RunsController.line($0, now: now, zone: identity.timeZone) },
+            runs: history.prefix(limit).map { RunsController.line($0, now: now, zone: identity.timeZone) },
+            runStatuses: RunStatus.allCases.map { Choice(value: $0.rawValue, selected: $0 == runFilter.status) },
+            periods: RunsController.periods.map { .init(value: $0.0, label: $0.1, selected: $0.0 == period) },
+            filtered: runFilter.status != nil || period != "all" || before != nil,
+            durationChart: DurationChart.svg(Array(history.prefix(limit)), now: now),
             lastOutput: details.runs.first(where: { $0.output?.isEmpty == false })?.output)
+        if history.count > limit, let last = history.prefix(limit).last {
+            var items = query.pairs.filter { $0.0 != "before" && $0.0 != "notice" && $0.0 != "problem" }
+            items.append(("before", "\(last.id)"))
+            page.olderRuns = "/task?" + Self.queryString(items)
+        }
         return services.templates.render("task", page)
     }
 

@@ -105,6 +105,9 @@ struct UsersController {
                         owner: owner, name: form["name"] ?? "", role: Role(rawValue: form["role"] ?? "") ?? .viewer,
                         lifetime: .seconds((0...1095).clamped(lifetimeDays) * 86_400), by: actor, address: address)
                     return .success(("API token '\(made.token.name)' (shown once: copy it now)", made.secret))
+                case "second-factor-off":
+                    // For a user who lost their phone: they sign in with the password alone again.
+                    try users.setSecondFactor(name: form["name"] ?? "", secret: nil, by: actor, address: address)
                 case "revoke":
                     try users.revokeToken(id: Int64(form["id"] ?? "") ?? 0, by: actor, address: address)
                 default:

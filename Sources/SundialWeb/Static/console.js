@@ -106,3 +106,12 @@ document.addEventListener("submit", (event) => {
   });
   events.onerror = () => { state.textContent = "Reconnecting to follow the output…"; };
 })();
+
+// A box in the list's head that selects every task on the page (without the script, each is ticked).
+(() => {
+  const all = document.getElementById("select-all");
+  if (!all) return;
+  const boxes = () => document.querySelectorAll('input[type="checkbox"][form="bulk"]');
+  all.hidden = false;
+  all.addEventListener("change", () => boxes().forEach((box) => { box.checked = all.checked; }));
+})();

@@ -1,0 +1,127 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SundialCore
+import SundialWeb
+import Testing
+
+/// The task list's orders and its bulk actions, as an operator uses them.
+@Suite struct TaskListTests {
+    static func add(_ harness: ConsoleHarness, _ name: String, tags: String? = nil, schedule: String? = "@every 1h")
+        throws
+    {
+        var task = NewTask(name: name, action: "noop")
+        (task.tags, task.schedule) = (tags, schedule)
+        try harness.services.admin.add(task)
+    }
+
+    /// The names in a listing page, in the order shown.
+    static func names(_ page: String) -> [String] {
+        page.components(separatedBy: #"<a href="/task?name="#).dropFirst().compactMap {
+            $0.split(separator: ">", maxSplits: 1).last?.split(separator: "<").first.map(String.init)
+        }
+    }
+
+    @Test func selectedTasksArePausedAfterAConfirmationThatCountsThem() async throws {
+        let harness = try await ConsoleHarness()
+        for name in ["a1", "a2", "a3"] { try Self.add(harness, name) }
+        try await harness.test { client in
+            let browser = Browser(client)
+            try await browser.signIn("operator")
+            let list = try await browser.get("/tasks").text
+            #expect(list.contains(#"<input type="checkbox" form="bulk" name="name" value="a1""#))
+            let review = try await browser.post(
+                "/tasks/bulk", [("verb", "pause"), ("scope", "selected"), ("name", "a1"), ("name", "a3")])
+            #expect(review.status == .ok)
+            #expect(review.text.contains("Pause the 2 selected tasks?"))
+            // Nothing is done before the confirmation.
+            #expect(try harness.store.task(named: "a1")?.status == .active)
+            let done = try await browser.post(
+                "/tasks/bulk",
+                [("confirm", "1"), ("verb", "pause"), ("scope", "selected"), ("name", "a1"), ("name", "a3")])
+            #expect(done.text.contains("Pause: 2 of 2 task(s) changed."))
+            #expect(try harness.store.task(named: "a1")?.status == .paused)
+            #expect(try harness.store.task(named: "a2")?.status == .active)
+            #expect(try harness.store.task(named: "a3")?.status == .paused)
+            // Each task is audited on its own; one that cannot be paused again is reported.
+            #expect(try harness.store.auditLog(AuditFilter(action: .taskPause), before: nil, limit: 10).count == 2)
+            let again = try await browser.post(
+                "/tasks/bulk", [("confirm", "1"), ("verb", "pause"), ("scope", "selected"), ("name", "a1")])
+            #expect(again.text.contains("Pause: 0 of 1 task(s) changed.") && again.text.contains("it is not active"))
+            // Nothing selected: said so, nothing done.
+            let none = try await browser.post("/tasks/bulk", [("verb", "delete"), ("scope", "selected")])
+            #expect(none.status == .seeOther || none.status == .found)
+            #expect(none.headers[.location]?.contains("select%20at%20least%20one%20task") == true)
+        }
+    }
+
+    @Test func everyTaskMatchingTheFilterIsCountedThenChangedWithinTheUsersTags() async throws {
+        let harness = try await ConsoleHarness()
+        for index in 1...7 { try Self.add(harness, "etl-\(index)", tags: index <= 5 ? "etl" : "ops") }
+        try Self.add(harness, "report", tags: "etl")
+        _ = try harness.store.addUser(
+            NewUser(
+                name: "etl-operator", role: .operator, scope: TaskScope(tags: ["etl"]),
+                passwordHash: ConsoleHarness.passwordHash))
+        try await harness.test { client in
+            let browser = Browser(client)
+            try await browser.signIn("etl-operator")
+            try await browser.get("/tasks?q=etl-")
+            let review = try await browser.post("/tasks/bulk", [("verb", "run"), ("scope", "filter"), ("q", "etl-")])
+            // Seven names match, five within the user's tags: only those are counted.
+            #expect(review.text.contains("every task matching the filter: 5 tasks"))
+            #expect(review.text.contains(#"name="expected" value="5""#))
+            let done = try await browser.post(
+                "/tasks/bulk",
+                [("confirm", "1"), ("verb", "run"), ("scope", "filter"), ("q", "etl-"), ("expected", "5")])
+            #expect(done.text.contains("Run now: 5 of 5 task(s) changed."))
+            let asked = try harness.store.auditLog(AuditFilter(action: .taskRunNow), before: nil, limit: 20)
+            #expect(Set(asked.compactMap(\.draft.subject)) == Set((1...5).map { "etl-\($0)" }))
+            // Selecting a task outside the tags by name does nothing to it.
+            let outside = try await browser.post(
+                "/tasks/bulk", [("confirm", "1"), ("verb", "pause"), ("scope", "selected"), ("name", "etl-7")])
+            #expect(outside.text.contains("0 of 1") && outside.text.contains("no task named"))
+            #expect(try harness.store.task(named: "etl-7")?.status == .active)
+            // The count changed between the confirmation and the action: the page says so.
+            let drift = try await browser.post(
+                "/tasks/bulk",
+                [("confirm", "1"), ("verb", "pause"), ("scope", "filter"), ("q", "etl-"), ("expected", "9")])
+            #expect(drift.text.contains("matched 9 tasks when you confirmed and 5 now"))
+        }
+    }
+
+    @Test func viewersHaveNoBulkFormAndTheirBulkPostsAreRefused() async throws {
+        let harness = try await ConsoleHarness()
+        try Self.add(harness, "keep")
+        try await harness.test { client in
+            let browser = Browser(client)
+            try await browser.signIn("viewer")
+            let list = try await browser.get("/tasks").text
+            #expect(!list.contains("/tasks/bulk") && !list.contains(#"type="checkbox""#))
+            let refused = try await browser.post(
+                "/tasks/bulk", [("confirm", "1"), ("verb", "delete"), ("scope", "selected"), ("name", "keep")])
+            #expect(refused.status == .forbidden)
+            #expect(try harness.store.task(named: "keep") != nil)
+        }
+    }
+
+    @Test func theListSortsByNextRunAndByLastResult() async throws {
+        let harness = try await ConsoleHarness()
+        // Hourly tasks whose first fires are an hour away; `soon` fires in a minute; `once` done.
+        for name in ["b", "c", "d"] { try Self.add(harness, name) }
+        try Self.add(harness, "soon", schedule: "@every 1m")
+        try Self.add(harness, "zz-none", schedule: "@every 1h")
+        try harness.services.admin.pause("zz-none")
+        harness.store.edit(taskID: try #require(try harness.store.task(named: "c")).id) { $0.failing = true }
+        harness.store.edit(taskID: try #require(try harness.store.task(named: "zz-none")).id) { $0.nextRun = nil }
+        try await harness.test { client in
+            let browser = Browser(client)
+            try await browser.signIn("viewer")
+            let byNext = try await browser.get("/tasks?sort=next_run").text
+            #expect(Self.names(byNext) == ["soon", "b", "c", "d", "zz-none"])
+            #expect(byNext.contains(#"<option value="next_run" selected>"#))
+            let byResult = try await browser.get("/tasks?sort=last_result").text
+            #expect(Self.names(byResult) == ["c", "b", "d", "soon", "zz-none"])
+        }
+    }
+}
