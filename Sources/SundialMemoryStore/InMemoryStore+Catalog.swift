@@ -104,7 +104,7 @@ extension InMemoryStore: TaskCatalog {
                 $0.fireAt = now
                 $0.attempt = 0
                 $0.error = nil
-                $0.requestedBy = String(requester.prefix(191))
+                $0.requestedBy = String(String.UnicodeScalarView(requester.unicodeScalars.prefix(191)))
                 $0.requestedFire = now
             }
             return true

@@ -106,7 +106,8 @@ extension InMemoryStore: ClaimStore {
                         row.status == .active, actions.contains(row.action),
                         CommaList.tagsAllow(row.tags, executorTags: tags)
                     else { return nil }
-                    return DueRetry(row: row, run: stored.record.key, retryAt: at)
+                    return DueRetry(
+                        row: row, run: stored.record.key, retryAt: at, requestedBy: stored.record.requestedBy)
                 }.sorted { ($0.retryAt, $0.run) < ($1.retryAt, $1.run) }.prefix(max(0, limit)))
         }
     }

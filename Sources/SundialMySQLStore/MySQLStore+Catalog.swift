@@ -54,50 +54,47 @@ extension MySQLStore: TaskCatalog {
     }
 
     public func tasks(_ filter: TaskFilter, after: TaskCursor?, limit: Int) throws(StoreError) -> [TaskRow] {
-        // Each order is two groups read one after the other, each in index order with the name
-        // last (keyset pages, no sort): tasks with a next run, then those without; failing
-        // tasks, then the others.
-        let groups: [(condition: String, key: String?)] =
-            switch filter.order {
-            case .name: [("1 = 1", nil)]
-            case .nextRun: [("next_run IS NOT NULL", "next_run"), ("next_run IS NULL", nil)]
-            case .lastResult: [("failing = 1", nil), ("failing = 0", nil)]
-            }
-        let cursor = after
+        // The order's groups one after the other, each one range of an index in its own order
+        // (keyset pages, never a sort): from the cursor's group on, and within it after the cursor.
+        let cursor = after.flatMap { $0.order == filter.order ? $0 : nil }
         var rows: [TaskRow] = []
-        for (index, group) in groups.enumerated() where rows.count < limit {
-            // The group the cursor is in, and those after it; the cursor's own group from it.
-            let cursorGroup: Int? =
-                switch (filter.order, cursor) {
-                case (_, nil): nil
-                case (.name, _): 0
-                case (.nextRun, let c?): c.nextRun == nil ? 1 : 0
-                case (.lastResult, let c?): c.failing ? 0 : 1
-                }
-            if let cursorGroup, index < cursorGroup { continue }
-            var keyset: (String, [MySQLValue])? = nil
-            if let cursor, index == cursorGroup {
-                if let key = group.key, let at = cursor.nextRun {
-                    keyset = (
-                        "(\(key) > ? OR (\(key) = ? AND name > ?))", [.date(at), .date(at), .string(cursor.name)]
-                    )
+        for (index, group) in filter.order.groups.enumerated() where rows.count < limit {
+            if let cursor, index < cursor.group { continue }
+            // A group of another status than the filter's has nothing to give.
+            if let wanted = filter.status, let status = group.status, wanted != status { continue }
+            var conditions: [String] = []
+            var values: [MySQLValue] = []
+            if let status = group.status {
+                conditions.append("status = ?")
+                values.append(.string(status.rawValue))
+            }
+            if let scheduled = group.scheduled {
+                conditions.append(scheduled ? "next_run IS NOT NULL" : "next_run IS NULL")
+            }
+            if let failing = group.failing { conditions.append(failing ? "failing = 1" : "failing = 0") }
+            if let cursor, index == cursor.group {
+                if group.byNextRun, let at = cursor.nextRun {
+                    conditions.append("(next_run > ? OR (next_run = ? AND name > ?))")
+                    values += [.date(at), .date(at), .string(cursor.name)]
                 } else {
-                    keyset = ("name > ?", [.string(cursor.name)])
+                    conditions.append("name > ?")
+                    values.append(.string(cursor.name))
                 }
             }
             rows += try tasks(
-                filter, group: group.condition, keyset: keyset, orderBy: (group.key.map { [$0] } ?? []) + ["name"],
-                limit: limit - rows.count)
+                filter, group: (conditions.isEmpty ? ["1 = 1"] : conditions).joined(separator: " AND "),
+                values: values, orderBy: group.byNextRun ? "next_run, name" : "name", limit: limit - rows.count)
         }
         return rows
     }
 
+    /// One group's page: rows meeting `group` (with its `values`) and the filter, in `orderBy`.
     private func tasks(
-        _ filter: TaskFilter, group: String, keyset: (String, [MySQLValue])?, orderBy: [String], limit: Int
+        _ filter: TaskFilter, group: String, values groupValues: [MySQLValue], orderBy: String, limit: Int
     ) throws(StoreError) -> [TaskRow] {
         try mapped {
             var sql = "SELECT \(TaskRow.columns) FROM cron WHERE \(group)"
-            var values: [MySQLValue] = []
+            var values = groupValues
             if let status = filter.status {
                 sql += " AND status = ?"
                 values.append(.string(status.rawValue))
@@ -118,11 +115,7 @@ extension MySQLStore: TaskCatalog {
                 sql += " AND " + tags
                 values += tagValues
             }
-            if let (condition, keysetValues) = keyset {
-                sql += " AND " + condition
-                values += keysetValues
-            }
-            sql += " ORDER BY \(orderBy.joined(separator: ", ")) LIMIT ?"
+            sql += " ORDER BY \(orderBy) LIMIT ?"
             values.append(.int(Int64(max(0, limit))))
             return try read(sql, values, consistency: .primary).map(TaskRow.init(mysql:))
         }
@@ -186,7 +179,7 @@ extension MySQLStore: TaskCatalog {
                 UPDATE cron SET status = 'active', next_run = NOW(6), fire_at = NOW(6), attempt = 0, error = NULL, \
                 requested_by = ?, requested_fire = NOW(6) WHERE id = ? AND task_id IS NULL AND status <> 'invalid'
                 """,
-                [.string(String(requester.prefix(191))), .int(taskID)]
+                [.string(String(String.UnicodeScalarView(requester.unicodeScalars.prefix(191)))), .int(taskID)]
             ).affectedRows == 1
         }
     }

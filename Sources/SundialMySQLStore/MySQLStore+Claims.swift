@@ -166,6 +166,7 @@ extension MySQLStore: ClaimStore {
             try database.query(
                 """
                 SELECT r.cron_id AS run_task, r.scheduled_for AS run_fire, r.attempt AS run_attempt, r.retry_at, \
+                r.requested_by AS run_requested_by, \
                 \(TaskRow.columns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")) \
                 FROM cron_run r JOIN cron c ON c.id = r.cron_id \
                 WHERE r.retry_at IS NOT NULL AND r.retry_at < NOW(6) + INTERVAL ? MICROSECOND AND c.status = 'active' \
@@ -182,7 +183,7 @@ extension MySQLStore: ClaimStore {
                 else { return nil }
                 return DueRetry(
                     row: TaskRow(mysql: row), run: RunKey(task: Int64(task), scheduled: fire, attempt: attempt),
-                    retryAt: at)
+                    retryAt: at, requestedBy: row["run_requested_by"].string)
             }
         }
     }

@@ -12,7 +12,8 @@ public enum WebApplication {
         let router = Router(context: WebRequestContext.self)
         let sessions = SessionController(services: services)
         router.addMiddleware {
-            // Method and path only: headers (cookies, bearer tokens) and bodies (passwords) never.
+            // Method and address (path and query) only: never headers (cookies, bearer tokens) nor
+            // bodies (passwords).
             LogRequestsMiddleware(.debug)
             SecurityHeadersMiddleware()
             SessionLoadGuard()

@@ -13,7 +13,7 @@ import time
 import traceback
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
@@ -48,7 +48,9 @@ def shot(driver, name):
 
 
 def wait(driver, condition, seconds=15):
-    return WebDriverWait(driver, seconds, poll_frequency=0.2).until(condition)
+    # A page being replaced (a form's answer, a live refresh) may be read half-gone: look again.
+    return WebDriverWait(driver, seconds, poll_frequency=0.2,
+                         ignored_exceptions=(StaleElementReferenceException, WebDriverException)).until(condition)
 
 
 def text_of(driver):
@@ -119,7 +121,7 @@ def steps():
         wait(driver, ready.presence_of_element_located((By.XPATH, "//h1[contains(., 'browser-hello')]")))
         assert "Next fires" in text_of(driver)
         # The latest runs refresh by themselves.
-        wait(driver, lambda d: "succeeded" in d.find_element(By.CSS_SELECTOR, "section[data-live]").text, 30)
+        wait(driver, lambda d: "succeeded" in d.find_element(By.CSS_SELECTOR, "[data-live]").text, 30)
         assert "hello from the browser" in text_of(driver)
         shot(driver, "task")
 

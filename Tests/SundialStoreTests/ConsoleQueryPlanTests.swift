@@ -36,14 +36,19 @@ struct ConsoleQueryPlanTests {
         // The task list: by name, each filter, and a page further on.
         _ = try store.tasks(TaskFilter(), after: nil, limit: 51)
         _ = try store.tasks(TaskFilter(status: .paused), after: TaskCursor(token: "t-5000", order: .name), limit: 51)
-        // Sorted by next run (two groups: with a next run, then without) and by last result
-        // (failing, then the rest), from the top and from a cursor.
+        // Sorted by next run (active tasks by next run, then each status by name) and by last
+        // result (failing, then the rest): from the top, with a status, and from cursors, two of
+        // which read on into the next group.
+        let micros = Int64(now.addingTimeInterval(5000).timeIntervalSince1970 * 1_000_000)
         _ = try store.tasks(TaskFilter(order: .nextRun), after: nil, limit: 51)
+        _ = try store.tasks(TaskFilter(status: .active, order: .nextRun), after: nil, limit: 51)
         _ = try store.tasks(
-            TaskFilter(order: .nextRun), after: TaskCursor(token: "-:t-5000", order: .nextRun), limit: 51)
+            TaskFilter(order: .nextRun), after: TaskCursor(token: "0:\(micros):t-5000", order: .nextRun), limit: 51)
+        _ = try store.tasks(
+            TaskFilter(order: .nextRun), after: TaskCursor(token: "1:-:t-5000", order: .nextRun), limit: 51)
         _ = try store.tasks(TaskFilter(order: .lastResult), after: nil, limit: 51)
         _ = try store.tasks(
-            TaskFilter(order: .lastResult), after: TaskCursor(token: "1:t-9999", order: .lastResult), limit: 51)
+            TaskFilter(order: .lastResult), after: TaskCursor(token: "0:-:t-9999", order: .lastResult), limit: 51)
         _ = try store.tasks(TaskFilter(search: "t-19"), after: nil, limit: 51)
         _ = try store.tasks(TaskFilter(action: "shell", anyTags: ["etl"]), after: nil, limit: 51)
         // The run list: every filter alone and together, and a page further on.
@@ -67,9 +72,9 @@ struct ConsoleQueryPlanTests {
         _ = try store.executors()
         _ = try store.dueBacklog(cap: 10_000)
 
-        // Twenty-four calls; the two listings by period find their first id first; the last page
-        // of failing tasks reads on into the others.
-        #expect(plans.all.count == 27)
+        // Twenty-six calls; the two listings by period find their first id first; two sorted
+        // pages read on into a next group.
+        #expect(plans.all.count == 30)
         for (sql, steps) in plans.all {
             // Not tables: a derived table's few rows (`<derived2>`), a select of subqueries ("").
             // `cron_executor` holds a few hundred rows at most (pruned a day after they stop).

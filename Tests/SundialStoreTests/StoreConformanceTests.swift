@@ -477,15 +477,18 @@ import Testing
             let id = try s.insert(name, nextRun: offset.map { base.addingTimeInterval($0) })
             if failing { try s.set(id, "failing", "1") }
         }
+        // A paused task keeps its next run, the soonest of all: it is not due, so it comes after
+        // every active one.
+        _ = try s.insert("p", nextRun: base, status: .paused)
         let expected: [TaskOrder: [String]] = [
-            .name: ["a", "b", "c", "d", "e", "f", "g"],
-            .nextRun: ["a", "b", "g", "c", "e", "d", "f"],
-            .lastResult: ["a", "f", "g", "b", "c", "d", "e"],
+            .name: ["a", "b", "c", "d", "e", "f", "g", "p"],
+            .nextRun: ["a", "b", "g", "c", "e", "d", "f", "p"],
+            .lastResult: ["a", "f", "g", "b", "c", "d", "e", "p"],
         ]
         for order in TaskOrder.allCases {
             var seen: [String] = []
             var token: String? = nil
-            for _ in 0..<10 {
+            for _ in 0..<12 {
                 let after = try token.map { try #require(TaskCursor(token: $0, order: order)) }
                 let page = try s.store.tasks(TaskFilter(order: order), after: after, limit: 2)
                 seen += page.map(\.name)
@@ -497,9 +500,14 @@ import Testing
             let failingOnly = try s.store.tasks(TaskFilter(search: "f", order: order), after: nil, limit: 10)
             #expect(failingOnly.map(\.name) == ["f"])
         }
-        #expect(TaskCursor(token: "no colon", order: .nextRun) == nil)
-        #expect(TaskCursor(token: "x:a", order: .nextRun) == nil)
-        #expect(TaskCursor(token: "2:a", order: .lastResult) == nil)
+        // Tokens that are not cursors of the order: refused, never read as something else.
+        for bad in [
+            "no colon", "x:-:a", "0:-:a", "1:123:a", "9:-:a", "0:99999999999999999999:a", "0:-9223372036854775808:a",
+        ] {
+            #expect(TaskCursor(token: bad, order: .nextRun) == nil, "\(bad)")
+        }
+        #expect(TaskCursor(token: "2:-:a", order: .lastResult) == nil)
+        #expect(TaskCursor(token: "0:-:a:b", order: .lastResult)?.name == "a:b")
     }
 
     /// A run now names who asked; the runs of that fire (retries included) carry the name, and
@@ -650,6 +658,7 @@ extension StoreConformanceTests {
         let batch = try s.store.claim(s.request(limit: 1))
         var run = s.finished(try #require(batch.rows.first), token: batch.token, status: .running, next: nil).run
         run.concurrent = true
+        run.requestedBy = "alice"
         let next = FirePlanner.Plan(
             status: .active, nextRun: now.addingTimeInterval(60), fireAt: now.addingTimeInterval(60), attempt: 0,
             error: nil)
@@ -662,6 +671,8 @@ extension StoreConformanceTests {
         try s.store.record(RunBatch(finished: [FinishedRun(run: failed, row: nil)]))
         let due = try s.store.dueRetries(actions: ["noop"], tags: [], lookahead: .zero, limit: 10)
         #expect(due.map(\.run) == [run.key])
+        // The retry says who asked for the fire it retries, whatever the row asked for since.
+        #expect(due.first?.row.requester(ofFire: run.scheduledFor) == "alice")
         #expect(try s.store.dueRetries(actions: ["other"], tags: [], lookahead: .zero, limit: 10).isEmpty)
         // Two executors take it; one wins.
         var retry = run

@@ -187,4 +187,33 @@ import Testing
             #expect((document?["paths"] as? [String: Any])?["/tasks"] != nil)
         }
     }
+
+    /// Nobody locks themselves out: an admin's own token cannot disable or demote its owner, and
+    /// a value the document does not allow (a nullable enum's empty string) is refused.
+    @Test func anAdminCannotDisableOrDemoteThemselvesAndEmptyChoicesAreRefused() async throws {
+        let harness = try await ConsoleHarness()
+        let tokens = try Self.tokens(harness)
+        try await harness.test { client in
+            let admin = tokens[.admin]!
+            for body in [#"{"disabled":true}"#, #"{"role":"viewer"}"#] {
+                let (status, answer) = try await Self.call(
+                    client, .patch, "/api/v1/users/admin", token: admin, json: body)
+                #expect(status == .conflict, "\(body)")
+                #expect(((answer["error"] as? [String: Any])?["message"] as? String)?.contains("yourself") == true)
+            }
+            #expect(try harness.store.user(named: "admin")?.disabled == false)
+            #expect(try harness.store.user(named: "admin")?.role == .admin)
+            // Another user may be changed; an empty role is not a role.
+            #expect(
+                try await Self.call(client, .patch, "/api/v1/users/viewer", token: admin, json: #"{"role":""}"#).0
+                    == .badRequest)
+            #expect(
+                try await Self.call(client, .patch, "/api/v1/users/viewer", token: admin, json: #"{"disabled":true}"#).0
+                    == .ok)
+            let (bulk, _) = try await Self.call(
+                client, .post, "/api/v1/tasks/bulk", token: tokens[.operator]!,
+                json: #"{"action":"delete","status":""}"#)
+            #expect(bulk == .badRequest)
+        }
+    }
 }

@@ -208,8 +208,17 @@ import Testing
             #expect(reset.status == .ok)
             #expect(reset.text.contains("shown this once"))
             #expect(try await op.get("/tasks").status == .unauthorized)
+            // Nobody disables themselves (the last admin would lock everyone out): another admin does.
             try await admin.get("/users")
-            #expect(try await admin.post("/users/update", [("name", "admin"), ("disabled", "1")]).status == .seeOther)
+            let own = try await admin.post("/users/update", [("name", "admin"), ("disabled", "1")])
+            #expect(own.headers[.location]?.contains("disable%20or%20demote%20yourself") == true)
+            #expect(try await admin.get("/tasks").status == .ok)
+            _ = try harness.store.addUser(
+                NewUser(name: "second-admin", role: .admin, passwordHash: ConsoleHarness.passwordHash))
+            let other = Browser(client)
+            try await other.signIn("second-admin")
+            try await other.get("/users")
+            #expect(try await other.post("/users/update", [("name", "admin"), ("disabled", "1")]).status == .seeOther)
             #expect(try await admin.get("/tasks").status == .unauthorized)
             #expect(try await Browser(client).signIn("admin").status == .unauthorized)
         }

@@ -46,6 +46,8 @@ final class Browser: @unchecked Sendable {
     let client: any TestClientProtocol
     var cookie: String?
     var csrf = ""
+    /// Signed in (by `signIn`), as far as this browser knows.
+    var signedIn = false
 
     init(_ client: any TestClientProtocol) { self.client = client }
 
@@ -87,7 +89,9 @@ final class Browser: @unchecked Sendable {
     @discardableResult
     func signIn(_ name: String, password: String = ConsoleHarness.password) async throws -> TestResponse {
         try await get("/login")
-        return try await post("/login", [("name", name), ("password", password), ("next", "/tasks")])
+        let response = try await post("/login", [("name", name), ("password", password), ("next", "/tasks")])
+        signedIn = response.status == .seeOther
+        return response
     }
 }
 

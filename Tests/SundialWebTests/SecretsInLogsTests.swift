@@ -49,6 +49,10 @@ import Testing
             // Sign-ins: a wrong password, then the right one.
             let admin = Browser(client)
             #expect(try await admin.signIn("admin", password: wrongPassword).status == .unauthorized)
+            // A password typed into the name field, and a name that tries to forge a log line.
+            #expect(try await Browser(client).signIn(wrongPassword, password: "x").status == .unauthorized)
+            let forged = "x\n2026-12-02 info sign-in refused address=6.6.6.6"
+            #expect(try await Browser(client).signIn(forged, password: "x").status == .unauthorized)
             #expect(try await admin.signIn("admin").status == .seeOther)
             // A user added and a password reset: both generated passwords are shown once.
             try await admin.get("/users")
@@ -87,19 +91,20 @@ import Testing
             try await me.signIn("operator", password: newPassword)
             try await me.get("/settings")
             let start = try await me.post("/settings/second-factor-start", []).text
-            let key = try #require(
-                start.range(of: #"name="secret" value="[A-Za-z0-9]+""#, options: .regularExpression).map {
-                    String(start[$0].dropFirst(#"name="secret" value=""#.count).dropLast())
-                })
-            secrets.withLock { $0.append(key) }
+            let key = try #require(SettingsTests.shownKey(start))
+            let typed = SecondFactor.typedKey(secret: key, user: "operator").replacingOccurrences(of: " ", with: "")
+            secrets.withLock { $0 += [key, typed] }
             let code = String(format: "%06d", TOTP(secret: key).compute(date: Date()))
-            try await me.post("/settings/second-factor-on", [("secret", key), ("code", code)])
+            try await me.post("/settings/second-factor-on", [("current", newPassword), ("code", code)])
+            #expect(try harness.store.user(named: "operator")?.totpSecret == key)
         }
         let lines = logs.lines.withLock { $0 }
-        // The test sees the server's logs at all: requests and audit lines reach the handler.
-        #expect(!lines.isEmpty)
+        // The test sees the server's logs at all: a line per request, and the refused sign-ins.
+        #expect(lines.contains { $0.contains("Request") && $0.contains("/settings/second-factor-on") })
+        #expect(lines.filter { $0.contains("sign-in refused") }.count == 3)
+        #expect(!lines.contains { $0.contains("6.6.6.6") })
         let all = secrets.withLock { $0 }
-        #expect(all.count == 10)
+        #expect(all.count == 11)
         for secret in all {
             let found = lines.filter { $0.contains(secret) }
             #expect(found.isEmpty, "a secret reached the logs: \(found.prefix(2))")

@@ -10,6 +10,25 @@ import Testing
 @Suite struct SettingsTests {
     static func code(_ secret: String) -> String { String(format: "%06d", TOTP(secret: secret).compute(date: Date())) }
 
+    /// The key a settings page shows for typing into an app (base32 in groups), as the key itself.
+    static func shownKey(_ page: String) -> String? {
+        guard let range = page.range(of: #"<code id="totp-key">[A-Z2-7 ]+</code>"#, options: .regularExpression)
+        else { return nil }
+        let base32 = page[range].dropFirst(#"<code id="totp-key">"#.count).dropLast("</code>".count)
+            .filter { $0 != " " }
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        var (bits, count, bytes) = (0, 0, [UInt8]())
+        for character in base32 {
+            guard let value = alphabet.firstIndex(of: character) else { return nil }
+            (bits, count) = ((bits << 5) | value, count + 5)
+            if count >= 8 {
+                bytes.append(UInt8((bits >> (count - 8)) & 0xFF))
+                count -= 8
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     @Test func theTimeZoneChosenIsTheOnePagesShowTimesIn() async throws {
         let harness = try await ConsoleHarness()
         try await harness.test { client in
@@ -55,17 +74,20 @@ import Testing
             try await browser.signIn("admin")
             try await browser.get("/settings")
             let start = try await browser.post("/settings/second-factor-start", []).text
-            let secret = try #require(
-                start.range(of: #"name="secret" value="[A-Za-z0-9]+""#, options: .regularExpression).map {
-                    String(start[$0].dropFirst(#"name="secret" value=""#.count).dropLast())
-                })
+            let secret = try #require(Self.shownKey(start))
             #expect(start.contains("otpauth://totp/Sundial:admin?secret="))
-            // A wrong code keeps the same key on the page and turns nothing on.
-            let wrong = try await browser.post("/settings/second-factor-on", [("secret", secret), ("code", "000000")])
-            #expect(wrong.status == .unprocessableContent && wrong.text.contains(secret))
+            // The key is in the session, not in the form: the page never takes it back.
+            #expect(!start.contains(#"name="secret""#) && !start.contains(secret))
+            // A wrong code, or no password, keeps the same key on the page and turns nothing on.
+            let wrong = try await browser.post(
+                "/settings/second-factor-on", [("current", ConsoleHarness.password), ("code", "000000")])
+            #expect(wrong.status == .unprocessableContent && Self.shownKey(wrong.text) == secret)
+            let noPassword = try await browser.post("/settings/second-factor-on", [("code", Self.code(secret))])
+            #expect(
+                noPassword.status == .unprocessableContent && noPassword.text.contains("type your current password"))
             #expect(try harness.store.user(named: "admin")?.totpSecret == nil)
             let on = try await browser.post(
-                "/settings/second-factor-on", [("secret", secret), ("code", Self.code(secret))])
+                "/settings/second-factor-on", [("current", ConsoleHarness.password), ("code", Self.code(secret))])
             #expect(on.headers[.location]?.contains("second%20factor%20on") == true)
             #expect(try harness.store.user(named: "admin")?.totpSecret == secret)
             let audit = try harness.store.auditLog(AuditFilter(action: .userUpdate), before: nil, limit: 5)

@@ -22,6 +22,13 @@ import Testing
         }
     }
 
+    /// The digest of the tasks a confirmation page names.
+    static func digest(_ page: String) -> String? {
+        page.range(of: #"name="digest" value="[0-9a-f]{64}""#, options: .regularExpression).map {
+            String(page[$0].dropFirst(#"name="digest" value=""#.count).dropLast())
+        }
+    }
+
     @Test func selectedTasksArePausedAfterAConfirmationThatCountsThem() async throws {
         let harness = try await ConsoleHarness()
         for name in ["a1", "a2", "a3"] { try Self.add(harness, name) }
@@ -70,10 +77,10 @@ import Testing
             let review = try await browser.post("/tasks/bulk", [("verb", "run"), ("scope", "filter"), ("q", "etl-")])
             // Seven names match, five within the user's tags: only those are counted.
             #expect(review.text.contains("every task matching the filter: 5 tasks"))
-            #expect(review.text.contains(#"name="expected" value="5""#))
+            let digest = try #require(Self.digest(review.text))
             let done = try await browser.post(
                 "/tasks/bulk",
-                [("confirm", "1"), ("verb", "run"), ("scope", "filter"), ("q", "etl-"), ("expected", "5")])
+                [("confirm", "1"), ("verb", "run"), ("scope", "filter"), ("q", "etl-"), ("digest", digest)])
             #expect(done.text.contains("Run now: 5 of 5 task(s) changed."))
             let asked = try harness.store.auditLog(AuditFilter(action: .taskRunNow), before: nil, limit: 20)
             #expect(Set(asked.compactMap(\.draft.subject)) == Set((1...5).map { "etl-\($0)" }))
@@ -82,11 +89,22 @@ import Testing
                 "/tasks/bulk", [("confirm", "1"), ("verb", "pause"), ("scope", "selected"), ("name", "etl-7")])
             #expect(outside.text.contains("0 of 1") && outside.text.contains("no task named"))
             #expect(try harness.store.task(named: "etl-7")?.status == .active)
-            // The count changed between the confirmation and the action: the page says so.
+            // Another task matches by the time the confirmation comes back: nothing is done, and
+            // the page asks again with the tasks matching now.
+            let pause = try await browser.post("/tasks/bulk", [("verb", "pause"), ("scope", "filter"), ("q", "etl-")])
+            let confirmed = try #require(Self.digest(pause.text))
+            try Self.add(harness, "etl-8", tags: "etl")
             let drift = try await browser.post(
                 "/tasks/bulk",
-                [("confirm", "1"), ("verb", "pause"), ("scope", "filter"), ("q", "etl-"), ("expected", "9")])
-            #expect(drift.text.contains("matched 9 tasks when you confirmed and 5 now"))
+                [("confirm", "1"), ("verb", "pause"), ("scope", "filter"), ("q", "etl-"), ("digest", confirmed)])
+            #expect(drift.text.contains("changed since this page was shown: nothing was done"))
+            #expect(drift.text.contains("every task matching the filter: 6 tasks"))
+            #expect(try harness.store.tasks(TaskFilter(status: .paused), after: nil, limit: 10).isEmpty)
+            let fresh = try #require(Self.digest(drift.text))
+            let again = try await browser.post(
+                "/tasks/bulk",
+                [("confirm", "1"), ("verb", "pause"), ("scope", "filter"), ("q", "etl-"), ("digest", fresh)])
+            #expect(again.text.contains("Pause: 6 of 6 task(s) changed."))
         }
     }
 
@@ -107,21 +125,21 @@ import Testing
 
     @Test func theListSortsByNextRunAndByLastResult() async throws {
         let harness = try await ConsoleHarness()
-        // Hourly tasks whose first fires are an hour away; `soon` fires in a minute; `once` done.
+        // Hourly tasks whose first fires are an hour away; `soon` fires in a minute; `a-paused`
+        // keeps the soonest next run of all, but is paused: not due, so last.
         for name in ["b", "c", "d"] { try Self.add(harness, name) }
         try Self.add(harness, "soon", schedule: "@every 1m")
-        try Self.add(harness, "zz-none", schedule: "@every 1h")
-        try harness.services.admin.pause("zz-none")
+        try Self.add(harness, "a-paused", schedule: "@every 30s")
+        try harness.services.admin.pause("a-paused")
         harness.store.edit(taskID: try #require(try harness.store.task(named: "c")).id) { $0.failing = true }
-        harness.store.edit(taskID: try #require(try harness.store.task(named: "zz-none")).id) { $0.nextRun = nil }
         try await harness.test { client in
             let browser = Browser(client)
             try await browser.signIn("viewer")
             let byNext = try await browser.get("/tasks?sort=next_run").text
-            #expect(Self.names(byNext) == ["soon", "b", "c", "d", "zz-none"])
+            #expect(Self.names(byNext) == ["soon", "b", "c", "d", "a-paused"])
             #expect(byNext.contains(#"<option value="next_run" selected>"#))
             let byResult = try await browser.get("/tasks?sort=last_result").text
-            #expect(Self.names(byResult) == ["c", "b", "d", "soon", "zz-none"])
+            #expect(Self.names(byResult) == ["c", "a-paused", "b", "d", "soon"])
         }
     }
 }

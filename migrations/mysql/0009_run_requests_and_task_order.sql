@@ -4,5 +4,6 @@
 ALTER TABLE cron ADD COLUMN requested_by VARCHAR(191) NULL;
 ALTER TABLE cron ADD COLUMN requested_fire DATETIME(6) NULL;
 ALTER TABLE cron_run ADD COLUMN requested_by VARCHAR(191) NULL;
--- The task list sorted by next run (keyset pages, no sort). By last result uses cron_failing.
-ALTER TABLE cron ADD KEY cron_next_run_name (next_run, name);
+-- The task list sorted by next run: active tasks by next run, then each status by name (keyset
+-- pages, no sort). By last result reads cron_failing; each status by name, cron_status_name.
+ALTER TABLE cron ADD KEY cron_status_next_run (status, next_run, name);

@@ -87,7 +87,11 @@ public struct DueRetry: Sendable, Equatable {
     public var run: RunKey
     public var retryAt: Date
 
-    public init(row: TaskRow, run: RunKey, retryAt: Date) {
+    /// `requestedBy` is the retried run's: who asked for its fire (a later run now may have
+    /// asked for another fire of the row since). The row carries it for the retry's run.
+    public init(row: TaskRow, run: RunKey, retryAt: Date, requestedBy: String? = nil) {
+        var row = row
+        (row.requestedBy, row.requestedFire) = (requestedBy, requestedBy.map { _ in run.scheduled })
         (self.row, self.run, self.retryAt) = (row, run, retryAt)
     }
 }

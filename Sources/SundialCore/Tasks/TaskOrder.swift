@@ -1,14 +1,56 @@
 import Foundation
 
-/// How a task listing is sorted. Every order ends on the name, so that a page's last row is a
-/// cursor to the next page (keyset paging, fast at any depth).
+/// How a task listing is sorted. An order is a few groups read one after another, each sorted by
+/// the name (after the next run, in the first group of `nextRun`), so that a page's last row is a
+/// cursor to the next page (keyset paging, fast at any depth) and each group is one range of an
+/// index.
 public enum TaskOrder: String, Sendable, CaseIterable {
     /// By name.
     case name
-    /// Soonest fire first; tasks with no pending fire (done, invalid, not scheduled yet) last.
+    /// Active tasks by their next fire, soonest first; then active tasks with no fire yet, then
+    /// paused, done, invalid and dead ones, each by name.
     case nextRun = "next_run"
     /// Failing tasks first (their last fire's last attempt failed), then the rest; by name within.
     case lastResult = "last_result"
+
+    /// One group of an order: which rows, and whether they are sorted by next run first.
+    public struct Group: Sendable, Equatable {
+        /// The rows of one status only (nil: any).
+        public var status: TaskStatus?
+        /// Rows whose `next_run` is set (true), unset (false), or either (nil).
+        public var scheduled: Bool?
+        /// Failing rows (true), others (false), or either (nil).
+        public var failing: Bool?
+        /// Sorted by `next_run`, then the name; else by the name.
+        public var byNextRun: Bool
+
+        init(status: TaskStatus? = nil, scheduled: Bool? = nil, failing: Bool? = nil, byNextRun: Bool = false) {
+            (self.status, self.scheduled, self.failing, self.byNextRun) = (status, scheduled, failing, byNextRun)
+        }
+
+        public func contains(_ row: TaskRow) -> Bool {
+            (status.map { row.status == $0 } ?? true) && (scheduled.map { (row.nextRun != nil) == $0 } ?? true)
+                && (failing.map { row.failing == $0 } ?? true)
+        }
+    }
+
+    /// The groups, in listing order; every row is in exactly one.
+    public var groups: [Group] {
+        switch self {
+        case .name: [Group()]
+        case .nextRun:
+            [
+                Group(status: .active, scheduled: true, byNextRun: true), Group(status: .active, scheduled: false),
+                Group(status: .paused), Group(status: .done), Group(status: .invalid), Group(status: .dead),
+            ]
+        case .lastResult: [Group(failing: true), Group(failing: false)]
+        }
+    }
+
+    /// The group `row` is in.
+    public func group(of row: TaskRow) -> Int {
+        groups.firstIndex { $0.contains(row) } ?? groups.count - 1
+    }
 
     /// Whether `a` comes before `b` (what stores compute in their own query language).
     public func precedes(_ a: TaskRow, _ b: TaskRow) -> Bool {
@@ -17,70 +59,62 @@ public enum TaskOrder: String, Sendable, CaseIterable {
 }
 
 /// Where a page of tasks in a given order ends: the next page starts after it. Its `token` is
-/// what links and the API carry (for the name order, the name itself).
+/// what links and the API carry: the name alone for the name order, else
+/// `<group>:<next run in microseconds, or ->:<name>`.
 public struct TaskCursor: Sendable, Equatable, Comparable {
     public var order: TaskOrder
-    public var name: String
-    /// For `nextRun`: the row's pending fire (nil sorts last).
+    public var group: Int
+    /// The row's pending fire, in a group sorted by it.
     public var nextRun: Date?
-    /// For `lastResult`: the row was failing (sorts first).
-    public var failing: Bool
+    public var name: String
+
+    /// Microseconds of the years 1000 to 9999, what `DATETIME(6)` holds.
+    static let storable: ClosedRange<Int64> = -30_610_224_000_000_000...253_402_300_799_999_999
 
     public init(after row: TaskRow, order: TaskOrder) {
         self.order = order
+        self.group = order.group(of: row)
+        self.nextRun = order.groups[group].byNextRun ? row.nextRun : nil
         self.name = row.name
-        self.nextRun = order == .nextRun ? row.nextRun : nil
-        self.failing = order == .lastResult ? row.failing : false
     }
 
     /// Reads a cursor written by `token` for the same order; nil when it is not one.
     public init?(token: String, order: TaskOrder) {
         self.order = order
-        (nextRun, failing) = (nil, false)
-        switch order {
-        case .name:
-            name = token
-        case .nextRun:
-            guard let colon = token.firstIndex(of: ":") else { return nil }
-            let key = token[..<colon]
-            name = String(token[token.index(after: colon)...])
-            if key != "-" {
-                guard let micros = Int64(key) else { return nil }
-                nextRun = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
-            }
-        case .lastResult:
-            guard token.hasPrefix("0:") || token.hasPrefix("1:") else { return nil }
-            failing = token.hasPrefix("1:")
-            name = String(token.dropFirst(2))
+        guard order != .name else {
+            (group, nextRun, name) = (0, nil, token)
+            return
+        }
+        let parts = token.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let group = Int(parts[0]), order.groups.indices.contains(group) else { return nil }
+        self.group = group
+        self.name = String(parts[2])
+        switch (order.groups[group].byNextRun, parts[1]) {
+        case (false, "-"): nextRun = nil
+        case (true, let key):
+            guard let micros = Int64(key), Self.storable.contains(micros) else { return nil }
+            nextRun = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+        default: return nil
         }
     }
 
     /// The cursor as text, for links and the API.
     public var token: String {
-        switch order {
-        case .name: name
-        case .nextRun: (nextRun.map { "\(Self.micros($0))" } ?? "-") + ":" + name
-        case .lastResult: (failing ? "1:" : "0:") + name
-        }
+        order == .name ? name : "\(group):" + (nextRun.map { "\(Self.micros($0))" } ?? "-") + ":" + name
     }
 
     /// Whole microseconds, as `DATETIME(6)` keeps a time.
-    static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
+    static func micros(_ date: Date) -> Int64 {
+        let value = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        return Int64(exactly: value) ?? (value < 0 ? storable.lowerBound : storable.upperBound)
+    }
 
     /// The listing order: a row after the cursor comes later in it.
     public static func < (a: TaskCursor, b: TaskCursor) -> Bool {
-        switch a.order {
-        case .name:
-            return a.name < b.name
-        case .nextRun:
-            switch (a.nextRun.map(micros), b.nextRun.map(micros)) {
-            case (let x?, let y?) where x != y: return x < y
-            case (.some, nil): return true
-            case (nil, .some): return false
-            default: return a.name < b.name
-            }
-        case .lastResult:
-            return a.failing != b.failing ? a.failing : a.name < b.name
+        if a.group != b.group { return a.group < b.group }
+        switch (a.nextRun.map(micros), b.nextRun.map(micros)) {
+        case (let x?, let y?) where x != y: return x < y
+        default: return a.name < b.name
         }
     }
 }

@@ -103,9 +103,13 @@ struct APIHandler: APIProtocol {
         var names = body.names ?? []
         if body.names == nil {
             var filter = TaskFilter(search: body.search, action: body.taskAction)
-            filter.status = body.status.flatMap { TaskStatus(rawValue: $0.rawValue) }
+            filter.status = try APILimits.choice(body.status, "status").flatMap(TaskStatus.init(rawValue:))
             filter.anyTags = TasksController.tags(body.tag, within: identity.scope)
-            names = try await TaskActions(services: services).names(matching: filter)
+            do {
+                names = try await TaskActions(services: services).names(matching: filter)
+            } catch let error as TaskAdmin.AdminError {
+                throw APIError(error.reason, error.description, field: error.field)
+            }
         }
         let outcome = try await TaskActions(services: services).performAll(
             verb, names: names, by: identity, address: APICaller.current.address)
@@ -165,8 +169,9 @@ struct APIHandler: APIProtocol {
         task.backoffSeconds = body.backoffSeconds
         task.timeoutSeconds = body.timeoutSeconds
         task.maxConcurrency = body.maxConcurrency
-        task.misfirePolicy = body.misfirePolicy.flatMap { TaskRow.MisfirePolicy(rawValue: $0.rawValue) }
-        task.delivery = body.delivery.flatMap { TaskRow.Delivery(rawValue: $0.rawValue) }
+        task.misfirePolicy = try APILimits.choice(body.misfirePolicy, "misfire_policy").flatMap(
+            TaskRow.MisfirePolicy.init(rawValue:))
+        task.delivery = try APILimits.choice(body.delivery, "delivery").flatMap(TaskRow.Delivery.init(rawValue:))
         task.tags = body.tags
         task.alerts = body.alerts
         task.alertLateSeconds = body.alertLateSeconds
@@ -314,12 +319,13 @@ struct APIHandler: APIProtocol {
         let users = UserAdmin(store: services.store, hasher: services.hasher)
         try APILimits.length(body.timeZone, 0...64, "time_zone")
         try APILimits.length(body.password, 12...72, "password")
+        let role = try APILimits.choice(body.role, "role").flatMap(Role.init(rawValue:))
         let (name, actor, address) = (input.path.user, identity.actor, APICaller.current.address)
         let user = try await services.threads.run {
             try Self.admin {
                 try users.update(
-                    name: name, role: body.role.flatMap { Role(rawValue: $0.rawValue) }, disabled: body.disabled,
-                    timeZone: body.timeZone, by: actor, address: address)
+                    name: name, role: role, disabled: body.disabled,
+                    timeZone: body.timeZone, by: actor, self: identity.userName, address: address)
                 if let password = body.password {
                     try users.setPassword(name: name, password: password, by: actor, address: address)
                 }

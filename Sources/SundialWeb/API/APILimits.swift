@@ -22,6 +22,16 @@ enum APILimits {
         }
     }
 
+    /// A choice among an enum's values: the generated code reads a nullable enum's `null` as a
+    /// value of its own, the empty string, which the document does not allow.
+    static func choice<T: RawRepresentable<String>>(_ value: T?, _ field: String) throws -> String? {
+        guard let value else { return nil }
+        guard !value.rawValue.isEmpty else {
+            throw APIError(.badRequest, "bad_request", "\(field) must be one of the document's values", field: field)
+        }
+        return value.rawValue
+    }
+
     /// Above zero and at most `maximum`.
     static func positive(_ value: Double?, maximum: Double, _ field: String) throws {
         guard let value else { return }

@@ -9,6 +9,9 @@ public struct ConsoleSession: Codable, Sendable, Equatable {
     public var csrfSecret: String
     /// The password was right, the one-time code is still to come.
     public var awaitingSecondFactor: Bool
+    /// A second factor's key being set up: shown once, kept here (not in the page's form) until a
+    /// code from the app proves it was added.
+    public var pendingSecondFactor: String?
 
     public init(userID: Int64? = nil, epoch: Int = 0, csrfSecret: String, awaitingSecondFactor: Bool = false) {
         (self.userID, self.epoch, self.csrfSecret) = (userID, epoch, csrfSecret)

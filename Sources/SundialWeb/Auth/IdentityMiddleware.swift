@@ -68,7 +68,10 @@ struct IdentityMiddleware: RouterMiddleware {
             // Never the token itself: its hint (the first characters, as listings show it) at most.
             context.logger.notice(
                 "API token refused: unknown, expired or revoked",
-                metadata: ["hint": "\(secret.prefix(10))…", "address": "\(context.clientAddress ?? "-")"])
+                metadata: [
+                    "hint": LogText.quoted(secret.prefix(10) + "…"),
+                    "address": LogText.quoted(context.clientAddress ?? "-"),
+                ])
             throw HTTPError(.unauthorized, message: "the API token is unknown, expired or revoked")
         }
         // A token never does more than its maker may do now.

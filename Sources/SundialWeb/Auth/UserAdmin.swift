@@ -79,11 +79,17 @@ public struct UserAdmin: Sendable {
 
     /// Changes role, scope or whether the user may sign in; disabling ends their sessions (their
     /// tokens stop working too: a token acts for a user who is not disabled).
+    ///
+    /// `self` names the user making the change when it is a person or their token: nobody
+    /// disables or demotes themselves (the last admin would lock everyone out; another admin can).
     public func update(
         name: String, role: Role? = nil, scope: TaskScope? = nil, disabled: Bool? = nil, timeZone: String? = nil,
-        by actor: String, address: String? = nil
+        by actor: String, self acting: String? = nil, address: String? = nil
     ) throws {
         if let timeZone, TimeZone(identifier: timeZone) == nil { throw Refusal("unknown time zone '\(timeZone)'") }
+        if name == acting, disabled == true || role.map({ $0 < (try? named(name))?.role ?? $0 }) == true {
+            throw Refusal("you cannot disable or demote yourself: another admin can", reason: .conflict)
+        }
         let changes = try change(name) { user in
             var changes: [String] = []
             if let role, role != user.role {
@@ -159,6 +165,9 @@ public struct UserAdmin: Sendable {
             }
         }
         let changes = try change(name) { user in
+            if secret != nil, user.totpSecret != nil {
+                throw Refusal("the second factor is on already: turn it off first", reason: .conflict)
+            }
             guard (user.totpSecret == nil) != (secret == nil) else { return [] }
             user.totpSecret = secret
             return [secret == nil ? "second factor off" : "second factor on"]

@@ -62,18 +62,22 @@ struct SessionController {
             return response
         }
         let hasher = services.hasher
-        let user = try await services.blocking { store -> ConsoleUser? in
+        let (user, known) = try await services.blocking { store -> (ConsoleUser?, Bool) in
             let user = try store.user(named: name)
             // Checked against a decoy hash when there is no such user, so that the time taken
             // does not tell which names exist.
             let good = hasher.verify(password, hash: user?.passwordHash ?? PasswordHasher.decoy)
-            return good && user?.disabled == false ? user : nil
+            return (good && user?.disabled == false ? user : nil, user != nil)
         }
         guard let user else {
-            // For fail2ban and the like: who was tried, from where (never what was typed).
+            // For fail2ban and the like: from where, and which user (a name that is no user's is
+            // not logged: it may be a password typed into the wrong field).
             context.logger.notice(
                 "sign-in refused: wrong name or password",
-                metadata: ["user": "\(name)", "address": "\(address ?? "-")"])
+                metadata: [
+                    "user": known ? LogText.quoted(name) : "(no such user)",
+                    "address": LogText.quoted(address ?? "-"),
+                ])
             await services.audit(AuditDraft(actor: "anonymous", action: .loginFailed, subject: name, address: address))
             return loginPage(
                 request, context, problem: "The name or the password is wrong.", name: name, status: .unauthorized)
@@ -89,7 +93,8 @@ struct SessionController {
             codeContext.identity = nil
             return loginPage(request, codeContext, name: name)
         }
-        context.logger.info("signed in", metadata: ["user": "\(user.name)", "address": "\(address ?? "-")"])
+        context.logger.info(
+            "signed in", metadata: ["user": LogText.quoted(user.name), "address": LogText.quoted(address ?? "-")])
         await services.audit(AuditDraft(actor: user.name, action: .login, subject: user.name, address: address))
         return .redirect(to: next, type: .normal)
     }
@@ -108,7 +113,7 @@ struct SessionController {
         guard SecondFactor.accepts(form["code"] ?? "", secret: secret) else {
             context.logger.notice(
                 "sign-in refused: wrong one-time code",
-                metadata: ["user": "\(user.name)", "address": "\(address ?? "-")"])
+                metadata: ["user": LogText.quoted(user.name), "address": LogText.quoted(address ?? "-")])
             await services.audit(
                 AuditDraft(
                     actor: user.name, action: .loginFailed, subject: user.name, detail: "wrong one-time code",

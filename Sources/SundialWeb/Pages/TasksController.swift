@@ -147,29 +147,40 @@ struct TasksController {
         let everyMatch = form["scope"] == "filter"
         let actions = TaskActions(services: services)
         let (filter, _) = Self.filter(form, scope: identity.scope)
-        let names =
-            everyMatch ? try await actions.names(matching: filter) : Array(Set(form.all("name"))).sorted()
         let filterItems = ["q", "status", "action", "tag"].compactMap { key in
             form[key].flatMap { $0.isEmpty ? nil : (key, $0) }
         }
         let back = "/tasks" + (filterItems.isEmpty ? "" : "?" + Self.queryString(filterItems))
-        guard !names.isEmpty else {
-            let problem = everyMatch ? "no task matches the filter" : "select at least one task"
-            return .redirect(
+        func refuse(_ problem: String) -> Response {
+            .redirect(
                 to: back + (filterItems.isEmpty ? "?" : "&") + Self.queryString([("problem", problem)]), type: .normal)
         }
+        let names: [String]
+        do {
+            names = everyMatch ? try await actions.names(matching: filter) : Array(Set(form.all("name"))).sorted()
+        } catch let error as TaskAdmin.AdminError {
+            return refuse(error.description)
+        }
+        guard !names.isEmpty else {
+            return refuse(everyMatch ? "no task matches the filter" : "select at least one task")
+        }
+        guard names.count <= TaskActions.bulkLimit else {
+            return refuse("select at most \(TaskActions.bulkLimit) tasks, the most one bulk action covers")
+        }
+        // What was confirmed is these very tasks: if the filter matches others by the time the
+        // confirmation comes back, it is asked again.
+        let digest = Secrets.sha256Hex(names.joined(separator: "\n"))
         var fields = filterItems.map { Choice(value: $0.1, label: $0.0, selected: true) }
         fields.append(Choice(value: verb.rawValue, label: "verb", selected: true))
         if everyMatch {
             fields.append(Choice(value: "filter", label: "scope", selected: true))
-            fields.append(Choice(value: "\(names.count)", label: "expected", selected: true))
+            fields.append(Choice(value: digest, label: "digest", selected: true))
         } else {
             fields += names.map { Choice(value: $0, label: "name", selected: true) }
         }
         let target =
             everyMatch
             ? "every task matching the filter: \(names.count) task\(names.count == 1 ? "" : "s")"
-                + (names.count == TaskActions.bulkLimit ? " (the most one action covers)" : "")
             : "the \(names.count) selected task\(names.count == 1 ? "" : "s")"
         var page = BulkPage(
             layout: Layout(title: "\(label) tasks", section: "tasks", context: context),
@@ -178,12 +189,13 @@ struct TasksController {
             more: names.count > BulkPage.namesShown ? names.count - BulkPage.namesShown : nil,
             fields: fields, confirming: form["confirm"] != "1", danger: verb == .delete, changed: 0, failures: [],
             drift: nil, back: back)
-        if page.confirming { return services.templates.render("tasks-bulk", page) }
-        if everyMatch, let expected = form["expected"].flatMap(Int.init), expected != names.count {
+        if everyMatch, !page.confirming, form["digest"] != digest {
+            page.confirming = true
             page.drift =
-                "The filter matched \(expected) tasks when you confirmed and \(names.count) now: "
-                + "the action went to the \(names.count) matching now."
+                "The tasks matching the filter changed since this page was shown: nothing was done. "
+                + "Check them and confirm again."
         }
+        if page.confirming { return services.templates.render("tasks-bulk", page) }
         let outcome = try await actions.performAll(verb, names: names, by: identity, address: context.clientAddress)
         page.changed = outcome.changed
         page.failures = outcome.failures.map { Choice(value: $0.message, label: $0.name, selected: false) }

@@ -94,7 +94,8 @@ struct UsersController {
                 case "update":
                     try users.update(
                         name: form["name"] ?? "", role: form["role"].flatMap(Role.init(rawValue:)),
-                        disabled: form["disabled"].map { $0 == "1" }, by: actor, address: address)
+                        disabled: form["disabled"].map { $0 == "1" }, by: actor, self: identity.userName,
+                        address: address)
                 case "password":
                     let password = Secrets.newPassword()
                     try users.setPassword(name: form["name"] ?? "", password: password, by: actor, address: address)

@@ -20,8 +20,9 @@ struct TaskActions: Sendable {
     }
 
     let services: WebServices
-    /// Most tasks one bulk action by filter covers.
-    static let bulkLimit = 100_000
+    /// Most tasks one bulk action covers: each is checked, changed and audited on its own within
+    /// the request, which must end before a proxy gives up on it.
+    static let bulkLimit = 5_000
 
     /// What a bulk action did.
     struct BulkOutcome: Sendable {
@@ -29,9 +30,19 @@ struct TaskActions: Sendable {
         var failures: [(name: String, message: String)] = []
     }
 
-    /// The names of the tasks matching `filter` (which carries the caller's scope), by name, at
-    /// most `bulkLimit`.
+    /// The names of the tasks matching `filter` (which carries the caller's scope), by name; a
+    /// refusal when they are more than `bulkLimit`.
     func names(matching filter: TaskFilter) async throws -> [String] {
+        let names = try await names(matching: filter, atMost: Self.bulkLimit + 1)
+        guard names.count <= Self.bulkLimit else {
+            throw TaskAdmin.AdminError(
+                "the filter matches more than \(Self.bulkLimit) tasks, the most one bulk action covers: narrow it",
+                field: "filter")
+        }
+        return names
+    }
+
+    private func names(matching filter: TaskFilter, atMost limit: Int) async throws -> [String] {
         var asked = filter
         asked.order = .name
         let byName = asked
@@ -40,10 +51,10 @@ struct TaskActions: Sendable {
             repeat {
                 let page = try store.tasks(
                     byName, after: all.last.map { TaskCursor(token: $0, order: .name)! },
-                    limit: min(1000, Self.bulkLimit - all.count))
+                    limit: min(1000, limit - all.count))
                 all += page.map(\.name)
                 if page.count < 1000 { break }
-            } while all.count < Self.bulkLimit
+            } while all.count < limit
             return all
         }
     }
@@ -72,6 +83,12 @@ struct TaskActions: Sendable {
             do {
                 guard let task = try admin.store.task(named: name), scope.contains(taskTags: task.tags) else {
                     throw TaskAdmin.AdminError("no task named '\(name)'", field: "name", reason: .notFound)
+                }
+                // Deleting takes what editing does: every tag of the task within the user's.
+                if verb == .delete, !scope.allowsWriting(taskTags: task.tags) {
+                    throw TaskAdmin.AdminError(
+                        "'\(name)' has tags outside yours: only a user whose tags cover all of them deletes it",
+                        field: "name", reason: .conflict)
                 }
                 switch verb {
                 case .pause: try admin.pause(name)
