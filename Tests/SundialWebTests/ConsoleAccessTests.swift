@@ -74,10 +74,7 @@ import Testing
 
     @Test func anAdminLimitedToSomeTagsManagesNoUsersAndReadsNoAuditLog() async throws {
         let harness = try await ConsoleHarness()
-        _ = try harness.store.addUser(
-            NewUser(
-                name: "billing-admin", role: .admin, scope: TaskScope(tags: ["billing"]),
-                passwordHash: ConsoleHarness.passwordHash))
+        try harness.addUser("billing-admin", role: .admin, tags: ["billing"])
         try harness.services.admin.add(
             {
                 var t = NewTask(name: "invoices", action: "noop"); t.tags = "billing"; return t
@@ -213,8 +210,7 @@ import Testing
             let own = try await admin.post("/users/update", [("name", "admin"), ("disabled", "1")])
             #expect(own.headers[.location]?.contains("disable%20or%20demote%20yourself") == true)
             #expect(try await admin.get("/tasks").status == .ok)
-            _ = try harness.store.addUser(
-                NewUser(name: "second-admin", role: .admin, passwordHash: ConsoleHarness.passwordHash))
+            try harness.addUser("second-admin", role: .admin)
             let other = Browser(client)
             try await other.signIn("second-admin")
             try await other.get("/users")

@@ -35,6 +35,14 @@ struct ConsoleHarness {
         }
     }
 
+    /// Another user with the test password, limited to `tags` when given.
+    func addUser(_ name: String, role: Role, tags: Set<String>? = nil) throws {
+        _ = try store.addUser(
+            NewUser(
+                name: name, role: role, scope: tags.map { TaskScope(tags: $0) } ?? .everything,
+                passwordHash: Self.passwordHash))
+    }
+
     func test(_ body: @escaping @Sendable (TestClientProtocol) async throws -> Void) async throws {
         let app = Application(router: WebApplication.router(services), logger: services.logger)
         try await app.test(.router, body)

@@ -131,7 +131,7 @@ import Testing
                     startedAt: now, finishedAt: now, status: .succeeded, output: "done")
             ]))
         let run = try #require(try harness.store.runs(RunFilter(), before: nil, limit: 1).first).id
-        _ = try harness.store.addUser(NewUser(name: "target", role: .viewer, passwordHash: ConsoleHarness.passwordHash))
+        try harness.addUser("target", role: .viewer)
         let users = UserAdmin(store: harness.store)
         var tokens: [Role: String] = [:]
         for role in Role.allCases {

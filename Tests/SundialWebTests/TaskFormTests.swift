@@ -68,10 +68,7 @@ import Testing
 
     @Test func aUserLimitedToTagsMakesOnlyTasksWhollyWithinThem() async throws {
         let harness = try await ConsoleHarness()
-        _ = try harness.store.addUser(
-            NewUser(
-                name: "etl-op", role: .operator, scope: TaskScope(tags: ["etl"]),
-                passwordHash: ConsoleHarness.passwordHash))
+        try harness.addUser("etl-op", role: .operator, tags: ["etl"])
         try await harness.test { client in
             let op = Browser(client)
             try await op.signIn("etl-op")

@@ -66,10 +66,7 @@ import Testing
         let harness = try await ConsoleHarness()
         for index in 1...7 { try Self.add(harness, "etl-\(index)", tags: index <= 5 ? "etl" : "ops") }
         try Self.add(harness, "report", tags: "etl")
-        _ = try harness.store.addUser(
-            NewUser(
-                name: "etl-operator", role: .operator, scope: TaskScope(tags: ["etl"]),
-                passwordHash: ConsoleHarness.passwordHash))
+        try harness.addUser("etl-operator", role: .operator, tags: ["etl"])
         try await harness.test { client in
             let browser = Browser(client)
             try await browser.signIn("etl-operator")
