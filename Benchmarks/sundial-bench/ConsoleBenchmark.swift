@@ -53,8 +53,11 @@ struct ConsoleBenchmark: AsyncParsableCommand {
             configuration: configuration, logger: BenchDatabase.logger)
         let pages = [
             ("task list", "/tasks"), ("task list, filtered", "/tasks?status=paused&q=t-9"),
+            ("task list, by next run", "/tasks?sort=next_run"), ("task list, failing first", "/tasks?sort=last_result"),
             ("run list", "/runs"), ("run list, failed in the last hour", "/runs?status=failed&period=1h"),
-            ("task page", "/task?name=t-\(tasks / 2)"), ("dashboard", "/"),
+            ("task page", "/task?name=t-\(tasks / 2)"),
+            ("task page, failed runs of the last day", "/task?name=t-\(tasks / 2)&status=failed&period=24h"),
+            ("dashboard", "/"),
         ]
         let requests = requests
         let results = try await Application(router: WebApplication.router(services)).test(.router) { client in

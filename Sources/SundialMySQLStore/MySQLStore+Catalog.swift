@@ -93,7 +93,11 @@ extension MySQLStore: TaskCatalog {
         _ filter: TaskFilter, group: String, values groupValues: [MySQLValue], orderBy: String, limit: Int
     ) throws(StoreError) -> [TaskRow] {
         try mapped {
-            var sql = "SELECT \(TaskRow.columns) FROM cron WHERE \(group)"
+            // By name, the names' own indexes (unless the group asks for rows without a next run,
+            // which that index finds by name): the optimizer, unable to judge a `LIKE '%…%'`,
+            // would otherwise read a status's rows by next run and sort them (183 ms at 100k tasks).
+            let hint = orderBy == "name" && !group.contains("next_run") ? " IGNORE INDEX (cron_status_next_run)" : ""
+            var sql = "SELECT \(TaskRow.columns) FROM cron\(hint) WHERE \(group)"
             var values = groupValues
             if let status = filter.status {
                 sql += " AND status = ?"

@@ -55,6 +55,7 @@ struct StoreOptions: ParsableArguments {
         return "command line" + (account.map { " (\($0))" } ?? "")
     }
 
+    @discardableResult
     func withStore<T>(_ body: (any SundialStore) throws -> T) throws -> T {
         let logger = try logging.makeLogger(label: "sundial")
         let store = try database.openStore(logger: logger)
@@ -70,10 +71,12 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
+    @discardableResult
     func withAdmin<T>(_ body: (TaskAdmin) throws -> T) throws -> T {
         try withStore { try body(.forTools(store: $0)) }
     }
 
+    @discardableResult
     func withUsers<T>(_ body: (UserAdmin) throws -> T) throws -> T {
         try withStore { try body(UserAdmin(store: $0)) }
     }

@@ -50,6 +50,7 @@ struct ConsoleQueryPlanTests {
         _ = try store.tasks(
             TaskFilter(order: .lastResult), after: TaskCursor(token: "0:-:t-9999", order: .lastResult), limit: 51)
         _ = try store.tasks(TaskFilter(search: "t-19"), after: nil, limit: 51)
+        _ = try store.tasks(TaskFilter(status: .paused, search: "t-9"), after: nil, limit: 51)
         _ = try store.tasks(TaskFilter(action: "shell", anyTags: ["etl"]), after: nil, limit: 51)
         // The run list: every filter alone and together, and a page further on.
         let day = now.addingTimeInterval(-86_400)
@@ -72,9 +73,9 @@ struct ConsoleQueryPlanTests {
         _ = try store.executors()
         _ = try store.dueBacklog(cap: 10_000)
 
-        // Twenty-six calls; the two listings by period find their first id first; two sorted
+        // Twenty-seven calls; the two listings by period find their first id first; two sorted
         // pages read on into a next group.
-        #expect(plans.all.count == 30)
+        #expect(plans.all.count == 31)
         for (sql, steps) in plans.all {
             // Not tables: a derived table's few rows (`<derived2>`), a select of subqueries ("").
             // `cron_executor` holds a few hundred rows at most (pruned a day after they stop).
