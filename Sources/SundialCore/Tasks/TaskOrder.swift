@@ -37,15 +37,19 @@ public enum TaskOrder: String, Sendable, CaseIterable {
     /// The groups, in listing order; every row is in exactly one.
     public var groups: [Group] {
         switch self {
-        case .name: [Group()]
-        case .nextRun:
-            [
-                Group(status: .active, scheduled: true, byNextRun: true), Group(status: .active, scheduled: false),
-                Group(status: .paused), Group(status: .done), Group(status: .invalid), Group(status: .dead),
-            ]
-        case .lastResult: [Group(failing: true), Group(failing: false)]
+        case .name: Self.nameGroups
+        case .nextRun: Self.nextRunGroups
+        case .lastResult: Self.lastResultGroups
         }
     }
+
+    // Made once: sorting compares rows by their groups many times over.
+    private static let nameGroups = [Group()]
+    private static let nextRunGroups = [
+        Group(status: .active, scheduled: true, byNextRun: true), Group(status: .active, scheduled: false),
+        Group(status: .paused), Group(status: .done), Group(status: .invalid), Group(status: .dead),
+    ]
+    private static let lastResultGroups = [Group(failing: true), Group(failing: false)]
 
     /// The group `row` is in.
     public func group(of row: TaskRow) -> Int {
