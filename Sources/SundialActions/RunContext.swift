@@ -1,4 +1,5 @@
 import Foundation
+import SundialCore
 
 /// One attempt of one task, as a handler sees it.
 public final class RunContext: @unchecked Sendable {
@@ -21,7 +22,7 @@ public final class RunContext: @unchecked Sendable {
     /// The time limit for this attempt, if any.
     public let timeout: Double?
 
-    private let lock = NSCondition()
+    private let lock = MonotonicCondition()
     private var reason: CancelReason?
     /// Output the handler has reported so far, and how many times it has.
     private var liveOutput = ""
@@ -97,8 +98,8 @@ public final class RunContext: @unchecked Sendable {
 
     /// Sleeps up to `seconds`, waking early when cancelled. Returns false if cancelled.
     public func sleep(_ seconds: Double) -> Bool {
-        // Ten years at most: a deadline past what the system's timers hold traps in Foundation.
-        let deadline = Date().addingTimeInterval(seconds.isNaN ? 0 : min(max(seconds, 0), 315_360_000))
+        // Ten years at most; on the monotonic clock, so that a host clock step does not change it.
+        let deadline = ContinuousClock.now + .seconds(seconds.isNaN ? 0 : min(max(seconds, 0), 315_360_000))
         lock.lock()
         defer { lock.unlock() }
         while reason == nil {

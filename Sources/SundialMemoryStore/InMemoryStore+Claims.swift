@@ -31,10 +31,20 @@ extension InMemoryStore: ClaimStore {
                 state.update(row.id) {
                     $0.claimToken = request.token
                     $0.claimedBy = request.executor
+                    // A one-shot without next_run gets its fire time from the claim, on record.
+                    if $0.nextRun == nil {
+                        $0.fireAt = now
+                        $0.nextRun = now
+                    }
                 }
             }
+            // Read back as MySQL's claim reads them: by next_run, then id.
+            let claimed = chosen.compactMap { state.tasks[$0.id] }.sorted {
+                ($0.nextRun ?? now, $0.id) < ($1.nextRun ?? now, $1.id)
+            }
             return ClaimedBatch(
-                token: request.token, rows: chosen.compactMap { state.tasks[$0.id] }, now: chosen.isEmpty ? nil : now)
+                token: request.token, rows: claimed, now: chosen.isEmpty ? nil : now,
+                unscheduled: chosen.filter { $0.nextRun == nil }.count)
         }
     }
 

@@ -60,13 +60,14 @@ extension InMemoryStore: ExecutorRegistry {
 
     public func recover(
         executor: String, reason: String, self isSelf: Bool,
-        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan,
+        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan?,
         alerts: @Sendable (RecoveryEvent) -> [AlertDraft]
     ) throws(StoreError) -> RecoveryReport {
         try call(.recover) { state, now in
             if state.holdsLiveLease(executor, now: now) && !isSelf {
                 return RecoveryReport(recovered: false, lostRuns: 0, freedRows: 0)
             }
+            let leaseEnd = state.executors[executor]?.leaseExpiresAt
             if var entry = state.executors[executor], entry.state == .running || entry.state == .stopping {
                 entry.state = isSelf ? .stopped : .dead
                 entry.busy = 0
@@ -86,16 +87,17 @@ extension InMemoryStore: ExecutorRegistry {
             for run in lost {
                 state.runs[run.record.key]?.record.status = .lost
                 state.runs[run.record.key]?.record.finishedAt = now
-                state.runs[run.record.key]?.record.error = reason
+                state.runs[run.record.key]?.record.error = StoredText.error(reason)
                 if run.record.concurrent {
                     state.update(run.record.taskID) { $0.running = max(0, $0.running - 1) }
                     if let task = state.tasks[run.record.taskID] {
                         let fire = InterruptedFire(
-                            row: task, scheduledFor: run.record.scheduledFor, attempt: run.record.attempt, now: now)
-                        let next = plan(fire)
-                        var lost = run.record
-                        lost.finishedAt = now
-                        state.runs[run.record.key]?.record.retryAt = AttemptResult.retry(next, of: lost)
+                            row: task, scheduledFor: run.record.scheduledFor, attempt: run.record.attempt, now: now,
+                            executorLost: !isSelf, leaseEnd: leaseEnd)
+                        guard let next = plan(fire) else { continue }
+                        let lostRun = fire.lostRun(
+                            executor: executor, token: ClaimToken(0), reason: reason, concurrent: true)
+                        state.runs[run.record.key]?.record.retryAt = AttemptResult.retry(next, of: lostRun)
                         givenUp(fire, run.record.key, next)
                     }
                 }
@@ -103,21 +105,28 @@ extension InMemoryStore: ExecutorRegistry {
             let held = state.tasks.values.filter { $0.claimToken != nil && $0.claimedBy == executor }
                 .sorted { $0.id < $1.id }
             for row in held {
+                guard let token = row.claimToken else { continue }
                 let started = lost.first {
-                    $0.record.taskID == row.id && $0.record.token == row.claimToken && !$0.record.concurrent
+                    $0.record.taskID == row.id && $0.record.token == token && !$0.record.concurrent
                 }
-                guard let started else {
+                let fire = InterruptedFire(
+                    row: row, scheduledFor: started?.record.scheduledFor ?? row.fireAt ?? row.nextRun ?? now,
+                    attempt: started?.record.attempt ?? row.attempt, now: now, startOnRecord: started != nil,
+                    executorLost: !isSelf, leaseEnd: leaseEnd)
+                guard let next = plan(fire) else {
+                    // Claimed and certainly never started: free it as it was.
                     state.free(row.id)
                     continue
                 }
-                let fire = InterruptedFire(
-                    row: row, scheduledFor: started.record.scheduledFor, attempt: started.record.attempt, now: now)
-                let next = plan(fire)
+                if started == nil {
+                    // It may have started: the attempt goes on record as lost.
+                    Self.upsert(fire.lostRun(executor: executor, token: token, reason: reason), into: &state)
+                }
                 state.update(row.id) {
                     $0.take(next, statusOnlyIfActive: true)
                     $0.free()
                 }
-                givenUp(fire, started.record.key, next)
+                givenUp(fire, RunKey(task: row.id, scheduled: fire.scheduledFor, attempt: fire.attempt), next)
             }
             return RecoveryReport(recovered: true, lostRuns: lost.count, freedRows: held.count)
         }

@@ -35,8 +35,8 @@ public final class ConnectionPool: @unchecked Sendable {
 
         /// Reads `pool_min`, `pool_max`, `acquire_timeout`, `ping_after_idle`, `connect_timeout`,
         /// `read_timeout`, `write_timeout`, `max_lifetime` (seconds, fractions allowed; a lifetime
-        /// of 0 is unlimited), `lock_wait_timeout` and `statement_cache` from the URL's query
-        /// parameters.
+        /// of 0 is unlimited), `lock_wait_timeout`, `idle_transaction_timeout` (whole seconds, 0:
+        /// none) and `statement_cache` from the URL's query parameters.
         public init(endpoint: MySQLEndpoint) throws(MySQLConfigurationError) {
             func integer(_ name: String, _ range: ClosedRange<Int>) throws(MySQLConfigurationError) -> Int? {
                 guard let text = endpoint.options[name] else { return nil }
@@ -57,7 +57,7 @@ public final class ConnectionPool: @unchecked Sendable {
             }
             let known: Set<String> = [
                 "pool_min", "pool_max", "acquire_timeout", "ping_after_idle", "connect_timeout", "read_timeout",
-                "write_timeout", "statement_cache", "lock_wait_timeout", "max_lifetime",
+                "write_timeout", "statement_cache", "lock_wait_timeout", "max_lifetime", "idle_transaction_timeout",
             ]
             if let unknown = endpoint.options.keys.sorted().first(where: { !known.contains($0) }) {
                 throw MySQLConfigurationError(
@@ -78,6 +78,9 @@ public final class ConnectionPool: @unchecked Sendable {
             if let v = try seconds("write_timeout") { connection.writeTimeout = v }
             if let v = try integer("statement_cache", 1...100_000) { connection.statementCacheSize = v }
             if let v = try integer("lock_wait_timeout", 1...3600) { connection.lockWaitTimeout = .seconds(v) }
+            if let v = try integer("idle_transaction_timeout", 0...86_400) {
+                connection.idleTransactionTimeout = v == 0 ? nil : .seconds(v)
+            }
             if let v = try seconds("max_lifetime") { connection.maximumLifetime = v == .zero ? nil : v }
         }
     }

@@ -16,6 +16,13 @@ public struct ConnectionOptions: Sendable, Hashable {
     public var statementCacheSize = 128
     /// How long a statement waits for a row lock held elsewhere (`innodb_lock_wait_timeout`).
     public var lockWaitTimeout: Duration = .seconds(5)
+    /// How long the server lets this session sit idle inside an open transaction before it ends
+    /// the session and rolls the transaction back (MariaDB's `idle_transaction_timeout`; nil:
+    /// never). A client frozen or cut off in the middle of a transaction would otherwise keep its
+    /// row locks until `wait_timeout` (8 hours by default), and every executor that needs those
+    /// rows would wait on it. Sundial's own transactions never pause between statements for
+    /// anything like this long. Whole seconds; MySQL has no such setting and ignores it.
+    public var idleTransactionTimeout: Duration? = .seconds(3)
 
     public init() {}
 }
@@ -33,11 +40,15 @@ public final class MySQLConnection: @unchecked Sendable {
     /// bookkeeping lock only the rows they touch, not gaps. A short lock wait: Sundial's own
     /// transactions are short, and a row locked elsewhere must not stall an executor for the
     /// server's default 50 s.
-    public static func sessionSetup(lockWait: Duration) -> [String] {
-        [
+    public static func sessionSetup(lockWait: Duration, idleTransaction: Duration? = nil) -> [String] {
+        // `/*M!100300 … */` is run by MariaDB 10.3 and later only; MySQL reads it as a comment.
+        let idle = idleTransaction.map {
+            " /*M!100300 , idle_transaction_timeout = \(max(1, $0.components.seconds)) */"
+        }
+        return [
             "SET time_zone = '+00:00'",
             "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-            "SET SESSION innodb_lock_wait_timeout = \(max(1, lockWait.components.seconds))",
+            "SET SESSION innodb_lock_wait_timeout = \(max(1, lockWait.components.seconds))\(idle ?? "")",
         ]
     }
 
@@ -86,7 +97,9 @@ public final class MySQLConnection: @unchecked Sendable {
         mysql_options(handle, MYSQL_OPT_WRITE_TIMEOUT, &writeTimeout)
         mysql_options(handle, MYSQL_OPT_RECONNECT, &reconnect)
         mysql_options(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
-        for statement in Self.sessionSetup(lockWait: options.lockWaitTimeout) {
+        for statement in Self.sessionSetup(
+            lockWait: options.lockWaitTimeout, idleTransaction: options.idleTransactionTimeout)
+        {
             mysql_options(handle, MYSQL_INIT_COMMAND, statement)
         }
         let connected = mysql_real_connect(

@@ -18,8 +18,8 @@ extension MySQLStore: ClaimStore {
     /// the rows carrying the token. Index only: the cost grows with the batch, not the table.
     public func claim(_ request: ClaimRequest) throws(StoreError) -> ClaimedBatch {
         guard request.limit > 0, !request.actions.isEmpty else { return ClaimedBatch(token: request.token, rows: []) }
-        let (rows, now) = try mapped {
-            try database.transaction { c -> ([TaskRow], Date?) in
+        let (rows, now, unscheduled) = try mapped {
+            try database.transaction { c -> ([TaskRow], Date?, Int) in
                 let filters = request.actions.map { MySQLValue.string($0) } + request.tags.map { .string($0) }
                 // Rows inserted with neither schedule nor next_run run once, now: an index lookup.
                 var candidates: [Int64] = []
@@ -29,6 +29,7 @@ extension MySQLStore: ClaimStore {
                         filters + [.int(Int64(request.limit))]
                     ).compactMap { $0["id"].int.map(Int64.init) }
                 }
+                let oneShots = candidates.count
                 if candidates.count < request.limit {
                     candidates += try c.query(
                         MySQLStoreSQL.claimCandidates(actions: request.actions.count, tags: request.tags.count),
@@ -36,18 +37,25 @@ extension MySQLStore: ClaimStore {
                             + [.int(Int64(request.limit - candidates.count))]
                     ).compactMap { $0["id"].int.map(Int64.init) }
                 }
-                guard !candidates.isEmpty else { return ([], nil) }
+                guard !candidates.isEmpty else { return ([], nil, 0) }
                 let ids = InList.padded(candidates)
+                // A one-shot inserted without next_run gets its fire time from this claim, on
+                // record: a claim after a lost one finds the same fire (and its run key) again.
+                // (Assignments apply left to right: fire_at reads next_run before it is set.)
                 try c.execute(
-                    "UPDATE cron SET task_id = ?, claimed_by = ?, claimed_at = NOW(6) WHERE id IN \(InList.placeholders(ids.count)) AND task_id IS NULL",
+                    """
+                    UPDATE cron SET task_id = ?, claimed_by = ?, claimed_at = NOW(6), \
+                    fire_at = IF(next_run IS NULL, NOW(6), fire_at), next_run = IFNULL(next_run, NOW(6)) \
+                    WHERE id IN \(InList.placeholders(ids.count)) AND task_id IS NULL
+                    """,
                     [.init(request.token), .string(request.executor)] + ids.map { .int($0) })
                 let found = try c.query(
-                    "SELECT \(TaskRow.claimColumns), NOW(6) AS db_now FROM cron WHERE task_id = ? ORDER BY next_run",
+                    "SELECT \(TaskRow.claimColumns), NOW(6) AS db_now FROM cron WHERE task_id = ? ORDER BY next_run, id",
                     [.init(request.token)])
-                return (found.map(TaskRow.init(mysql:)), found.first?["db_now"].date)
+                return (found.map(TaskRow.init(mysql:)), found.first?["db_now"].date, oneShots)
             }
         }
-        return ClaimedBatch(token: request.token, rows: rows, now: now)
+        return ClaimedBatch(token: request.token, rows: rows, now: now, unscheduled: unscheduled)
     }
 
     public func release(token: ClaimToken, taskIDs: [Int64]?) throws(StoreError) -> Int {

@@ -83,10 +83,14 @@ extension MySQLStore: ExecutorRegistry {
 
     public func recover(
         executor: String, reason: String, self isSelf: Bool,
-        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan,
+        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan?,
         alerts: @Sendable (RecoveryEvent) -> [AlertDraft]
     ) throws(StoreError) -> RecoveryReport {
         try mapped {
+            // NOWAIT on every locking read: rows still locked by the executor recovered from (a
+            // client frozen inside a transaction) fail the recovery at once instead of holding the
+            // housekeeping thread; it is tried again at the next heartbeat, after the server has
+            // ended that transaction (`idle_transaction_timeout`).
             try database.transaction { c -> RecoveryReport in
                 /// A fire given up: its alerts and the task's failing flag, in this transaction.
                 func givenUp(_ fire: InterruptedFire, _ key: RunKey, _ next: FirePlanner.Plan) throws {
@@ -98,10 +102,14 @@ extension MySQLStore: ExecutorRegistry {
                     try raise(alerts(.fireGivenUp(fire, key, events)), on: c)
                 }
                 let registry = try c.query(
-                    "SELECT state, \(MySQLStoreSQL.leaseHeld("")) AS live FROM cron_executor WHERE id = ? FOR UPDATE",
+                    """
+                    SELECT state, lease_expires_at, \(MySQLStoreSQL.leaseHeld("")) AS live FROM cron_executor \
+                    WHERE id = ? FOR UPDATE NOWAIT
+                    """,
                     [.string(executor)]
                 ).first
                 let state = registry.flatMap { ExecutorState(rawValue: $0["state"].string ?? "") }
+                let leaseEnd = registry?["lease_expires_at"].date
                 let holdsLease = registry?["live"].bool == true && (state == .running || state == .stopping)
                 if holdsLease && !isSelf { return RecoveryReport(recovered: false, lostRuns: 0, freedRows: 0) }
                 if state == .running || state == .stopping {
@@ -115,7 +123,7 @@ extension MySQLStore: ExecutorRegistry {
                 }
                 let now = try databaseNow(c)
                 let runs = try c.query(
-                    "SELECT id, cron_id, scheduled_for, attempt, task_id, concurrent FROM cron_run WHERE status = 'running' AND executor = ? FOR UPDATE",
+                    "SELECT id, cron_id, scheduled_for, attempt, task_id, concurrent FROM cron_run WHERE status = 'running' AND executor = ? FOR UPDATE NOWAIT",
                     [.string(executor)])
                 if !runs.isEmpty {
                     let ids = InList.padded(runs.compactMap { $0["id"].int.map(Int64.init) })
@@ -130,22 +138,22 @@ extension MySQLStore: ExecutorRegistry {
                         "UPDATE cron SET running = running - 1 WHERE id = ? AND running > 0", [run["cron_id"]])
                     guard
                         let task = try c.query(
-                            "SELECT \(TaskRow.columns) FROM cron WHERE id = ? FOR UPDATE", [run["cron_id"]]
+                            "SELECT \(TaskRow.columns) FROM cron WHERE id = ? FOR UPDATE NOWAIT", [run["cron_id"]]
                         ).first.map(TaskRow.init(mysql:)), let fire = run["scheduled_for"].date
                     else { continue }
-                    let attempt = run["attempt"].int ?? 0
-                    let interrupted = InterruptedFire(row: task, scheduledFor: fire, attempt: attempt, now: now)
-                    let next = plan(interrupted)
-                    let lost = RunRecord(
-                        taskID: task.id, token: ClaimToken(0), scheduledFor: fire, attempt: attempt, executor: executor,
-                        startedAt: now, finishedAt: now, status: .lost, concurrent: true)
+                    let interrupted = InterruptedFire(
+                        row: task, scheduledFor: fire, attempt: run["attempt"].int ?? 0, now: now,
+                        executorLost: !isSelf, leaseEnd: leaseEnd)
+                    guard let next = plan(interrupted) else { continue }
+                    let lost = interrupted.lostRun(
+                        executor: executor, token: ClaimToken(0), reason: reason, concurrent: true)
                     if let retry = AttemptResult.retry(next, of: lost) {
                         try c.execute("UPDATE cron_run SET retry_at = ? WHERE id = ?", [.date(retry), run["id"]])
                     }
                     try givenUp(interrupted, lost.key, next)
                 }
                 let held = try c.query(
-                    "SELECT \(TaskRow.columns) FROM cron WHERE task_id IS NOT NULL AND claimed_by = ? FOR UPDATE",
+                    "SELECT \(TaskRow.columns) FROM cron WHERE task_id IS NOT NULL AND claimed_by = ? FOR UPDATE NOWAIT",
                     [.string(executor)]
                 ).map(TaskRow.init(mysql:))
                 for row in held {
@@ -155,16 +163,23 @@ extension MySQLStore: ExecutorRegistry {
                             && $0["task_id"].int.map(Int64.init) == token.rawValue
                             && $0["concurrent"].bool != true
                     }
-                    guard let started, let scheduled = started["scheduled_for"].date else {
-                        // Claimed but never started: free it as it was.
+                    let interrupted = InterruptedFire(
+                        row: row, scheduledFor: started?["scheduled_for"].date ?? row.fireAt ?? row.nextRun ?? now,
+                        attempt: started?["attempt"].int ?? row.attempt, now: now, startOnRecord: started != nil,
+                        executorLost: !isSelf, leaseEnd: leaseEnd)
+                    guard let next = plan(interrupted) else {
+                        // Claimed and certainly never started: free it as it was.
                         try c.execute(
                             "UPDATE cron SET task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?",
                             [.int(row.id), .init(token)])
                         continue
                     }
-                    let interrupted = InterruptedFire(
-                        row: row, scheduledFor: scheduled, attempt: started["attempt"].int ?? row.attempt, now: now)
-                    let next = plan(interrupted)
+                    if started == nil {
+                        // It may have started: the attempt goes on record as lost (a start written
+                        // later under this token leaves a final run as it is).
+                        try upsertRuns(
+                            [interrupted.lostRun(executor: executor, token: token, reason: reason)][...], on: c)
+                    }
                     // A paused (or otherwise changed) row keeps its status: read and decided here.
                     let status = row.status == .active ? next.status : row.status
                     try c.execute(
@@ -179,7 +194,7 @@ extension MySQLStore: ExecutorRegistry {
                         ])
                     try givenUp(
                         interrupted,
-                        RunKey(task: row.id, scheduled: scheduled, attempt: interrupted.attempt), next)
+                        RunKey(task: row.id, scheduled: interrupted.scheduledFor, attempt: interrupted.attempt), next)
                 }
                 return RecoveryReport(recovered: true, lostRuns: runs.count, freedRows: held.count)
             }

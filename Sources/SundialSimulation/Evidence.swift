@@ -13,6 +13,8 @@ final class Evidence {
         var end: Duration?
         /// The handler ran to its end (not killed, not cut short).
         var completed = false
+        /// Its executor process died while it ran.
+        var crashedExecutor = false
     }
 
     private(set) var executions: [Execution] = []
@@ -32,10 +34,11 @@ final class Evidence {
             )
         }
         if task.delivery == .atMostOnce {
-            let fireKey = "\(task.id)@\(fire.timeIntervalSince1970)"
+            // Each attempt at most once (a failed attempt is retried as the next one).
+            let fireKey = "\(task.id)@\(fire.timeIntervalSince1970)#\(attempt)"
             if !atMostOnceStarts.insert(fireKey).inserted {
                 violations.append(
-                    "at \(now): at_most_once task \(task.id) (\(task.name)) started the fire \(fire) twice (\(executor))"
+                    "at \(now): at_most_once task \(task.id) (\(task.name)) started the fire \(fire) attempt \(attempt) twice (\(executor))"
                 )
             }
         }
@@ -49,6 +52,12 @@ final class Evidence {
         executions[index].end = now
         executions[index].completed = completed
         inFlight[executions[index].task, default: 1] -= 1
+    }
+
+    /// Its executor process died while it ran (ends it, not completed).
+    func crash(_ index: Int, at now: Duration) {
+        if executions[index].end == nil { executions[index].crashedExecutor = true }
+        end(index, at: now, completed: false)
     }
 
     func violation(_ text: String) { violations.append(text) }

@@ -40,6 +40,8 @@ final class SimulatedExecutor {
         /// Ended by its supervisor (the executor silent too long) before the executor noticed.
         var killedBySupervisor = false
         var cancelled: ExecutorMachine.CancelReason?
+        /// A poison fire: it takes its executor's process down at this time.
+        var crashesAt: Duration?
     }
 
     let id: String
@@ -98,8 +100,24 @@ final class SimulatedExecutor {
         let now = world.now
         supervise(now)
         if isFrozen { return }
+        let thawed = frozenUntil != nil
         frozenUntil = nil
+        if running.values.contains(where: { $0.crashesAt.map { $0 <= now } ?? false }) {
+            world.trace("\(id) killed by a poison fire")
+            crash()
+            return
+        }
         finishEndedRuns(now)
+        // A thread that resumes from a pause may run before the watchdog does: work must not
+        // start on a lease that lapsed meanwhile, whoever looks first.
+        if thawed && world.random.chance(0.5) {
+            // As a pool thread that resumes first takes what was ready before the pause.
+            idle.sort { $0.due < $1.due }
+            while running.count < threads, let first = idle.first, first.due <= now, !first.needsLastLook {
+                idle.removeFirst()
+                start(first, now)
+            }
+        }
         if now >= nextWatchdog {
             nextWatchdog = now + .milliseconds(100)
             perform(machine.tick(now: now))
@@ -115,7 +133,7 @@ final class SimulatedExecutor {
         releaseKept()
         settleUncertainStarts()
         writeResults(force: machine.isStopping)
-        if machine.mayClaim && now >= nextPoll { claim(now) }
+        if machine.mayClaim(at: now) && now >= nextPoll { claim(now) }
         startDueWork(now)
         if machine.phase == .stopped && running.isEmpty { finishStop() }
     }
@@ -260,7 +278,7 @@ final class SimulatedExecutor {
     }
 
     private func start(_ item: Item, _ now: Duration) {
-        guard machine.mayStart else {
+        guard machine.mayStart(at: now) else {
             if !item.detached { giveBack([item.claim]) }
             return
         }
@@ -309,7 +327,7 @@ final class SimulatedExecutor {
             queue(start: record)
         }
         let key = record.key
-        perform(machine.runStarted(key, claim: item.claim, deadline: nil))
+        perform(machine.runStarted(key, claim: item.claim, deadline: nil, now: now))
         guard startRecorded, machine.running[key]?.cancelled == nil else {
             // As the runtime: not run when its start was not recorded or the executor stopped
             // first; cut short by a kill request or its timeout otherwise.
@@ -330,9 +348,16 @@ final class SimulatedExecutor {
                 "at \(now): \(id) started task \(row.id)'s fire \(item.fireAt) (due at \(item.due)), claimed at \(item.claimedAt), though the row was paused or deleted at \(stopped)"
             )
         }
+        // Never on a lease others have recovered (the registry says dead): they may run the fire.
+        if (try? world.store.executors())?.first(where: { $0.id == id })?.state == .dead {
+            world.evidence.violation(
+                "at \(now): \(id) started \(key) after other executors had recovered its work (its lease had lapsed)")
+        }
         let evidence = world.evidence.start(task: row, fire: item.fireAt, attempt: item.attempt, executor: id, at: now)
         running[key] = Run(
-            item: item, record: record, startedAt: now, endsAt: now + world.duration(of: row), evidence: evidence)
+            item: item, record: record, startedAt: now, endsAt: now + world.duration(of: row), evidence: evidence,
+            crashesAt: world.isPoison(row.id)
+                ? now + .milliseconds(Int64.random(in: 0...300, using: &world.random)) : nil)
         world.trace("\(id) started \(key)")
     }
 
@@ -440,7 +465,7 @@ final class SimulatedExecutor {
 
     /// As the runtime does: due retries of concurrent runs go to the queue, taken when they start.
     private func takeDueRetries() {
-        guard machine.mayClaim,
+        guard machine.mayClaim(at: world.now),
             let due = world.call(
                 id,
                 {
@@ -518,7 +543,7 @@ final class SimulatedExecutor {
         guard alive else { return }
         alive = false
         for run in running.values.sorted(by: { $0.record.key < $1.record.key }) where !run.killedBySupervisor {
-            world.evidence.end(run.evidence, at: world.now, completed: false)
+            world.evidence.crash(run.evidence, at: world.now)
         }
         running.removeAll()
         world.trace("\(id) crashed")

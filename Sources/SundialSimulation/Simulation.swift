@@ -80,6 +80,10 @@ final class World: @unchecked Sendable {
     private var reportedLeaks: Set<Claim> = []
     /// How often each task's runs fail (most never do).
     private var failureRates: [Int64: Double] = [:]
+    /// Poison fires: every run of these tasks takes its executor's process down.
+    private var poison: Set<Int64> = []
+    /// Each task's max_attempts as inserted (a deleted task's too).
+    private var maxAttempts: [Int64: Int] = [:]
     /// Every alert goes to one channel, without deduplication, so each can be accounted for.
     static let alertChannel = "sim"
     let alerting = AlertRouting(
@@ -146,6 +150,10 @@ final class World: @unchecked Sendable {
 
     // MARK: The world
 
+    /// Whether this run of the task kills the executor that starts it: every run of a poison
+    /// task while faults last (then it is fixed, so that the quiet period can settle everything).
+    func isPoison(_ task: Int64) -> Bool { faultsOn && poison.contains(task) }
+
     /// Whether this run of the task fails (decided by the seed).
     func failsThisTime(_ task: Int64) -> Bool {
         random.chance(failureRates[task] ?? 0)
@@ -171,6 +179,8 @@ final class World: @unchecked Sendable {
         for i in 0..<count {
             var row = TaskRow(id: 0, name: "task-\(i)", action: "sim")
             row.delivery = random.chance(0.3) ? .atMostOnce : .atLeastOnce
+            row.maxAttempts = Int.random(in: 1...2, using: &random)
+            row.backoffSeconds = 0.2
             let kind = Int.random(in: 0..<10, using: &random)
             var duration = Duration.milliseconds(Int64.random(in: 20...800, using: &random))
             switch kind {
@@ -185,25 +195,36 @@ final class World: @unchecked Sendable {
                 row.schedule = "@every \(every)s"
                 row.misfirePolicy = .runAll
                 duration = .milliseconds(Int64.random(in: 20...Int64(every * 400), using: &random))
-            default:  // recurring, several runs at once
+            default:  // recurring, several runs at once (busy enough without failure retries)
                 row.schedule = "@every 1s"
                 row.maxConcurrency = 2
+                row.maxAttempts = 1
                 row.misfirePolicy = random.chance(0.5) ? .runAll : .skip
-                duration = .milliseconds(Int64.random(in: 500...1_800, using: &random))
+                duration = .milliseconds(Int64.random(in: 300...1_200, using: &random))
             }
             let plan: FirePlanner.Plan
             switch definitions.schedule(for: row) {
             case .success(let schedule): plan = FirePlanner(row: row, schedule: schedule).firstFire(now: origin)
             case .failure(let invalid): fatalError("the simulation made an invalid task: \(invalid.message)")
             }
-            row.nextRun = plan.nextRun
-            row.fireAt = plan.fireAt
+            // Half the one-shots inserted as a user's SQL does: no next_run (the claim gives them
+            // their fire time).
+            if row.schedule != nil || random.chance(0.5) {
+                row.nextRun = plan.nextRun
+                row.fireAt = plan.fireAt
+            }
             let id = store.insertRaw(row)
             durations[id] = duration
+            maxAttempts[id] = row.maxAttempts
             if random.chance(0.3) { failureRates[id] = 0.5 }
             trace(
-                "task \(id): \(row.schedule ?? "once") \(row.delivery.rawValue) concurrency \(row.maxConcurrency) ~\(duration)"
+                "task \(id): \(row.schedule ?? "once") \(row.delivery.rawValue) concurrency \(row.maxConcurrency) attempts \(row.maxAttempts) ~\(duration)\(row.nextRun == nil ? " next_run NULL" : "")"
             )
+        }
+        // In some worlds one task is a poison fire: whoever starts it dies.
+        if random.chance(0.4), let task = store.allTasks.randomElement(using: &random) {
+            poison.insert(task.id)
+            trace("task \(task.id) is poison: every run kills its executor while faults last")
         }
     }
 
@@ -356,10 +377,13 @@ final class World: @unchecked Sendable {
         for run in store.allRuns where (run.retryAt.map { $0 < lastCall } ?? false) && active.contains(run.taskID) {
             evidence.violation("the retry of run \(run.key) was never taken")
         }
-        // Liveness: at_least_once work that nobody touched ran to its end.
+        checkLostExecutors()
+        // Liveness: at_least_once work that nobody touched ran to its end, unless its executors
+        // were lost during as many attempts as it may use (then it was given up, on record).
         let horizon = origin.addingTimeInterval((stoppedAt - .seconds(8)).timeInterval)
-        for row in store.allTasks where !edited.contains(row.id) && row.delivery == .atLeastOnce {
-            let completed = evidence.completedFires(of: row.id)
+        for row in store.allTasks
+        where !edited.contains(row.id) && row.delivery == .atLeastOnce && !poison.contains(row.id) {
+            let completed = evidence.completedFires(of: row.id).union(givenUpFires(of: row))
             guard let text = row.schedule, !text.isEmpty, let schedule = try? definitions.schedule(for: row).get()
             else {
                 if row.schedule == nil && completed.isEmpty {
@@ -399,6 +423,67 @@ final class World: @unchecked Sendable {
         checkAtMostOnceFires(horizon: horizon)
     }
 
+    /// Fires of `row` given up because their executors were lost during as many attempts as the
+    /// fire may use: a lost attempt on record at the last of them.
+    private func givenUpFires(of row: TaskRow) -> Set<Date> {
+        let allowed = FirePlanner.lostAttemptsAllowed(row)
+        return Set(
+            store.allRuns.filter {
+                $0.taskID == row.id && $0.status == .lost && FirePlanner.following($0.attempt) >= allowed
+            }.map(\.scheduledFor))
+    }
+
+    /// A fire kills (or is lost with) its executors at most `lostAttemptsAllowed` times, a poison
+    /// fire included; a one-shot has one fire, whoever claims it (a row inserted without
+    /// next_run too); every execution has its run row, under its own claim, once its executor
+    /// has stopped or been recovered.
+    private func checkLostExecutors() {
+        for row in store.allTasks where !edited.contains(row.id) {
+            let allowed = FirePlanner.lostAttemptsAllowed(row)
+            let crashes = Dictionary(grouping: evidence.executions(of: row.id).filter(\.crashedExecutor), by: \.fire)
+            for (fire, executions) in crashes.sorted(by: { $0.key < $1.key }) where executions.count > allowed {
+                evidence.violation(
+                    "task \(row.id)'s fire \(fire) took down its executor \(executions.count) times (\(executions.map(\.executor))), more than the \(allowed) its max_attempts \(row.maxAttempts) allows\(poison.contains(row.id) ? " (poison)" : "")"
+                )
+            }
+            if row.schedule == nil {
+                let fires = Set(evidence.executions(of: row.id).map(\.fire))
+                if fires.count > 1 {
+                    evidence.violation(
+                        "one-shot task \(row.id) ran under \(fires.count) different fire times: \(fires.sorted())")
+                }
+            }
+        }
+        // An at_most_once fire lost with its executor (it may have run) never runs again.
+        for row in store.allTasks where !edited.contains(row.id) && row.delivery == .atMostOnce {
+            let lost = store.allRuns.filter { $0.taskID == row.id && $0.status == .lost }
+            for run in lost {
+                if let again = evidence.executions(of: row.id).first(where: {
+                    $0.fire == run.scheduledFor && $0.attempt > run.attempt
+                }) {
+                    evidence.violation(
+                        "at_most_once task \(row.id)'s fire \(run.scheduledFor) ran again (attempt \(again.attempt), \(again.executor)) after attempt \(run.attempt) was lost with its executor"
+                    )
+                }
+            }
+        }
+        let runs = Dictionary(store.allRuns.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        for execution in evidence.executions {
+            let key = RunKey(task: execution.task, scheduled: execution.fire, attempt: execution.attempt)
+            guard let run = runs[key] else {
+                if store.allTasks.contains(where: { $0.id == execution.task }) {
+                    evidence.violation("the execution of \(key) by \(execution.executor) has no run row")
+                }
+                continue
+            }
+            if run.executor != execution.executor {
+                evidence.violation(
+                    "the execution of \(key) by \(execution.executor) is on record as \(run.executor)'s (\(run.status))"
+                )
+            }
+        }
+    }
+
     /// An `at_most_once` fire may go unrun only when nobody can know whether it ran: its start is
     /// on record and its executor was lost before its end (recovery ends it as `lost`). A fire
     /// whose handler never started is tried again; so every fire of an untouched recurring
@@ -435,7 +520,11 @@ extension World {
         }
         let aboutRuns = Set(
             alerts.filter { $0.draft.event == .failed || $0.draft.event == .dead }.compactMap(\.draft.run))
-        for run in store.allRuns where run.status == .failed && !aboutRuns.contains(run.key) {
+        // A failure is news once its fire has no attempt left (earlier ones are retried).
+        for run in store.allRuns
+        where run.status == .failed && !aboutRuns.contains(run.key)
+            && FirePlanner.following(run.attempt) >= (maxAttempts[run.taskID] ?? 1)
+        {
             let raised = alerts.filter { $0.draft.taskID == run.taskID }.map {
                 "\($0.draft.event.rawValue) \($0.draft.run.map { "\($0)" } ?? "-")"
             }

@@ -9,7 +9,7 @@ import Testing
 
     @Test func itFencesItselfAtSeventyPercentOfTheLeaseAndCancelsItsRuns() {
         var m = ExecutorMachine(settings: settings, now: .zero)
-        _ = m.runStarted(key, claim: claim, deadline: nil)
+        _ = m.runStarted(key, claim: claim, deadline: nil, now: .zero)
         #expect(m.tick(now: .seconds(6.9)).isEmpty)
         #expect(m.mayClaim)
         #expect(m.tick(now: .seconds(7)) == [.fence])
@@ -35,7 +35,7 @@ import Testing
 
     @Test func aLostLeaseAbandonsEverythingAndForgetsKeptReleases() {
         var m = ExecutorMachine(settings: settings, now: .zero)
-        _ = m.runStarted(key, claim: claim, deadline: nil)
+        _ = m.runStarted(key, claim: claim, deadline: nil, now: .zero)
         m.keepForRelease(ClaimToken(5), ids: [1])
         #expect(m.renewalAnswered(.lost, sentAt: .seconds(1), now: .seconds(1)) == [.abandon])
         #expect(m.running[key]?.cancelled == .executorStopping)
@@ -50,18 +50,18 @@ import Testing
 
     @Test func timeoutsAndKillRequestsCancelOnce() {
         var m = ExecutorMachine(settings: settings, now: .zero)
-        _ = m.runStarted(key, claim: claim, deadline: .seconds(2))
+        _ = m.runStarted(key, claim: claim, deadline: .seconds(2), now: .zero)
         #expect(m.killRequested([key]) == [.cancel(key, .killRequested)])
         #expect(m.killRequested([key]).isEmpty)
         #expect(m.tick(now: .seconds(3)).isEmpty, "already cancelled: the kill is what it ends by")
         let other = RunKey(task: 2, scheduled: Date(timeIntervalSince1970: 0), attempt: 0)
-        _ = m.runStarted(other, claim: Claim(taskID: 2, token: ClaimToken(9)), deadline: .seconds(4))
+        _ = m.runStarted(other, claim: Claim(taskID: 2, token: ClaimToken(9)), deadline: .seconds(4), now: .seconds(3))
         #expect(m.tick(now: .seconds(4)) == [.cancel(other, .timedOut)])
     }
 
     @Test func stopWaitsForRunsThenKillsThemAtTheEndOfTheGrace() {
         var m = ExecutorMachine(settings: settings, now: .zero)
-        _ = m.runStarted(key, claim: claim, deadline: nil)
+        _ = m.runStarted(key, claim: claim, deadline: nil, now: .zero)
         #expect(m.stop(now: .seconds(1)).isEmpty)
         #expect(!m.mayClaim && m.isStopping)
         // The lease is still renewed while stopping: running tasks hold it.
@@ -96,6 +96,20 @@ import Testing
     @Test func aRunStartedWhileFencedIsCancelledAtOnce() {
         var m = ExecutorMachine(settings: settings, now: .zero)
         _ = m.tick(now: .seconds(8))
-        #expect(m.runStarted(key, claim: claim, deadline: nil) == [.cancel(key, .executorStopping)])
+        #expect(m.runStarted(key, claim: claim, deadline: nil, now: .seconds(8)) == [.cancel(key, .executorStopping)])
+    }
+
+    /// A thread that resumes from a pause longer than the lease may look before the watchdog has
+    /// fenced: the lease's age decides, not the fence flag.
+    @Test func nothingStartsOnALapsedLeaseBeforeTheWatchdogLooks() {
+        var m = ExecutorMachine(settings: settings, now: .zero)
+        #expect(m.mayStart(at: .seconds(6.9)))
+        #expect(!m.fenced)
+        #expect(!m.mayStart(at: .seconds(7)))
+        #expect(!m.mayClaim(at: .seconds(20)))
+        #expect(m.runStarted(key, claim: claim, deadline: nil, now: .seconds(20)) == [.cancel(key, .executorStopping)])
+        // Renewed: it may start again.
+        _ = m.renewalAnswered(.renewed, sentAt: .seconds(20), now: .seconds(20.1))
+        #expect(m.mayStart(at: .seconds(21)))
     }
 }

@@ -136,4 +136,81 @@ import Testing
         #expect(try planner("@at 2025-01-01T00:00:00Z").firstFire(now: now).nextRun == at("2025-01-01T00:00:00Z"))
         #expect(try planner("0 0 0 1 1 ? 2020").firstFire(now: now).status == .done)
     }
+
+    /// A fire that keeps taking its executor down (an OOM kill, a crashing handler) is run again at
+    /// once the first time, after the backoff later, and given up after its attempts: a one-shot
+    /// is dead, a recurring task moves on. Never a crash loop.
+    @Test func aFireLostWithItsExecutorCountsAnAttemptAndIsGivenUpAfterItsAttempts() throws {
+        let fire = at("2026-01-01T10:00:00Z")
+        let now = at("2026-01-01T10:00:15Z")
+        let once = try planner(nil) { $0.maxAttempts = 3 }
+        let first = try #require(
+            once.afterExecutorLost(fireAt: fire, attempt: 0, now: now, startOnRecord: true, leaseEnd: now, jitter: 1))
+        #expect(first.status == .active && first.attempt == 1 && first.nextRun == now && first.fireAt == fire)
+        let second = try #require(
+            once.afterExecutorLost(fireAt: fire, attempt: 1, now: now, startOnRecord: false, leaseEnd: now, jitter: 1))
+        #expect(second.attempt == 2 && second.nextRun == now.addingTimeInterval(10), "the first backoff: 10 s, jitter 1")
+        let last = try #require(
+            once.afterExecutorLost(fireAt: fire, attempt: 2, now: now, startOnRecord: true, leaseEnd: now, jitter: 1))
+        #expect(last.status == .dead && last.attempt == 2)
+        #expect(last.error?.contains("given up after 3 attempts") == true)
+        // A recurring task moves on to its next fire.
+        let hourly = try planner("0 * * * *") { $0.maxAttempts = 2 }
+        let movedOn = try #require(
+            hourly.afterExecutorLost(fireAt: fire, attempt: 1, now: now, startOnRecord: true, leaseEnd: now, jitter: 0))
+        #expect(movedOn.status == .active && movedOn.attempt == 0 && movedOn.fireAt == at("2026-01-01T11:00:00Z"))
+    }
+
+    /// at_least_once promises a lost fire runs again: once more at least, even with max_attempts 1.
+    @Test func atLeastOnceAlwaysRunsALostFireOnceMore() throws {
+        let fire = at("2026-01-01T10:00:00Z")
+        let p = try planner(nil)
+        #expect(FirePlanner.lostAttemptsAllowed(p.row) == 2)
+        let again = p.afterExecutorLost(
+            fireAt: fire, attempt: 0, now: fire, startOnRecord: true, leaseEnd: fire, jitter: 0)
+        #expect(again?.status == .active && again?.attempt == 1)
+        let givenUp = p.afterExecutorLost(
+            fireAt: fire, attempt: 1, now: fire, startOnRecord: true, leaseEnd: fire, jitter: 0)
+        #expect(givenUp?.status == .dead)
+    }
+
+    /// A claim without a start on record is freed as it was when it certainly never ran: an
+    /// at_most_once or concurrent fire (they start only once on record), or one due after the
+    /// lost executor's lease had ended. Otherwise it counts as a lost attempt.
+    @Test func aClaimThatCertainlyNeverStartedIsFreedAsItWas() throws {
+        let fire = at("2026-01-01T10:00:00Z")
+        let lease = at("2026-01-01T10:00:10Z")
+        let atMostOnce = try planner(nil) { $0.delivery = .atMostOnce }
+        #expect(
+            atMostOnce.afterExecutorLost(
+                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, jitter: 0)
+                == nil)
+        let started = atMostOnce.afterExecutorLost(
+            fireAt: fire, attempt: 0, now: lease, startOnRecord: true, leaseEnd: lease, jitter: 0)
+        #expect(started?.status == .dead && started?.error?.contains("at_most_once") == true)
+        let concurrent = try planner("@every 1s") { $0.maxConcurrency = 3 }
+        #expect(
+            concurrent.afterExecutorLost(
+                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, jitter: 0)
+                == nil)
+        let later = try planner(nil) { $0.nextRun = lease.addingTimeInterval(1) }
+        #expect(
+            later.afterExecutorLost(
+                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, jitter: 0)
+                == nil)
+        let due = try planner(nil) { $0.nextRun = fire }
+        #expect(
+            due.afterExecutorLost(
+                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, jitter: 0)?
+                .attempt == 1)
+    }
+
+    @Test func theStableJitterIsTheSameForTheSameAttemptAndSpreadsOthers() {
+        let fire = Date(timeIntervalSince1970: 1_800_000_000)
+        let values = (0..<1_000).map { FirePlanner.stableJitter(RunKey(task: Int64($0), scheduled: fire, attempt: 1)) }
+        #expect(values.allSatisfy { (0...1).contains($0) })
+        #expect(Set(values).count == 1_000)
+        #expect(values.filter { $0 < 0.5 }.count > 400 && values.filter { $0 < 0.5 }.count < 600)
+        #expect(FirePlanner.stableJitter(RunKey(task: 7, scheduled: fire, attempt: 1)) == values[7])
+    }
 }

@@ -102,10 +102,7 @@ import Testing
             let trip = Double.random(in: 0.000_05...0.02, using: &generator)
             let evaluated = sent + .microseconds(Int64(trip * 1_000_000 * Double.random(in: 0...1, using: &generator)))
             let received = sent + .microseconds(Int64(trip * 1_000_000))
-            clock.observe(
-                databaseNow: database(at: evaluated), sent: sent, received: received,
-                wallSent: wallReference.addingTimeInterval((sent - reference).timeInterval),
-                wallReceived: wallReference.addingTimeInterval((received - reference).timeInterval))
+            clock.observe(databaseNow: database(at: evaluated), sent: sent, received: received)
             let fire = database(at: received).addingTimeInterval(0.3)
             let due = clock.instant(whenDatabaseReaches: fire)!
             #expect(database(at: due) >= fire.addingTimeInterval(-0.000_001), "due early")
@@ -122,8 +119,7 @@ import Testing
         func observe(at seconds: Double, roundTrip: Double) {
             let sent = reference + .seconds(seconds)
             clock.observe(
-                databaseNow: wall.addingTimeInterval(seconds), sent: sent, received: sent + .seconds(roundTrip),
-                wallSent: wall.addingTimeInterval(seconds), wallReceived: wall.addingTimeInterval(seconds + roundTrip))
+                databaseNow: wall.addingTimeInterval(seconds), sent: sent, received: sent + .seconds(roundTrip))
         }
         let fire = wall.addingTimeInterval(40)
         observe(at: 0, roundTrip: 0.000_5)
@@ -140,18 +136,26 @@ import Testing
         let clock = DatabaseClock()
         let sent = ContinuousClock.now
         let wall = Date()
-        clock.observe(
-            databaseNow: wall, sent: sent, received: sent + .microseconds(400), wallSent: wall,
-            wallReceived: wall.addingTimeInterval(0.000_4))
+        clock.observe(databaseNow: wall, sent: sent, received: sent + .microseconds(400))
         // Claims' readings: NOW(6) read at the end of ever longer transactions, each within twice
         // the one before (a bar that moved with each would end at the last, 200 ms).
         for roundTrip in [0.000_8, 0.001_6, 0.003_2, 0.006_4, 0.012_8, 0.025_6, 0.051_2, 0.102_4, 0.2] {
             clock.observe(
                 databaseNow: wall.addingTimeInterval(roundTrip), sent: sent,
-                received: sent + .microseconds(Int64(roundTrip * 1e6)), wallSent: wall,
-                wallReceived: wall.addingTimeInterval(roundTrip))
+                received: sent + .microseconds(Int64(roundTrip * 1e6)))
         }
         #expect(abs(clock.now.timeIntervalSince(Date())) < 0.01)
+    }
+
+    /// The time written into records is the database's reading plus monotonic time since: a
+    /// database five minutes ahead of this host stays five minutes ahead.
+    @Test func theDatabasesTimeIsTheReadingPlusMonotonicTimeSinceIt() {
+        let clock = DatabaseClock()
+        let sent = ContinuousClock.now
+        let database = Date().addingTimeInterval(300)
+        clock.observe(databaseNow: database, sent: sent, received: sent + .microseconds(200))
+        let elapsed = (ContinuousClock.now - sent).timeInterval
+        #expect(abs(clock.now.timeIntervalSince(database) - elapsed) < 0.01)
     }
 
     @Test func noReadingNoInstant() {

@@ -628,7 +628,10 @@ struct ExecutorIntegrationTests {
               ('locked-and-due', 'noop', NOW(6) - INTERVAL 1 SECOND, NOW(6) - INTERVAL 1 SECOND, NULL, NULL, NULL)
             """)
         try db.execute(#"INSERT INTO cron (name, action, payload) VALUES ('long', 'sleep', '{"seconds": 6}')"#)
-        let locker = try MySQLConnection(endpoint: db.primary.endpoint)
+        // Someone else's client (a person's mysql session): no idle bound on its transaction.
+        var foreign = ConnectionOptions()
+        foreign.idleTransactionTimeout = nil
+        let locker = try MySQLConnection(endpoint: db.primary.endpoint, options: foreign)
         try locker.executeText("START TRANSACTION")
         _ = try locker.query("SELECT id FROM cron WHERE name IN ('held-by-a-ghost', 'locked-and-due') FOR UPDATE")
         let harness = try ExecutorHarness(db: db)  // lease 3 s: it would fence itself after 2.1 s

@@ -147,6 +147,42 @@ struct DatabaseIntegrationTests {
         #expect(db.primary.statistics.discarded >= 2)
     }
 
+    /// A client frozen (or cut off) in the middle of a transaction: the server ends its session
+    /// once it has been idle in the transaction for `idle_transaction_timeout`, and its row locks
+    /// go with it, instead of staying until `wait_timeout` (8 hours by default).
+    @Test func aSessionFrozenInsideATransactionLosesItsLocksAfterTheIdleBound() throws {
+        try db.execute("INSERT INTO t (name, n) VALUES ('frozen', 0)")
+        var options = ConnectionOptions()
+        options.idleTransactionTimeout = .seconds(1)
+        let frozen = try MySQLConnection(endpoint: db.primary.endpoint, options: options)
+        defer { frozen.close() }
+        let other = try MySQLConnection(endpoint: db.primary.endpoint)
+        defer { other.close() }
+        #expect(try other.query("SELECT @@session.idle_transaction_timeout AS v").first?["v"].int == 3)
+        #expect(try frozen.query("SELECT @@session.idle_transaction_timeout AS v").first?["v"].int == 1)
+        try frozen.executeText("START TRANSACTION")
+        try frozen.execute("UPDATE t SET n = 1 WHERE name = 'frozen'")
+        // While it holds the lock, a locking read that must not wait is refused at once.
+        try other.executeText("START TRANSACTION")
+        #expect(throws: MySQLError.self) {
+            try other.query("SELECT n FROM t WHERE name = 'frozen' FOR UPDATE NOWAIT")
+        }
+        try other.executeText("ROLLBACK")
+        // The frozen client sends nothing more: within a few seconds the row is free again.
+        var freed = false
+        for _ in 0..<300 where !freed {
+            usleep(100_000)
+            try other.executeText("START TRANSACTION")
+            freed = (try? other.query("SELECT n FROM t WHERE name = 'frozen' FOR UPDATE NOWAIT"))?.first?["n"].int == 0
+            try other.executeText("ROLLBACK")
+        }
+        #expect(freed, "the frozen session's row lock outlived its idle bound")
+        // Its transaction was rolled back, and the session is unusable: the next statement says so.
+        #expect(throws: MySQLError.self) { try frozen.execute("UPDATE t SET n = 2 WHERE name = 'frozen'") }
+        #expect(frozen.isBroken)
+        #expect(try db.query("SELECT n FROM t WHERE name = 'frozen'", consistency: .primary).first?["n"].int == 0)
+    }
+
     @Test func poolExhaustionTimesOutWithTheDocumentedError() async throws {
         let small = try IntegrationEnvironment.database(
             Self.name, options: ["pool_max": "2", "acquire_timeout": "0.3"])

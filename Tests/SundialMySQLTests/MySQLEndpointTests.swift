@@ -107,5 +107,8 @@ import Testing
             }
         }
         #expect(MySQLConnection.sessionSetup(lockWait: .milliseconds(10)).last?.hasSuffix("= 1") == true)
+        // The idle bound is MariaDB's: in a comment MySQL skips.
+        let bounded = MySQLConnection.sessionSetup(lockWait: .seconds(5), idleTransaction: .seconds(3))
+        #expect(bounded.last == "SET SESSION innodb_lock_wait_timeout = 5 /*M!100300 , idle_transaction_timeout = 3 */")
     }
 }

@@ -4,6 +4,7 @@ import SundialMemoryStore
 import SundialMySQL
 import SundialMySQLStore
 import SundialTesting
+import Synchronization
 import Testing
 
 /// The rules every store must keep, run against the in-memory store and against a real MariaDB
@@ -35,8 +36,16 @@ import Testing
         // The store's clock comes with the rows.
         #expect(first.now.map { abs($0.timeIntervalSince(now)) < 5 } == true)
         #expect(try s.store.release(token: first.token, taskIDs: nil) == 1)
+        // The one-shot is chosen first, and comes back in next_run order: its next_run is the
+        // claim's own time, after the overdue rows'.
         let batch = try s.store.claim(s.request(limit: 10))
-        #expect(batch.rows.map(\.id) == [once, early, late])
+        #expect(batch.rows.map(\.id) == [early, late, once])
+        #expect(batch.unscheduled == 1)
+        var small = s.request(limit: 1)
+        small.includeUnscheduled = true
+        try s.store.release(token: batch.token, taskIDs: [once])
+        try s.advance(seconds: 0.01)
+        #expect(try s.store.claim(small).rows.map(\.id) == [once])
         #expect(batch.rows.allSatisfy { $0.claimToken == batch.token && $0.claimedBy == "e1" })
         // Claimed rows are not claimed again; tags let the right executor in.
         #expect(try s.store.claim(s.request(limit: 10)).rows.isEmpty)
@@ -184,8 +193,10 @@ import Testing
         let batch = try s.store.claim(s.request(limit: 2))
         let row = try #require(batch.rows.first { $0.id == started })
         try s.store.record(RunBatch(started: [s.finished(row, token: batch.token, status: .running, next: nil).run]))
-        let plan: @Sendable (InterruptedFire) -> FirePlanner.Plan = { fire in
-            FirePlanner.Plan(
+        // Started fires run again; the one only claimed is freed as it was (as for at_most_once).
+        let plan: @Sendable (InterruptedFire) -> FirePlanner.Plan? = { fire in
+            guard fire.startOnRecord else { return nil }
+            return FirePlanner.Plan(
                 status: .active, nextRun: fire.now, fireAt: fire.scheduledFor, attempt: fire.attempt + 1, error: "lost")
         }
         #expect(try s.store.recover(executor: "e1", reason: "gone", self: false, plan: plan).recovered == false)
@@ -205,6 +216,77 @@ import Testing
         try s.store.record(RunBatch(finished: [s.finished(row, token: batch.token, status: .succeeded, next: nil)]))
         #expect(try s.store.runs(ofTask: started, limit: 5).map(\.status) == [.lost])
         #expect(try s.store.recover(executor: "e1", reason: "again", self: false, plan: plan).lostRuns == 0)
+    }
+
+    /// An executor that died right after starting a fire may not have written its start yet
+    /// (an at_least_once start is written after the handler began): such a claim, when the plan
+    /// counts it, is on record as a lost attempt of the executor's, and the fire moves on to the
+    /// next attempt; a start written late under the old claim changes nothing.
+    @Test(arguments: kinds) func aClaimWithoutItsStartOnRecordIsALostAttemptWhenThePlanCountsIt(kind: StoreKind) throws
+    {
+        let s = try kind.make("unrecorded")
+        _ = try s.store.register(s.registration("e1"), lease: .milliseconds(300))
+        let now = try s.store.now()
+        let counted = try s.insert("counted", nextRun: now.addingTimeInterval(-1))
+        let freed = try s.insert("freed", nextRun: now.addingTimeInterval(-1))
+        let batch = try s.store.claim(s.request(limit: 2))
+        #expect(batch.rows.count == 2)
+        try s.advance(seconds: 0.5)
+        let seen = Mutex<[InterruptedFire]>([])
+        let report = try s.store.recover(executor: "e1", reason: "executor e1 lost its lease", self: false) { fire in
+            seen.withLock { $0.append(fire) }
+            guard fire.row.id == counted else { return nil }
+            return FirePlanner.Plan(
+                status: .active, nextRun: fire.now, fireAt: fire.scheduledFor, attempt: fire.attempt + 1, error: "lost")
+        }
+        #expect(report == RecoveryReport(recovered: true, lostRuns: 0, freedRows: 2))
+        let fires = seen.withLock { $0 }.sorted { $0.row.id < $1.row.id }
+        #expect(fires.map(\.startOnRecord) == [false, false])
+        #expect(fires.map(\.executorLost) == [true, true])
+        #expect(fires.allSatisfy { $0.leaseEnd != nil && $0.leaseEnd! <= $0.now })
+        let lost = try s.store.runs(ofTask: counted, limit: 5)
+        #expect(lost.map(\.status) == [.lost])
+        #expect(lost.map(\.attempt) == [0])
+        #expect(lost.map(\.executor) == ["e1"])
+        #expect(lost.first?.error == "executor e1 lost its lease")
+        #expect(try s.row(counted)?.attempt == 1)
+        #expect(try s.row(counted)?.claimToken == nil)
+        #expect(try s.store.runs(ofTask: freed, limit: 5).isEmpty)
+        #expect(try s.row(freed)?.attempt == 0)
+        #expect(try s.row(freed)?.claimToken == nil)
+        // The dead executor's late start (and end) of attempt 0 leave the lost run as it is.
+        let row = try #require(batch.rows.first { $0.id == counted })
+        try s.store.record(RunBatch(started: [s.finished(row, token: batch.token, status: .running, next: nil).run]))
+        try s.store.record(RunBatch(finished: [s.finished(row, token: batch.token, status: .succeeded, next: nil)]))
+        #expect(try s.store.runs(ofTask: counted, limit: 5).map(\.status) == [.lost])
+        #expect(try s.row(counted)?.attempt == 1)
+    }
+
+    /// A row inserted with neither schedule nor next_run gets its fire time from the claim that
+    /// takes it, on record: claimed again after that claim is lost, it is the same fire (the same
+    /// run key), not a new one at the second claim's time.
+    @Test(arguments: kinds) func aRowInsertedWithoutNextRunKeepsTheFireTimeItsFirstClaimGaveIt(kind: StoreKind) throws {
+        let s = try kind.make("unscheduled_fire")
+        _ = try s.store.register(s.registration("e1"), lease: .seconds(60))
+        let id = try s.insert("once", nextRun: nil)
+        var request = s.request(limit: 5)
+        request.includeUnscheduled = true
+        let first = try s.store.claim(request)
+        let row = try #require(first.rows.first)
+        #expect(first.unscheduled == 1)
+        let fire = try #require(row.fireAt)
+        #expect(row.nextRun == fire)
+        // The claim's time (read back a statement later on MySQL, where NOW(6) is per statement).
+        #expect(try #require(first.now) >= fire)
+        #expect(try #require(first.now).timeIntervalSince(fire) < 5)
+        #expect(try s.row(id)?.fireAt == fire)
+        try s.store.release(token: first.token, taskIDs: nil)
+        try s.advance(seconds: 0.2)
+        var again = s.request(limit: 5)
+        again.includeUnscheduled = true
+        let second = try s.store.claim(again)
+        #expect(second.unscheduled == 0)
+        #expect(second.rows.map(\.fireAt) == [fire])
     }
 
     @Test(arguments: kinds) func aFireAtTheLastAttemptTheStoreKeepsIsStillRecovered(kind: StoreKind) throws {
@@ -235,9 +317,7 @@ import Testing
         _ = try s.store.claim(s.request(limit: 1))
         try s.store.setState(executor: "e1", .stopped)
         #expect(try s.store.expiredHolders().contains("e1"))
-        _ = try s.store.recover(executor: "e1", reason: "stopped", self: false) { _ in
-            FirePlanner.Plan(status: .active, nextRun: nil, fireAt: nil, attempt: 0, error: nil)
-        }
+        _ = try s.store.recover(executor: "e1", reason: "stopped", self: false) { _ in nil }
         #expect(try s.row(id)?.claimToken == nil)
         #expect(try s.store.expiredHolders().contains("e1") == false)
     }

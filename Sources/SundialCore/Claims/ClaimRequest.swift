@@ -36,11 +36,15 @@ public struct ClaimedBatch: Sendable {
     /// The store's clock during the claim (read with the rows, so that no call of its own is
     /// needed); nil when nothing was claimed.
     public var now: Date?
+    /// How many of the rows were inserted without `next_run` (one-shots): the claim gave them
+    /// their fire time, the claim's own clock reading, now on record as `next_run` and `fire_at`.
+    public var unscheduled: Int
 
-    public init(token: ClaimToken, rows: [TaskRow], now: Date? = nil) {
+    public init(token: ClaimToken, rows: [TaskRow], now: Date? = nil, unscheduled: Int = 0) {
         self.token = token
         self.rows = rows
         self.now = now
+        self.unscheduled = unscheduled
     }
 
     public var claims: [Claim] { rows.map { Claim(taskID: $0.id, token: token) } }

@@ -90,8 +90,16 @@ public struct ExecutorMachine: Sendable {
 
     public var isStopping: Bool { phase != .running }
 
-    /// Claims may be made and work started.
+    /// Claims may be made and work started, as far as the last events say (see `mayClaim(at:)`).
     public var mayClaim: Bool { phase == .running && !fenced && !needsRegistration }
+
+    /// Claims may be made at `now`: `mayClaim`, and the lease renewed recently enough that the
+    /// watchdog would not fence now. The fence is the watchdog's, and a thread that resumes from
+    /// a pause longer than the lease may run before it does: it must not act on a lease that
+    /// others may already have recovered.
+    public func mayClaim(at now: Duration) -> Bool {
+        mayClaim && now - lastRenewal < settings.selfFenceAfter
+    }
 
     // MARK: The lease
 
@@ -182,12 +190,15 @@ public struct ExecutorMachine: Sendable {
 
     // MARK: Runs
 
-    /// A claimed row may start now (neither fenced nor stopping).
-    public var mayStart: Bool { mayClaim }
+    /// A claimed row may start at `now`: neither fenced nor stopping, and the lease still
+    /// certainly held by the monotonic clock (whether or not the watchdog has looked yet).
+    public func mayStart(at now: Duration) -> Bool { mayClaim(at: now) }
 
-    public mutating func runStarted(_ key: RunKey, claim: Claim, deadline: Duration?) -> [Action] {
-        running[key] = Running(claim: claim, deadline: deadline, cancelled: fenced ? .executorStopping : nil)
-        return fenced ? [.cancel(key, .executorStopping)] : []
+    /// A run started at `now`; it is cut short at once if the lease is no longer certainly held.
+    public mutating func runStarted(_ key: RunKey, claim: Claim, deadline: Duration?, now: Duration) -> [Action] {
+        let stale = fenced || now - lastRenewal >= settings.selfFenceAfter
+        running[key] = Running(claim: claim, deadline: deadline, cancelled: stale ? .executorStopping : nil)
+        return stale ? [.cancel(key, .executorStopping)] : []
     }
 
     /// A run ended; after a stop, the last one lets the stop finish.

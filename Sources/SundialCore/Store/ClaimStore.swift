@@ -17,7 +17,9 @@ public protocol ClaimStore: Sendable {
     func now() throws(StoreError) -> Date
 
     /// Marks up to `request.limit` due rows with `request.token` and returns them, in `next_run`
-    /// order (rows with neither schedule nor `next_run` first: they run once, now).
+    /// order, then by id. Rows with neither schedule nor `next_run` (they run once, now) are
+    /// chosen first, when `includeUnscheduled`; the claim sets their `next_run` and `fire_at` to
+    /// its own clock reading, so the fire keeps its time (and its run key) whoever claims it next.
     ///
     /// Due: active, free, `next_run` before now plus the look-ahead, fewer runs in flight than
     /// `max_concurrency`, an action the executor runs, and no tags or one of the executor's. Rows

@@ -23,9 +23,12 @@ public protocol ExecutorRegistry: Sendable {
     func expiredHolders() throws(StoreError) -> [String]
 
     /// Recovers the work `executor` holds, atomically: its running runs become `lost` with
-    /// `reason`, each row it had started is changed by `plan` (the planner's decision for an
-    /// interrupted fire), rows it claimed but never started are freed as they were, and the
+    /// `reason`; each row it holds, started or only claimed, is changed by `plan` (the planner's
+    /// decision for an interrupted fire; nil frees the row as it was), and a claimed fire the plan
+    /// counts as an attempt though its start is not on record goes on record as `lost` too; the
     /// executor is marked `dead` (unless it recovers itself on a clean stop, `self`).
+    /// Locks held elsewhere on its rows are not waited for (MySQL: `NOWAIT`): the call fails as a
+    /// `conflict`, to be tried again.
     /// Does nothing unless its lease has ended or `self` is true. Idempotent.
     ///
     /// `alerts` gives the alerts to raise in the same transaction: for the executor, when it is
@@ -33,7 +36,7 @@ public protocol ExecutorRegistry: Sendable {
     /// flag is set with them.
     func recover(
         executor: String, reason: String, self isSelf: Bool,
-        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan,
+        plan: @Sendable (InterruptedFire) -> FirePlanner.Plan?,
         alerts: @Sendable (RecoveryEvent) -> [AlertDraft]
     ) throws(StoreError) -> RecoveryReport
 
@@ -44,7 +47,7 @@ public protocol ExecutorRegistry: Sendable {
 extension ExecutorRegistry {
     /// Recovery that raises no alerts.
     public func recover(
-        executor: String, reason: String, self isSelf: Bool, plan: @Sendable (InterruptedFire) -> FirePlanner.Plan
+        executor: String, reason: String, self isSelf: Bool, plan: @Sendable (InterruptedFire) -> FirePlanner.Plan?
     ) throws(StoreError) -> RecoveryReport {
         try recover(executor: executor, reason: reason, self: isSelf, plan: plan, alerts: { _ in [] })
     }
@@ -66,17 +69,36 @@ public enum RecoveryEvent: Sendable {
     }
 }
 
-/// A fire cut short with its executor, as recovery finds it.
+/// A fire cut short with its executor, as recovery finds it: started (its run on record as
+/// `running`) or only claimed.
 public struct InterruptedFire: Sendable {
-    /// The row now (still claimed by the dead executor).
+    /// The row now (still claimed by the executor recovered from, for a fire it held).
     public var row: TaskRow
     public var scheduledFor: Date
     public var attempt: Int
     /// The store's clock.
     public var now: Date
+    /// Its start is in the run history (otherwise the row was only found claimed).
+    public var startOnRecord: Bool
+    /// The executor was lost (its lease ended and another executor recovers its work), rather
+    /// than stopping cleanly and freeing what it still held itself.
+    public var executorLost: Bool
+    /// When the lost executor's lease ended, by the store's clock (it starts nothing after).
+    public var leaseEnd: Date?
 
-    public init(row: TaskRow, scheduledFor: Date, attempt: Int, now: Date) {
+    public init(
+        row: TaskRow, scheduledFor: Date, attempt: Int, now: Date, startOnRecord: Bool = true,
+        executorLost: Bool = true, leaseEnd: Date? = nil
+    ) {
         (self.row, self.scheduledFor, self.attempt, self.now) = (row, scheduledFor, attempt, now)
+        (self.startOnRecord, self.executorLost, self.leaseEnd) = (startOnRecord, executorLost, leaseEnd)
+    }
+
+    /// The run record of an attempt that recovery ends as `lost` (for the history and alerts).
+    public func lostRun(executor: String, token: ClaimToken, reason: String, concurrent: Bool = false) -> RunRecord {
+        RunRecord(
+            taskID: row.id, token: token, scheduledFor: scheduledFor, attempt: attempt, executor: executor,
+            startedAt: now, finishedAt: now, status: .lost, error: reason, concurrent: concurrent)
     }
 }
 

@@ -87,6 +87,66 @@ public struct FirePlanner: Sendable {
         return planMoveOn(after: fireAt, now: now, error: reason)
     }
 
+    /// After its executor was *lost* (it died, or froze past its lease, and another executor
+    /// recovers its work) while it held attempt `attempt` of the fire `fireAt`; `startOnRecord`:
+    /// the attempt's start is in the run history. Nil: the fire is freed as it was (it cannot have
+    /// started).
+    ///
+    /// A lost executor may have died *of* the fire (an OOM kill, a crashing Swift handler, a job
+    /// that takes the process down), so each loss counts as an attempt, whether or not its start
+    /// made it to the history (an `at_least_once` start is written after the handler began):
+    /// - `at_least_once` runs the fire again as its next attempt while attempts remain, and always
+    ///   at least once more whatever `max_attempts` says (the delivery's promise): the first time
+    ///   at once, later ones after the backoff. Then the fire is given up: a one-shot is `dead`,
+    ///   a recurring task moves on to its next fire. A fire that kills every executor that starts
+    ///   it stops after `lostAttemptsAllowed` attempts instead of crash-looping the fleet.
+    /// - `at_most_once` gives the fire up when its start is on record; when it is not, the fire
+    ///   never started (it starts only once its start is written) and is freed as it was.
+    /// A fire due after the lost executor's lease had ended (`leaseEnd`) cannot have started
+    /// either (an executor starts nothing once it fences itself, before its lease ends).
+    public func afterExecutorLost(
+        fireAt: Date, attempt: Int, now: Date, startOnRecord: Bool, leaseEnd: Date?, jitter: Double
+    ) -> Plan? {
+        if !startOnRecord {
+            if startsOnlyOnRecord { return nil }
+            if let due = row.nextRun, let leaseEnd, due > leaseEnd { return nil }
+        }
+        let next = Self.following(attempt)
+        let allowed = Self.lostAttemptsAllowed(row)
+        let reason =
+            startOnRecord
+            ? "its executor was lost during the run (attempt \(attempt + 1))"
+            : "its executor was lost after claiming it, before its start was on record (attempt \(attempt + 1))"
+        if row.delivery == .atLeastOnce && next < allowed {
+            let delay = next <= 1 ? 0 : backoff(retry: next - 1, jitter: jitter)
+            return storable(
+                Plan(
+                    status: .active, nextRun: now.addingTimeInterval(delay), fireAt: fireAt, attempt: next,
+                    error: reason))
+        }
+        let givenUp =
+            row.delivery == .atLeastOnce
+            ? "\(reason); given up after \(next) attempts (an executor was lost during each: the task may be what kills them)"
+            : "\(reason); given up (at_most_once)"
+        guard let schedule, schedule.isRecurring else {
+            return storable(Plan(status: .dead, nextRun: nil, fireAt: nil, attempt: attempt, error: givenUp))
+        }
+        return storable(planMoveOn(after: fireAt, now: now, error: givenUp))
+    }
+
+    /// Whether an attempt of this row's fires starts only once its start is on record: an
+    /// `at_most_once` one (its durable start) and a concurrent one (counted in `running` first).
+    /// A claim of such a row with no start on record certainly never ran.
+    public var startsOnlyOnRecord: Bool {
+        row.delivery == .atMostOnce || (row.maxConcurrency > 1 && schedule?.isRecurring == true)
+    }
+
+    /// How many attempts of one fire may end with their executor lost before the fire is given up:
+    /// `max_attempts`, and at least 2 for `at_least_once` (a fire lost once always runs again).
+    public static func lostAttemptsAllowed(_ row: TaskRow) -> Int {
+        row.delivery == .atLeastOnce ? max(row.maxAttempts, 2) : 1
+    }
+
     /// After an attempt whose handler never ran: the same fire again, as the next attempt, for
     /// either delivery (nothing ran, so `at_most_once` still holds).
     public func afterNotRun(fireAt: Date, attempt: Int, now: Date, reason: String) -> Plan {
@@ -170,6 +230,20 @@ public struct FirePlanner: Sendable {
         // A year at most, whatever the row says: a retry is never scheduled out of a store's range.
         let capped = min(exponential, row.backoffMaxSeconds, 366 * 86_400)
         return capped * (0.5 + 0.5 * min(max(jitter, 0), 1))
+    }
+
+    /// A jitter in 0...1 that depends only on the attempt (SplitMix64 of its key): decisions that
+    /// any executor may make, such as recovery's, come out the same whoever makes them, and the
+    /// simulator's seeds stay reproducible, while many tasks lost together still spread out.
+    public static func stableJitter(_ key: RunKey) -> Double {
+        let micros = UInt64(bitPattern: Int64((key.scheduled.timeIntervalSince1970 * 1_000_000).rounded()))
+        var z =
+            UInt64(bitPattern: key.task) &* 0x9E37_79B9_7F4A_7C15 ^ micros ^ UInt64(truncatingIfNeeded: key.attempt)
+            << 48
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53)
     }
 
     static func seconds(_ value: Double) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import SundialCore
 
 /// A fixed set of OS threads in the leader/follower pattern.
 ///
@@ -25,7 +26,7 @@ public final class LeaderFollowerPool<Work: Sendable>: @unchecked Sendable {
     private let name: String
     private let lead: @Sendable (Lead) -> [Work]
     private let execute: @Sendable (Work) -> Void
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var ready = FIFO<Work>()
     private var leading = false
     private var idle = 0
@@ -88,7 +89,7 @@ public final class LeaderFollowerPool<Work: Sendable>: @unchecked Sendable {
 
     /// Waits until every thread has exited (after `stop`), up to `timeout`. True if they all did.
     public func join(timeout: TimeInterval) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = ContinuousClock.now + .seconds(timeout)
         condition.lock()
         defer { condition.unlock() }
         while exited < threads.count {

@@ -2,7 +2,9 @@ import Foundation
 import Synchronization
 
 /// The database's clock as seen from this process, measured on every claim and heartbeat.
-/// Executors' own wall clocks may be wrong by minutes; only the database's counts.
+/// Executors' own wall clocks may be wrong by minutes, or stepped while they run; only the
+/// database's counts, and the time between two readings is measured on the monotonic clock: the
+/// host's wall clock is never read.
 ///
 /// Each reading of `NOW(6)` was taken somewhere between sending the query and receiving the
 /// answer. So the local monotonic instant at which the database's clock shows some time `t` is at
@@ -18,17 +20,14 @@ final class DatabaseClock: Sendable {
     /// The best bound (local monotonic seconds when the answer had arrived, minus the database's
     /// time read) and when it was taken.
     private let best = Mutex<(bound: Double, taken: ContinuousClock.Instant, roundTrip: Double)?>(nil)
-    /// The round trip and time of the reading `wallOffset` came from.
-    private let wallReading = Mutex<(roundTrip: Double, taken: ContinuousClock.Instant)?>(nil)
-    /// The latest midpoint estimate of (database time − local wall time), as a `Double` bit
-    /// pattern, read without a lock by every run.
-    private let wallOffset = Atomic<UInt64>(Double(0).bitPattern)
+    /// The round trip and time of the reading `offset` came from.
+    private let reading = Mutex<(roundTrip: Double, taken: ContinuousClock.Instant)?>(nil)
+    /// The latest midpoint estimate of (database time − monotonic seconds since `origin`), as a
+    /// `Double` bit pattern, read without a lock by every run. NaN before the first reading.
+    private let offset = Atomic<UInt64>(Double.nan.bitPattern)
 
     /// Records `NOW(6)` = `databaseNow`, asked at `sent` and answered at `received`.
-    func observe(
-        databaseNow: Date, sent: ContinuousClock.Instant, received: ContinuousClock.Instant,
-        wallSent: Date, wallReceived: Date
-    ) {
+    func observe(databaseNow: Date, sent: ContinuousClock.Instant, received: ContinuousClock.Instant) {
         let bound = (received - origin).timeInterval - databaseNow.timeIntervalSinceReferenceDate
         let roundTrip = (received - sent).timeInterval
         best.withLock { best in
@@ -44,7 +43,7 @@ final class DatabaseClock: Sendable {
         // The midpoint is as good as the round trip is short: a claim's reading, taken at the end
         // of a transaction, would put the estimate ahead by half the claim. A slow reading
         // replaces a quick one only once that has aged.
-        let takeWall = wallReading.withLock { reading in
+        let take = reading.withLock { reading in
             guard let current = reading, received - current.taken <= Self.readingLifetime else {
                 reading = (roundTrip, received)
                 return true
@@ -55,9 +54,9 @@ final class DatabaseClock: Sendable {
             if roundTrip < current.roundTrip { reading = (roundTrip, received) }
             return true
         }
-        guard takeWall else { return }
-        let wallMidpoint = wallSent.addingTimeInterval(wallReceived.timeIntervalSince(wallSent) / 2)
-        wallOffset.store(databaseNow.timeIntervalSince(wallMidpoint).bitPattern, ordering: .relaxed)
+        guard take else { return }
+        let midpoint = (sent - origin).timeInterval + roundTrip / 2
+        offset.store((databaseNow.timeIntervalSince1970 - midpoint).bitPattern, ordering: .relaxed)
     }
 
     /// The earliest local instant at which the database's clock has certainly reached `time`.
@@ -68,8 +67,12 @@ final class DatabaseClock: Sendable {
         return origin + .microseconds(Int64((seconds * 1_000_000).rounded(.up)))
     }
 
-    /// The database's time now, estimated from the latest reading (for timestamps in records).
+    /// The database's time now, estimated from the latest reading plus the monotonic time since
+    /// it (for timestamps in records and the planner's decisions). Before any reading (the
+    /// executor registers before it runs anything, so only in tests), the wall clock.
     var now: Date {
-        Date().addingTimeInterval(Double(bitPattern: wallOffset.load(ordering: .relaxed)))
+        let offset = Double(bitPattern: offset.load(ordering: .relaxed))
+        guard !offset.isNaN else { return Date() }
+        return Date(timeIntervalSince1970: offset + (ContinuousClock.now - origin).timeInterval)
     }
 }

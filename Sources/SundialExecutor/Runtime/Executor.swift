@@ -33,7 +33,8 @@ public final class Executor: @unchecked Sendable {
     private var lastFleetSample: ContinuousClock.Instant?
     static let fleetSampleInterval: Duration = .seconds(5)
 
-    private let state = NSCondition()
+    /// Waits on the monotonic clock: a host clock step must not stretch or cut them.
+    private let state = MonotonicCondition()
     private var configuration: ExecutorConfiguration
     /// The decisions: lease, fencing, stopping, runs in flight, claims to give back.
     private var machine: ExecutorMachine
@@ -71,7 +72,7 @@ public final class Executor: @unchecked Sendable {
     /// that ends must wake it. Otherwise ending runs wake nobody.
     private var leaderWaitsForThreads = false
     /// The timer threads sleep on their own condition, so that the leader's wake-ups do not wake them.
-    private let timers = NSCondition()
+    private let timers = MonotonicCondition()
     private var timersStopped = false
     private var pool: LeaderFollowerPool<WorkItem>!
 
@@ -122,7 +123,9 @@ public final class Executor: @unchecked Sendable {
     public func start() throws(StoreError) {
         let settings = currentSettings
         let sent = ContinuousClock.now
-        _ = try store.register(registration, lease: settings.lease)
+        if case .renewed(_, let now) = try store.register(registration, lease: settings.lease) {
+            clock.observe(databaseNow: now, sent: sent, received: .now)
+        }
         state.lock()
         _ = machine.renewalAnswered(.renewed, sentAt: sent - origin, now: .now - origin)
         state.unlock()
@@ -286,7 +289,7 @@ public final class Executor: @unchecked Sendable {
             }
             let pending = idle.count + lead.readyCount
             let limit =
-                !machine.mayClaim
+                !machine.mayClaim(at: now - origin)
                 ? 0
                 : capacity.limit(
                     batch: configuration.batch, idleThreads: lead.idleThreads,
@@ -304,7 +307,7 @@ public final class Executor: @unchecked Sendable {
                 if case .claimed(let items) = claimed { metrics.claimed(rows: items.count, seconds: claimSeconds) }
                 switch claimed {
                 case .claimed(let items):
-                    if !machine.mayClaim || heldWorkEpoch != epoch {
+                    if !machine.mayClaim(at: .now - origin) || heldWorkEpoch != epoch {
                         // Stopped or fenced while the claim was in flight: give it all back.
                         state.unlock()
                         giveBack(items)
@@ -330,7 +333,7 @@ public final class Executor: @unchecked Sendable {
             var wake = limit > 0 && mayClaim ? nextPoll : now + configuration.pollInterval
             if let earliest = idle.earliest, earliest < wake { wake = earliest }
             leaderWaitsForThreads = limit == 0
-            _ = state.wait(until: Date().addingTimeInterval((wake - .now).timeInterval))
+            state.wait(until: wake)
             leaderWaitsForThreads = false
         }
         return []
@@ -354,7 +357,6 @@ public final class Executor: @unchecked Sendable {
             token: .random(), executor: identity.id, actions: definitions.handlers.actions, tags: settings.tags,
             limit: limit, lookahead: settings.lookahead, includeUnscheduled: lookForUnscheduled)
         let batch: ClaimedBatch
-        let wallSent = Date()
         let sent = ContinuousClock.now
         do {
             batch = try store.claim(request)
@@ -374,7 +376,7 @@ public final class Executor: @unchecked Sendable {
             return .failed
         }
         guard !batch.rows.isEmpty else { return .claimed([]) }
-        if batch.rows.contains(where: { $0.nextRun == nil }) {
+        if batch.unscheduled > 0 {
             // Unscheduled rows are coming in: keep looking for them at every claim.
             state.lock()
             lastUnscheduledLook = nil
@@ -385,7 +387,7 @@ public final class Executor: @unchecked Sendable {
         if let now = batch.now {
             // The claim's own reading: the clock keeps it only if its round trip beats the best one.
             databaseNow = now
-            clock.observe(databaseNow: now, sent: sent, received: answered, wallSent: wallSent, wallReceived: Date())
+            clock.observe(databaseNow: now, sent: sent, received: answered)
         } else {
             do {
                 databaseNow = try readClock().1
@@ -410,11 +412,10 @@ public final class Executor: @unchecked Sendable {
     /// Reads the store's clock and remembers the reading; returns when the answer arrived and the
     /// time read (exact to the store's precision: a fire time taken from it is stored unchanged).
     private func readClock() throws(StoreError) -> (ContinuousClock.Instant, Date) {
-        let wallSent = Date()
         let sent = ContinuousClock.now
         let now = try store.now()
         let received = ContinuousClock.now
-        clock.observe(databaseNow: now, sent: sent, received: received, wallSent: wallSent, wallReceived: Date())
+        clock.observe(databaseNow: now, sent: sent, received: received)
         return (received, now)
     }
 
@@ -514,7 +515,7 @@ public final class Executor: @unchecked Sendable {
             definition = found
         }
         state.lock()
-        let mayStart = machine.mayStart
+        let mayStart = machine.mayStart(at: .now - origin)
         state.unlock()
         guard mayStart else {
             // Fenced off or stopping before it started: not run, no history; the row goes back.
@@ -546,7 +547,7 @@ public final class Executor: @unchecked Sendable {
                     // The task is at its limit: the work waits here for a place (a claimed row
                     // stays claimed), or goes back if the executor is stopping.
                     state.lock()
-                    let keep = machine.mayStart
+                    let keep = machine.mayStart(at: .now - origin)
                     if keep {
                         idle.insert(item.later(.now + .seconds(1)))
                         // Still queued here: not queued a second time by the next look for retries.
@@ -594,9 +595,10 @@ public final class Executor: @unchecked Sendable {
         state.lock()
         contexts[key] = context
         liveOutputs[key] = (record.token, 0)
+        let startedAt = ContinuousClock.now - origin
         let startActions = machine.runStarted(
-            key, claim: item.claim,
-            deadline: item.row.timeoutSeconds.map { (.now - origin) + Duration.clamped(seconds: $0) })
+            key, claim: item.claim, deadline: item.row.timeoutSeconds.map { startedAt + Duration.clamped(seconds: $0) },
+            now: startedAt)
         state.unlock()
         perform(startActions)
         if !startRecorded { context.cancel(.executorStopping) }
@@ -741,9 +743,9 @@ public final class Executor: @unchecked Sendable {
         let thread = Thread { [self] in
             while true {
                 // Read the interval before taking the lock: it takes the lock itself.
-                let deadline = Date().addingTimeInterval(interval().timeInterval)
+                let deadline = ContinuousClock.now + interval()
                 timers.lock()
-                while !timersStopped && Date() < deadline { _ = timers.wait(until: deadline) }
+                while !timersStopped && ContinuousClock.now < deadline { timers.wait(until: deadline) }
                 let done = timersStopped
                 timers.unlock()
                 if done { return }
@@ -757,7 +759,6 @@ public final class Executor: @unchecked Sendable {
     /// The lease thread: renews the lease and nothing else, on connections of its own.
     func renewLease() {
         let sent = ContinuousClock.now
-        let wallSent = Date()
         let settings = currentSettings
         state.lock()
         let mustRegister = machine.needsRegistration && !machine.isStopping
@@ -778,7 +779,7 @@ public final class Executor: @unchecked Sendable {
         do {
             switch try store.renewLease(executor: identity.id, lease: settings.lease, busy: runningCount) {
             case .renewed(_, let now):
-                clock.observe(databaseNow: now, sent: sent, received: .now, wallSent: wallSent, wallReceived: Date())
+                clock.observe(databaseNow: now, sent: sent, received: .now)
                 renewal = .renewed
             case .lost:
                 renewal = .lost
@@ -862,7 +863,9 @@ public final class Executor: @unchecked Sendable {
     /// After a lost lease: a fresh registration, before anything is claimed again.
     private func registerAgain(sentAt sent: ContinuousClock.Instant) {
         do {
-            _ = try store.register(registration, lease: currentSettings.lease)
+            if case .renewed(_, let now) = try store.register(registration, lease: currentSettings.lease) {
+                clock.observe(databaseNow: now, sent: sent, received: .now)
+            }
             state.lock()
             machine.registered(sentAt: sent - origin, now: .now - origin)
             tellSupervisorsTheLease(renewedAt: origin + machine.lastRenewal, configuration)
@@ -938,7 +941,7 @@ public final class Executor: @unchecked Sendable {
     /// (so another executor may take one first, and one that is never started stays for others).
     private func takeDueRetries(_ settings: ExecutorConfiguration) {
         state.lock()
-        let may = machine.mayClaim
+        let may = machine.mayClaim(at: .now - origin)
         state.unlock()
         guard may else { return }
         let due: [DueRetry]

@@ -27,12 +27,23 @@ public struct Housekeeper: Sendable {
         (self.store, self.definitions, self.executorID, self.logger) = (store, definitions, executorID, logger)
     }
 
-    /// The planner's decision for a fire cut short with its executor (recovery, shutdown).
-    public var interruptionPlan: @Sendable (InterruptedFire) -> FirePlanner.Plan {
+    /// The planner's decision for a fire cut short with its executor: lost (recovery by another
+    /// executor) or stopped (what a clean stop could not write itself). Nil frees the row as it was.
+    public var interruptionPlan: @Sendable (InterruptedFire) -> FirePlanner.Plan? {
         let definitions = self.definitions
         return { fire in
             let schedule = try? definitions.schedule(for: fire.row).get()
-            return FirePlanner(row: fire.row, schedule: schedule).afterInterruption(
+            let planner = FirePlanner(row: fire.row, schedule: schedule)
+            if fire.executorLost {
+                let key = RunKey(task: fire.row.id, scheduled: fire.scheduledFor, attempt: fire.attempt)
+                return planner.afterExecutorLost(
+                    fireAt: fire.scheduledFor, attempt: fire.attempt, now: fire.now, startOnRecord: fire.startOnRecord,
+                    leaseEnd: fire.leaseEnd, jitter: FirePlanner.stableJitter(key))
+            }
+            // A clean stop frees what it still holds: a claim without a start on record may still
+            // have run (its result could not be written), unless it starts only on record.
+            guard fire.startOnRecord || !planner.startsOnlyOnRecord else { return nil }
+            return planner.afterInterruption(
                 fireAt: fire.scheduledFor, attempt: fire.attempt, now: fire.now,
                 reason: "its executor stopped during the run")
         }
@@ -157,13 +168,20 @@ public struct Housekeeper: Sendable {
                         "its running attempts were ended as lost (at_least_once fires run again) and its claims freed",
                     raisedBy: executorID)
             case .fireGivenUp(let fire, let run, let events):
+                let why =
+                    fire.row.delivery == .atMostOnce
+                    ? "(at_most_once)"
+                    : "during \(run.attempt + 1) attempts: it may be what kills its executors"
                 return events.flatMap { event in
                     alerting.drafts(
                         event, task: fire.row, run: run,
                         summary: event == .dead
-                            ? "\(fire.row.name) was lost with its executor (at_most_once) and is dead until resumed"
-                            : "\(fire.row.name) was lost with its executor (at_most_once); it moves on to its next fire",
-                        detail: "its executor stopped renewing its lease during the run", raisedBy: executorID)
+                            ? "\(fire.row.name) was lost with its executor \(why); it is dead until resumed"
+                            : "\(fire.row.name) was lost with its executor \(why); it moves on to its next fire",
+                        detail: fire.startOnRecord
+                            ? "its executor stopped renewing its lease during the run"
+                            : "its executor stopped renewing its lease after claiming it, before its start was on record",
+                        raisedBy: executorID)
                 }
             }
         }

@@ -14,7 +14,7 @@ import SundialCore
 public final class RunRecorder: @unchecked Sendable {
     public let store: any ClaimStore
     let logger: Logger
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var started: [RunRecord] = []
     private var finished: [FinishedRun] = []
     /// The latest output so far of running attempts, one per attempt: bounded by the runs in
@@ -90,7 +90,7 @@ public final class RunRecorder: @unchecked Sendable {
         if durable { durableStarts[run.key] = run.token }
         enqueued()
         guard durable else { return true }
-        let written = waitForFlush(of: queuedGeneration, until: Date().addingTimeInterval(timeout))
+        let written = waitForFlush(of: queuedGeneration, until: .now + .seconds(timeout))
         durableStarts[run.key] = nil
         return written && confirmedStarts.remove(run.key) != nil
     }
@@ -131,7 +131,7 @@ public final class RunRecorder: @unchecked Sendable {
     }
 
     /// Under the lock.
-    private func waitForFlush(of generation: Int, until deadline: Date) -> Bool {
+    private func waitForFlush(of generation: Int, until deadline: ContinuousClock.Instant) -> Bool {
         urgentGeneration = max(urgentGeneration, generation)
         condition.broadcast()
         while flushedGeneration < generation {
@@ -145,7 +145,7 @@ public final class RunRecorder: @unchecked Sendable {
     public func flush(timeout: TimeInterval = 30) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        return waitForFlush(of: queuedGeneration, until: Date().addingTimeInterval(timeout))
+        return waitForFlush(of: queuedGeneration, until: .now + .seconds(timeout))
     }
 
     /// Writes what is queued (for up to `timeout`) and stops the thread. What could not be written
@@ -167,7 +167,7 @@ public final class RunRecorder: @unchecked Sendable {
             if let oldest = oldestQueued {
                 let until = oldest + Self.batchWindow
                 while urgentGeneration <= flushedGeneration && ContinuousClock.now < until && !stopping {
-                    _ = condition.wait(until: Date().addingTimeInterval((until - .now).timeInterval))
+                    condition.wait(until: until)
                 }
             }
             let batch = RunBatch(started: started, finished: finished)
