@@ -149,7 +149,8 @@ import Testing
         #expect(first.status == .active && first.attempt == 1 && first.nextRun == now && first.fireAt == fire)
         let second = try #require(
             once.afterExecutorLost(fireAt: fire, attempt: 1, now: now, startOnRecord: false, leaseEnd: now, jitter: 1))
-        #expect(second.attempt == 2 && second.nextRun == now.addingTimeInterval(10), "the first backoff: 10 s, jitter 1")
+        #expect(
+            second.attempt == 2 && second.nextRun == now.addingTimeInterval(10), "the first backoff: 10 s, jitter 1")
         let last = try #require(
             once.afterExecutorLost(fireAt: fire, attempt: 2, now: now, startOnRecord: true, leaseEnd: now, jitter: 1))
         #expect(last.status == .dead && last.attempt == 2)
