@@ -36,12 +36,15 @@ final class ExecutorFleet {
     }
 
     /// Starts executor `slot` (named `bench-<slot>`) and returns its pid. `databaseURL`: a server
-    /// of its own (a cluster's node) instead of the fleet's.
+    /// of its own (a cluster's node) instead of the fleet's; `variables`: more environment.
     @discardableResult
-    func start(_ slot: Int, extra: [String] = [], databaseURL: String? = nil) throws -> pid_t {
+    func start(
+        _ slot: Int, extra: [String] = [], databaseURL: String? = nil, variables: [String: String] = [:]
+    ) throws -> pid_t {
         var environment = ProcessInfo.processInfo.environment
         environment["SUNDIAL_DATABASE_URL"] = databaseURL ?? self.databaseURL
         environment["SUNDIAL_REPLICA_URLS"] = nil
+        environment.merge(variables) { _, new in new }
         let argv =
             [
                 BenchDatabase.sundialBinary.path, "executor", "--id", "bench-\(slot)", "--listen",
@@ -96,6 +99,21 @@ final class ExecutorFleet {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         pids[slot] = nil
+    }
+
+    /// The slots whose process has exited on its own (reaped now), as a supervisor's restart loop
+    /// sees them; each counts as killed at the moment it is found (its re-run fires are no
+    /// duplicates, as after a SIGKILL).
+    func reapExited() -> [Int] {
+        var exited: [Int] = []
+        for (slot, pid) in pids.sorted(by: { $0.key < $1.key }) {
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { continue }
+            killed.append((pid, Clock.unixMicroseconds()))
+            pids[slot] = nil
+            exited.append(slot)
+        }
+        return exited
     }
 
     /// Resident memory of `slot` in KiB, from /proc.

@@ -12,7 +12,7 @@ struct SundialBench: AsyncParsableCommand {
             PoolBenchmark.self,
             ShellBenchmark.self, KillDrill.self, RollingDeployDrill.self, SupervisordDrill.self,
             DatabaseRestartDrill.self, FrozenDrill.self, FailoverDrill.self, GaleraDrill.self,
-            GaleraPartitionDrill.self,
+            GaleraPartitionDrill.self, PoisonDrill.self, ClockStepDrill.self,
             MemoryBenchmark.self, ConsoleBenchmark.self,
         ])
 }
