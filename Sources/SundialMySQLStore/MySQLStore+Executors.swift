@@ -87,10 +87,10 @@ extension MySQLStore: ExecutorRegistry {
         alerts: @Sendable (RecoveryEvent) -> [AlertDraft]
     ) throws(StoreError) -> RecoveryReport {
         try mapped {
-            // NOWAIT on every locking read: rows still locked by the executor recovered from (a
-            // client frozen inside a transaction) fail the recovery at once instead of holding the
-            // housekeeping thread; it is tried again at the next heartbeat, after the server has
-            // ended that transaction (`idle_transaction_timeout`).
+            // Locking reads wait (up to `lock_wait_timeout`): the scan of claimed rows passes rows
+            // other executors are finishing, so refusing to wait would fail it under load. A
+            // client frozen inside a transaction holds its locks only until the server ends that
+            // transaction (`idle_transaction_timeout`).
             try database.transaction { c -> RecoveryReport in
                 /// A fire given up: its alerts and the task's failing flag, in this transaction.
                 func givenUp(_ fire: InterruptedFire, _ key: RunKey, _ next: FirePlanner.Plan) throws {
@@ -104,7 +104,7 @@ extension MySQLStore: ExecutorRegistry {
                 let registry = try c.query(
                     """
                     SELECT state, lease_expires_at, \(MySQLStoreSQL.leaseHeld("")) AS live FROM cron_executor \
-                    WHERE id = ? FOR UPDATE NOWAIT
+                    WHERE id = ? FOR UPDATE
                     """,
                     [.string(executor)]
                 ).first
@@ -123,7 +123,7 @@ extension MySQLStore: ExecutorRegistry {
                 }
                 let now = try databaseNow(c)
                 let runs = try c.query(
-                    "SELECT id, cron_id, scheduled_for, attempt, task_id, concurrent FROM cron_run WHERE status = 'running' AND executor = ? FOR UPDATE NOWAIT",
+                    "SELECT id, cron_id, scheduled_for, attempt, task_id, concurrent FROM cron_run WHERE status = 'running' AND executor = ? FOR UPDATE",
                     [.string(executor)])
                 if !runs.isEmpty {
                     let ids = InList.padded(runs.compactMap { $0["id"].int.map(Int64.init) })
@@ -138,7 +138,7 @@ extension MySQLStore: ExecutorRegistry {
                         "UPDATE cron SET running = running - 1 WHERE id = ? AND running > 0", [run["cron_id"]])
                     guard
                         let task = try c.query(
-                            "SELECT \(TaskRow.columns) FROM cron WHERE id = ? FOR UPDATE NOWAIT", [run["cron_id"]]
+                            "SELECT \(TaskRow.columns) FROM cron WHERE id = ? FOR UPDATE", [run["cron_id"]]
                         ).first.map(TaskRow.init(mysql:)), let fire = run["scheduled_for"].date
                     else { continue }
                     let interrupted = InterruptedFire(
@@ -153,7 +153,7 @@ extension MySQLStore: ExecutorRegistry {
                     try givenUp(interrupted, lost.key, next)
                 }
                 let held = try c.query(
-                    "SELECT \(TaskRow.columns) FROM cron WHERE task_id IS NOT NULL AND claimed_by = ? FOR UPDATE NOWAIT",
+                    "SELECT \(TaskRow.columns) FROM cron WHERE task_id IS NOT NULL AND claimed_by = ? FOR UPDATE",
                     [.string(executor)]
                 ).map(TaskRow.init(mysql:))
                 for row in held {

@@ -27,8 +27,6 @@ public protocol ExecutorRegistry: Sendable {
     /// decision for an interrupted fire; nil frees the row as it was), and a claimed fire the plan
     /// counts as an attempt though its start is not on record goes on record as `lost` too; the
     /// executor is marked `dead` (unless it recovers itself on a clean stop, `self`).
-    /// Locks held elsewhere on its rows are not waited for (MySQL: `NOWAIT`): the call fails as a
-    /// `conflict`, to be tried again.
     /// Does nothing unless its lease has ended or `self` is true. Idempotent.
     ///
     /// `alerts` gives the alerts to raise in the same transaction: for the executor, when it is
