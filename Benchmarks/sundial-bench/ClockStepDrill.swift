@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
@@ -35,8 +39,14 @@ struct ClockStepDrill: ParsableCommand {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         server.arguments = ["python3", "Benchmarks/fixtures/overlap_server.py", portFile, "0.6"]
+        // Not on the drill's output: Benchmarks/run reads it through a pipe until every writer is gone.
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate() }
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
         var port = ""
         for _ in 0..<100 where port.isEmpty {
             usleep(50_000)
