@@ -10,10 +10,8 @@ struct PoisonDrill: ParsableCommand {
         commandName: "poison",
         abstract: "A fire that kills its executor, behind a restart loop: it runs at most max_attempts times.")
 
-    @Option(help: "Tasks firing every second beside the poison.") var tasks = 200
-    @Option(help: "Seconds of fires counted.") var seconds = 50
+    @OptionGroup var options: DrillOptions
     @Option(help: "The poison's max_attempts.") var maxAttempts = 2
-    @Option(help: "The database server (default: SUNDIAL_DATABASE_URL).") var databaseURL: String?
 
     func run() throws {
         // Alerts to a command channel that writes them down, so the `dead` alert is checked too.
@@ -24,10 +22,8 @@ struct PoisonDrill: ParsableCommand {
             #"{"defaults": ["log"], "channels": {"log": {"type": "command", "command": "cat >> \#(received)"}}}"#
                 .utf8
         ).write(to: settings)
-        let drill = try FireDrill(
-            name: "poison", tasks: tasks, seconds: seconds, executorArguments: ["--alerts", settings.path],
-            baseURL: databaseURL)
-        for slot in 0..<2 { try drill.fleet.start(slot) }
+        let drill = try options.makeDrill(name: "poison", extraArguments: ["--alerts", settings.path])
+        for slot in 0..<options.executors { try drill.fleet.start(slot) }
         try drill.insertTasks(misfirePolicy: { _ in "run_all" })
         // The command finds the `sundial executor` process above it and kills it.
         let runs = drill.directory.appendingPathComponent("poison-runs").path
@@ -78,7 +74,7 @@ struct PoisonDrill: ParsableCommand {
             ran >= 1 && ran <= maxAttempts && row?["status"].string == "dead" && lostRuns == ran && alerts >= 1
             && account.lost == 0 && account.duplicates == 0 && failed.isEmpty
         print(
-            "poison: \(pass ? "PASS" : "FAIL") a one-shot that kills its executor (max_attempts \(maxAttempts)), behind a restart loop, beside \(tasks) tasks every second for \(seconds) s: it ran \(ran) times, \(deaths) executor deaths, ended \(row?["status"].string ?? "?") with \(lostRuns) lost runs on record and \(alerts) dead alert(s) (\"\(row?["error"].string ?? "")\"); the other tasks: lost \(account.lost) of \(account.expected), duplicates \(account.duplicates) (\(account.rerunsAfterKill) fires the dead executors had started ran again), \(account.lagSummary)\(failed.isEmpty ? "" : "; executors that failed to stop: \(failed)")"
+            "poison: \(pass ? "PASS" : "FAIL") a one-shot that kills its executor (max_attempts \(maxAttempts)), behind a restart loop, beside \(drill.tasks) tasks every second for \(drill.seconds) s: it ran \(ran) times, \(deaths) executor deaths, ended \(row?["status"].string ?? "?") with \(lostRuns) lost runs on record and \(alerts) dead alert(s) (\"\(row?["error"].string ?? "")\"); the other tasks: lost \(account.lost) of \(account.expected), duplicates \(account.duplicates) (\(account.rerunsAfterKill) fires the dead executors had started ran again), \(account.lagSummary)\(failed.isEmpty ? "" : "; executors that failed to stop: \(failed)")"
         )
         if !pass { throw ExitCode(1) }
     }

@@ -56,10 +56,11 @@ struct DrillOptions: ParsableArguments {
     @Option(help: "The database server (default: SUNDIAL_DATABASE_URL); a scratch database is made beside it.")
     var databaseURL: String?
 
-    func makeDrill(name: String, servesMetrics: Bool = false) throws -> FireDrill {
+    /// `extraArguments`: flags the scenario itself needs, before the user's.
+    func makeDrill(name: String, servesMetrics: Bool = false, extraArguments: [String] = []) throws -> FireDrill {
         try FireDrill(
             name: name, tasks: tasks, seconds: seconds,
-            executorArguments: executorArguments.split(separator: " ").map(String.init), baseURL: databaseURL,
-            servesMetrics: servesMetrics)
+            executorArguments: extraArguments + executorArguments.split(separator: " ").map(String.init),
+            baseURL: databaseURL, servesMetrics: servesMetrics)
     }
 }

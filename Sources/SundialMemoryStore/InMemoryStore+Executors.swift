@@ -126,7 +126,7 @@ extension InMemoryStore: ExecutorRegistry {
                     $0.take(next, statusOnlyIfActive: true)
                     $0.free()
                 }
-                givenUp(fire, RunKey(task: row.id, scheduled: fire.scheduledFor, attempt: fire.attempt), next)
+                givenUp(fire, fire.key, next)
             }
             return RecoveryReport(recovered: true, lostRuns: lost.count, freedRows: held.count)
         }

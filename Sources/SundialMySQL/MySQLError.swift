@@ -68,7 +68,7 @@ public struct MySQLError: Error, Sendable, CustomStringConvertible {
     public var isConnectionBroken: Bool { Self.brokenConnectionCodes.contains(code) }
 
     /// A deadlock or lock-wait timeout: the whole transaction may be retried.
-    public var isTransactionConflict: Bool { code == 1213 || code == 1205 || code == 3572 }
+    public var isTransactionConflict: Bool { code == 1213 || code == 1205 }
 
     /// The server certainly did not run the statement, so it is safe to send it again elsewhere.
     public var certainlyNotExecuted: Bool {
@@ -89,7 +89,7 @@ public struct MySQLError: Error, Sendable, CustomStringConvertible {
 
     static func kind(forCode code: Int) -> Kind {
         switch code {
-        case 1213, 1205, 3572, 1040, 1053, 1927, 4031, 2002, 2003, 2006, 2013, 2055, 2014, 2026, 1317, 3024, 1969:
+        case 1213, 1205, 1040, 1053, 1927, 4031, 2002, 2003, 2006, 2013, 2055, 2014, 2026, 1317, 3024, 1969:
             return .retryLater
         case 1290, 1836, 1792, 1223, 1047:
             return .readOnly

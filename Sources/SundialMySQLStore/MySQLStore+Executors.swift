@@ -192,9 +192,7 @@ extension MySQLStore: ExecutorRegistry {
                             .string(status.rawValue), .init(next.error.map(StoredText.error)), .int(row.id),
                             .init(token),
                         ])
-                    try givenUp(
-                        interrupted,
-                        RunKey(task: row.id, scheduled: interrupted.scheduledFor, attempt: interrupted.attempt), next)
+                    try givenUp(interrupted, interrupted.key, next)
                 }
                 return RecoveryReport(recovered: true, lostRuns: runs.count, freedRows: held.count)
             }

@@ -113,10 +113,7 @@ final class SimulatedExecutor {
         if thawed && world.random.chance(0.5) {
             // As a pool thread that resumes first takes what was ready before the pause.
             idle.sort { $0.due < $1.due }
-            while running.count < threads, let first = idle.first, first.due <= now, !first.needsLastLook {
-                idle.removeFirst()
-                start(first, now)
-            }
+            startReady(now)
         }
         if now >= nextWatchdog {
             nextWatchdog = now + .milliseconds(100)
@@ -249,7 +246,13 @@ final class SimulatedExecutor {
             giveBack(overdue.map(\.claim))
         }
         lastLook(now)
-        while running.count < threads, let first = idle.first, first.due <= now {
+        startReady(now)
+    }
+
+    /// Starts due work, earliest first, while threads are free (`idle` sorted by due time): what
+    /// still waits for its last look stays.
+    private func startReady(_ now: Duration) {
+        while running.count < threads, let first = idle.first, first.due <= now, !first.needsLastLook {
             idle.removeFirst()
             start(first, now)
         }

@@ -368,22 +368,24 @@ final class World: @unchecked Sendable {
                 evidence.violation("task \(row.id) counts \(row.running) runs in flight after every executor stopped")
             }
         }
-        for run in store.allRuns where run.status == .running {
+        // Everything has stopped: the history no longer changes.
+        let runs = store.allRuns
+        for run in runs where run.status == .running {
             evidence.violation("run \(run.key) is still `running` after every executor stopped")
         }
         checkAlerts(settledBy: origin.addingTimeInterval((stoppedAt - .seconds(5)).timeInterval))
         let active = Set(store.allTasks.filter { $0.status == .active && !edited.contains($0.id) }.map(\.id))
         let lastCall = origin.addingTimeInterval((stoppedAt - .seconds(5)).timeInterval)
-        for run in store.allRuns where (run.retryAt.map { $0 < lastCall } ?? false) && active.contains(run.taskID) {
+        for run in runs where (run.retryAt.map { $0 < lastCall } ?? false) && active.contains(run.taskID) {
             evidence.violation("the retry of run \(run.key) was never taken")
         }
-        checkLostExecutors()
+        checkLostExecutors(runs: runs)
         // Liveness: at_least_once work that nobody touched ran to its end, unless its executors
         // were lost during as many attempts as it may use (then it was given up, on record).
         let horizon = origin.addingTimeInterval((stoppedAt - .seconds(8)).timeInterval)
         for row in store.allTasks
         where !edited.contains(row.id) && row.delivery == .atLeastOnce && !poison.contains(row.id) {
-            let completed = evidence.completedFires(of: row.id).union(givenUpFires(of: row))
+            let completed = evidence.completedFires(of: row.id).union(givenUpFires(of: row, in: runs))
             guard let text = row.schedule, !text.isEmpty, let schedule = try? definitions.schedule(for: row).get()
             else {
                 if row.schedule == nil && completed.isEmpty {
@@ -425,53 +427,54 @@ final class World: @unchecked Sendable {
 
     /// Fires of `row` given up because their executors were lost during as many attempts as the
     /// fire may use: a lost attempt on record at the last of them.
-    private func givenUpFires(of row: TaskRow) -> Set<Date> {
+    private func givenUpFires(of row: TaskRow, in runs: [RunRecord]) -> Set<Date> {
         let allowed = FirePlanner.lostAttemptsAllowed(row)
         return Set(
-            store.allRuns.filter {
+            runs.filter {
                 $0.taskID == row.id && $0.status == .lost && FirePlanner.following($0.attempt) >= allowed
             }.map(\.scheduledFor))
     }
 
     /// A fire kills (or is lost with) its executors at most `lostAttemptsAllowed` times, a poison
     /// fire included; a one-shot has one fire, whoever claims it (a row inserted without
-    /// next_run too); every execution has its run row, under its own claim, once its executor
-    /// has stopped or been recovered.
-    private func checkLostExecutors() {
-        for row in store.allTasks where !edited.contains(row.id) {
+    /// next_run too); an at_most_once fire lost with its executor never runs again; every
+    /// execution has its run row, under its own claim, once its executor has stopped or been
+    /// recovered.
+    private func checkLostExecutors(runs: [RunRecord]) {
+        let tasks = store.allTasks
+        let executions = Dictionary(grouping: evidence.executions, by: \.task)
+        let lostRuns = Dictionary(grouping: runs.filter { $0.status == .lost }, by: \.taskID)
+        for row in tasks where !edited.contains(row.id) {
+            let ran = executions[row.id] ?? []
             let allowed = FirePlanner.lostAttemptsAllowed(row)
-            let crashes = Dictionary(grouping: evidence.executions(of: row.id).filter(\.crashedExecutor), by: \.fire)
-            for (fire, executions) in crashes.sorted(by: { $0.key < $1.key }) where executions.count > allowed {
+            let crashes = Dictionary(grouping: ran.filter(\.crashedExecutor), by: \.fire)
+            for (fire, crashed) in crashes.sorted(by: { $0.key < $1.key }) where crashed.count > allowed {
                 evidence.violation(
-                    "task \(row.id)'s fire \(fire) took down its executor \(executions.count) times (\(executions.map(\.executor))), more than the \(allowed) its max_attempts \(row.maxAttempts) allows\(poison.contains(row.id) ? " (poison)" : "")"
+                    "task \(row.id)'s fire \(fire) took down its executor \(crashed.count) times (\(crashed.map(\.executor))), more than the \(allowed) its max_attempts \(row.maxAttempts) allows\(poison.contains(row.id) ? " (poison)" : "")"
                 )
             }
             if row.schedule == nil {
-                let fires = Set(evidence.executions(of: row.id).map(\.fire))
+                let fires = Set(ran.map(\.fire))
                 if fires.count > 1 {
                     evidence.violation(
                         "one-shot task \(row.id) ran under \(fires.count) different fire times: \(fires.sorted())")
                 }
             }
-        }
-        // An at_most_once fire lost with its executor (it may have run) never runs again.
-        for row in store.allTasks where !edited.contains(row.id) && row.delivery == .atMostOnce {
-            let lost = store.allRuns.filter { $0.taskID == row.id && $0.status == .lost }
-            for run in lost {
-                if let again = evidence.executions(of: row.id).first(where: {
-                    $0.fire == run.scheduledFor && $0.attempt > run.attempt
-                }) {
+            guard row.delivery == .atMostOnce else { continue }
+            for run in lostRuns[row.id] ?? [] {
+                if let again = ran.first(where: { $0.fire == run.scheduledFor && $0.attempt > run.attempt }) {
                     evidence.violation(
                         "at_most_once task \(row.id)'s fire \(run.scheduledFor) ran again (attempt \(again.attempt), \(again.executor)) after attempt \(run.attempt) was lost with its executor"
                     )
                 }
             }
         }
-        let runs = Dictionary(store.allRuns.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let byKey = Dictionary(runs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let existing = Set(tasks.map(\.id))
         for execution in evidence.executions {
             let key = RunKey(task: execution.task, scheduled: execution.fire, attempt: execution.attempt)
-            guard let run = runs[key] else {
-                if store.allTasks.contains(where: { $0.id == execution.task }) {
+            guard let run = byKey[key] else {
+                if existing.contains(execution.task) {
                     evidence.violation("the execution of \(key) by \(execution.executor) has no run row")
                 }
                 continue

@@ -60,9 +60,7 @@ public enum RecoveryEvent: Sendable {
 
     /// The events of a lost attempt of `fire` that `plan` follows.
     public static func events(of fire: InterruptedFire, plan: FirePlanner.Plan) -> [AlertEvent] {
-        let lost = RunRecord(
-            taskID: fire.row.id, token: ClaimToken(0), scheduledFor: fire.scheduledFor, attempt: fire.attempt,
-            executor: "", startedAt: fire.now, finishedAt: fire.now, status: .lost)
+        let lost = fire.lostRun(executor: "", token: ClaimToken(0), reason: "")
         return AttemptResult.events(row: fire.row, run: lost, plan: plan, killedOnRequest: false)
     }
 }
@@ -91,6 +89,9 @@ public struct InterruptedFire: Sendable {
         (self.row, self.scheduledFor, self.attempt, self.now) = (row, scheduledFor, attempt, now)
         (self.startOnRecord, self.executorLost, self.leaseEnd) = (startOnRecord, executorLost, leaseEnd)
     }
+
+    /// The attempt's run key.
+    public var key: RunKey { RunKey(task: row.id, scheduled: scheduledFor, attempt: attempt) }
 
     /// The run record of an attempt that recovery ends as `lost` (for the history and alerts).
     public func lostRun(executor: String, token: ClaimToken, reason: String, concurrent: Bool = false) -> RunRecord {

@@ -34,7 +34,6 @@ public final class MonotonicCondition: @unchecked Sendable {
 
     public func lock() { pthread_mutex_lock(mutex) }
     public func unlock() { pthread_mutex_unlock(mutex) }
-    public func signal() { pthread_cond_signal(condition) }
     public func broadcast() { pthread_cond_broadcast(condition) }
 
     /// Waits until signalled (the lock held).
@@ -64,12 +63,5 @@ public final class MonotonicCondition: @unchecked Sendable {
         nanoseconds %= 1_000_000_000
         deadline.tv_nsec = nanoseconds
         return pthread_cond_timedwait(condition, mutex, &deadline) == 0
-    }
-
-    /// Runs `body` holding the lock.
-    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        lock()
-        defer { unlock() }
-        return try body()
     }
 }

@@ -35,10 +35,9 @@ public struct Housekeeper: Sendable {
             let schedule = try? definitions.schedule(for: fire.row).get()
             let planner = FirePlanner(row: fire.row, schedule: schedule)
             if fire.executorLost {
-                let key = RunKey(task: fire.row.id, scheduled: fire.scheduledFor, attempt: fire.attempt)
                 return planner.afterExecutorLost(
                     fireAt: fire.scheduledFor, attempt: fire.attempt, now: fire.now, startOnRecord: fire.startOnRecord,
-                    leaseEnd: fire.leaseEnd, jitter: FirePlanner.stableJitter(key))
+                    leaseEnd: fire.leaseEnd, jitter: FirePlanner.stableJitter(fire.key))
             }
             // A clean stop frees what it still holds: a claim without a start on record may still
             // have run (its result could not be written), unless it starts only on record.
