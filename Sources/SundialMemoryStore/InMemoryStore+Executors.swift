@@ -93,7 +93,9 @@ extension InMemoryStore: ExecutorRegistry {
                     if let task = state.tasks[run.record.taskID] {
                         let fire = InterruptedFire(
                             row: task, scheduledFor: run.record.scheduledFor, attempt: run.record.attempt, now: now,
-                            executorLost: !isSelf, leaseEnd: leaseEnd)
+                            executorLost: !isSelf, leaseEnd: leaseEnd,
+                            lostBefore: state.lostAttempts(
+                                of: task.id, at: run.record.scheduledFor, before: run.record.attempt))
                         guard let next = plan(fire) else { continue }
                         let lostRun = fire.lostRun(
                             executor: executor, token: ClaimToken(0), reason: reason, concurrent: true)
@@ -109,10 +111,12 @@ extension InMemoryStore: ExecutorRegistry {
                 let started = lost.first {
                     $0.record.taskID == row.id && $0.record.token == token && !$0.record.concurrent
                 }
+                let scheduledFor = started?.record.scheduledFor ?? row.fireAt ?? row.nextRun ?? now
+                let attempt = started?.record.attempt ?? row.attempt
                 let fire = InterruptedFire(
-                    row: row, scheduledFor: started?.record.scheduledFor ?? row.fireAt ?? row.nextRun ?? now,
-                    attempt: started?.record.attempt ?? row.attempt, now: now, startOnRecord: started != nil,
-                    executorLost: !isSelf, leaseEnd: leaseEnd)
+                    row: row, scheduledFor: scheduledFor, attempt: attempt, now: now, startOnRecord: started != nil,
+                    executorLost: !isSelf, leaseEnd: leaseEnd,
+                    lostBefore: state.lostAttempts(of: row.id, at: scheduledFor, before: attempt))
                 guard let next = plan(fire) else {
                     // Claimed and certainly never started: free it as it was.
                     state.free(row.id)

@@ -68,6 +68,14 @@ public final class InMemoryStore: Sendable {
             tasks[id] = row
         }
 
+        /// Attempts of the fire before `attempt` that recovery ended as `lost`.
+        func lostAttempts(of task: Int64, at fire: Date, before attempt: Int) -> Int {
+            runs.values.filter {
+                $0.record.taskID == task && $0.record.scheduledFor == fire && $0.record.attempt < attempt
+                    && $0.record.status == .lost
+            }.count
+        }
+
         mutating func free(_ id: Int64) {
             update(id) { $0.free() }
         }

@@ -141,9 +141,10 @@ extension MySQLStore: ExecutorRegistry {
                             "SELECT \(TaskRow.columns) FROM cron WHERE id = ? FOR UPDATE", [run["cron_id"]]
                         ).first.map(TaskRow.init(mysql:)), let fire = run["scheduled_for"].date
                     else { continue }
+                    let attempt = run["attempt"].int ?? 0
                     let interrupted = InterruptedFire(
-                        row: task, scheduledFor: fire, attempt: run["attempt"].int ?? 0, now: now,
-                        executorLost: !isSelf, leaseEnd: leaseEnd)
+                        row: task, scheduledFor: fire, attempt: attempt, now: now, executorLost: !isSelf,
+                        leaseEnd: leaseEnd, lostBefore: try lostAttempts(of: task.id, at: fire, before: attempt, on: c))
                     guard let next = plan(interrupted) else { continue }
                     let lost = interrupted.lostRun(
                         executor: executor, token: ClaimToken(0), reason: reason, concurrent: true)
@@ -163,10 +164,12 @@ extension MySQLStore: ExecutorRegistry {
                             && $0["task_id"].int.map(Int64.init) == token.rawValue
                             && $0["concurrent"].bool != true
                     }
+                    let scheduledFor = started?["scheduled_for"].date ?? row.fireAt ?? row.nextRun ?? now
+                    let attempt = started?["attempt"].int ?? row.attempt
                     let interrupted = InterruptedFire(
-                        row: row, scheduledFor: started?["scheduled_for"].date ?? row.fireAt ?? row.nextRun ?? now,
-                        attempt: started?["attempt"].int ?? row.attempt, now: now, startOnRecord: started != nil,
-                        executorLost: !isSelf, leaseEnd: leaseEnd)
+                        row: row, scheduledFor: scheduledFor, attempt: attempt, now: now, startOnRecord: started != nil,
+                        executorLost: !isSelf, leaseEnd: leaseEnd,
+                        lostBefore: try lostAttempts(of: row.id, at: scheduledFor, before: attempt, on: c))
                     guard let next = plan(interrupted) else {
                         // Claimed and certainly never started: free it as it was.
                         try c.execute(
@@ -197,6 +200,14 @@ extension MySQLStore: ExecutorRegistry {
                 return RecoveryReport(recovered: true, lostRuns: runs.count, freedRows: held.count)
             }
         }
+    }
+
+    /// Attempts of the fire before `attempt` that recovery ended as `lost` (by the run key's index).
+    private func lostAttempts(of task: Int64, at fire: Date, before attempt: Int, on c: MySQLConnection) throws -> Int {
+        try c.query(
+            "SELECT COUNT(*) AS n FROM cron_run WHERE cron_id = ? AND scheduled_for = ? AND attempt < ? AND status = 'lost'",
+            [.int(task), .date(fire), .int(Int64(attempt))]
+        ).first?["n"].int ?? 0
     }
 
     public func executors() throws(StoreError) -> [ExecutorInfo] {

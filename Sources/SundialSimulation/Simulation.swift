@@ -425,13 +425,14 @@ final class World: @unchecked Sendable {
         checkAtMostOnceFires(horizon: horizon)
     }
 
-    /// Fires of `row` given up because their executors were lost during as many attempts as the
-    /// fire may use: a lost attempt on record at the last of them.
+    /// Fires of `row` given up after their executor was lost, as at_least_once allows: at the
+    /// end of the fire's attempts, and not at its first loss.
     private func givenUpFires(of row: TaskRow, in runs: [RunRecord]) -> Set<Date> {
-        let allowed = FirePlanner.lostAttemptsAllowed(row)
+        let lost = runs.filter { $0.taskID == row.id && $0.status == .lost }
         return Set(
-            runs.filter {
-                $0.taskID == row.id && $0.status == .lost && FirePlanner.following($0.attempt) >= allowed
+            lost.filter { last in
+                FirePlanner.following(last.attempt) >= row.maxAttempts
+                    && lost.contains { $0.scheduledFor == last.scheduledFor && $0.attempt < last.attempt }
             }.map(\.scheduledFor))
     }
 

@@ -145,20 +145,24 @@ import Testing
         let now = at("2026-01-01T10:00:15Z")
         let once = try planner(nil) { $0.maxAttempts = 3 }
         let first = try #require(
-            once.afterExecutorLost(fireAt: fire, attempt: 0, now: now, startOnRecord: true, leaseEnd: now, jitter: 1))
+            once.afterExecutorLost(
+                fireAt: fire, attempt: 0, now: now, startOnRecord: true, leaseEnd: now, lostBefore: 0, jitter: 1))
         #expect(first.status == .active && first.attempt == 1 && first.nextRun == now && first.fireAt == fire)
         let second = try #require(
-            once.afterExecutorLost(fireAt: fire, attempt: 1, now: now, startOnRecord: false, leaseEnd: now, jitter: 1))
+            once.afterExecutorLost(
+                fireAt: fire, attempt: 1, now: now, startOnRecord: false, leaseEnd: now, lostBefore: 1, jitter: 1))
         #expect(
             second.attempt == 2 && second.nextRun == now.addingTimeInterval(10), "the first backoff: 10 s, jitter 1")
         let last = try #require(
-            once.afterExecutorLost(fireAt: fire, attempt: 2, now: now, startOnRecord: true, leaseEnd: now, jitter: 1))
+            once.afterExecutorLost(
+                fireAt: fire, attempt: 2, now: now, startOnRecord: true, leaseEnd: now, lostBefore: 2, jitter: 1))
         #expect(last.status == .dead && last.attempt == 2)
         #expect(last.error?.contains("given up after 3 attempts") == true)
         // A recurring task moves on to its next fire.
         let hourly = try planner("0 * * * *") { $0.maxAttempts = 2 }
         let movedOn = try #require(
-            hourly.afterExecutorLost(fireAt: fire, attempt: 1, now: now, startOnRecord: true, leaseEnd: now, jitter: 0))
+            hourly.afterExecutorLost(
+                fireAt: fire, attempt: 1, now: now, startOnRecord: true, leaseEnd: now, lostBefore: 1, jitter: 0))
         #expect(movedOn.status == .active && movedOn.attempt == 0 && movedOn.fireAt == at("2026-01-01T11:00:00Z"))
     }
 
@@ -168,10 +172,10 @@ import Testing
         let p = try planner(nil)
         #expect(FirePlanner.lostAttemptsAllowed(p.row) == 2)
         let again = p.afterExecutorLost(
-            fireAt: fire, attempt: 0, now: fire, startOnRecord: true, leaseEnd: fire, jitter: 0)
+            fireAt: fire, attempt: 0, now: fire, startOnRecord: true, leaseEnd: fire, lostBefore: 0, jitter: 0)
         #expect(again?.status == .active && again?.attempt == 1)
         let givenUp = p.afterExecutorLost(
-            fireAt: fire, attempt: 1, now: fire, startOnRecord: true, leaseEnd: fire, jitter: 0)
+            fireAt: fire, attempt: 1, now: fire, startOnRecord: true, leaseEnd: fire, lostBefore: 1, jitter: 0)
         #expect(givenUp?.status == .dead)
     }
 
@@ -184,26 +188,40 @@ import Testing
         let atMostOnce = try planner(nil) { $0.delivery = .atMostOnce }
         #expect(
             atMostOnce.afterExecutorLost(
-                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, jitter: 0)
+                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, lostBefore: 0, jitter: 0)
                 == nil)
         let started = atMostOnce.afterExecutorLost(
-            fireAt: fire, attempt: 0, now: lease, startOnRecord: true, leaseEnd: lease, jitter: 0)
+            fireAt: fire, attempt: 0, now: lease, startOnRecord: true, leaseEnd: lease, lostBefore: 0, jitter: 0)
         #expect(started?.status == .dead && started?.error?.contains("at_most_once") == true)
         let concurrent = try planner("@every 1s") { $0.maxConcurrency = 3 }
         #expect(
             concurrent.afterExecutorLost(
-                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, jitter: 0)
+                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, lostBefore: 0, jitter: 0)
                 == nil)
         let later = try planner(nil) { $0.nextRun = lease.addingTimeInterval(1) }
         #expect(
             later.afterExecutorLost(
-                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, jitter: 0)
+                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, lostBefore: 0, jitter: 0)
                 == nil)
         let due = try planner(nil) { $0.nextRun = fire }
         #expect(
             due.afterExecutorLost(
-                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, jitter: 0)?
+                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, lostBefore: 0, jitter: 0)?
                 .attempt == 1)
+    }
+
+    /// Failures used two of three attempts, then an OOM kill took the executor: the fire still
+    /// runs again (its first loss), and is given up only when lost again at the end of its attempts.
+    @Test func aFirstLossRunsTheFireAgainWhateverFailuresUsedUp() throws {
+        let fire = at("2026-01-01T10:00:00Z")
+        let p = try planner(nil) { $0.maxAttempts = 3 }
+        let again = p.afterExecutorLost(
+            fireAt: fire, attempt: 2, now: fire, startOnRecord: true, leaseEnd: fire, lostBefore: 0, jitter: 0)
+        #expect(again?.status == .active && again?.attempt == 3 && again?.nextRun == fire)
+        let givenUp = p.afterExecutorLost(
+            fireAt: fire, attempt: 3, now: fire, startOnRecord: true, leaseEnd: fire, lostBefore: 1, jitter: 0)
+        #expect(givenUp?.status == .dead)
+        #expect(givenUp?.error?.contains("given up after 4 attempts, 2 of them lost with their executor") == true)
     }
 
     @Test func theStableJitterIsTheSameForTheSameAttemptAndSpreadsOthers() {

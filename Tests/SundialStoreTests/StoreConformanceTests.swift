@@ -262,6 +262,30 @@ import Testing
         #expect(try s.row(counted)?.attempt == 1)
     }
 
+    /// Recovery tells the planner how many earlier attempts of the fire were lost with their
+    /// executor (at_least_once gives a fire up only after a second loss).
+    @Test(arguments: kinds) func recoveryCountsTheFiresEarlierLostAttempts(kind: StoreKind) throws {
+        let s = try kind.make("lost_before")
+        let now = try s.store.now()
+        let id = try s.insert("twice", nextRun: now.addingTimeInterval(-1))
+        let seen = Mutex<[Int]>([])
+        for _ in 0..<2 {
+            _ = try s.store.register(s.registration("e1"), lease: .milliseconds(300))
+            let batch = try s.store.claim(s.request(limit: 1))
+            #expect(batch.rows.map(\.id) == [id])
+            try s.advance(seconds: 0.5)
+            _ = try s.store.recover(executor: "e1", reason: "gone", self: false) { fire in
+                seen.withLock { $0.append(fire.lostBefore) }
+                return FirePlanner.Plan(
+                    status: .active, nextRun: fire.now, fireAt: fire.scheduledFor, attempt: fire.attempt + 1,
+                    error: "lost")
+            }
+            try s.advance(seconds: 0.01)
+        }
+        #expect(seen.withLock { $0 } == [0, 1])
+        #expect(try s.store.runs(ofTask: id, limit: 5).map(\.status) == [.lost, .lost])
+    }
+
     /// A row inserted with neither schedule nor next_run gets its fire time from the claim that
     /// takes it, on record: claimed again after that claim is lost, it is the same fire (the same
     /// run key), not a new one at the second claim's time.

@@ -81,13 +81,16 @@ public struct InterruptedFire: Sendable {
     public var executorLost: Bool
     /// When the lost executor's lease ended, by the store's clock (it starts nothing after).
     public var leaseEnd: Date?
+    /// Earlier attempts of the fire that recovery ended as `lost`, on record.
+    public var lostBefore: Int
 
     public init(
         row: TaskRow, scheduledFor: Date, attempt: Int, now: Date, startOnRecord: Bool = true,
-        executorLost: Bool = true, leaseEnd: Date? = nil
+        executorLost: Bool = true, leaseEnd: Date? = nil, lostBefore: Int = 0
     ) {
         (self.row, self.scheduledFor, self.attempt, self.now) = (row, scheduledFor, attempt, now)
         (self.startOnRecord, self.executorLost, self.leaseEnd) = (startOnRecord, executorLost, leaseEnd)
+        self.lostBefore = lostBefore
     }
 
     /// The attempt's run key.

@@ -89,15 +89,15 @@ public struct FirePlanner: Sendable {
 
     /// After its executor was *lost* (it died, or froze past its lease, and another executor
     /// recovers its work) while it held attempt `attempt` of the fire `fireAt`; `startOnRecord`:
-    /// the attempt's start is in the run history. Nil: the fire is freed as it was (it cannot have
-    /// started).
+    /// the attempt's start is in the run history; `lostBefore`: earlier attempts of the fire lost
+    /// the same way. Nil: the fire is freed as it was (it cannot have started).
     ///
     /// A lost executor may have died *of* the fire (an OOM kill, a crashing Swift handler, a job
     /// that takes the process down), so each loss counts as an attempt, whether or not its start
     /// made it to the history (an `at_least_once` start is written after the handler began):
-    /// - `at_least_once` runs the fire again as its next attempt while attempts remain, and always
-    ///   at least once more whatever `max_attempts` says (the delivery's promise): the first time
-    ///   at once, later ones after the backoff. Then the fire is given up: a one-shot is `dead`,
+    /// - `at_least_once` runs the fire again as its next attempt while attempts remain, and after
+    ///   its first loss always (the delivery's promise), whatever `max_attempts` and the failures
+    ///   before say: the first time at once, later ones after the backoff. Then the fire is given up: a one-shot is `dead`,
     ///   a recurring task moves on to its next fire. A fire that kills every executor that starts
     ///   it stops after `lostAttemptsAllowed` attempts instead of crash-looping the fleet.
     /// - `at_most_once` gives the fire up when its start is on record; when it is not, the fire
@@ -105,20 +105,21 @@ public struct FirePlanner: Sendable {
     /// A fire due after the lost executor's lease had ended (`leaseEnd`) cannot have started
     /// either (an executor starts nothing once it fences itself, before its lease ends).
     public func afterExecutorLost(
-        fireAt: Date, attempt: Int, now: Date, startOnRecord: Bool, leaseEnd: Date?, jitter: Double
+        fireAt: Date, attempt: Int, now: Date, startOnRecord: Bool, leaseEnd: Date?, lostBefore: Int,
+        jitter: Double
     ) -> Plan? {
         if !startOnRecord {
             if startsOnlyOnRecord { return nil }
             if let due = row.nextRun, let leaseEnd, due > leaseEnd { return nil }
         }
         let next = Self.following(attempt)
-        let allowed = Self.lostAttemptsAllowed(row)
+        let losses = lostBefore + 1
         let reason =
             startOnRecord
             ? "its executor was lost during the run (attempt \(attempt + 1))"
             : "its executor was lost after claiming it, before its start was on record (attempt \(attempt + 1))"
-        if row.delivery == .atLeastOnce && next < allowed {
-            let delay = next <= 1 ? 0 : backoff(retry: next - 1, jitter: jitter)
+        if row.delivery == .atLeastOnce && (next < row.maxAttempts || lostBefore == 0) {
+            let delay = lostBefore == 0 ? 0 : backoff(retry: lostBefore, jitter: jitter)
             return storable(
                 Plan(
                     status: .active, nextRun: now.addingTimeInterval(delay), fireAt: fireAt, attempt: next,
@@ -126,7 +127,7 @@ public struct FirePlanner: Sendable {
         }
         let givenUp =
             row.delivery == .atLeastOnce
-            ? "\(reason); given up after \(next) attempts (an executor was lost during each: the task may be what kills them)"
+            ? "\(reason); given up after \(next) attempts, \(losses) of them lost with their executor (the task may be what kills them)"
             : "\(reason); given up (at_most_once)"
         guard let schedule, schedule.isRecurring else {
             return storable(Plan(status: .dead, nextRun: nil, fireAt: nil, attempt: attempt, error: givenUp))
@@ -141,8 +142,9 @@ public struct FirePlanner: Sendable {
         row.delivery == .atMostOnce || (row.maxConcurrency > 1 && schedule?.isRecurring == true)
     }
 
-    /// How many attempts of one fire may end with their executor lost before the fire is given up:
-    /// `max_attempts`, and at least 2 for `at_least_once` (a fire lost once always runs again).
+    /// The most attempts of one fire that can end with their executor lost before the fire is
+    /// given up (`afterExecutorLost`): `max_attempts`, and at least 2 for `at_least_once` (a fire
+    /// lost once always runs again).
     public static func lostAttemptsAllowed(_ row: TaskRow) -> Int {
         row.delivery == .atLeastOnce ? max(row.maxAttempts, 2) : 1
     }

@@ -37,7 +37,7 @@ public struct Housekeeper: Sendable {
             if fire.executorLost {
                 return planner.afterExecutorLost(
                     fireAt: fire.scheduledFor, attempt: fire.attempt, now: fire.now, startOnRecord: fire.startOnRecord,
-                    leaseEnd: fire.leaseEnd, jitter: FirePlanner.stableJitter(fire.key))
+                    leaseEnd: fire.leaseEnd, lostBefore: fire.lostBefore, jitter: FirePlanner.stableJitter(fire.key))
             }
             // A clean stop frees what it still holds: a claim without a start on record may still
             // have run (its result could not be written), unless it starts only on record.
@@ -170,7 +170,7 @@ public struct Housekeeper: Sendable {
                 let why =
                     fire.row.delivery == .atMostOnce
                     ? "(at_most_once)"
-                    : "during \(run.attempt + 1) attempts: it may be what kills its executors"
+                    : "\(fire.lostBefore + 1) times: it may be what kills its executors"
                 return events.flatMap { event in
                     alerting.drafts(
                         event, task: fire.row, run: run,
