@@ -9,7 +9,7 @@ import SundialSchedule
 /// real decisions (`AttemptResult`, `FirePlanner`, `Housekeeper`), the real store calls; threads
 /// replaced by slots, handlers by durations.
 final class SimulatedExecutor {
-    struct Item {
+    struct Item: QueuedWork {
         var row: TaskRow
         var token: ClaimToken
         var schedule: Schedule?
@@ -17,7 +17,7 @@ final class SimulatedExecutor {
         var fireAt: Date
         var attempt: Int
         /// A concurrent run's retry: the row moved on when the first attempt started.
-        var detached: Bool
+        var isDetached: Bool
         /// The run whose retry this is.
         var retrying: RunKey? = nil
         /// When the claim was last seen standing (claimed, or looked at again).
@@ -27,8 +27,20 @@ final class SimulatedExecutor {
         /// Its last look could not be taken: it starts regardless, as the runtime's does.
         var lookFailed = false
         var claim: Claim { Claim(taskID: row.id, token: token) }
-        var isConcurrent: Bool { detached || (row.maxConcurrency > 1 && schedule?.isRecurring == true) }
-        var needsLastLook: Bool { !isConcurrent && !lookFailed && due - confirmedAt > Executor.lastLook }
+        var lastDuration: Double? { row.lastDuration }
+        var isConcurrent: Bool { isDetached || (row.maxConcurrency > 1 && schedule?.isRecurring == true) }
+
+        func later(_ due: Duration) -> Item {
+            var later = self
+            later.due = due
+            return later
+        }
+
+        func confirmed(at now: Duration) -> Item {
+            var confirmed = self
+            confirmed.confirmedAt = now
+            return confirmed
+        }
     }
 
     struct Run {
@@ -51,23 +63,25 @@ final class SimulatedExecutor {
     /// each by its own.
     let lease: Duration
     var machine: ExecutorMachine
+    /// The runtime's decisions about work in hand: claims, the idle queue, last looks, start
+    /// outcomes, retries.
+    var work: WorkMachine<Item>
     let housekeeper: Housekeeper
     /// Delivers alerts, as every executor does, through the simulation's channel.
     let dispatcher: AlertDispatcher
     private(set) var alive = true
     private(set) var exited = false
     var frozenUntil: Duration?
-    var idle: [Item] = []
+    /// Handed out by the leader, waiting for a free thread (the pool's ready queue).
+    var ready: [Item] = []
     var running: [RunKey: Run] = [:]
     var queuedStarts: [RunRecord] = []
-    var uncertainStarts: [(record: RunRecord, next: FirePlanner.Plan?, item: Item)] = []
     var queuedEnds: [FinishedRun] = []
     var oldestQueued: Duration?
     /// Database time minus virtual time, as last read from the store.
     var clockOffset: Double
     var nextRenewal: Duration
     var nextHousekeeping: Duration
-    var nextPoll: Duration
     var nextWatchdog: Duration
 
     init?(id: String, world: World) {
@@ -78,6 +92,11 @@ final class SimulatedExecutor {
         let now = world.now
         machine = ExecutorMachine(
             settings: .init(lease: lease, shutdownGrace: world.settings.shutdownGrace), now: now)
+        work = WorkMachine(
+            settings: WorkSettings(
+                batch: 64, queueAllowance: 2, pollInterval: world.settings.pollInterval,
+                releaseAfter: Self.releaseAfter),
+            now: now)
         housekeeper = Housekeeper(
             store: world.store, definitions: world.definitions, executorID: id, logger: world.logger)
         dispatcher = AlertDispatcher(
@@ -86,7 +105,7 @@ final class SimulatedExecutor {
         dispatcher.retryDelay = { _ in .milliseconds(500) }
         dispatcher.claimMargin = .seconds(1)
         clockOffset = world.databaseOffset
-        (nextRenewal, nextHousekeeping, nextPoll, nextWatchdog) = (now, now, now, now)
+        (nextRenewal, nextHousekeeping, nextWatchdog) = (now, now, now)
         let registered = world.call(id) { try world.store.register(self.registration, lease: lease) }
         guard case .renewed? = registered else { return nil }
         world.trace("\(id) started")
@@ -112,7 +131,6 @@ final class SimulatedExecutor {
         // start on a lease that lapsed meanwhile, whoever looks first.
         if thawed && world.random.chance(0.5) {
             // As a pool thread that resumes first takes what was ready before the pause.
-            idle.sort { $0.due < $1.due }
             startReady(now)
         }
         if now >= nextWatchdog {
@@ -130,8 +148,8 @@ final class SimulatedExecutor {
         releaseKept()
         settleUncertainStarts()
         writeResults(force: machine.isStopping)
-        if machine.mayClaim(at: now) && now >= nextPoll { claim(now) }
-        startDueWork(now)
+        lead(now)
+        startReady(now)
         if machine.phase == .stopped && running.isEmpty { finishStop() }
     }
 
@@ -175,46 +193,74 @@ final class SimulatedExecutor {
         }
     }
 
-    // MARK: Claims
+    // MARK: Leading
 
-    private func claim(_ now: Duration) {
-        let free = threads - running.count
-        let limit = max(0, free + 2 - idle.count)
-        nextPoll = now + world.settings.pollInterval
-        guard limit > 0 else { return }
+    /// Due work that waited this long for a free thread goes back to the table.
+    static let releaseAfter: Duration = .seconds(2)
+
+    /// The pool's leader: while a thread is free and nothing waits for one, it takes the work
+    /// machine's steps (claims, last looks, due work) until the machine says to wait.
+    private func lead(_ now: Duration) {
+        var rounds = 0
+        while running.count < threads && ready.isEmpty && rounds < 8 {
+            rounds += 1
+            let step = work.lead(
+                machine, now: now, idleThreads: threads - running.count, readyCount: ready.count)
+            switch step {
+            case .stop, .wait:
+                return
+            case .run(let items):
+                ready += items
+            case .look(let items, let epoch):
+                let (kept, dropped) = lastLook(at: items, now)
+                let outcome = work.looked(kept: kept, dropped: dropped, epoch: epoch, executor: machine, now: now)
+                giveBack(outcome.giveBack)
+                ready += outcome.run
+            case .claim(let order):
+                let answer = claim(order, now)
+                let outcome = work.claimAnswered(
+                    answer, order: order, took: .zero, executor: &machine, now: now,
+                    jitter: Double.random(in: 0...1, using: &world.random))
+                giveBack(outcome.giveBack)
+                ready += outcome.run
+            }
+            startReady(now)
+        }
+    }
+
+    private func claim(_ order: WorkMachine<Item>.ClaimOrder, _ now: Duration) -> WorkMachine<Item>.ClaimAnswer {
         let request = ClaimRequest(
             token: ClaimToken.random(using: &world.random), executor: id,
-            actions: world.definitions.handlers.actions, tags: [], limit: limit, lookahead: .milliseconds(500),
-            includeUnscheduled: world.random.chance(0.5))
+            actions: world.definitions.handlers.actions, tags: [], limit: order.limit, lookahead: .milliseconds(500),
+            includeUnscheduled: order.includeUnscheduled)
         let batch: ClaimedBatch
         do {
             batch = try world.callThrowing(id) { try world.store.claim(request) }
         } catch {
-            machine.claimFailed(token: request.token, error)
             world.trace("\(id) claim failed: \(error.kind)")
-            return
+            return error.kind == .conflict ? .conflict : .failed(token: request.token, error)
         }
-        guard !batch.rows.isEmpty else { return }
-        guard let dbNow = world.call(id, { try world.store.now() }) else {
-            giveBack(batch.claims)
-            return
+        guard !batch.rows.isEmpty else { return .claimed([], unscheduled: 0) }
+        guard let dbNow = batch.now ?? world.call(id, { try world.store.now() }) else {
+            return .claimedWithoutClock(batch.claims, unscheduled: batch.unscheduled)
         }
         clockOffset = dbNow.timeIntervalSince1970 - world.now.timeInterval
-        if batch.rows.count == limit { nextPoll = now }
+        var items: [Item] = []
         for row in batch.rows {
             guard case .success(let schedule) = world.definitions.schedule(for: row) else {
                 giveBack([Claim(taskID: row.id, token: batch.token)])
                 continue
             }
             let due = row.nextRun.map { Duration.seconds($0.timeIntervalSince1970 - clockOffset) } ?? now
-            idle.append(
+            items.append(
                 Item(
                     row: row, token: batch.token, schedule: schedule, due: max(now, due),
-                    fireAt: row.fireAt ?? row.nextRun ?? dbNow, attempt: row.attempt, detached: false,
+                    fireAt: row.fireAt ?? row.nextRun ?? dbNow, attempt: row.attempt, isDetached: false,
                     confirmedAt: now, claimedAt: now))
             world.trace(
                 "\(id) claimed task \(row.id) fire \(row.fireAt ?? row.nextRun ?? dbNow) attempt \(row.attempt)")
         }
+        return .claimed(items, unscheduled: batch.unscheduled)
     }
 
     private func giveBack(_ claims: [Claim]) {
@@ -237,52 +283,44 @@ final class SimulatedExecutor {
 
     // MARK: Runs
 
-    private func startDueWork(_ now: Duration) {
-        idle.sort { $0.due < $1.due }
-        // Work no slot could start in time goes back to the table.
-        let overdue = idle.filter { !$0.detached && $0.due + .seconds(2) < now }
-        if !overdue.isEmpty {
-            idle.removeAll { !$0.detached && $0.due + .seconds(2) < now }
-            giveBack(overdue.map(\.claim))
-        }
-        lastLook(now)
-        startReady(now)
-    }
-
-    /// Starts due work, earliest first, while threads are free (`idle` sorted by due time): what
-    /// still waits for its last look stays.
+    /// Threads take ready work, first handed out first, while they are free.
     private func startReady(_ now: Duration) {
-        while running.count < threads, let first = idle.first, first.due <= now, !first.needsLastLook {
-            idle.removeFirst()
-            start(first, now)
+        while running.count < threads, !ready.isEmpty {
+            start(ready.removeFirst(), now)
         }
     }
 
-    /// As the runtime does: work claimed well ahead is looked at again just before its start, and
-    /// what was paused, deleted or taken since is given back, not started.
-    private func lastLook(_ now: Duration) {
-        let looking = idle.filter { $0.needsLastLook && $0.due - Executor.lastLook <= now }
-        guard !looking.isEmpty else { return }
-        for (token, group) in Dictionary(grouping: looking, by: \.token).sorted(by: {
+    /// As the runtime does: work claimed well ahead is looked at again just before its start;
+    /// what was paused, deleted or taken since is dropped.
+    private func lastLook(at items: [Item], _ now: Duration) -> (kept: [Item], dropped: [Item]) {
+        var kept: [Item] = []
+        var dropped: [Item] = []
+        for (token, group) in Dictionary(grouping: items, by: \.token).sorted(by: {
             $0.key.rawValue < $1.key.rawValue
         }) {
             let ids = group.map(\.row.id)
-            let held = world.call(id) { try world.store.stillClaimed(token: token, taskIDs: ids) }
-            let dropped = held.map { held in ids.filter { !held.contains($0) } } ?? []
-            idle.removeAll { $0.token == token && dropped.contains($0.row.id) }
-            for i in idle.indices where idle[i].token == token && ids.contains(idle[i].row.id) {
-                if held == nil { idle[i].lookFailed = true } else { idle[i].confirmedAt = now }
+            guard let held = world.call(id, { try world.store.stillClaimed(token: token, taskIDs: ids) }) else {
+                kept += group.map { item in
+                    var item = item
+                    item.lookFailed = true
+                    return item
+                }
+                continue
             }
-            if !dropped.isEmpty {
-                world.trace("\(id) last look: tasks \(dropped) no longer claimed and active; not started")
-                giveBack(dropped.map { Claim(taskID: $0, token: token) })
+            for item in group {
+                if held.contains(item.row.id) { kept.append(item) } else { dropped.append(item) }
             }
         }
+        if !dropped.isEmpty {
+            world.trace("\(id) last look: tasks \(dropped.map(\.row.id)) no longer claimed and active; not started")
+        }
+        return (kept, dropped)
     }
 
     private func start(_ item: Item, _ now: Duration) {
+        work.starting(item)
         guard machine.mayStart(at: now) else {
-            if !item.detached { giveBack([item.claim]) }
+            giveBack(WorkMachine.claims(of: [item]))
             return
         }
         let row = item.row
@@ -294,30 +332,31 @@ final class SimulatedExecutor {
         var startRecorded = true
         if concurrent {
             let next =
-                item.detached
+                item.isDetached
                 ? nil : FirePlanner(row: row, schedule: item.schedule).moveOn(after: item.fireAt, now: dbNow)
+            let answer: Result<ConcurrentStart, StoreError>
             do {
-                let started = try world.callThrowing(id) {
-                    try world.store.startConcurrentRun(record, next: next, retrying: item.retrying)
-                }
-                if started == .claimLost {
-                    // Taken, paused or deleted since: whatever the token still holds goes back.
-                    if !item.detached { giveBack([item.claim]) }
-                    return
-                }
-                if started == .noRoom {
-                    var later = item
-                    later.due = now + .seconds(1)
-                    idle.append(later)
-                    return
-                }
-            } catch  where error.kind == .outcomeUnknown {
-                if !item.detached { machine.keepForRelease(item.token, ids: [row.id]) }
-                uncertainStarts.append((record, next, item))
-                return
+                answer = .success(
+                    try world.callThrowing(id) {
+                        try world.store.startConcurrentRun(record, next: next, retrying: item.retrying)
+                    })
             } catch {
-                // Not written: a claimed fire goes back, a retry stays in the store.
-                if !item.detached { giveBack([item.claim]) }
+                answer = .failure(error)
+            }
+            switch work.concurrentStartAnswered(
+                item, answer, record: record, next: next, executor: &machine, now: now)
+            {
+            case .run: break
+            case .giveBack(let claims):
+                giveBack(claims)
+                return
+            case .markInvalid(let reason):
+                world.trace("\(id) marks task \(row.id) invalid: \(reason)")
+                if world.call(id, { try world.store.markInvalid(item.claim, error: reason) }) == nil {
+                    machine.keepForRelease(item.token, ids: [row.id])
+                }
+                return
+            case .waitForRoom, .uncertain, .forget:
                 return
             }
         } else if row.delivery == .atMostOnce {
@@ -334,17 +373,13 @@ final class SimulatedExecutor {
         guard startRecorded, machine.running[key]?.cancelled == nil else {
             // As the runtime: not run when its start was not recorded or the executor stopped
             // first; cut short by a kill request or its timeout otherwise.
-            let cancelled = machine.running[key]?.cancelled
-            let end: AttemptEnd =
-                !startRecorded
-                ? .notRun("start not recorded")
-                : cancelled == .executorStopping ? .notRun("the executor stopped before starting it") : .killed
+            let end = AttemptEnd.neverRan(startRecorded: startRecorded, cancelled: machine.running[key]?.cancelled)
             self.end(key: key, item: item, record: record, end: end, now: now, startedAt: now)
             return
         }
         // Paused or deleted after the claim but before the last look (a moment before the fire's
         // time; a fire waiting for a free thread after that may still start).
-        if !item.detached && !item.lookFailed, let stopped = world.stoppedAt[row.id],
+        if !item.isDetached && !item.lookFailed, let stopped = world.stoppedAt[row.id],
             stopped > item.claimedAt, stopped + Executor.lastLook + world.settings.step < item.due
         {
             world.evidence.violation(
@@ -436,6 +471,7 @@ final class SimulatedExecutor {
         if let kills = world.call(id, { try world.store.killRequests(executor: id) }), !kills.isEmpty {
             perform(machine.killRequested(kills))
         }
+        releaseOverdue()
         takeDueRetries()
         world.acting(id) { housekeeper.recoverExpired(alerting: world.alerting) }
         world.acting(id) { housekeeper.scheduleNewRows() }
@@ -445,20 +481,26 @@ final class SimulatedExecutor {
 
     /// As the runtime does: concurrent starts whose answer was lost are asked again.
     private func settleUncertainStarts() {
-        for start in uncertainStarts {
-            guard
-                let answer = world.call(
-                    id,
-                    {
+        for start in work.uncertainStarts {
+            let answer: Result<ConcurrentStart, StoreError>
+            do {
+                answer = .success(
+                    try world.callThrowing(id) {
                         try world.store.startConcurrentRun(
-                            start.record, next: start.next, retrying: start.item.retrying)
+                            start.record, next: start.next, retrying: start.work.retrying)
                     })
-            else { continue }
-            uncertainStarts.removeAll { $0.record.key == start.record.key }
-            guard answer == .started || answer == .alreadyStarted else { continue }
+            } catch {
+                answer = .failure(error)
+            }
+            guard
+                case .endAsNotRun(let start) = work.uncertainStartAnswered(
+                    start.record.key, token: start.record.token, answer)
+            else {
+                continue
+            }
             let dbNow = Date(timeIntervalSince1970: world.now.timeInterval + clockOffset)
             let result = AttemptResult(
-                row: start.item.row, schedule: start.item.schedule, run: start.record,
+                row: start.work.row, schedule: start.work.schedule, run: start.record,
                 end: .notRun("its start could not be confirmed"), cancelled: nil, took: 0, now: dbNow,
                 jitter: 0.5, alerting: world.alerting)
             queue(end: result.finished)
@@ -468,7 +510,7 @@ final class SimulatedExecutor {
 
     /// As the runtime does: due retries of concurrent runs go to the queue, taken when they start.
     private func takeDueRetries() {
-        guard machine.mayClaim(at: world.now),
+        guard work.wantsRetries(machine, now: world.now),
             let due = world.call(
                 id,
                 {
@@ -477,15 +519,24 @@ final class SimulatedExecutor {
                         limit: threads)
                 })
         else { return }
-        for retry in due where !idle.contains(where: { $0.retrying == retry.run }) {
+        var retries: [Item] = []
+        for retry in due {
             guard case .success(let schedule) = world.definitions.schedule(for: retry.row) else { continue }
-            idle.append(
+            retries.append(
                 Item(
                     row: retry.row, token: ClaimToken.random(using: &world.random), schedule: schedule,
                     due: .seconds(retry.retryAt.timeIntervalSince1970 - clockOffset), fireAt: retry.run.scheduled,
-                    attempt: FirePlanner.following(retry.run.attempt), detached: true, retrying: retry.run,
+                    attempt: FirePlanner.following(retry.run.attempt), isDetached: true, retrying: retry.run,
                     confirmedAt: world.now, claimedAt: world.now))
         }
+        work.queueRetries(retries)
+    }
+
+    /// As the runtime does: due work that waited too long for a free thread goes back.
+    private func releaseOverdue() {
+        let (keep, overdue) = work.overdue(ready, now: world.now)
+        ready = keep
+        giveBack(overdue)
     }
 
     // MARK: The machine's actions
@@ -498,12 +549,13 @@ final class SimulatedExecutor {
             case .fence:
                 world.trace("\(id) fenced itself off")
                 for key in running.keys.sorted() { cancel(key, .executorStopping) }
-                for item in idle where !item.detached { machine.keepForRelease(item.token, ids: [item.row.id]) }
-                idle.removeAll()
+                work.dropHeldWork(ready: ready, because: .fence, executor: &machine)
+                ready.removeAll()
             case .abandon:
                 world.trace("\(id) lost its lease; abandons its work and registers again")
                 for key in running.keys.sorted() { cancel(key, .executorStopping) }
-                idle.removeAll()
+                work.dropHeldWork(ready: ready, because: .abandon, executor: &machine)
+                ready.removeAll()
                 // Registers again at the next heartbeat (not while stopping).
                 nextRenewal = world.now
             case .finishStop:
@@ -519,8 +571,8 @@ final class SimulatedExecutor {
         guard alive, !machine.isStopping else { return }
         world.trace("\(id) SIGTERM")
         let actions = machine.stop(now: world.now)
-        let unstarted = idle.filter { !$0.detached }.map(\.claim)
-        idle.removeAll()
+        let unstarted = work.stop() + WorkMachine.claims(of: ready)
+        ready.removeAll()
         _ = world.call(id) { try world.store.setState(executor: id, .stopping) }
         giveBack(unstarted)
         perform(actions)
@@ -557,8 +609,8 @@ final class SimulatedExecutor {
     /// Whether this executor still has `claim` in hand: waiting, running, or kept to be given
     /// back. A live executor's claim that is none of these is never freed (until it stops).
     func holds(_ claim: Claim) -> Bool {
-        if idle.contains(where: { !$0.detached && $0.claim == claim }) { return true }
-        if running.values.contains(where: { !$0.item.detached && $0.item.claim == claim }) { return true }
+        if work.holds(claim) || ready.contains(where: { !$0.isDetached && $0.claim == claim }) { return true }
+        if running.values.contains(where: { !$0.item.isDetached && $0.item.claim == claim }) { return true }
         if machine.running.values.contains(where: { $0.claim == claim }) { return true }
         // Ended, its row's change waiting for the next group commit.
         if queuedEnds.contains(where: { $0.row != nil && $0.run.taskID == claim.taskID && $0.run.token == claim.token })

@@ -40,11 +40,9 @@ public final class Executor: @unchecked Sendable {
     private var machine: ExecutorMachine
     /// The monotonic clock's origin for the machine's times.
     private let origin = ContinuousClock.now
-    private var idle = IdleQueue()
-    /// Moves on whenever held work is dropped (fenced off, or declared dead and registered
-    /// again): work read from the store before that must not be started or queued after it.
-    private var heldWorkEpoch = 0
-    private var capacity = ClaimCapacity()
+    /// The decisions about work in hand: claims, the idle queue, last looks, start outcomes,
+    /// retries, what is given back.
+    private var work: WorkMachine<WorkItem>
     /// The contexts of the runs in flight, to cancel them.
     private var contexts: [RunKey: RunContext] = [:]
     /// For each run in flight: the token it started under, and how much of its output so far was
@@ -53,20 +51,6 @@ public final class Executor: @unchecked Sendable {
     /// Where the next pass over the runs in flight starts, so that beyond the cap every run's
     /// output gets its turn.
     private var liveOutputTurn = 0
-    /// Retries queued here and not yet started (so that each is queued once).
-    private var queuedRetries: Set<RunKey> = []
-    /// Concurrent starts whose outcome is unknown: asked again until the store answers.
-    private var uncertainStarts: [UncertainStart] = []
-
-    struct UncertainStart {
-        var record: RunRecord
-        var next: FirePlanner.Plan?
-        var item: WorkItem
-        var schedule: Schedule?
-    }
-    private var nextPoll = ContinuousClock.now
-    /// When a claim last looked for rows without `next_run` (nil: the next claim looks).
-    private var lastUnscheduledLook: ContinuousClock.Instant?
     private var lastRetention: ContinuousClock.Instant?
     /// The leader sleeps because every thread is busy and nothing more may be claimed: a run
     /// that ends must wake it. Otherwise ending runs wake nobody.
@@ -86,9 +70,8 @@ public final class Executor: @unchecked Sendable {
 
     /// How long an at_most_once run waits for its start to be written before it gives up the fire.
     static let durableStartTimeout: TimeInterval = 5
-    /// How long before its start a fire claimed ahead is looked at once more: a pause or delete
-    /// made up to then stops it. A claim answered later than that is fresh enough.
-    public static let lastLook: Duration = .milliseconds(50)
+    /// How long before its start a fire claimed ahead is looked at once more.
+    public static var lastLook: Duration { lastLookLead }
     /// How often history is pruned.
     static let retentionInterval: Duration = .seconds(60)
 
@@ -100,6 +83,7 @@ public final class Executor: @unchecked Sendable {
         self.metrics = ExecutorMetrics(factory: metrics ?? MetricsSystem.factory)
         self.configuration = configuration
         self.machine = ExecutorMachine(settings: configuration.machineSettings, now: .zero)
+        self.work = WorkMachine(settings: configuration.workSettings, now: .zero)
         self.identity = ExecutorIdentity(
             name: configuration.name, threads: configuration.threads, tags: configuration.tags)
         self.store = store
@@ -163,11 +147,11 @@ public final class Executor: @unchecked Sendable {
         }
         let finishedAlready = machine.stop(now: .now - origin).contains(.finishStop)
         let grace = configuration.shutdownGrace
-        let unstarted = idle.removeAll()
+        let unstarted = work.stop()
         state.broadcast()
         state.unlock()
         pool.stop()
-        let given = unstarted + pool.drainReady()
+        let given = unstarted + WorkMachine.claims(of: pool.drainReady())
         do {
             try store.setState(executor: identity.id, .stopping)
         } catch {
@@ -225,6 +209,7 @@ public final class Executor: @unchecked Sendable {
         applied.name = configuration.name
         configuration = applied
         machine.reload(applied.machineSettings)
+        work.reload(applied.workSettings)
         state.broadcast()
         state.unlock()
         if new.threads != applied.threads {
@@ -256,106 +241,60 @@ public final class Executor: @unchecked Sendable {
     private func lead(_ lead: LeaderFollowerPool<WorkItem>.Lead) -> [WorkItem] {
         state.lock()
         defer { state.unlock() }
-        while !machine.isStopping {
-            let now = ContinuousClock.now
-            // Everything due goes to the ready queue at once: threads take it from there without
-            // waiting for the next leader, and housekeeping gives back what waits too long.
-            let woken = idle.popDue(now, limit: .max)
-            if !woken.isEmpty {
-                let ready = woken.filter { !$0.needsLastLook }
-                let toLook = woken.filter(\.needsLastLook)
-                if !ready.isEmpty {
-                    // Due work goes first; the look is the next leader's.
-                    for item in toLook { idle.insert(item) }
-                    return ready
-                }
-                let epoch = heldWorkEpoch
+        while true {
+            let step = work.lead(
+                machine, now: .now - origin, idleThreads: lead.idleThreads, readyCount: lead.readyCount)
+            switch step {
+            case .stop:
+                return []
+            case .run(let items):
+                return items
+            case .look(let items, let epoch):
                 state.unlock()
-                let confirmed = lastLook(at: toLook)
+                let (kept, dropped) = lastLook(at: items)
                 state.lock()
-                if machine.isStopping || heldWorkEpoch != epoch {
-                    // Stopped, fenced or declared dead while the look was out: the held work was
-                    // dropped meanwhile, and these go with it.
-                    state.unlock()
-                    giveBack(confirmed)
-                    state.lock()
-                    return []
-                }
-                let now = ContinuousClock.now
-                for item in confirmed where item.due > now { idle.insert(item) }
-                let dueNow = confirmed.filter { $0.due <= now }
-                if !dueNow.isEmpty { return dueNow }
-                continue
-            }
-            let pending = idle.count + lead.readyCount
-            let limit =
-                !machine.mayClaim(at: now - origin)
-                ? 0
-                : capacity.limit(
-                    batch: configuration.batch, idleThreads: lead.idleThreads,
-                    allowance: configuration.queueAllowance, pending: pending, held: idle.held)
-            let mayClaim = capacity.mayClaim(untilDue: idle.earliest.map { ($0 - now).timeInterval })
-            if now >= nextPoll && limit > 0 && mayClaim {
-                let settings = configuration
-                let epoch = heldWorkEpoch
+                let outcome = work.looked(
+                    kept: kept, dropped: dropped, epoch: epoch, executor: machine, now: .now - origin)
+                if let run = carryOut(outcome) { return run }
+            case .claim(let order):
                 state.unlock()
                 let began = ContinuousClock.now
-                let claimed = claim(limit: limit, settings: settings)
+                let answer = claim(order)
                 state.lock()
-                let claimSeconds = (ContinuousClock.now - began).timeInterval
-                capacity.observeClaim(seconds: claimSeconds)
-                if case .claimed(let items) = claimed { metrics.claimed(rows: items.count, seconds: claimSeconds) }
-                switch claimed {
-                case .claimed(let items):
-                    if !machine.mayClaim(at: .now - origin) || heldWorkEpoch != epoch {
-                        // Stopped or fenced while the claim was in flight: give it all back.
-                        state.unlock()
-                        giveBack(items)
-                        state.lock()
-                        return []
-                    }
-                    // A full batch means more may be waiting: ask again at once.
-                    nextPoll = items.count == limit ? .now : .now + settings.pollInterval
-                    var ready: [WorkItem] = []
-                    for item in items {
-                        if item.due <= .now { ready.append(item) } else { idle.insert(item) }
-                    }
-                    if !ready.isEmpty { return ready }
-                case .conflict:
-                    // Another writer held the rows: try again soon, not a poll interval later,
-                    // or fires due now start late.
-                    nextPoll = .now + .microseconds(Int64.random(in: 500...5_000))
-                case .failed:
-                    nextPoll = .now + settings.pollInterval
+                let took = ContinuousClock.now - began
+                if case .claimed(let items, _) = answer {
+                    metrics.claimed(rows: items.count, seconds: took.timeInterval)
                 }
-                continue
+                let outcome = work.claimAnswered(
+                    answer, order: order, took: took, executor: &machine, now: .now - origin,
+                    jitter: .random(in: 0...1))
+                if let run = carryOut(outcome) { return run }
+            case .wait(let until, let forThreads):
+                leaderWaitsForThreads = forThreads
+                state.wait(until: origin + until)
+                leaderWaitsForThreads = false
             }
-            var wake = limit > 0 && mayClaim ? nextPoll : now + configuration.pollInterval
-            if let earliest = idle.earliest, earliest < wake { wake = earliest }
-            leaderWaitsForThreads = limit == 0
-            state.wait(until: wake)
-            leaderWaitsForThreads = false
         }
-        return []
     }
 
-    private enum ClaimResult {
-        case claimed([WorkItem])
-        /// A deadlock or lock-wait timeout with another writer: nothing was claimed.
-        case conflict
-        case failed
+    /// Gives back what an outcome says (outside the lock); its work to run, if any. Called and
+    /// returns with the lock held.
+    private func carryOut(_ outcome: WorkMachine<WorkItem>.Outcome) -> [WorkItem]? {
+        if !outcome.giveBack.isEmpty {
+            state.unlock()
+            giveBack(outcome.giveBack)
+            state.lock()
+        }
+        return outcome.run.isEmpty ? nil : outcome.run
     }
 
-    private func claim(limit: Int, settings: ExecutorConfiguration) -> ClaimResult {
+    private func claim(_ order: WorkMachine<WorkItem>.ClaimOrder) -> WorkMachine<WorkItem>.ClaimAnswer {
         // The token is chosen before the claim, so that a claim whose outcome is unknown can be
         // released by it.
-        state.lock()
-        let lookForUnscheduled = lastUnscheduledLook.map { ContinuousClock.now - $0 >= settings.pollInterval } ?? true
-        if lookForUnscheduled { lastUnscheduledLook = .now }
-        state.unlock()
+        let settings = currentSettings
         let request = ClaimRequest(
             token: .random(), executor: identity.id, actions: definitions.handlers.actions, tags: settings.tags,
-            limit: limit, lookahead: settings.lookahead, includeUnscheduled: lookForUnscheduled)
+            limit: order.limit, lookahead: settings.lookahead, includeUnscheduled: order.includeUnscheduled)
         let batch: ClaimedBatch
         let sent = ContinuousClock.now
         do {
@@ -367,21 +306,12 @@ public final class Executor: @unchecked Sendable {
                 return .conflict
             case .outcomeUnknown:
                 logger.warning("claim outcome unknown; its rows are given back", metadata: ["error": "\(error)"])
-                state.lock()
-                machine.claimFailed(token: request.token, error)
-                state.unlock()
             default:
                 logger.warning("claim failed", metadata: ["error": "\(error)"])
             }
-            return .failed
+            return .failed(token: request.token, error)
         }
-        guard !batch.rows.isEmpty else { return .claimed([]) }
-        if batch.unscheduled > 0 {
-            // Unscheduled rows are coming in: keep looking for them at every claim.
-            state.lock()
-            lastUnscheduledLook = nil
-            state.unlock()
-        }
+        guard !batch.rows.isEmpty else { return .claimed([], unscheduled: 0) }
         let answered = ContinuousClock.now
         let databaseNow: Date
         if let now = batch.now {
@@ -392,21 +322,19 @@ public final class Executor: @unchecked Sendable {
             do {
                 databaseNow = try readClock().1
             } catch {
-                // Without the database's time nothing can start on time: give the rows back.
                 logger.warning("could not read the database's clock after a claim", metadata: ["error": "\(error)"])
-                giveBack(batch.claims)
-                return .failed
+                return .claimedWithoutClock(batch.claims, unscheduled: batch.unscheduled)
             }
         }
-        return .claimed(
-            batch.rows.map { row in
-                let fireAt = row.fireAt ?? row.nextRun ?? databaseNow
-                // When the database's clock reaches next_run, on this process's clock: never early.
-                let due = row.nextRun.flatMap { clock.instant(whenDatabaseReaches: $0) } ?? answered
-                return WorkItem(
-                    row: row, token: batch.token, definition: definitions.definition(for: row), due: due,
-                    fireAt: fireAt, attempt: row.attempt, isDetached: false, confirmedAt: answered)
-            })
+        let items = batch.rows.map { row in
+            let fireAt = row.fireAt ?? row.nextRun ?? databaseNow
+            // When the database's clock reaches next_run, on this process's clock: never early.
+            let due = row.nextRun.flatMap { clock.instant(whenDatabaseReaches: $0) } ?? answered
+            return WorkItem(
+                row: row, token: batch.token, definition: definitions.definition(for: row), due: due - origin,
+                fireAt: fireAt, attempt: row.attempt, isDetached: false, confirmedAt: answered - origin)
+        }
+        return .claimed(items, unscheduled: batch.unscheduled)
     }
 
     /// Reads the store's clock and remembers the reading; returns when the answer arrived and the
@@ -420,10 +348,9 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Work claimed well before its time is looked at once more just before it starts: a row
-    /// paused, deleted or made invalid since the claim (or taken by others) is not started, and
-    /// what its claim still holds goes back. Returns the rest, confirmed. When the store does not
-    /// answer, everything starts, as it would have without the look.
-    private func lastLook(at items: [WorkItem]) -> [WorkItem] {
+    /// paused, deleted or made invalid since the claim (or taken by others) is dropped. When the
+    /// store does not answer, the work is kept: it starts, as it would have without the look.
+    private func lastLook(at items: [WorkItem]) -> (kept: [WorkItem], dropped: [WorkItem]) {
         var dropped: [WorkItem] = []
         var kept: [WorkItem] = []
         for (token, group) in Dictionary(grouping: items, by: \.token) {
@@ -441,10 +368,8 @@ public final class Executor: @unchecked Sendable {
             logger.info(
                 "not started: paused, deleted or no longer claimed since it was claimed",
                 metadata: ["tasks": "\(dropped.map(\.row.name).prefix(10).joined(separator: ", "))"])
-            giveBack(dropped)
         }
-        let now = ContinuousClock.now
-        return kept.map { $0.confirmed(at: now) }
+        return (kept, dropped)
     }
 
     // MARK: Giving work back
@@ -453,7 +378,7 @@ public final class Executor: @unchecked Sendable {
     /// housekeeping (by token: never resubmitted, since a release whose outcome is unknown may
     /// have freed the row for someone else already).
     private func giveBack(_ items: [WorkItem]) {
-        giveBack(items.filter { !$0.isDetached }.map(\.claim))
+        giveBack(WorkMachine.claims(of: items))
     }
 
     private func giveBack(_ claims: [Claim]) {
@@ -497,9 +422,9 @@ public final class Executor: @unchecked Sendable {
 
     private func execute(_ item: WorkItem) {
         let began = ContinuousClock.now
-        if let retrying = item.retrying {
+        if item.retrying != nil {
             state.lock()
-            queuedRetries.remove(retrying)
+            work.starting(item)
             state.unlock()
         }
         let definition: TaskDefinition
@@ -536,51 +461,30 @@ public final class Executor: @unchecked Sendable {
                 item.isDetached
                 ? nil
                 : FirePlanner(row: item.row, schedule: definition.schedule).moveOn(after: item.fireAt, now: clock.now)
+            let answer: Result<ConcurrentStart, StoreError>
             do {
-                switch try store.startConcurrentRun(record, next: next, retrying: item.retrying) {
-                case .claimLost:
-                    // Paused, deleted or taken since the claim: whatever the token still holds
-                    // goes back (fenced by the token, so a row someone else holds is untouched).
-                    giveBack([item])
-                    return
-                case .noRoom:
-                    // The task is at its limit: the work waits here for a place (a claimed row
-                    // stays claimed), or goes back if the executor is stopping.
-                    state.lock()
-                    let keep = machine.mayStart(at: .now - origin)
-                    if keep {
-                        idle.insert(item.later(.now + .seconds(1)))
-                        // Still queued here: not queued a second time by the next look for retries.
-                        if let retrying = item.retrying { queuedRetries.insert(retrying) }
-                    }
-                    state.unlock()
-                    if !keep { giveBack([item]) }
-                    return
-                case .started, .alreadyStarted: break
-                }
-            } catch  where error.kind == .outcomeUnknown {
-                logger.error(
-                    "a concurrent run's start may or may not have been written; not run",
-                    metadata: ["task": "\(item.row.name)", "error": "\(error)"])
-                // Asked again until the store answers, and ended as interrupted if it was
-                // written (its fire then runs again under at_least_once).
-                if !item.isDetached { keepForRelease(item.token, ids: [item.row.id]) }
-                state.lock()
-                uncertainStarts.append(
-                    UncertainStart(record: record, next: next, item: item, schedule: definition.schedule))
-                state.unlock()
-                return
+                answer = .success(try store.startConcurrentRun(record, next: next, retrying: item.retrying))
             } catch {
-                // Not written. A claimed fire goes back (or, refused for good, is marked invalid
-                // with the reason); a retry stays in the store for the next look.
+                answer = .failure(error)
                 logger.error(
-                    "could not start a concurrent run", metadata: ["task": "\(item.row.name)", "error": "\(error)"])
-                guard !item.isDetached else { return }
-                if error.isTransient {
-                    giveBack([item])
-                } else {
-                    markInvalid(item, "its run could not be started: \(error.message)")
-                }
+                    error.kind == .outcomeUnknown
+                        ? "a concurrent run's start may or may not have been written; not run"
+                        : "could not start a concurrent run",
+                    metadata: ["task": "\(item.row.name)", "error": "\(error)"])
+            }
+            state.lock()
+            let decision = work.concurrentStartAnswered(
+                item, answer, record: record, next: next, executor: &machine, now: .now - origin)
+            state.unlock()
+            switch decision {
+            case .run: break
+            case .giveBack(let claims):
+                giveBack(claims)
+                return
+            case .markInvalid(let reason):
+                markInvalid(item, reason)
+                return
+            case .waitForRoom, .uncertain, .forget:
                 return
             }
         } else {
@@ -629,9 +533,6 @@ public final class Executor: @unchecked Sendable {
         } catch {
             end = .failed("\(error)")
         }
-        if !startRecorded {
-            end = .notRun("its start could not be recorded within \(Self.durableStartTimeout) s (at_most_once)")
-        }
 
         let took = ContinuousClock.now - began
         state.lock()
@@ -639,12 +540,9 @@ public final class Executor: @unchecked Sendable {
         liveOutputs[key] = nil
         let alerting = configuration.alerting
         let cancelled = machine.running[key]?.cancelled
-        if !handlerRan && cancelled == .executorStopping && startRecorded {
-            // Fenced or stopping before it started: its fire is tried again, by whoever holds it next.
-            end = .notRun("the executor stopped before starting it")
-        }
+        if !handlerRan { end = .neverRan(startRecorded: startRecorded, cancelled: cancelled) }
         let endActions = machine.runEnded(key)
-        capacity.observeRun(seconds: took.timeInterval)
+        work.observeRun(seconds: took.timeInterval)
         if leaderWaitsForThreads { state.broadcast() }
         state.unlock()
         perform(endActions)
@@ -686,13 +584,11 @@ public final class Executor: @unchecked Sendable {
                     "no lease renewal for most of the lease: killing running tasks and stopping claims before another executor takes them over"
                 )
                 cancelAll(.executorStopping)
+                let ready = pool.drainReady()
                 state.lock()
-                let dropped = idle.removeAll() + pool.drainReady()
-                queuedRetries.removeAll()
-                heldWorkEpoch += 1
-                state.unlock()
                 // Still claimed by this executor: given back as soon as the store answers again.
-                for item in dropped where !item.isDetached { keepForRelease(item.token, ids: [item.row.id]) }
+                work.dropHeldWork(ready: ready, because: .fence, executor: &machine)
+                state.unlock()
             case .abandon:
                 declaredDead()
             case .finishStop:
@@ -821,7 +717,7 @@ public final class Executor: @unchecked Sendable {
         } catch {
             logger.warning("could not read kill requests", metadata: ["error": "\(error)"])
         }
-        releaseOverdue(settings)
+        releaseOverdue()
         takeDueRetries(settings)
         housekeeper.recoverExpired(alerting: settings.alerting)
         housekeeper.scheduleNewRows()
@@ -890,60 +786,63 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Due work that has waited longer than `releaseAfter` for a thread goes back to the table.
-    private func releaseOverdue(_ settings: ExecutorConfiguration) {
+    private func releaseOverdue() {
         let waiting = pool.drainReady()
         guard !waiting.isEmpty else { return }
-        let cutoff = ContinuousClock.now - settings.releaseAfter
-        let overdue = waiting.filter { $0.due < cutoff && !$0.isDetached }
-        pool.submit(waiting.filter { !($0.due < cutoff && !$0.isDetached) })
+        state.lock()
+        let (keep, overdue) = work.overdue(waiting, now: .now - origin)
+        state.unlock()
+        pool.submit(keep)
         guard !overdue.isEmpty else { return }
         giveBack(overdue)
         logger.info("gave back work no thread could start in time", metadata: ["rows": "\(overdue.count)"])
     }
 
     /// Asks again about concurrent starts whose answer was lost (after the claims they came from
-    /// were given back): one that happened is ended as interrupted, so that its count in
-    /// `running` goes down and its fire runs again under `at_least_once`.
+    /// were given back): one that happened is ended as not run, so that its count in `running`
+    /// goes down and its fire runs again.
     private func settleUncertainStarts() {
         state.lock()
-        let uncertain = uncertainStarts
+        let uncertain = work.uncertainStarts
         state.unlock()
-        var settled: Set<RunKey> = []
         for start in uncertain {
-            let answer: ConcurrentStart
+            let answer: Result<ConcurrentStart, StoreError>
             do {
-                answer = try store.startConcurrentRun(start.record, next: start.next, retrying: start.item.retrying)
-            } catch  where error.isTransient {
-                continue
+                answer = .success(
+                    try store.startConcurrentRun(start.record, next: start.next, retrying: start.work.retrying))
             } catch {
-                // Refused for good: the first call was refused too, so it wrote nothing.
-                logger.error(
-                    "gave up confirming a concurrent run's start",
-                    metadata: ["task": "\(start.item.row.name)", "error": "\(error)"])
-                settled.insert(start.record.key)
-                continue
+                answer = .failure(error)
             }
-            settled.insert(start.record.key)
-            guard answer == .started || answer == .alreadyStarted else { continue }
-            let result = AttemptResult(
-                row: start.item.row, schedule: start.schedule, run: start.record,
-                end: .notRun("its start could not be confirmed"), cancelled: nil, took: 0,
-                now: clock.now, jitter: Double.random(in: 0...1), alerting: currentSettings.alerting)
-            recorder.runFinished(result.finished)
+            state.lock()
+            let settlement = work.uncertainStartAnswered(start.record.key, token: start.record.token, answer)
+            state.unlock()
+            switch settlement {
+            case .keepAsking:
+                continue
+            case .forget:
+                if case .failure(let error) = answer {
+                    logger.error(
+                        "gave up confirming a concurrent run's start",
+                        metadata: ["task": "\(start.work.row.name)", "error": "\(error)"])
+                }
+            case .endAsNotRun(let start):
+                let schedule = try? start.work.definition.get().schedule
+                let result = AttemptResult(
+                    row: start.work.row, schedule: schedule, run: start.record,
+                    end: .notRun("its start could not be confirmed"), cancelled: nil, took: 0,
+                    now: clock.now, jitter: Double.random(in: 0...1), alerting: currentSettings.alerting)
+                recorder.runFinished(result.finished)
+            }
         }
-        guard !settled.isEmpty else { return }
-        state.lock()
-        uncertainStarts.removeAll { settled.contains($0.record.key) }
-        state.unlock()
     }
 
     /// Concurrent runs whose fire runs again: queued here, taken from the store when they start
     /// (so another executor may take one first, and one that is never started stays for others).
     private func takeDueRetries(_ settings: ExecutorConfiguration) {
         state.lock()
-        let may = machine.mayClaim(at: .now - origin)
+        let wanted = work.wantsRetries(machine, now: .now - origin)
         state.unlock()
-        guard may else { return }
+        guard wanted else { return }
         let due: [DueRetry]
         do {
             due = try store.dueRetries(
@@ -953,17 +852,15 @@ public final class Executor: @unchecked Sendable {
             logger.warning("could not read due retries", metadata: ["error": "\(error)"])
             return
         }
-        state.lock()
-        defer { state.unlock() }
-        for retry in due where !queuedRetries.contains(retry.run) {
-            queuedRetries.insert(retry.run)
-            idle.insert(
-                WorkItem(
-                    row: retry.row, token: .random(), definition: definitions.definition(for: retry.row),
-                    due: clock.instant(whenDatabaseReaches: retry.retryAt) ?? .now, fireAt: retry.run.scheduled,
-                    attempt: FirePlanner.following(retry.run.attempt), isDetached: true, retrying: retry.run))
+        let retries = due.map { retry in
+            WorkItem(
+                row: retry.row, token: .random(), definition: definitions.definition(for: retry.row),
+                due: (clock.instant(whenDatabaseReaches: retry.retryAt) ?? .now) - origin, fireAt: retry.run.scheduled,
+                attempt: FirePlanner.following(retry.run.attempt), isDetached: true, retrying: retry.run)
         }
-        if !due.isEmpty { state.broadcast() }
+        state.lock()
+        if work.queueRetries(retries) { state.broadcast() }
+        state.unlock()
     }
 
     private func pruneHistory(_ settings: ExecutorConfiguration) {
@@ -995,12 +892,10 @@ public final class Executor: @unchecked Sendable {
             logger.error("this executor's lease ended and its work was taken over; abandoning it and registering again")
         }
         cancelAll(.executorStopping)
+        let ready = pool.drainReady()
         state.lock()
-        _ = idle.removeAll()
-        queuedRetries.removeAll()
-        heldWorkEpoch += 1
+        work.dropHeldWork(ready: ready, because: .abandon, executor: &machine)
         state.unlock()
-        _ = pool.drainReady()
         guard !shuttingDown else { return }
         registerAgain(sentAt: ContinuousClock.now)
     }

@@ -40,4 +40,10 @@ public struct ExecutorConfiguration: Sendable, Equatable {
     public var machineSettings: ExecutorMachine.Settings {
         ExecutorMachine.Settings(lease: lease, shutdownGrace: shutdownGrace)
     }
+
+    /// What the work machine needs of these settings.
+    public var workSettings: WorkSettings {
+        WorkSettings(
+            batch: batch, queueAllowance: queueAllowance, pollInterval: pollInterval, releaseAfter: releaseAfter)
+    }
 }

@@ -10,29 +10,31 @@
 /// tasks due on the same second are all claimed during the look-ahead and start on time), no more
 /// slow ones, none while every thread is busy, and none on the strength of rows that never ran
 /// (their cost is unknown, so each counts as a whole thread's budget).
-struct ClaimCapacity: Equatable {
+public struct ClaimCapacity: Sendable, Equatable {
     /// How late a held row may start because of the rows held before it.
-    static let startBudget = 0.1
+    public static let startBudget = 0.1
     /// Never more than this many rows in hand beyond threads and allowance.
-    static let maximumBurst = 10_000
+    public static let maximumBurst = 10_000
 
     /// Mean seconds a claim takes, once measured.
-    private(set) var meanClaimSeconds: Double?
+    public private(set) var meanClaimSeconds: Double?
     /// Mean seconds this executor's recent runs took, once measured.
-    private(set) var recentRunSeconds: Double?
+    public private(set) var recentRunSeconds: Double?
 
-    mutating func observeRun(seconds: Double) {
+    public init() {}
+
+    public mutating func observeRun(seconds: Double) {
         guard seconds.isFinite, seconds >= 0 else { return }
         recentRunSeconds = recentRunSeconds.map { $0 + (seconds - $0) * 0.05 } ?? seconds
     }
 
     /// Whether the queue allowance applies: recent runs were quick.
-    var runsAreQuick: Bool { (recentRunSeconds ?? .infinity) < Self.startBudget }
+    public var runsAreQuick: Bool { (recentRunSeconds ?? .infinity) < Self.startBudget }
 
     /// Mean absolute deviation of the claims' seconds from the mean, once measured.
-    private(set) var claimDeviation: Double = 0
+    public private(set) var claimDeviation: Double = 0
 
-    mutating func observeClaim(seconds: Double) {
+    public mutating func observeClaim(seconds: Double) {
         guard seconds.isFinite, seconds >= 0 else { return }
         if let mean = meanClaimSeconds {
             claimDeviation += (abs(seconds - mean) - claimDeviation) * 0.1
@@ -46,7 +48,7 @@ struct ClaimCapacity: Equatable {
     /// held). The leader cannot hand out work while it waits for the database, so it does not
     /// start a claim that would likely still be running when held work is due: that work was
     /// claimed ahead so that it would start on time.
-    func mayClaim(untilDue: Double?) -> Bool {
+    public func mayClaim(untilDue: Double?) -> Bool {
         guard let untilDue else { return true }
         // Claims vary (a big one takes several times the mean): a slow one must still be back.
         return untilDue > 2 * (meanClaimSeconds ?? 0.005) + 4 * claimDeviation + 0.002
@@ -54,7 +56,7 @@ struct ClaimCapacity: Equatable {
 
     /// Rows beyond free threads and allowance that the free threads can start within the budget,
     /// if the next rows cost what the held ones with a known duration do.
-    static func burst(idleThreads: Int, held: HeldWork) -> Int {
+    public static func burst(idleThreads: Int, held: HeldWork) -> Int {
         guard held.knownCount > 0 else { return 0 }
         let unknown = Double(held.count - held.knownCount) * startBudget
         let room = Double(max(0, idleThreads)) * startBudget - held.knownSeconds - unknown
@@ -66,7 +68,7 @@ struct ClaimCapacity: Equatable {
     /// Rows to ask for now: at most `batch`, and no more than free threads, allowance (when runs
     /// are quick) and burst minus what is already held (`pending`: claimed, not started; `held`:
     /// those not due yet).
-    func limit(batch: Int, idleThreads: Int, allowance: Int, pending: Int, held: HeldWork) -> Int {
+    public func limit(batch: Int, idleThreads: Int, allowance: Int, pending: Int, held: HeldWork) -> Int {
         let extra =
             (runsAreQuick ? allowance + quickBurst(idleThreads: idleThreads, held: held) : 0)
             + Self.burst(idleThreads: idleThreads, held: held)
@@ -77,7 +79,7 @@ struct ClaimCapacity: Equatable {
     /// of one-shots due now goes in full batches (each claim costs the database a fixed price
     /// whatever its size), while slow work is still claimed a thread at a time.
     /// Held rows use up the budget first (unknown ones a whole thread's each).
-    func quickBurst(idleThreads: Int, held: HeldWork) -> Int {
+    public func quickBurst(idleThreads: Int, held: HeldWork) -> Int {
         guard let recent = recentRunSeconds, recent < Self.startBudget else { return 0 }
         let unknown = Double(held.count - held.knownCount) * Self.startBudget
         let room = Double(max(0, idleThreads)) * Self.startBudget - held.knownSeconds - unknown
@@ -87,13 +89,17 @@ struct ClaimCapacity: Equatable {
 }
 
 /// Claimed rows not due yet, and what they cost to run as far as is known.
-struct HeldWork: Equatable {
-    var count = 0
+public struct HeldWork: Sendable, Equatable {
+    public var count = 0
     /// Rows with a `last_duration`, and its sum.
-    var knownCount = 0
-    var knownSeconds = 0.0
+    public var knownCount = 0
+    public var knownSeconds = 0.0
 
-    mutating func add(lastDuration: Double?) {
+    public init(count: Int = 0, knownCount: Int = 0, knownSeconds: Double = 0) {
+        (self.count, self.knownCount, self.knownSeconds) = (count, knownCount, knownSeconds)
+    }
+
+    public mutating func add(lastDuration: Double?) {
         count += 1
         if let lastDuration, lastDuration >= 0 {
             knownCount += 1
@@ -101,7 +107,7 @@ struct HeldWork: Equatable {
         }
     }
 
-    mutating func remove(lastDuration: Double?) {
+    public mutating func remove(lastDuration: Double?) {
         count -= 1
         if let lastDuration, lastDuration >= 0 {
             knownCount -= 1
