@@ -12,7 +12,7 @@ struct SundialBench: AsyncParsableCommand {
             PoolBenchmark.self,
             ShellBenchmark.self, KillDrill.self, RollingDeployDrill.self, SupervisordDrill.self,
             DatabaseRestartDrill.self, FrozenDrill.self, FailoverDrill.self, GaleraDrill.self,
-            GaleraPartitionDrill.self, PoisonDrill.self, ClockStepDrill.self,
+            GaleraPartitionDrill.self, PoisonDrill.self, ClockStepDrill.self, PartitionDrill.self,
             MemoryBenchmark.self, ConsoleBenchmark.self,
         ])
 }

@@ -75,6 +75,13 @@ extension InMemoryStore: TaskCatalog {
     ) throws(StoreError) -> Bool {
         try call(.changeStatus) { state, _ in
             guard let row = state.tasks[taskID], from.contains(row.status) else { return false }
+            var plan = plan
+            if var resumed = plan, let fire = resumed.fireAt, fire == row.fireAt {
+                // The same fire: its attempts go on after the last one on record.
+                let tried = state.runs.values.filter { $0.record.taskID == taskID && $0.record.scheduledFor == fire }
+                if let last = tried.map(\.record.attempt).max() { resumed.attempt = max(resumed.attempt, last + 1) }
+                plan = resumed
+            }
             state.update(taskID) {
                 if let plan { $0.take(plan) }
                 $0.status = to

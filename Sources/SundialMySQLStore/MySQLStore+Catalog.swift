@@ -152,11 +152,18 @@ extension MySQLStore: TaskCatalog {
         let states = from.map { MySQLValue.string($0.rawValue) }
         return try mapped {
             if let plan {
+                // `attempt` is set before `fire_at`: MySQL applies the assignments in order, so
+                // the comparison reads the fire the row held.
                 return try database.execute(
-                    "UPDATE cron SET status = ?, next_run = ?, fire_at = ?, attempt = ?, error = ? WHERE id = ? AND status IN \(InList.placeholders(states.count))",
+                    """
+                    UPDATE cron SET status = ?, \
+                    attempt = IF(fire_at <=> ?, GREATEST(?, (SELECT COALESCE(MAX(r.attempt) + 1, 0) FROM cron_run r \
+                    WHERE r.cron_id = cron.id AND r.scheduled_for = cron.fire_at)), ?), \
+                    next_run = ?, fire_at = ?, error = ? WHERE id = ? AND status IN \(InList.placeholders(states.count))
+                    """,
                     [
-                        .string(to.rawValue), .init(plan.nextRun), .init(plan.fireAt), .int(Int64(plan.attempt)),
-                        .init(plan.error), .int(taskID),
+                        .string(to.rawValue), .init(plan.fireAt), .int(Int64(plan.attempt)), .int(Int64(plan.attempt)),
+                        .init(plan.nextRun), .init(plan.fireAt), .init(plan.error), .int(taskID),
                     ] + states
                 ).affectedRows == 1
             }

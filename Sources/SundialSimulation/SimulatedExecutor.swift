@@ -74,6 +74,20 @@ final class SimulatedExecutor {
     var frozenUntil: Duration?
     /// Handed out by the leader, waiting for a free thread (the pool's ready queue).
     var ready: [Item] = []
+    /// Threads inside a slow store call: the call took effect when it was made, its answer
+    /// arrives later, and the thread does nothing else until then.
+    private var blocked: [SimulatedThread: Blocked] = [:]
+    /// Whether results reach the store (failing or hanging writes), as the runtime's recorder judges it.
+    private var results = ResultsStall()
+
+    enum SimulatedThread: Hashable { case leader, lease, recorder }
+
+    struct Blocked {
+        var until: Duration
+        /// Claims the call's answer carries: still in this executor's hands meanwhile.
+        var holds: (Claim) -> Bool
+        var answer: () -> Void
+    }
     var running: [RunKey: Run] = [:]
     var queuedStarts: [RunRecord] = []
     var queuedEnds: [FinishedRun] = []
@@ -137,7 +151,7 @@ final class SimulatedExecutor {
             nextWatchdog = now + .milliseconds(100)
             perform(machine.tick(now: now))
         }
-        if now >= nextRenewal {
+        if isFree(.lease, now) && now >= nextRenewal {
             nextRenewal = now + world.settings.heartbeat
             renew(now)
         }
@@ -163,18 +177,47 @@ final class SimulatedExecutor {
             }
             return
         }
+        guard results.mayRenew(lease: lease, at: sent) else {
+            // As the runtime: results stuck for a whole lease keep rows claimed; not renewing
+            // lets the lease lapse, so that the executor fences itself and others recover.
+            world.trace("\(id) results stuck for a lease; not renewing")
+            return
+        }
         var renewal = ExecutorMachine.Renewal.failed
         let answer = world.call(id) {
             try world.store.renewLease(executor: id, lease: lease, busy: running.count)
         }
+        let delay = world.slowCallDelay()
         switch answer {
         case .renewed(_, let dbNow)?:
-            clockOffset = dbNow.timeIntervalSince1970 - world.now.timeInterval
+            clockOffset = dbNow.timeIntervalSince1970 - (sent + delay).timeInterval
             renewal = .renewed
         case .lost?: renewal = .lost
         case nil: break
         }
-        perform(machine.renewalAnswered(renewal, sentAt: sent, now: world.now))
+        answerLater(.lease, after: delay) { [self] in
+            perform(machine.renewalAnswered(renewal, sentAt: sent, now: world.now))
+        }
+    }
+
+    /// Runs `answer` now, or blocks `thread` until `delay` has passed and runs it then.
+    private func answerLater(
+        _ thread: SimulatedThread, after delay: Duration, holding holds: @escaping (Claim) -> Bool = { _ in false },
+        _ answer: @escaping () -> Void
+    ) {
+        guard delay > .zero else { return answer() }
+        world.trace("\(id) \(thread) waits \(delay) for a store call's answer")
+        blocked[thread] = Blocked(until: world.now + delay, holds: holds, answer: answer)
+    }
+
+    /// Whether `thread` may act at `now`: not while inside a slow call. An answer that has
+    /// arrived is acted on first.
+    private func isFree(_ thread: SimulatedThread, _ now: Duration) -> Bool {
+        guard let call = blocked[thread] else { return true }
+        guard now >= call.until else { return false }
+        blocked[thread] = nil
+        call.answer()
+        return blocked[thread] == nil
     }
 
     /// What happens to running commands whatever the executor does: they end on their own at
@@ -201,8 +244,9 @@ final class SimulatedExecutor {
     /// The pool's leader: while a thread is free and nothing waits for one, it takes the work
     /// machine's steps (claims, last looks, due work) until the machine says to wait.
     private func lead(_ now: Duration) {
+        guard isFree(.leader, now) else { return }
         var rounds = 0
-        while running.count < threads && ready.isEmpty && rounds < 8 {
+        while running.count < threads && ready.isEmpty && rounds < 8 && blocked[.leader] == nil {
             rounds += 1
             let step = work.lead(
                 machine, now: now, idleThreads: threads - running.count, readyCount: ready.count)
@@ -213,22 +257,32 @@ final class SimulatedExecutor {
                 ready += items
             case .look(let items, let epoch):
                 let (kept, dropped) = lastLook(at: items, now)
-                let outcome = work.looked(kept: kept, dropped: dropped, epoch: epoch, executor: machine, now: now)
-                giveBack(outcome.giveBack)
-                ready += outcome.run
+                let looking = Set(WorkMachine.claims(of: items))
+                answerLater(.leader, after: world.slowCallDelay(), holding: { looking.contains($0) }) { [self] in
+                    let outcome = work.looked(
+                        kept: kept, dropped: dropped, epoch: epoch, executor: machine, sentAt: now, now: world.now)
+                    giveBack(outcome.giveBack)
+                    ready += outcome.run
+                }
             case .claim(let order):
-                let answer = claim(order, now)
-                let outcome = work.claimAnswered(
-                    answer, order: order, took: .zero, executor: &machine, now: now,
-                    jitter: Double.random(in: 0...1, using: &world.random))
-                giveBack(outcome.giveBack)
-                ready += outcome.run
+                // Whatever the claim took is in the leader's hands until it has the answer (an
+                // unknown outcome included).
+                let (answer, token) = claim(order, now)
+                answerLater(.leader, after: world.slowCallDelay(), holding: { $0.token == token }) { [self] in
+                    let outcome = work.claimAnswered(
+                        answer, order: order, took: world.now - now, executor: &machine, now: world.now,
+                        jitter: Double.random(in: 0...1, using: &world.random))
+                    giveBack(outcome.giveBack)
+                    ready += outcome.run
+                }
             }
             startReady(now)
         }
     }
 
-    private func claim(_ order: WorkMachine<Item>.ClaimOrder, _ now: Duration) -> WorkMachine<Item>.ClaimAnswer {
+    private func claim(_ order: WorkMachine<Item>.ClaimOrder, _ now: Duration) -> (
+        WorkMachine<Item>.ClaimAnswer, ClaimToken
+    ) {
         let request = ClaimRequest(
             token: ClaimToken.random(using: &world.random), executor: id,
             actions: world.definitions.handlers.actions, tags: [], limit: order.limit, lookahead: .milliseconds(500),
@@ -238,11 +292,11 @@ final class SimulatedExecutor {
             batch = try world.callThrowing(id) { try world.store.claim(request) }
         } catch {
             world.trace("\(id) claim failed: \(error.kind)")
-            return error.kind == .conflict ? .conflict : .failed(token: request.token, error)
+            return (error.kind == .conflict ? .conflict : .failed(token: request.token, error), request.token)
         }
-        guard !batch.rows.isEmpty else { return .claimed([], unscheduled: 0) }
+        guard !batch.rows.isEmpty else { return (.claimed([], unscheduled: 0), request.token) }
         guard let dbNow = batch.now ?? world.call(id, { try world.store.now() }) else {
-            return .claimedWithoutClock(batch.claims, unscheduled: batch.unscheduled)
+            return (.claimedWithoutClock(batch.claims, unscheduled: batch.unscheduled), request.token)
         }
         clockOffset = dbNow.timeIntervalSince1970 - world.now.timeInterval
         var items: [Item] = []
@@ -260,7 +314,7 @@ final class SimulatedExecutor {
             world.trace(
                 "\(id) claimed task \(row.id) fire \(row.fireAt ?? row.nextRun ?? dbNow) attempt \(row.attempt)")
         }
-        return .claimed(items, unscheduled: batch.unscheduled)
+        return (.claimed(items, unscheduled: batch.unscheduled), request.token)
     }
 
     private func giveBack(_ claims: [Claim]) {
@@ -455,14 +509,26 @@ final class SimulatedExecutor {
     /// The group commit: a batch every 50 ms; kept and written again when the store fails.
     @discardableResult
     private func writeResults(force: Bool) -> Bool {
+        let now = world.now
+        guard isFree(.recorder, now) else { return false }
         guard let oldest = oldestQueued else { return true }
-        guard force || world.now - oldest >= .milliseconds(50) else { return false }
+        guard force || now - oldest >= .milliseconds(50) else { return false }
+        let (starts, ends) = (queuedStarts.count, queuedEnds.count)
         let batch = RunBatch(started: queuedStarts, finished: queuedEnds)
-        guard world.call(id, { try world.store.record(batch) }) != nil else { return false }
-        queuedStarts.removeAll()
-        queuedEnds.removeAll()
-        oldestQueued = nil
-        return true
+        results.writeBegan(at: now)
+        let written = world.call(id, { try world.store.record(batch) }) != nil
+        // A write may hang before it answers (or fails): meanwhile results are stuck.
+        let delay = force ? .zero : world.slowCallDelay()
+        answerLater(.recorder, after: delay) { [self] in
+            results.tryEnded(succeeded: written, at: world.now)
+            guard written else { return }
+            results.writeEnded()
+            // What was queued while the write hung waits for the next one.
+            queuedStarts.removeFirst(starts)
+            queuedEnds.removeFirst(ends)
+            oldestQueued = queuedStarts.isEmpty && queuedEnds.isEmpty ? nil : world.now
+        }
+        return written && delay == .zero
     }
 
     // MARK: Housekeeping
@@ -610,6 +676,7 @@ final class SimulatedExecutor {
     /// back. A live executor's claim that is none of these is never freed (until it stops).
     func holds(_ claim: Claim) -> Bool {
         if work.holds(claim) || ready.contains(where: { !$0.isDetached && $0.claim == claim }) { return true }
+        if blocked.values.contains(where: { $0.holds(claim) }) { return true }
         if running.values.contains(where: { !$0.item.isDetached && $0.item.claim == claim }) { return true }
         if machine.running.values.contains(where: { $0.claim == claim }) { return true }
         // Ended, its row's change waiting for the next group commit.
@@ -619,6 +686,11 @@ final class SimulatedExecutor {
         }
         if let kept = machine.unreleased[claim.token] { return kept.map { $0.contains(claim.taskID) } ?? true }
         return false
+    }
+
+    /// What it has in hand, for a violation report.
+    var whatItHolds: String {
+        "idle \(work.idle.items.map { "\($0.row.id)/\($0.token.rawValue)" }) ready \(ready.map { "\($0.row.id)/\($0.token.rawValue)" }) blocked \(blocked.keys) running \(running.keys) unreleased \(machine.unreleased.keys.map(\.rawValue)) stopping \(machine.isStopping)"
     }
 
     var registration: ExecutorRegistration {

@@ -156,6 +156,18 @@ final class World: @unchecked Sendable {
     /// task while faults last (then it is fixed, so that the quiet period can settle everything).
     func isPoison(_ task: Int64) -> Bool { faultsOn && poison.contains(task) }
 
+    /// Time passing inside a store call made by an executor's leader, lease or recorder thread
+    /// (a slow statement, a lock wait, a dying link): the call takes effect at once and its
+    /// answer arrives this much later; mostly under a second, now and then past the lease.
+    /// Zero while faults are off.
+    func slowCallDelay() -> Duration {
+        guard faultsOn, random.chance(settings.slowCallRate) else { return .zero }
+        faults += 1
+        return random.chance(0.7)
+            ? .milliseconds(Int64.random(in: 20...1_000, using: &random))
+            : settings.lease * Double.random(in: 0.3...1.5, using: &random)
+    }
+
     /// Whether this run of the task fails (decided by the seed).
     func failsThisTime(_ task: Int64) -> Bool {
         random.chance(failureRates[task] ?? 0)
@@ -351,7 +363,9 @@ final class World: @unchecked Sendable {
             let claim = Claim(taskID: row.id, token: token)
             if !holder.holds(claim) && !reportedLeaks.contains(claim) {
                 reportedLeaks.insert(claim)
-                evidence.violation("task \(row.id) is claimed by \(holder.id), which no longer holds the claim")
+                evidence.violation(
+                    "at \(now): task \(row.id) is claimed by \(holder.id), which no longer holds the claim \(token.rawValue) [\(holder.whatItHolds)]"
+                )
             }
         }
     }

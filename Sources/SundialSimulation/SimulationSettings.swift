@@ -15,6 +15,9 @@ public struct SimulationSettings: Sendable {
     public var shutdownGrace: Duration = .seconds(5)
     /// Per store call: the chance of each fault kind.
     public var storeFaultRate = 0.02
+    /// Per store call of a leader, lease or recorder thread: its answer comes late (see
+    /// `World.slowCallDelay`).
+    public var slowCallRate = 0.01
     /// Per executor and second of faulty time: crash, SIGTERM, freeze past the lease, partition.
     public var crashRate = 0.01
     public var stopRate = 0.01

@@ -199,7 +199,8 @@ struct Fire: QueuedWork, Equatable {
         let kept = looking.filter { $0.id == 1 }
         let dropped = looking.filter { $0.id == 2 }
         let looked = work.looked(
-            kept: kept, dropped: dropped, epoch: epoch, executor: executor, now: .seconds(1) - .milliseconds(40))
+            kept: kept, dropped: dropped, epoch: epoch, executor: executor, sentAt: .seconds(1) - lastLookLead,
+            now: .seconds(1) - .milliseconds(40))
         #expect(looked.run.isEmpty)
         #expect(looked.giveBack.map(\.taskID) == [2])
         guard case .run(let due) = work.lead(executor, now: .seconds(1), idleThreads: 2, readyCount: 0) else {
@@ -209,11 +210,37 @@ struct Fire: QueuedWork, Equatable {
         #expect(due.map(\.id) == [1])
     }
 
+    /// A claim sent well before the fire's time whose answer comes after it (a slow statement, a
+    /// lock wait): the database read the row when the claim was sent, so a pause made since is
+    /// unseen. The fire gets its last look before it starts, not a start at once.
+    @Test func aClaimAnsweredLateIsLookedAtBeforeItStarts() throws {
+        var (work, executor) = machines()
+        let claim = try #require(order(work.lead(executor, now: .zero, idleThreads: 2, readyCount: 0)))
+        let outcome = work.claimAnswered(
+            .claimed([Fire(1, due: .milliseconds(400), confirmedAt: .zero)], unscheduled: 0), order: claim,
+            took: .milliseconds(480), executor: &executor, now: .milliseconds(480), jitter: 0)
+        #expect(outcome.run.isEmpty)
+        guard
+            case .look(let looking, let epoch) = work.lead(
+                executor, now: .milliseconds(480), idleThreads: 2, readyCount: 0)
+        else {
+            Issue.record("expected a last look first")
+            return
+        }
+        #expect(looking.map(\.id) == [1])
+        // A look sent after the fire's time is fresh enough: it starts on the answer.
+        let looked = work.looked(
+            kept: looking, dropped: [], epoch: epoch, executor: executor, sentAt: .milliseconds(480),
+            now: .milliseconds(490))
+        #expect(looked.run.map(\.id) == [1])
+    }
+
     @Test func aLookAnsweredAfterAStopGivesEverythingBack() {
         var (work, executor) = machines()
         _ = executor.stop(now: .zero)
         let outcome = work.looked(
-            kept: [Fire(1, due: .zero)], dropped: [Fire(2, due: .zero)], epoch: 0, executor: executor, now: .zero)
+            kept: [Fire(1, due: .zero)], dropped: [Fire(2, due: .zero)], epoch: 0, executor: executor, sentAt: .zero,
+            now: .zero)
         #expect(outcome.run.isEmpty)
         #expect(Set(outcome.giveBack.map(\.taskID)) == [1, 2])
         #expect(work.lead(executor, now: .zero, idleThreads: 1, readyCount: 0).isStop)
@@ -333,7 +360,7 @@ struct Fire: QueuedWork, Equatable {
         var (work, executor) = machines()
         work.dropHeldWork(ready: [], because: .fence, executor: &executor)
         let outcome = work.looked(
-            kept: [Fire(1, due: .seconds(1))], dropped: [], epoch: 0, executor: executor, now: .zero)
+            kept: [Fire(1, due: .seconds(1))], dropped: [], epoch: 0, executor: executor, sentAt: .zero, now: .zero)
         #expect(outcome.run.isEmpty)
         #expect(outcome.giveBack.map(\.taskID) == [1])
         #expect(work.idle.count == 0)

@@ -134,6 +134,35 @@ final class RefusingStore: ClaimStore, @unchecked Sendable {
         recorder.stop()
     }
 
+    /// A write that hangs (a frozen link, a read timeout of a minute) is a stall from its start,
+    /// before it fails: past a lease of it the executor must not renew its lease.
+    @Test func aWriteThatHangsIsAStallBeforeItFails() {
+        let store = InMemoryStore(clock: .manual())
+        let release = DispatchSemaphore(value: 0)
+        store.injectFaults { operation in
+            if operation == .record { release.wait() }
+            return nil
+        }
+        let recorder = RunRecorder(store: store, logger: Logger(label: "test"))
+        recorder.start()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        recorder.runStarted(
+            RunRecord(
+                taskID: 1, token: ClaimToken(1), scheduledFor: at, attempt: 0, executor: "e", startedAt: at,
+                status: .running))
+        // Longer than `ResultsStall.slowWrite` (a second) into a write that has not answered.
+        Thread.sleep(forTimeInterval: 1.3)
+        #expect((recorder.stalledFor ?? .zero) >= .seconds(1))
+        #expect(!recorder.mayRenew(lease: .seconds(1)))
+        #expect(recorder.mayRenew(lease: .seconds(60)))
+        release.signal()
+        #expect(recorder.flush(timeout: 10))
+        #expect(recorder.stalledFor == nil)
+        #expect(recorder.mayRenew(lease: .seconds(1)))
+        #expect(store.allRuns.count == 1)
+        recorder.stop()
+    }
+
     @Test func aStoreThatCannotBeWrittenForAWhileGetsEveryResultWholeAfterwards() {
         // Reads answer, writes fail (a lost primary behind a proxy, a read-only switchover): no
         // result is judged refused for that, none is dropped, and those who wait are not told

@@ -823,3 +823,30 @@ extension StoreConformanceTests {
         #expect(try s.row(id)?.running == 2)
     }
 }
+
+extension StoreConformanceTests {
+    /// A one-shot that failed for good and is resumed runs its fire again under the next attempt,
+    /// not attempt 0 again: the run key is unique, so a repeated key would leave the new run
+    /// without a history row of its own (the first writer keeps it).
+    @Test(arguments: kinds) func aResumedFireContinuesItsAttemptsAfterTheLastOnRecord(kind: StoreKind) throws {
+        let s = try kind.make("resume_attempts")
+        let fire = try s.store.now().addingTimeInterval(-5)
+        let id = try s.insert("one-shot", nextRun: fire)
+        let batch = try s.store.claim(s.request(limit: 1))
+        let claimed = try #require(batch.rows.first)
+        var failed = s.finished(claimed, token: batch.token, status: .failed, next: nil)
+        failed.row?.plan = FirePlanner.Plan(status: .dead, nextRun: nil, fireAt: fire, attempt: 0, error: "failed")
+        try s.store.record(RunBatch(finished: [failed]))
+        #expect(try s.row(id)?.status == .dead)
+        let resume = FirePlanner.Plan(status: .active, nextRun: fire, fireAt: fire, attempt: 0, error: nil)
+        #expect(try s.store.changeStatus(taskID: id, from: [.dead], to: .active, plan: resume))
+        #expect(try s.row(id)?.attempt == 1)
+        // A plan for another fire starts at its own attempt.
+        #expect(try s.store.changeStatus(taskID: id, from: [.active], to: .paused, plan: nil))
+        let later = FirePlanner.Plan(
+            status: .active, nextRun: fire.addingTimeInterval(60), fireAt: fire.addingTimeInterval(60), attempt: 0,
+            error: nil)
+        #expect(try s.store.changeStatus(taskID: id, from: [.paused], to: .active, plan: later))
+        #expect(try s.row(id)?.attempt == 0)
+    }
+}

@@ -31,8 +31,8 @@ public let lastLookLead: Duration = .milliseconds(50)
 
 extension QueuedWork {
     /// Whether its claim is old enough at its start to be looked at again first.
-    public var needsLastLook: Bool { !isConcurrent && due - confirmedAt > lastLookLead }
+    @inlinable public var needsLastLook: Bool { !isConcurrent && due - confirmedAt > lastLookLead }
 
     /// When the idle queue hands it out: its start, or its last look.
-    public var wakeAt: Duration { needsLastLook ? due - lastLookLead : due }
+    @inlinable public var wakeAt: Duration { needsLastLook ? due - lastLookLead : due }
 }

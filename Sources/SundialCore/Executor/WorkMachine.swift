@@ -22,6 +22,10 @@ public struct WorkMachine<Work: QueuedWork> {
         public var limit: Int
         public var includeUnscheduled: Bool
         public var epoch: Int
+
+        @inlinable public init(limit: Int, includeUnscheduled: Bool, epoch: Int) {
+            (self.limit, self.includeUnscheduled, self.epoch) = (limit, includeUnscheduled, epoch)
+        }
     }
 
     /// What the leader does next.
@@ -42,8 +46,12 @@ public struct WorkMachine<Work: QueuedWork> {
 
     /// What an answer leads to: work to hand to threads, claims to give back.
     public struct Outcome {
-        public var run: [Work] = []
-        public var giveBack: [Claim] = []
+        public var run: [Work]
+        public var giveBack: [Claim]
+
+        @inlinable public init(run: [Work] = [], giveBack: [Claim] = []) {
+            (self.run, self.giveBack) = (run, giveBack)
+        }
     }
 
     /// How a claim went.
@@ -62,6 +70,10 @@ public struct WorkMachine<Work: QueuedWork> {
         public var record: RunRecord
         public var next: FirePlanner.Plan?
         public var work: Work
+
+        @inlinable public init(record: RunRecord, next: FirePlanner.Plan?, work: Work) {
+            (self.record, self.next, self.work) = (record, next, work)
+        }
     }
 
     /// What to do with a concurrent run after the store answered its start.
@@ -90,108 +102,116 @@ public struct WorkMachine<Work: QueuedWork> {
         case endAsNotRun(UncertainStart)
     }
 
-    public private(set) var settings: Settings
-    public private(set) var idle = WorkQueue<Work>()
-    public private(set) var capacity = ClaimCapacity()
+    /// The settings, queue, claim sizing, held-work epoch and uncertain starts, as they stand.
+    public var settings: Settings { configured }
+    public var idle: WorkQueue<Work> { queue }
+    public var capacity: ClaimCapacity { sizing }
     /// Moves on whenever held work is dropped (fenced off, or the lease lost): an answer to a
     /// claim or a look sent before that must not be queued or started after it.
-    public private(set) var epoch = 0
-    public private(set) var uncertainStarts: [UncertainStart] = []
-    private var nextPoll: Duration
-    /// When a claim last looked for rows without `next_run` (nil: the next claim looks).
-    private var lastUnscheduledLook: Duration?
-    /// Retries queued here and not started yet (so that each is queued once).
-    private var queuedRetries: Set<RunKey> = []
+    public var epoch: Int { heldEpoch }
+    public var uncertainStarts: [UncertainStart] { uncertain }
 
-    public init(settings: Settings, now: Duration) {
-        self.settings = settings
+    // The state is open to inlinable code only: the executor's leader runs this machine with
+    // its own work items, and unspecialised generic code would cost every claim and start.
+    @usableFromInline var configured: Settings
+    @usableFromInline var queue = WorkQueue<Work>()
+    @usableFromInline var sizing = ClaimCapacity()
+    @usableFromInline var heldEpoch = 0
+    @usableFromInline var uncertain: [UncertainStart] = []
+    @usableFromInline var nextPoll: Duration
+    /// When a claim last looked for rows without `next_run` (nil: the next claim looks).
+    @usableFromInline var lastUnscheduledLook: Duration?
+    /// Retries queued here and not started yet (so that each is queued once).
+    @usableFromInline var queuedRetries: Set<RunKey> = []
+
+    @inlinable public init(settings: Settings, now: Duration) {
+        self.configured = settings
         self.nextPoll = now
     }
 
-    public mutating func reload(_ settings: Settings) { self.settings = settings }
+    @inlinable public mutating func reload(_ settings: Settings) { configured = settings }
 
     /// The claims `work` holds (a retry holds none).
-    public static func claims(of work: [Work]) -> [Claim] { work.filter { !$0.isDetached }.map(\.claim) }
+    @inlinable public static func claims(of work: [Work]) -> [Claim] { work.filter { !$0.isDetached }.map(\.claim) }
 
     // MARK: The leader
 
     /// The leader's next step at `now`, with `idleThreads` free (itself included) and
     /// `readyCount` items handed out and not started yet.
-    public mutating func lead(_ executor: ExecutorMachine, now: Duration, idleThreads: Int, readyCount: Int) -> Step {
+    @inlinable public mutating func lead(_ executor: ExecutorMachine, now: Duration, idleThreads: Int, readyCount: Int)
+        -> Step
+    {
         guard !executor.isStopping else { return .stop }
         // Everything due goes to threads at once: they take it without waiting for the next
         // leader, and what waits too long for one goes back (`overdue`).
-        let woken = idle.popDue(now)
+        let woken = queue.popDue(now)
         if !woken.isEmpty {
             let ready = woken.filter { !$0.needsLastLook }
             if !ready.isEmpty {
                 // Due work goes first; the look is the next leader's.
-                for item in woken where item.needsLastLook { idle.insert(item) }
+                for item in woken where item.needsLastLook { queue.insert(item) }
                 return .run(ready)
             }
-            return .look(woken, epoch: epoch)
+            return .look(woken, epoch: heldEpoch)
         }
         let limit =
             executor.mayClaim(at: now)
-            ? capacity.limit(
-                batch: settings.batch, idleThreads: idleThreads, allowance: settings.queueAllowance,
-                pending: idle.count + readyCount, held: idle.held)
+            ? sizing.limit(
+                batch: configured.batch, idleThreads: idleThreads, allowance: configured.queueAllowance,
+                pending: queue.count + readyCount, held: queue.held)
             : 0
-        let claimReturnsInTime = capacity.mayClaim(untilDue: idle.earliest.map { ($0 - now).timeInterval })
+        let claimReturnsInTime = sizing.mayClaim(untilDue: queue.earliest.map { ($0 - now).timeInterval })
         if now >= nextPoll && limit > 0 && claimReturnsInTime {
-            let lookForUnscheduled = lastUnscheduledLook.map { now - $0 >= settings.pollInterval } ?? true
+            let lookForUnscheduled = lastUnscheduledLook.map { now - $0 >= configured.pollInterval } ?? true
             if lookForUnscheduled { lastUnscheduledLook = now }
-            return .claim(ClaimOrder(limit: limit, includeUnscheduled: lookForUnscheduled, epoch: epoch))
+            return .claim(ClaimOrder(limit: limit, includeUnscheduled: lookForUnscheduled, epoch: heldEpoch))
         }
-        var wake = limit > 0 && claimReturnsInTime ? nextPoll : now + settings.pollInterval
-        if let earliest = idle.earliest, earliest < wake { wake = earliest }
+        var wake = limit > 0 && claimReturnsInTime ? nextPoll : now + configured.pollInterval
+        if let earliest = queue.earliest, earliest < wake { wake = earliest }
         return .wait(until: wake, forThreads: limit == 0)
     }
 
-    /// The last look answered at `now`: `kept` still stand (or could not be looked at: they start,
-    /// as they would have without the look), `dropped` were paused, deleted or taken since.
-    public mutating func looked(
-        kept: [Work], dropped: [Work], epoch: Int, executor: ExecutorMachine, now: Duration
+    /// The last look sent at `sentAt` answered at `now`: `kept` still stand (or could not be
+    /// looked at: they start, as they would have without the look), `dropped` were paused,
+    /// deleted or taken since. The claims are known to stand as of `sentAt`, not `now`: the
+    /// database read them when it got the look, and a slow answer is no fresher than that.
+    @inlinable public mutating func looked(
+        kept: [Work], dropped: [Work], epoch: Int, executor: ExecutorMachine, sentAt: Duration, now: Duration
     ) -> Outcome {
         var outcome = Outcome(giveBack: Self.claims(of: dropped))
-        guard !executor.isStopping, epoch == self.epoch else {
+        guard !executor.isStopping, epoch == heldEpoch else {
             // Stopped, fenced or declared dead while the look was out: the held work was dropped
             // meanwhile, and these go with it.
             outcome.giveBack += Self.claims(of: kept)
             return outcome
         }
-        for item in kept {
-            let confirmed = item.confirmed(at: now)
-            if confirmed.due > now { idle.insert(confirmed) } else { outcome.run.append(confirmed) }
-        }
+        for item in kept { hold(item.confirmed(at: sentAt), now: now, into: &outcome) }
         return outcome
     }
 
     /// A claim ordered by `lead` answered at `now`, after `took`. `jitter` in 0...1 spreads the
     /// retries of executors that conflicted with each other.
-    public mutating func claimAnswered(
+    @inlinable public mutating func claimAnswered(
         _ answer: ClaimAnswer, order: ClaimOrder, took: Duration, executor: inout ExecutorMachine, now: Duration,
         jitter: Double
     ) -> Outcome {
-        capacity.observeClaim(seconds: took.timeInterval)
+        sizing.observeClaim(seconds: took.timeInterval)
         switch answer {
         case .claimed(let items, let unscheduled):
             // Unscheduled rows are coming in: keep looking for them at every claim.
             if unscheduled > 0 { lastUnscheduledLook = nil }
-            guard executor.mayClaim(at: now), order.epoch == epoch else {
+            guard executor.mayClaim(at: now), order.epoch == heldEpoch else {
                 // Stopped or fenced while the claim was in flight: give it all back.
                 return Outcome(giveBack: Self.claims(of: items))
             }
             // A full batch means more may be waiting: ask again at once.
-            nextPoll = items.count == order.limit ? now : now + settings.pollInterval
+            nextPoll = items.count == order.limit ? now : now + configured.pollInterval
             var outcome = Outcome()
-            for item in items {
-                if item.due <= now { outcome.run.append(item) } else { idle.insert(item) }
-            }
+            for item in items { hold(item, now: now, into: &outcome) }
             return outcome
         case .claimedWithoutClock(let claims, let unscheduled):
             if unscheduled > 0 { lastUnscheduledLook = nil }
-            nextPoll = now + settings.pollInterval
+            nextPoll = now + configured.pollInterval
             return Outcome(giveBack: claims)
         case .conflict:
             // Another writer held the rows: try again soon, not a poll interval later, or fires
@@ -200,23 +220,29 @@ public struct WorkMachine<Work: QueuedWork> {
         case .failed(let token, let error):
             // A claim whose outcome is unknown is released by its token later.
             executor.claimFailed(token: token, error)
-            nextPoll = now + settings.pollInterval
+            nextPoll = now + configured.pollInterval
         }
         return Outcome()
     }
 
+    /// Work in hand at `now`: due and fresh enough, it runs; otherwise it waits in the queue for
+    /// its time or for its last look (a claim whose answer came late is as old as its sending).
+    @inlinable mutating func hold(_ item: Work, now: Duration, into outcome: inout Outcome) {
+        if item.due <= now && !item.needsLastLook { outcome.run.append(item) } else { queue.insert(item) }
+    }
+
     /// A run took `seconds`: recent runs' pace sizes the claims.
-    public mutating func observeRun(seconds: Double) { capacity.observeRun(seconds: seconds) }
+    @inlinable public mutating func observeRun(seconds: Double) { sizing.observeRun(seconds: seconds) }
 
     // MARK: Starting
 
     /// A thread takes `work` to start it: a retry is no longer queued here.
-    public mutating func starting(_ work: Work) {
+    @inlinable public mutating func starting(_ work: Work) {
         if let retrying = work.retrying { queuedRetries.remove(retrying) }
     }
 
     /// The store answered a concurrent run's start (`record`, moving the row on to `next`) at `now`.
-    public mutating func concurrentStartAnswered(
+    @inlinable public mutating func concurrentStartAnswered(
         _ work: Work, _ answer: Result<ConcurrentStart, StoreError>, record: RunRecord, next: FirePlanner.Plan?,
         executor: inout ExecutorMachine, now: Duration
     ) -> StartDecision {
@@ -231,7 +257,7 @@ public struct WorkMachine<Work: QueuedWork> {
             // The task is at its limit: the work waits here for a place (a claimed row stays
             // claimed), or goes back if the executor may not start it.
             guard executor.mayStart(at: now) else { return .giveBack(Self.claims(of: [work])) }
-            idle.insert(work.later(now + .seconds(1)))
+            queue.insert(work.later(now + .seconds(1)))
             // Still queued here: not queued a second time by the next look for retries.
             if let retrying = work.retrying { queuedRetries.insert(retrying) }
             return .waitForRoom
@@ -239,7 +265,7 @@ public struct WorkMachine<Work: QueuedWork> {
             // Asked again until the store answers, and ended as not run if it was written (its
             // fire then runs again); the claim is released by its token meanwhile.
             if !work.isDetached { executor.keepForRelease(work.claim.token, ids: [work.claim.taskID]) }
-            uncertainStarts.append(UncertainStart(record: record, next: next, work: work))
+            uncertain.append(UncertainStart(record: record, next: next, work: work))
             return .uncertain
         case .failure(let error):
             // Not written. A retry stays in the store for the next look; a claimed fire goes back,
@@ -251,39 +277,41 @@ public struct WorkMachine<Work: QueuedWork> {
     }
 
     /// The store answered an uncertain start (`key`, under `token`) again.
-    public mutating func uncertainStartAnswered(
+    @inlinable public mutating func uncertainStartAnswered(
         _ key: RunKey, token: ClaimToken, _ answer: Result<ConcurrentStart, StoreError>
     )
         -> Settlement
     {
-        guard let index = uncertainStarts.firstIndex(where: { $0.record.key == key && $0.record.token == token })
+        guard let index = uncertain.firstIndex(where: { $0.record.key == key && $0.record.token == token })
         else { return .forget }
         switch answer {
         case .failure(let error) where error.isTransient:
             return .keepAsking
         case .failure:
             // Refused for good: the first call was refused too, so it wrote nothing.
-            uncertainStarts.remove(at: index)
+            uncertain.remove(at: index)
             return .forget
         case .success(let start):
-            let uncertain = uncertainStarts.remove(at: index)
-            return start == .started || start == .alreadyStarted ? .endAsNotRun(uncertain) : .forget
+            let settled = uncertain.remove(at: index)
+            return start == .started || start == .alreadyStarted ? .endAsNotRun(settled) : .forget
         }
     }
 
     // MARK: Retries, overdue work, dropping and stopping
 
     /// Whether to read due retries now: only while claims may be made.
-    public func wantsRetries(_ executor: ExecutorMachine, now: Duration) -> Bool { executor.mayClaim(at: now) }
+    @inlinable public func wantsRetries(_ executor: ExecutorMachine, now: Duration) -> Bool {
+        executor.mayClaim(at: now)
+    }
 
     /// Queues the retries read from the store that are not queued yet; true if any was.
     @discardableResult
-    public mutating func queueRetries(_ retries: [Work]) -> Bool {
+    @inlinable public mutating func queueRetries(_ retries: [Work]) -> Bool {
         var queued = false
         for retry in retries {
             guard let key = retry.retrying, !queuedRetries.contains(key) else { continue }
             queuedRetries.insert(key)
-            idle.insert(retry)
+            queue.insert(retry)
             queued = true
         }
         return queued
@@ -291,8 +319,8 @@ public struct WorkMachine<Work: QueuedWork> {
 
     /// Of the work handed out and not started (`ready`), what has waited longer than
     /// `releaseAfter` for a thread goes back to the table; the rest stays.
-    public func overdue(_ ready: [Work], now: Duration) -> (keep: [Work], giveBack: [Claim]) {
-        let cutoff = now - settings.releaseAfter
+    @inlinable public func overdue(_ ready: [Work], now: Duration) -> (keep: [Work], giveBack: [Claim]) {
+        let cutoff = now - configured.releaseAfter
         var keep: [Work] = []
         var late: [Work] = []
         for item in ready {
@@ -304,24 +332,26 @@ public struct WorkMachine<Work: QueuedWork> {
     /// The executor fenced itself off (`.fence`) or lost its lease (`.abandon`): everything held
     /// here and in `ready` is dropped. Fenced, the claims are still this executor's and are kept
     /// to be released once the store answers; lost, they are void (others recovered them).
-    public mutating func dropHeldWork(
+    @inlinable public mutating func dropHeldWork(
         ready: [Work], because action: ExecutorMachine.Action, executor: inout ExecutorMachine
     ) {
-        let dropped = idle.removeAll() + ready
+        let dropped = queue.removeAll() + ready
         queuedRetries.removeAll()
-        epoch += 1
+        heldEpoch += 1
         guard action == .fence else { return }
         for claim in Self.claims(of: dropped) { executor.keepForRelease(claim.token, ids: [claim.taskID]) }
     }
 
     /// The executor stops: the claims of everything queued here, to give back at once.
-    public mutating func stop() -> [Claim] {
+    @inlinable public mutating func stop() -> [Claim] {
         queuedRetries.removeAll()
-        return Self.claims(of: idle.removeAll())
+        return Self.claims(of: queue.removeAll())
     }
 
     /// Whether `claim` is held by work queued here.
-    public func holds(_ claim: Claim) -> Bool { idle.items.contains { !$0.isDetached && $0.claim == claim } }
+    @inlinable public func holds(_ claim: Claim) -> Bool {
+        queue.items.contains { !$0.isDetached && $0.claim == claim }
+    }
 }
 
 /// What the work machine (`WorkMachine`) is told of an executor's settings.

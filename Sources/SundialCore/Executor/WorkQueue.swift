@@ -1,22 +1,26 @@
 /// Claimed work that is not due yet, earliest first (a binary heap), each item handed out at
 /// its `wakeAt`: its start, or a moment before for a last look at its claim.
+///
+/// Inlinable, as is the work machine's hot path: the executor's leader uses it with its own work
+/// items, and generic code left unspecialised across the module boundary would cost every start.
 public struct WorkQueue<Work: QueuedWork> {
     /// The wake time beside the item, so that sifting reads no item.
-    private var heap: [(due: Duration, item: Work)] = []
+    @usableFromInline var heap: [(due: Duration, item: Work)] = []
 
     /// What the queued rows cost to run, as far as is known.
-    public private(set) var held = HeldWork()
+    @inlinable public var held: HeldWork { heldWork }
+    @usableFromInline var heldWork = HeldWork()
 
-    public init() {}
+    @inlinable public init() {}
 
-    public var count: Int { heap.count }
-    public var earliest: Duration? { heap.first?.due }
+    @inlinable public var count: Int { heap.count }
+    @inlinable public var earliest: Duration? { heap.first?.due }
     /// Everything queued, in no particular order.
-    public var items: [Work] { heap.map(\.item) }
+    @inlinable public var items: [Work] { heap.map(\.item) }
 
-    public mutating func insert(_ item: Work) {
+    @inlinable public mutating func insert(_ item: Work) {
         heap.append((item.wakeAt, item))
-        held.add(lastDuration: item.lastDuration)
+        heldWork.add(lastDuration: item.lastDuration)
         var i = heap.count - 1
         while i > 0 {
             let parent = (i - 1) / 2
@@ -27,7 +31,7 @@ public struct WorkQueue<Work: QueuedWork> {
     }
 
     /// Removes up to `limit` items to wake at or before `now`.
-    public mutating func popDue(_ now: Duration, limit: Int = .max) -> [Work] {
+    @inlinable public mutating func popDue(_ now: Duration, limit: Int = .max) -> [Work] {
         var due: [Work] = []
         while due.count < limit, let first = heap.first, first.due <= now {
             due.append(popFirst())
@@ -35,18 +39,18 @@ public struct WorkQueue<Work: QueuedWork> {
         return due
     }
 
-    public mutating func removeAll() -> [Work] {
+    @inlinable public mutating func removeAll() -> [Work] {
         defer {
             heap.removeAll()
-            held = HeldWork()
+            heldWork = HeldWork()
         }
         return heap.map(\.item)
     }
 
-    private mutating func popFirst() -> Work {
+    @inlinable mutating func popFirst() -> Work {
         heap.swapAt(0, heap.count - 1)
         let first = heap.removeLast().item
-        held.remove(lastDuration: first.lastDuration)
+        heldWork.remove(lastDuration: first.lastDuration)
         var i = 0
         while true {
             let l = 2 * i + 1

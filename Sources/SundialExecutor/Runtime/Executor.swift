@@ -250,11 +250,12 @@ public final class Executor: @unchecked Sendable {
             case .run(let items):
                 return items
             case .look(let items, let epoch):
+                let sent = ContinuousClock.now - origin
                 state.unlock()
                 let (kept, dropped) = lastLook(at: items)
                 state.lock()
                 let outcome = work.looked(
-                    kept: kept, dropped: dropped, epoch: epoch, executor: machine, now: .now - origin)
+                    kept: kept, dropped: dropped, epoch: epoch, executor: machine, sentAt: sent, now: .now - origin)
                 if let run = carryOut(outcome) { return run }
             case .claim(let order):
                 state.unlock()
@@ -332,7 +333,7 @@ public final class Executor: @unchecked Sendable {
             let due = row.nextRun.flatMap { clock.instant(whenDatabaseReaches: $0) } ?? answered
             return WorkItem(
                 row: row, token: batch.token, definition: definitions.definition(for: row), due: due - origin,
-                fireAt: fireAt, attempt: row.attempt, isDetached: false, confirmedAt: answered - origin)
+                fireAt: fireAt, attempt: row.attempt, isDetached: false, confirmedAt: sent - origin)
         }
         return .claimed(items, unscheduled: batch.unscheduled)
     }
@@ -663,12 +664,12 @@ public final class Executor: @unchecked Sendable {
             registerAgain(sentAt: sent)
             return
         }
-        if let stalled = recorder.stalledFor, stalled >= settings.lease {
+        if !recorder.mayRenew(lease: settings.lease) {
             // Results that cannot be written keep their rows claimed: an executor in that state
             // must not look alive. Its lease lapses, it fences itself, others recover its work.
             logger.error(
                 "run results have not been written for a whole lease; not renewing the lease",
-                metadata: ["stalled for": "\(stalled)"])
+                metadata: ["stalled for": "\(recorder.stalledFor ?? settings.lease)"])
             return
         }
         var renewal = ExecutorMachine.Renewal.failed

@@ -32,8 +32,10 @@ public final class RunRecorder: @unchecked Sendable {
     /// Durable starts queued or being written, and those found on record under their own token.
     private var durableStarts: [RunKey: ClaimToken] = [:]
     private var confirmedStarts: Set<RunKey> = []
-    /// Since when the batch being written has been failing (nil while writes succeed).
-    private var failingSince: ContinuousClock.Instant?
+    /// Whether results are reaching the store (failing or hanging writes).
+    private var stall = ResultsStall()
+    /// The monotonic clock's origin for the stall's times.
+    private let origin = ContinuousClock.now
     /// How long the first entry of a batch waits for others. Runs due on the same second start
     /// together; writing them as one batch a moment later costs the database one commit instead of
     /// dozens while they start (and the CPU they need to start), and a run that ends within the
@@ -52,20 +54,23 @@ public final class RunRecorder: @unchecked Sendable {
         thread.start()
     }
 
-    /// How long results have been failing to reach the store, if they are.
+    /// How long results have been failing or hanging on their way to the store, if they are.
     public var stalledFor: Duration? {
         condition.lock()
         defer { condition.unlock() }
-        return failingSince.map { .now - $0 }
+        return stall.stalledFor(at: .now - origin)
+    }
+
+    /// Whether the executor may renew its lease: not once results have been stuck a whole `lease`.
+    public func mayRenew(lease: Duration) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stall.mayRenew(lease: lease, at: .now - origin)
     }
 
     private func noteWrite(succeeded: Bool) {
         condition.lock()
-        if succeeded {
-            failingSince = nil
-        } else if failingSince == nil {
-            failingSince = .now
-        }
+        stall.tryEnded(succeeded: succeeded, at: .now - origin)
         condition.unlock()
     }
 
@@ -181,8 +186,12 @@ public final class RunRecorder: @unchecked Sendable {
             oldestQueued = nil
             // Room again for waiting producers.
             condition.broadcast()
+            stall.writeBegan(at: .now - origin)
             condition.unlock()
             let written = write(batch)
+            condition.lock()
+            stall.writeEnded()
+            condition.unlock()
             if !outputsSoFar.isEmpty { writeOutputsSoFar(outputsSoFar) }
             condition.lock()
             if written { confirmDurableStarts(in: batch) }
