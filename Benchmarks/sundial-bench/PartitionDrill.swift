@@ -8,8 +8,8 @@ import SundialMySQL
 
 /// A partition under load, timed to catch an executor inside a transaction that holds row locks:
 /// tasks every second on two executors; the drill watches `information_schema.innodb_trx` for a
-/// transaction of the first executor (it alone connects over TCP, so its sessions are told apart
-/// by their host) that holds row locks, freezes the process with SIGSTOP at once, and checks that
+/// transaction of the first executor (it alone connects over TCP, so its sessions are the ones
+/// whose host has a port) that holds row locks, freezes the process with SIGSTOP at once, and checks that
 /// the transaction is still open. The process stays frozen longer than its lease, then is thawed.
 /// The frozen session's locks must not outlive its lease: every task fires again within the lease
 /// and a grace of the freeze, no fire is lost (run_all) and none runs twice.
@@ -64,7 +64,8 @@ struct PartitionDrill: ParsableCommand {
                     [.string(frozen.transaction)])
                 if open == 0 { transactionEndedAt = now }
             }
-            if !thawed && elapsed >= freezeAt + freezeFor {
+            // The freeze lasts `freezeFor` from the moment it caught the transaction.
+            if !thawed && now - frozen.frozenAt >= Int64(freezeFor * 1_000_000) {
                 drill.fleet.signal(0, SIGCONT)
                 thawed = true
             }
@@ -86,8 +87,11 @@ struct PartitionDrill: ParsableCommand {
         let late = waits.filter { $0 > 2 }.count
         let limit = lease + grace
         let lockHeld = transactionEndedAt.map { String(format: "%.1f s", Double($0 - frozen.frozenAt) / 1_000_000) }
+        // No lock may outlive the frozen executor's lease.
+        let locksEnded = transactionEndedAt.map { Double($0 - frozen.frozenAt) / 1_000_000 <= lease } ?? false
         let pass =
-            account.lost == 0 && account.duplicates == 0 && slowest <= limit && failed.isEmpty
+            account.lost == 0 && account.duplicates == 0 && slowest <= limit && locksEnded && failed.isEmpty
+            && freezeFor > lease
         print(
             "partition: \(pass ? "PASS" : "FAIL") \(drill.tasks) tasks every second for \(drill.seconds) s on \(max(2, options.executors)) executors; one frozen \(Int(freezeFor)) s inside a transaction holding \(frozen.rowsLocked) row locks (caught after \(frozen.tries) looks, still open after SIGSTOP), which the server ended after \(lockHeld ?? "more than the freeze"): every task fired again within \(String(format: "%.1f", slowest)) s of the freeze (limit \(Int(limit)) s; \(late) tasks waited more than 2 s); lost \(account.lost) of \(account.expected), duplicates \(account.duplicates) (\(account.rerunsAfterKill) fires the frozen executor had started ran again), \(account.lagSummary)\(failed.isEmpty ? "" : "; executors that failed to stop: \(failed)")"
         )
@@ -110,7 +114,7 @@ struct PartitionDrill: ParsableCommand {
                 """
                 SELECT CAST(t.trx_id AS CHAR) AS trx, t.trx_rows_locked AS locked FROM information_schema.innodb_trx t \
                 JOIN information_schema.processlist p ON p.ID = t.trx_mysql_thread_id \
-                WHERE p.HOST LIKE '127.0.0.1:%' AND t.trx_rows_locked > 0 LIMIT 1
+                WHERE p.HOST LIKE '%:%' AND t.trx_rows_locked > 0 LIMIT 1
                 """, consistency: .primary
             ).first
             guard let open, let transaction = open["trx"].string else {
@@ -120,9 +124,14 @@ struct PartitionDrill: ParsableCommand {
             drill.fleet.signal(0, SIGSTOP)
             let frozenAt = Clock.unixMicroseconds()
             usleep(Self.cacheRefresh)
+            // Still open, and its session idle: a transaction left open with its locks by a
+            // frozen client, not a statement the server is still running on its own.
             let stillOpen = try drill.bench.db.count(
-                "SELECT COUNT(*) FROM information_schema.innodb_trx WHERE CAST(trx_id AS CHAR) = ?",
-                [.string(transaction)])
+                """
+                SELECT COUNT(*) FROM information_schema.innodb_trx t \
+                JOIN information_schema.processlist p ON p.ID = t.trx_mysql_thread_id \
+                WHERE CAST(t.trx_id AS CHAR) = ? AND p.COMMAND = 'Sleep'
+                """, [.string(transaction)])
             if stillOpen > 0 {
                 return Catch(
                     transaction: transaction, rowsLocked: open["locked"].int ?? 0, frozenAt: frozenAt, tries: tries)

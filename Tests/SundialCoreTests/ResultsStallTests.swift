@@ -29,6 +29,16 @@ import Testing
         #expect(stall.mayRenew(lease: lease, at: .seconds(16)))
     }
 
+    /// A big batch split into parts on a refusal: each part that goes through is progress.
+    @Test func aWriteMakingProgressInPartsIsNoStall() {
+        var stall = ResultsStall()
+        stall.writeBegan(at: .zero)
+        for part in 1...30 { stall.tryEnded(succeeded: true, at: .seconds(Double(part) * 0.5)) }
+        #expect(stall.stalledFor(at: .seconds(15.2)) == nil)
+        #expect(stall.mayRenew(lease: lease, at: .seconds(15.2)))
+        #expect(stall.stalledFor(at: .seconds(17)) == .seconds(2))
+    }
+
     @Test func failingTriesCountFromTheFirstFailureUntilOneSucceeds() {
         var stall = ResultsStall()
         stall.writeBegan(at: .seconds(1))

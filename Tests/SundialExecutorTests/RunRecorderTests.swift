@@ -150,15 +150,17 @@ final class RefusingStore: ClaimStore, @unchecked Sendable {
             RunRecord(
                 taskID: 1, token: ClaimToken(1), scheduledFor: at, attempt: 0, executor: "e", startedAt: at,
                 status: .running))
-        // Longer than `ResultsStall.slowWrite` (a second) into a write that has not answered.
-        Thread.sleep(forTimeInterval: 1.3)
-        #expect((recorder.stalledFor ?? .zero) >= .seconds(1))
-        #expect(!recorder.mayRenew(lease: .seconds(1)))
-        #expect(recorder.mayRenew(lease: .seconds(60)))
+        // Waited for, not timed: the write is under way and has not answered for a second
+        // (`ResultsStall.slowWrite`), then for a 2 s lease.
+        let deadline = Date().addingTimeInterval(60)
+        while recorder.mayRenew(lease: .seconds(2)) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect((recorder.stalledFor ?? .zero) >= .seconds(2))
+        #expect(!recorder.mayRenew(lease: .seconds(2)))
+        #expect(recorder.mayRenew(lease: .seconds(600)))
         release.signal()
         #expect(recorder.flush(timeout: 10))
         #expect(recorder.stalledFor == nil)
-        #expect(recorder.mayRenew(lease: .seconds(1)))
+        #expect(recorder.mayRenew(lease: .seconds(2)))
         #expect(store.allRuns.count == 1)
         recorder.stop()
     }

@@ -20,10 +20,13 @@ public struct ResultsStall: Sendable, Equatable {
         if writingSince == nil { writingSince = now }
     }
 
-    /// One try of a write ended at `now`; a failed try is tried again (the write goes on).
+    /// One try of a write ended at `now`; a failed try is tried again (the write goes on). A try
+    /// that succeeded is progress: a write split into parts counts as stuck only from its last
+    /// part that went through.
     public mutating func tryEnded(succeeded: Bool, at now: Duration) {
         if succeeded {
             failingSince = nil
+            if writingSince != nil { writingSince = now }
         } else if failingSince == nil {
             failingSince = now
         }

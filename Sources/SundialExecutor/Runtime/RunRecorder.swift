@@ -387,6 +387,9 @@ public final class RunRecorder: @unchecked Sendable {
                 }
             }
         }
+        // Settled (its rows freed or left to the lease's end): nothing is stuck any more, even
+        // when the batch had no row to free.
+        noteWrite(succeeded: true)
         return true
     }
 }
