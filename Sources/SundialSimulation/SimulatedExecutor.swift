@@ -9,7 +9,7 @@ import SundialSchedule
 /// real decisions (`AttemptResult`, `FirePlanner`, `Housekeeper`), the real store calls; threads
 /// replaced by slots, handlers by durations.
 final class SimulatedExecutor {
-    struct Item: QueuedWork {
+    struct Item: SettableQueuedWork {
         var row: TaskRow
         var token: ClaimToken
         var schedule: Schedule?
@@ -29,18 +29,6 @@ final class SimulatedExecutor {
         var claim: Claim { Claim(taskID: row.id, token: token) }
         var lastDuration: Double? { row.lastDuration }
         var isConcurrent: Bool { isDetached || (row.maxConcurrency > 1 && schedule?.isRecurring == true) }
-
-        func later(_ due: Duration) -> Item {
-            var later = self
-            later.due = due
-            return later
-        }
-
-        func confirmed(at now: Duration) -> Item {
-            var confirmed = self
-            confirmed.confirmedAt = now
-            return confirmed
-        }
     }
 
     struct Run {
@@ -434,7 +422,7 @@ final class SimulatedExecutor {
         // Paused or deleted after the claim but before the last look (a moment before the fire's
         // time; a fire waiting for a free thread after that may still start).
         if !item.isDetached && !item.lookFailed, let stopped = world.stoppedAt[row.id],
-            stopped > item.claimedAt, stopped + Executor.lastLook + world.settings.step < item.due
+            stopped > item.claimedAt, stopped + lastLookLead + world.settings.step < item.due
         {
             world.evidence.violation(
                 "at \(now): \(id) started task \(row.id)'s fire \(item.fireAt) (due at \(item.due)), claimed at \(item.claimedAt), though the row was paused or deleted at \(stopped)"

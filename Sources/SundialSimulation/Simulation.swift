@@ -71,9 +71,7 @@ final class World: @unchecked Sendable {
     private var actor: String?
     private var partitioned: [String: Duration] = [:]
     private var faultsOn = true
-    /// Tasks whose liveness is not checked (edited from outside).
-    private var edited: Set<Int64> = []
-    /// When each task was edited from outside.
+    /// When each task was edited from outside (their liveness is not checked).
     private var editTimes: [Int64: [Duration]] = [:]
     /// When a row was paused or deleted from outside (until it is resumed or run now): its
     /// claimed fires may not start after their last look.
@@ -332,7 +330,6 @@ final class World: @unchecked Sendable {
         let tasks = store.allTasks
         guard let task = tasks.randomElement(using: &random) else { return }
         faults += 1
-        edited.insert(task.id)
         editTimes[task.id, default: []].append(now)
         let choice = Int.random(in: 0..<6, using: &random)
         switch choice {
@@ -408,7 +405,7 @@ final class World: @unchecked Sendable {
             evidence.violation("run \(run.key) is still `running` after every executor stopped")
         }
         checkAlerts(settledBy: origin.addingTimeInterval((stoppedAt - .seconds(5)).timeInterval))
-        let active = Set(store.allTasks.filter { $0.status == .active && !edited.contains($0.id) }.map(\.id))
+        let active = Set(store.allTasks.filter { $0.status == .active && editTimes[$0.id] == nil }.map(\.id))
         let lastCall = origin.addingTimeInterval((stoppedAt - .seconds(5)).timeInterval)
         for run in runs where (run.retryAt.map { $0 < lastCall } ?? false) && active.contains(run.taskID) {
             evidence.violation("the retry of run \(run.key) was never taken")
@@ -418,7 +415,7 @@ final class World: @unchecked Sendable {
         // were lost during as many attempts as it may use (then it was given up, on record).
         let horizon = origin.addingTimeInterval((stoppedAt - .seconds(8)).timeInterval)
         for row in store.allTasks
-        where !edited.contains(row.id) && row.delivery == .atLeastOnce && !poison.contains(row.id) {
+        where editTimes[row.id] == nil && row.delivery == .atLeastOnce && !poison.contains(row.id) {
             let completed = evidence.completedFires(of: row.id).union(givenUpFires(of: row, in: runs))
             guard let text = row.schedule, !text.isEmpty, let schedule = try? definitions.schedule(for: row).get()
             else {
@@ -481,7 +478,7 @@ final class World: @unchecked Sendable {
         let tasks = store.allTasks
         let executions = Dictionary(grouping: evidence.executions, by: \.task)
         let lostRuns = Dictionary(grouping: runs.filter { $0.status == .lost }, by: \.taskID)
-        for row in tasks where !edited.contains(row.id) {
+        for row in tasks where editTimes[row.id] == nil {
             let ran = executions[row.id] ?? []
             let allowed = FirePlanner.lostAttemptsAllowed(row)
             let crashes = Dictionary(grouping: ran.filter(\.crashedExecutor), by: \.fire)
@@ -535,7 +532,7 @@ final class World: @unchecked Sendable {
     /// `run_all` task up to the latest that started either started or is on record as lost.
     private func checkAtMostOnceFires(horizon: Date) {
         for row in store.allTasks
-        where !edited.contains(row.id) && row.delivery == .atMostOnce && row.misfirePolicy == .runAll {
+        where editTimes[row.id] == nil && row.delivery == .atMostOnce && row.misfirePolicy == .runAll {
             guard let schedule = try? definitions.schedule(for: row).get(), schedule.isRecurring,
                 let latest = evidence.executions(of: row.id).map(\.fire).max()
             else { continue }

@@ -4,7 +4,7 @@ import Testing
 @testable import SundialCore
 
 /// A fire in hand, as the work machine sees it.
-struct Fire: QueuedWork, Equatable {
+struct Fire: SettableQueuedWork, Equatable {
     var id: Int64
     var token = ClaimToken(1)
     var due: Duration
@@ -25,18 +25,6 @@ struct Fire: QueuedWork, Equatable {
     }
 
     var claim: Claim { Claim(taskID: id, token: token) }
-
-    func later(_ due: Duration) -> Fire {
-        var later = self
-        later.due = due
-        return later
-    }
-
-    func confirmed(at now: Duration) -> Fire {
-        var confirmed = self
-        confirmed.confirmedAt = now
-        return confirmed
-    }
 }
 
 @Suite struct WorkQueueTests {

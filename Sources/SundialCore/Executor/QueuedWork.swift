@@ -36,3 +36,24 @@ extension QueuedWork {
     /// When the idle queue hands it out: its start, or its last look.
     @inlinable public var wakeAt: Duration { needsLastLook ? due - lastLookLead : due }
 }
+
+/// Work held as a value whose times can be set: `later` and `confirmed` are copies with one time
+/// changed.
+public protocol SettableQueuedWork: QueuedWork {
+    var due: Duration { get set }
+    var confirmedAt: Duration { get set }
+}
+
+extension SettableQueuedWork {
+    public func later(_ due: Duration) -> Self {
+        var later = self
+        later.due = due
+        return later
+    }
+
+    public func confirmed(at now: Duration) -> Self {
+        var confirmed = self
+        confirmed.confirmedAt = now
+        return confirmed
+    }
+}

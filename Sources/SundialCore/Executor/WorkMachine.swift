@@ -102,10 +102,8 @@ public struct WorkMachine<Work: QueuedWork> {
         case endAsNotRun(UncertainStart)
     }
 
-    /// The settings, queue, claim sizing, held-work epoch and uncertain starts, as they stand.
-    public var settings: Settings { configured }
+    /// The queue, held-work epoch and uncertain starts, as they stand.
     public var idle: WorkQueue<Work> { queue }
-    public var capacity: ClaimCapacity { sizing }
     /// Moves on whenever held work is dropped (fenced off, or the lease lost): an answer to a
     /// claim or a look sent before that must not be queued or started after it.
     public var epoch: Int { heldEpoch }

@@ -70,8 +70,6 @@ public final class Executor: @unchecked Sendable {
 
     /// How long an at_most_once run waits for its start to be written before it gives up the fire.
     static let durableStartTimeout: TimeInterval = 5
-    /// How long before its start a fire claimed ahead is looked at once more.
-    public static var lastLook: Duration { lastLookLead }
     /// How often history is pruned.
     static let retentionInterval: Duration = .seconds(60)
 
