@@ -36,6 +36,10 @@ extension InMemoryStore: ClaimStore {
                         $0.fireAt = now
                         $0.nextRun = now
                     }
+                    $0.claimedToken = request.token
+                    $0.claimedFire = $0.fireAt ?? $0.nextRun
+                    $0.claimedAttempt = $0.attempt
+                    $0.claimedNextRun = $0.nextRun
                 }
             }
             // Read back as MySQL's claim reads them: by next_run, then id.
@@ -77,19 +81,48 @@ extension InMemoryStore: ClaimStore {
         }
     }
 
+    public func abandonResult(_ finished: FinishedRun, reason: String) throws(StoreError) {
+        try call(.abandonResult) { state, now in
+            let run = finished.run
+            let error = StoredText.error(reason)
+            let stored = state.runs[run.key]
+            if let stored, stored.record.status == .running, stored.record.token == run.token {
+                state.runs[run.key]?.record.status = run.status
+                state.runs[run.key]?.record.finishedAt = run.finishedAt ?? now
+                state.runs[run.key]?.record.error = error
+                state.runs[run.key]?.record.output = nil
+                if stored.record.concurrent { state.update(run.taskID) { $0.running = max(0, $0.running - 1) } }
+                Self.settleAlerts(of: finished, into: &state, now: now)
+            } else if stored == nil {
+                Self.settleAlerts(of: finished, into: &state, now: now)
+            }
+            guard let row = state.tasks[run.taskID] else { return }
+            state.update(run.taskID) {
+                $0.status = .invalid
+                $0.error = error
+                if row.claimToken == run.token { $0.free() }
+            }
+        }
+    }
+
     public func startConcurrentRun(
-        _ run: RunRecord, next: FirePlanner.Plan?, retrying: RunKey?
+        _ run: RunRecord, moveOn: RowFinish?, retrying: RunKey?
     ) throws(StoreError) -> ConcurrentStart {
-        try call(.startConcurrentRun) { state, _ in
+        try call(.startConcurrentRun) { state, now in
             if state.runs[run.key]?.record.token == run.token { return .alreadyStarted }
             if let retrying, state.runs[retrying]?.record.retryAt == nil { return .claimLost }
             guard let row = state.tasks[run.taskID], row.status == .active else { return .claimLost }
-            if let next {
+            if let moveOn {
                 guard row.claimToken == run.token else { return .claimLost }
-                guard row.running < row.maxConcurrency else { return .noRoom }
+                // Due retries of earlier fires go first: a new fire leaves them their places.
+                let retriesDue = state.runs.values.filter {
+                    $0.record.taskID == row.id && ($0.record.retryAt.map { $0 <= now } ?? false)
+                }.count
+                guard row.running + retriesDue < row.maxConcurrency else { return .noRoom }
+                let change = FinishRule.change(current: row, finish: moveOn)
                 state.update(row.id) {
                     $0.running += 1
-                    $0.take(next)
+                    $0.take(change)
                     $0.free()
                 }
             } else {
@@ -113,7 +146,7 @@ extension InMemoryStore: ClaimStore {
             return Array(
                 state.runs.values.compactMap { stored -> DueRetry? in
                     guard let at = stored.record.retryAt, at < horizon, let row = state.tasks[stored.record.taskID],
-                        row.status == .active, actions.contains(row.action),
+                        row.status == .active, row.running < row.maxConcurrency, actions.contains(row.action),
                         CommaList.tagsAllow(row.tags, executorTags: tags)
                     else { return nil }
                     return DueRetry(
@@ -151,41 +184,39 @@ extension InMemoryStore: ClaimStore {
                 if run.concurrent && wasRunning == true {
                     state.update(run.taskID) { $0.running = max(0, $0.running - 1) }
                 }
-                var alerts = finished.alerts
-                switch finished.failing {
-                case true?: state.update(run.taskID) { $0.failing = true }
-                case false?:
-                    // `recovered` once: only the success that finds the task still failing says so.
-                    if state.tasks[run.taskID]?.failing == true {
-                        state.update(run.taskID) { $0.failing = false }
-                    } else {
-                        alerts.removeAll { $0.event == .recovered }
-                    }
-                case nil: break
-                }
                 if run.status == .succeeded, run.concurrent {
                     state.update(run.taskID) { $0.lastSuccessAt = run.finishedAt }
                 }
-                Self.raise(alerts, into: &state, now: now)
+                Self.settleAlerts(of: finished, into: &state, now: now)
             }
             for finish in batch.finished.compactMap(\.row) {
                 guard let row = state.tasks[finish.claim.taskID], row.claimToken == finish.claim.token else { continue }
-                let change =
-                    FinishRule.isUnedited(row, since: finish.claimed)
-                    ? FinishRule.unedited(finish, lastDuration: row.lastDuration)
-                    : FinishRule.resolve(current: row, finish: finish)
+                let change = FinishRule.change(current: row, finish: finish)
                 state.update(row.id) {
-                    $0.status = change.status
-                    $0.nextRun = change.nextRun
-                    $0.fireAt = change.fireAt
-                    $0.attempt = change.attempt
-                    $0.error = change.error
-                    $0.lastDuration = change.lastDuration
+                    $0.take(change)
                     if let succeeded = finish.succeededAt { $0.lastSuccessAt = succeeded }
                     $0.free()
                 }
             }
         }
+    }
+
+    /// What an ended attempt means for alerts: the task's failing flag, and its alerts raised.
+    static func settleAlerts(of finished: FinishedRun, into state: inout State, now: Date) {
+        let task = finished.run.taskID
+        var alerts = finished.alerts
+        switch finished.failing {
+        case true?: state.update(task) { $0.failing = true }
+        case false?:
+            // `recovered` once: only the success that finds the task still failing says so.
+            if state.tasks[task]?.failing == true {
+                state.update(task) { $0.failing = false }
+            } else {
+                alerts.removeAll { $0.event == .recovered }
+            }
+        case nil: break
+        }
+        raise(alerts, into: &state, now: now)
     }
 
     /// Inserts a run, or ends it, with the MySQL upsert's rule: a run already final, or started

@@ -111,8 +111,9 @@ extension InMemoryStore: ExecutorRegistry {
                 let started = lost.first {
                     $0.record.taskID == row.id && $0.record.token == token && !$0.record.concurrent
                 }
-                let scheduledFor = started?.record.scheduledFor ?? row.fireAt ?? row.nextRun ?? now
-                let attempt = started?.record.attempt ?? row.attempt
+                let scheduledFor =
+                    started?.record.scheduledFor ?? row.claimedAttemptKey?.fire ?? row.fireAt ?? row.nextRun ?? now
+                let attempt = started?.record.attempt ?? row.claimedAttemptKey?.attempt ?? row.attempt
                 let fire = InterruptedFire(
                     row: row, scheduledFor: scheduledFor, attempt: attempt, now: now, startOnRecord: started != nil,
                     executorLost: !isSelf, leaseEnd: leaseEnd,
@@ -125,6 +126,12 @@ extension InMemoryStore: ExecutorRegistry {
                 if started == nil {
                     // It may have started: the attempt goes on record as lost.
                     Self.upsert(fire.lostRun(executor: executor, token: token, reason: reason), into: &state)
+                }
+                if row.editedSinceClaim {
+                    // An edit replaced the fire meanwhile (a resume, a new next_run): it wins, as
+                    // over a finishing run.
+                    state.free(row.id)
+                    continue
                 }
                 state.update(row.id) {
                     $0.take(next, statusOnlyIfActive: true)

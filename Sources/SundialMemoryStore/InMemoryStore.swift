@@ -152,6 +152,16 @@ extension TaskRow {
         error = plan.error
     }
 
+    /// What a finish (or a concurrent start) makes of the row.
+    mutating func take(_ change: FinishRule.Change) {
+        status = change.status
+        nextRun = change.nextRun
+        fireAt = change.fireAt
+        attempt = change.attempt
+        error = change.error
+        lastDuration = change.lastDuration
+    }
+
     mutating func free() {
         claimToken = nil
         claimedBy = nil

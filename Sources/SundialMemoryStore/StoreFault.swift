@@ -12,7 +12,8 @@ public enum StoreFault: Sendable, Equatable {
 
 /// The store's calls, as fault injection names them.
 public enum StoreOperation: String, Sendable, CaseIterable {
-    case now, claim, release, stillClaimed, markInvalid, startConcurrentRun, dueRetries, record, runHolders
+    case now, claim, release, stillClaimed, markInvalid, abandonResult, startConcurrentRun, dueRetries, record
+    case runHolders
     case killRequests
     case register, renewLease, setState, expiredHolders, recover, executors
     case insert, tasks, task, runs, changeStatus, runNow, requestKill, delete, dueBacklog

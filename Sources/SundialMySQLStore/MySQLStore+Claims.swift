@@ -41,11 +41,14 @@ extension MySQLStore: ClaimStore {
                 let ids = InList.padded(candidates)
                 // A one-shot inserted without next_run gets its fire time from this claim, on
                 // record: a claim after a lost one finds the same fire (and its run key) again.
+                // The fire and attempt taken go on record with the claim, for recovery.
                 // (Assignments apply left to right: fire_at reads next_run before it is set.)
                 try c.execute(
                     """
                     UPDATE cron SET task_id = ?, claimed_by = ?, claimed_at = NOW(6), \
-                    fire_at = IF(next_run IS NULL, NOW(6), fire_at), next_run = IFNULL(next_run, NOW(6)) \
+                    fire_at = IF(next_run IS NULL, NOW(6), fire_at), next_run = IFNULL(next_run, NOW(6)), \
+                    claimed_token = task_id, claimed_fire = IFNULL(fire_at, next_run), claimed_attempt = attempt, \
+                    claimed_next_run = next_run \
                     WHERE id IN \(InList.placeholders(ids.count)) AND task_id IS NULL
                     """,
                     [.init(request.token), .string(request.executor)] + ids.map { .int($0) })
@@ -95,8 +98,37 @@ extension MySQLStore: ClaimStore {
         }
     }
 
+    public func abandonResult(_ finished: FinishedRun, reason: String) throws(StoreError) {
+        let run = finished.run
+        let error = MySQLValue.string(StoredText.error(reason))
+        try mapped {
+            try database.transaction { c in
+                // Locks in the order recovery takes them: runs first, then rows.
+                let applies = try !resultsThatApply([finished], on: c).isEmpty
+                let ended = try c.execute(
+                    """
+                    UPDATE cron_run SET status = ?, finished_at = COALESCE(?, NOW(6)), error = ?, output = NULL \
+                    WHERE cron_id = ? AND scheduled_for = ? AND attempt = ? AND task_id = ? AND status = 'running'
+                    """,
+                    [
+                        .string(run.status.rawValue), .init(run.finishedAt), error, .int(run.taskID),
+                        .date(run.scheduledFor), .int(Int64(run.attempt)), .init(run.token),
+                    ]
+                ).affectedRows
+                let countedDown = ended == 1 && run.concurrent
+                try c.execute(
+                    "UPDATE cron SET status = 'invalid', error = ?, running = IF(?, GREATEST(running, 1) - 1, running) WHERE id = ?",
+                    [error, .int(countedDown ? 1 : 0), .int(run.taskID)])
+                try c.execute(
+                    "UPDATE cron SET task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?",
+                    [.int(run.taskID), .init(run.token)])
+                if applies { try settleAlerts(of: finished, on: c) }
+            }
+        }
+    }
+
     public func startConcurrentRun(
-        _ run: RunRecord, next: FirePlanner.Plan?, retrying: RunKey?
+        _ run: RunRecord, moveOn: RowFinish?, retrying: RunKey?
     ) throws(StoreError) -> ConcurrentStart {
         try mapped {
             do {
@@ -110,19 +142,8 @@ extension MySQLStore: ClaimStore {
                         guard taken == 1 else { return try alreadyStarted(run, on: c) ? .alreadyStarted : .claimLost }
                     }
                     let counted: Int
-                    if let next {
-                        counted = try c.execute(
-                            """
-                            UPDATE cron SET running = running + 1, next_run = ?, fire_at = ?, attempt = ?, status = ?, error = ?, \
-                            task_id = NULL, claimed_by = NULL, claimed_at = NULL \
-                            WHERE id = ? AND task_id = ? AND status = 'active' AND running < max_concurrency
-                            """,
-                            [
-                                .init(next.nextRun), .init(next.fireAt), .int(Int64(next.attempt)),
-                                .string(next.status.rawValue), .init(next.error.map(StoredText.error)),
-                                .int(run.taskID), .init(run.token),
-                            ]
-                        ).affectedRows
+                    if let moveOn {
+                        counted = try moveOnAtStart(run, moveOn, on: c)
                     } else {
                         counted = try c.execute(
                             "UPDATE cron SET running = running + 1 WHERE id = ? AND status = 'active' AND running < max_concurrency",
@@ -135,10 +156,10 @@ extension MySQLStore: ClaimStore {
                         // Still ours and active, but a retry took the last place: wait for one.
                         let active =
                             try !c.query(
-                                next == nil
+                                moveOn == nil
                                     ? "SELECT 1 FROM cron WHERE id = ? AND status = 'active'"
                                     : "SELECT 1 FROM cron WHERE id = ? AND status = 'active' AND task_id = ?",
-                                next == nil ? [.int(run.taskID)] : [.int(run.taskID), .init(run.token)]
+                                moveOn == nil ? [.int(run.taskID)] : [.int(run.taskID), .init(run.token)]
                             ).isEmpty
                         // No room: roll the taken retry back, it waits for a place.
                         throw active ? ConcurrentStartRefused.noRoom : ConcurrentStartRefused.taskGone
@@ -154,6 +175,47 @@ extension MySQLStore: ClaimStore {
                 return .claimLost
             }
         }
+    }
+
+    /// Counts a concurrent start in its claimed row and moves the row on, fenced by the claim: the
+    /// plan as it is when the row is untouched since the claim (its `updated_at`), or as
+    /// `FinishRule` decides from the row as it is now when someone edited it meanwhile. 1 when done.
+    private func moveOnAtStart(_ run: RunRecord, _ moveOn: RowFinish, on c: MySQLConnection) throws -> Int {
+        // Due retries of earlier fires go first: a new fire leaves them their places (read by
+        // the retry index: few runs wait for a retry).
+        let retriesDue =
+            try c.query(
+                "SELECT COUNT(*) AS n FROM cron_run WHERE retry_at IS NOT NULL AND retry_at <= NOW(6) AND cron_id = ?",
+                [.int(run.taskID)]
+            ).first?["n"].int ?? 0
+        func apply(_ change: FinishRule.Change, unlessEdited version: RowVersion?) throws -> Int {
+            try c.execute(
+                """
+                UPDATE cron SET running = running + 1, next_run = ?, fire_at = ?, attempt = ?, status = ?, error = ?, \
+                task_id = NULL, claimed_by = NULL, claimed_at = NULL \
+                WHERE id = ? AND task_id = ? AND status = 'active' AND running + ? < max_concurrency\
+                \(version == nil ? "" : " AND updated_at = ?")
+                """,
+                [
+                    .init(change.nextRun), .init(change.fireAt), .int(Int64(change.attempt)),
+                    .string(change.status.rawValue), .init(change.error.map(StoredText.error)),
+                    .int(run.taskID), .init(run.token), .int(Int64(retriesDue)),
+                ] + (version.map { [.date($0.date)] } ?? [])
+            ).affectedRows
+        }
+        if let version = moveOn.claimed.version,
+            try apply(FinishRule.unedited(moveOn, lastDuration: nil), unlessEdited: version) == 1
+        {
+            return 1
+        }
+        // Edited since the claim (or counted by a retry's start meanwhile): decided from the row.
+        guard
+            let row = try c.query(
+                "SELECT \(TaskRow.columns) FROM cron WHERE id = ? AND task_id = ? FOR UPDATE",
+                [.int(run.taskID), .init(run.token)]
+            ).first.map(TaskRow.init(mysql:))
+        else { return 0 }
+        return try apply(FinishRule.change(current: row, finish: moveOn), unlessEdited: nil)
     }
 
     /// Rolls a concurrent start back.
@@ -178,6 +240,7 @@ extension MySQLStore: ClaimStore {
                 \(TaskRow.columns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")) \
                 FROM cron_run r JOIN cron c ON c.id = r.cron_id \
                 WHERE r.retry_at IS NOT NULL AND r.retry_at < NOW(6) + INTERVAL ? MICROSECOND AND c.status = 'active' \
+                AND c.running < c.max_concurrency \
                 AND \(MySQLStoreSQL.actionFilter(actions.count, column: "c.action")) AND \(MySQLStoreSQL.tagFilter(tags.count, column: "c.tags")) \
                 ORDER BY r.retry_at LIMIT ?
                 """,

@@ -164,8 +164,10 @@ extension MySQLStore: ExecutorRegistry {
                             && $0["task_id"].int.map(Int64.init) == token.rawValue
                             && $0["concurrent"].bool != true
                     }
-                    let scheduledFor = started?["scheduled_for"].date ?? row.fireAt ?? row.nextRun ?? now
-                    let attempt = started?["attempt"].int ?? row.attempt
+                    let scheduledFor =
+                        started?["scheduled_for"].date ?? row.claimedAttemptKey?.fire ?? row.fireAt ?? row.nextRun
+                        ?? now
+                    let attempt = started?["attempt"].int ?? row.claimedAttemptKey?.attempt ?? row.attempt
                     let interrupted = InterruptedFire(
                         row: row, scheduledFor: scheduledFor, attempt: attempt, now: now, startOnRecord: started != nil,
                         executorLost: !isSelf, leaseEnd: leaseEnd,
@@ -182,6 +184,14 @@ extension MySQLStore: ExecutorRegistry {
                         // later under this token leaves a final run as it is).
                         try upsertRuns(
                             [interrupted.lostRun(executor: executor, token: token, reason: reason)][...], on: c)
+                    }
+                    if row.editedSinceClaim {
+                        // An edit replaced the fire meanwhile (a resume, a new next_run): it wins,
+                        // as over a finishing run.
+                        try c.execute(
+                            "UPDATE cron SET task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?",
+                            [.int(row.id), .init(token)])
+                        continue
                     }
                     // A paused (or otherwise changed) row keeps its status: read and decided here.
                     let status = row.status == .active ? next.status : row.status

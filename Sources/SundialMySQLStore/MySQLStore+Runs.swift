@@ -53,23 +53,26 @@ extension MySQLStore {
                         [.init(run.status == .succeeded ? run.finishedAt : nil), .int(run.taskID)])
                 }
                 try finishRows(rowFinishes, on: c)
-                for finished in meaningful {
-                    var alerts = finished.alerts
-                    switch finished.failing {
-                    case true?:
-                        try c.execute("UPDATE cron SET failing = 1 WHERE id = ?", [.int(finished.run.taskID)])
-                    case false?:
-                        // `recovered` once: only the success that finds the task still failing says so.
-                        let cleared = try c.execute(
-                            "UPDATE cron SET failing = 0 WHERE id = ? AND failing = 1", [.int(finished.run.taskID)]
-                        ).affectedRows
-                        if cleared == 0 { alerts.removeAll { $0.event == .recovered } }
-                    case nil: break
-                    }
-                    try raise(alerts, on: c)
-                }
+                for finished in meaningful { try settleAlerts(of: finished, on: c) }
             }
         }
+    }
+
+    /// What an ended attempt means for alerts: the task's failing flag, and its alerts raised.
+    func settleAlerts(of finished: FinishedRun, on c: MySQLConnection) throws {
+        var alerts = finished.alerts
+        switch finished.failing {
+        case true?:
+            try c.execute("UPDATE cron SET failing = 1 WHERE id = ?", [.int(finished.run.taskID)])
+        case false?:
+            // `recovered` once: only the success that finds the task still failing says so.
+            let cleared = try c.execute(
+                "UPDATE cron SET failing = 0 WHERE id = ? AND failing = 1", [.int(finished.run.taskID)]
+            ).affectedRows
+            if cleared == 0 { alerts.removeAll { $0.event == .recovered } }
+        case nil: break
+        }
+        try raise(alerts, on: c)
     }
 
     public func runHolders(_ keys: [RunKey]) throws(StoreError) -> [RunKey: ClaimToken] {
@@ -102,7 +105,7 @@ extension MySQLStore {
 
     /// Of `finished`, the results that end their run now: the run is not on record yet, or still
     /// `running` under the same token (a late result, after recovery ended the run, raises nothing).
-    private func resultsThatApply(_ finished: [FinishedRun], on c: MySQLConnection) throws -> [FinishedRun] {
+    func resultsThatApply(_ finished: [FinishedRun], on c: MySQLConnection) throws -> [FinishedRun] {
         try finished.filter { result in
             let run = result.run
             guard

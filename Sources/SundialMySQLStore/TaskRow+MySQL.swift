@@ -4,7 +4,9 @@ import SundialMySQL
 
 extension TaskRow {
     /// The columns `init(mysql:)` reads, for SELECT lists.
-    static let columns = claimColumns + ", alert_late_seconds, metrics, last_success_at"
+    static let columns =
+        claimColumns
+        + ", alert_late_seconds, metrics, last_success_at, claimed_token, claimed_fire, claimed_attempt, claimed_next_run"
 
     /// What the late-fire check reads (no payload).
     static let lateColumns =
@@ -47,6 +49,10 @@ extension TaskRow {
         lastSuccessAt = row["last_success_at"].date
         requestedBy = row["requested_by"].string
         requestedFire = row["requested_fire"].date
+        claimedToken = row["claimed_token"].int.map { ClaimToken(Int64($0)) }
+        claimedFire = row["claimed_fire"].date
+        claimedAttempt = row["claimed_attempt"].int
+        claimedNextRun = row["claimed_next_run"].date
         version = row["updated_at"].date.map { RowVersion(Int64(($0.timeIntervalSince1970 * 1_000_000).rounded())) }
     }
 

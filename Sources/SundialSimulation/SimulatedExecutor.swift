@@ -65,8 +65,12 @@ final class SimulatedExecutor {
     /// Threads inside a slow store call: the call took effect when it was made, its answer
     /// arrives later, and the thread does nothing else until then.
     private var blocked: [SimulatedThread: Blocked] = [:]
-    /// Whether results reach the store (failing or hanging writes), as the runtime's recorder judges it.
-    private var results = ResultsStall()
+    /// The runtime's recorder: group commit, splitting, durable starts and the stall judgement.
+    private var recorder = RecorderMachine()
+    /// Durable starts whose pool thread waits for the recorder to confirm them.
+    private var starting: [RunKey: DurableStart] = [:]
+    /// What the stop waits for from the recorder, and until when (as the runtime's `recorder.stop`).
+    private var stopFlush: (generation: Int, deadline: Duration)?
 
     enum SimulatedThread: Hashable { case leader, lease, recorder }
 
@@ -76,10 +80,14 @@ final class SimulatedExecutor {
         var holds: (Claim) -> Bool
         var answer: () -> Void
     }
+    struct DurableStart {
+        var item: Item
+        var record: RunRecord
+        var generation: Int
+        var deadline: Duration
+    }
+
     var running: [RunKey: Run] = [:]
-    var queuedStarts: [RunRecord] = []
-    var queuedEnds: [FinishedRun] = []
-    var oldestQueued: Duration?
     /// Database time minus virtual time, as last read from the store.
     var clockOffset: Double
     var nextRenewal: Duration
@@ -149,10 +157,11 @@ final class SimulatedExecutor {
         }
         releaseKept()
         settleUncertainStarts()
-        writeResults(force: machine.isStopping)
+        record(now)
+        settleDurableStarts(world.now)
         lead(now)
         startReady(now)
-        if machine.phase == .stopped && running.isEmpty { finishStop() }
+        if machine.phase == .stopped && running.isEmpty && starting.isEmpty { finishStop() }
     }
 
     // MARK: Lease
@@ -165,7 +174,7 @@ final class SimulatedExecutor {
             }
             return
         }
-        guard results.mayRenew(lease: lease, at: sent) else {
+        guard recorder.mayRenew(lease: lease, at: sent) else {
             // As the runtime: results stuck for a whole lease keep rows claimed; not renewing
             // lets the lease lapse, so that the executor fences itself and others recover.
             world.trace("\(id) results stuck for a lease; not renewing")
@@ -234,10 +243,10 @@ final class SimulatedExecutor {
     private func lead(_ now: Duration) {
         guard isFree(.leader, now) else { return }
         var rounds = 0
-        while running.count < threads && ready.isEmpty && rounds < 8 && blocked[.leader] == nil {
+        while busyThreads < threads && ready.isEmpty && rounds < 8 && blocked[.leader] == nil {
             rounds += 1
             let step = work.lead(
-                machine, now: now, idleThreads: threads - running.count, readyCount: ready.count)
+                machine, now: now, idleThreads: threads - busyThreads, readyCount: ready.count)
             switch step {
             case .stop, .wait:
                 return
@@ -325,9 +334,12 @@ final class SimulatedExecutor {
 
     // MARK: Runs
 
+    /// Pool threads running a handler or waiting for a durable start.
+    private var busyThreads: Int { running.count + starting.count }
+
     /// Threads take ready work, first handed out first, while they are free.
     private func startReady(_ now: Duration) {
-        while running.count < threads, !ready.isEmpty {
+        while busyThreads < threads, !ready.isEmpty {
             start(ready.removeFirst(), now)
         }
     }
@@ -371,22 +383,23 @@ final class SimulatedExecutor {
         let record = RunRecord(
             taskID: row.id, token: item.token, scheduledFor: item.fireAt, attempt: item.attempt, executor: id,
             startedAt: dbNow, status: .running, concurrent: concurrent, requestedBy: row.requester(ofFire: item.fireAt))
-        var startRecorded = true
         if concurrent {
-            let next =
+            let moveOn =
                 item.isDetached
-                ? nil : FirePlanner(row: row, schedule: item.schedule).moveOn(after: item.fireAt, now: dbNow)
+                ? nil
+                : RowFinish.concurrentStart(
+                    of: row, token: item.token, schedule: item.schedule, fireAt: item.fireAt, now: dbNow)
             let answer: Result<ConcurrentStart, StoreError>
             do {
                 answer = .success(
                     try world.callThrowing(id) {
-                        try world.store.startConcurrentRun(record, next: next, retrying: item.retrying)
+                        try world.store.startConcurrentRun(record, moveOn: moveOn, retrying: item.retrying)
                     })
             } catch {
                 answer = .failure(error)
             }
             switch work.concurrentStartAnswered(
-                item, answer, record: record, next: next, executor: &machine, now: now)
+                item, answer, record: record, moveOn: moveOn, executor: &machine, now: now)
             {
             case .run: break
             case .giveBack(let claims):
@@ -402,14 +415,31 @@ final class SimulatedExecutor {
                 return
             }
         } else if row.delivery == .atMostOnce {
-            // Durable start: written before the handler runs, or the fire is given up.
-            // Read back, as the runtime's recorder does: on record under this claim's token.
-            startRecorded =
-                world.call(id) { try world.store.record(RunBatch(started: [record])) } != nil
-                && world.call(id) { try world.store.runHolders([record.key])[record.key] } == record.token
+            // Durable start: the thread waits until the recorder has it on record under this
+            // claim's token, or gives the fire up at the runtime's deadline.
+            let generation = recorder.queueStarted(record, durable: true, now: now)
+            starting[record.key] = DurableStart(
+                item: item, record: record, generation: generation,
+                deadline: now + .seconds(Executor.durableStartTimeout))
+            return
         } else {
-            queue(start: record)
+            _ = recorder.queueStarted(record, durable: false, now: now)
         }
+        begin(item, record: record, startRecorded: true, now)
+    }
+
+    /// Durable starts the recorder has settled (or whose wait ran out) go on, or end unrun.
+    private func settleDurableStarts(_ now: Duration) {
+        for (key, start) in starting.sorted(by: { $0.key < $1.key })
+        where recorder.isWritten(start.generation) || now >= start.deadline {
+            starting[key] = nil
+            begin(start.item, record: start.record, startRecorded: recorder.settleDurableStart(key), now)
+        }
+    }
+
+    /// The pool thread begins the handler, once the start is as on record as its delivery needs.
+    private func begin(_ item: Item, record: RunRecord, startRecorded: Bool, _ now: Duration) {
+        let row = item.row
         let key = record.key
         perform(machine.runStarted(key, claim: item.claim, deadline: nil, now: now))
         guard startRecorded, machine.running[key]?.cancelled == nil else {
@@ -466,6 +496,8 @@ final class SimulatedExecutor {
     }
 
     private func end(key: RunKey, item: Item, record: RunRecord, end: AttemptEnd, now: Duration, startedAt: Duration) {
+        var record = record
+        record.output = world.output(of: record.taskID)
         let cancelled = machine.running[key]?.cancelled
         let actions = machine.runEnded(key)
         let dbNow = Date(timeIntervalSince1970: now.timeInterval + clockOffset)
@@ -473,7 +505,7 @@ final class SimulatedExecutor {
             row: item.row, schedule: item.schedule, run: record, end: end, cancelled: cancelled,
             took: (now - startedAt).timeInterval, now: dbNow,
             jitter: Double.random(in: 0...1, using: &world.random), alerting: world.alerting)
-        queue(end: result.finished)
+        recorder.queueFinished(result.finished, now: world.now)
         world.trace("\(id) ended \(key) as \(result.finished.run.status)")
         perform(actions)
     }
@@ -484,39 +516,35 @@ final class SimulatedExecutor {
 
     // MARK: Results
 
-    private func queue(start: RunRecord) {
-        queuedStarts.append(start)
-        if oldestQueued == nil { oldestQueued = world.now }
-    }
-
-    private func queue(end: FinishedRun) {
-        queuedEnds.append(end)
-        if oldestQueued == nil { oldestQueued = world.now }
-    }
-
-    /// The group commit: a batch every 50 ms; kept and written again when the store fails.
-    @discardableResult
-    private func writeResults(force: Bool) -> Bool {
-        let now = world.now
-        guard isFree(.recorder, now) else { return false }
-        guard let oldest = oldestQueued else { return true }
-        guard force || now - oldest >= .milliseconds(50) else { return false }
-        let (starts, ends) = (queuedStarts.count, queuedEnds.count)
-        let batch = RunBatch(started: queuedStarts, finished: queuedEnds)
-        results.writeBegan(at: now)
-        let written = world.call(id, { try world.store.record(batch) }) != nil
-        // A write may hang before it answers (or fails): meanwhile results are stuck.
-        let delay = force ? .zero : world.slowCallDelay()
-        answerLater(.recorder, after: delay) { [self] in
-            results.tryEnded(succeeded: written, at: world.now)
-            guard written else { return }
-            results.writeEnded()
-            // What was queued while the write hung waits for the next one.
-            queuedStarts.removeFirst(starts)
-            queuedEnds.removeFirst(ends)
-            oldestQueued = queuedStarts.isEmpty && queuedEnds.isEmpty ? nil : world.now
+    /// The recorder's thread: the runtime's recorder machine, its store calls through the world.
+    private func record(_ now: Duration) {
+        for _ in 0..<16 {
+            guard isFree(.recorder, world.now) else { return }
+            switch recorder.next(now: world.now) {
+            case .idle, .wait, .stopped:
+                return
+            case .write(let batch):
+                let answer =
+                    world.refusal(of: batch).map { .failure($0) }
+                    ?? world.result(id) {
+                        try world.store.record(batch)
+                    }
+                // A write may hang before it answers (or fails): meanwhile results are stuck.
+                answerLater(.recorder, after: world.slowCallDelay()) { [self] in
+                    _ = recorder.written(answer, now: world.now)
+                }
+            case .writeOutputsSoFar(let batch):
+                _ = recorder.outputsSoFarWritten(world.result(id) { try world.store.record(batch) })
+            case .probe:
+                let answered = world.call(id) { try world.store.now() } != nil
+                recorder.probed(answered: answered, now: world.now)
+            case .abandon(let run, let reason):
+                _ = recorder.abandoned(
+                    world.result(id) { try world.store.abandonResult(run, reason: reason) }, now: world.now)
+            case .readBack(let keys):
+                _ = recorder.readBack(world.call(id) { try world.store.runHolders(keys) })
+            }
         }
-        return written && delay == .zero
     }
 
     // MARK: Housekeeping
@@ -541,7 +569,7 @@ final class SimulatedExecutor {
                 answer = .success(
                     try world.callThrowing(id) {
                         try world.store.startConcurrentRun(
-                            start.record, next: start.next, retrying: start.work.retrying)
+                            start.record, moveOn: start.moveOn, retrying: start.work.retrying)
                     })
             } catch {
                 answer = .failure(error)
@@ -557,7 +585,7 @@ final class SimulatedExecutor {
                 row: start.work.row, schedule: start.work.schedule, run: start.record,
                 end: .notRun("its start could not be confirmed"), cancelled: nil, took: 0, now: dbNow,
                 jitter: 0.5, alerting: world.alerting)
-            queue(end: result.finished)
+            recorder.queueFinished(result.finished, now: world.now)
             world.trace("\(id) settled an unconfirmed start of \(start.record.key)")
         }
     }
@@ -634,9 +662,12 @@ final class SimulatedExecutor {
 
     private func finishStop() {
         guard !exited else { return }
-        // The recorder gets a few tries; what it cannot write is settled by the self-recovery or
-        // by the lease's end.
-        for _ in 0..<3 where !writeResults(force: true) {}
+        // As the runtime's `recorder.stop`: what is queued is written, for up to its timeout; what
+        // it cannot write by then is settled by the self-recovery or by the lease's end.
+        let flush = stopFlush ?? (recorder.flushRequested(), world.now + .seconds(RunRecorder.stopTimeout))
+        stopFlush = flush
+        if !recorder.isWritten(flush.generation) && world.now < flush.deadline { return }
+        recorder.stop()
         let recovered = world.call(id) {
             try world.store.recover(
                 executor: id, reason: "the executor stopped", self: true, plan: housekeeper.interruptionPlan)
@@ -655,6 +686,7 @@ final class SimulatedExecutor {
             world.evidence.crash(run.evidence, at: world.now)
         }
         running.removeAll()
+        starting.removeAll()
         world.trace("\(id) crashed")
     }
 
@@ -667,11 +699,9 @@ final class SimulatedExecutor {
         if blocked.values.contains(where: { $0.holds(claim) }) { return true }
         if running.values.contains(where: { !$0.item.isDetached && $0.item.claim == claim }) { return true }
         if machine.running.values.contains(where: { $0.claim == claim }) { return true }
-        // Ended, its row's change waiting for the next group commit.
-        if queuedEnds.contains(where: { $0.row != nil && $0.run.taskID == claim.taskID && $0.run.token == claim.token })
-        {
-            return true
-        }
+        if starting.values.contains(where: { !$0.item.isDetached && $0.item.claim == claim }) { return true }
+        // Ended, its row's change waiting for the recorder.
+        if recorder.carries(claim) { return true }
         if let kept = machine.unreleased[claim.token] { return kept.map { $0.contains(claim.taskID) } ?? true }
         return false
     }

@@ -82,6 +82,9 @@ final class World: @unchecked Sendable {
     private var failureRates: [Int64: Double] = [:]
     /// Poison fires: every run of these tasks takes its executor's process down.
     private var poison: Set<Int64> = []
+    /// Tasks whose results hold a value the store cannot hold: with their output only (false), or
+    /// in every form (true).
+    private var unstorable: [Int64: Bool] = [:]
     /// Each task's max_attempts as inserted (a deleted task's too).
     private var maxAttempts: [Int64: Int] = [:]
     /// Every alert goes to one channel, without deduplication, so each can be accounted for.
@@ -131,6 +134,15 @@ final class World: @unchecked Sendable {
         }
     }
 
+    /// A store call's answer, a failure included.
+    func result<T>(_ executor: String, _ body: () throws -> T) -> Result<T, StoreError> {
+        do {
+            return .success(try callThrowing(executor, body))
+        } catch {
+            return .failure(error)
+        }
+    }
+
     func acting(_ executor: String, _ body: () -> Void) {
         actor = executor
         defer { actor = nil }
@@ -164,6 +176,22 @@ final class World: @unchecked Sendable {
         return random.chance(0.7)
             ? .milliseconds(Int64.random(in: 20...1_000, using: &random))
             : settings.lease * Double.random(in: 0.3...1.5, using: &random)
+    }
+
+    /// The output a run of the task ends with: one the store refuses for an unstorable task.
+    func output(of task: Int64) -> String? {
+        faultsOn && unstorable[task] != nil ? "a value the store cannot hold" : nil
+    }
+
+    /// The store's refusal of a batch of results, as MySQL refuses a value its column cannot hold.
+    func refusal(of batch: RunBatch) -> StoreError? {
+        let refused = batch.finished.contains { finish in
+            guard let everyForm = unstorable[finish.run.taskID] else { return false }
+            return everyForm ? faultsOn : finish.run.output != nil
+        }
+        guard refused else { return nil }
+        trace("the store refuses a batch of \(batch.count) results")
+        return StoreError(.rejected, "a value the column cannot hold")
     }
 
     /// Whether this run of the task fails (decided by the seed).
@@ -237,6 +265,13 @@ final class World: @unchecked Sendable {
         if random.chance(0.4), let task = store.allTasks.randomElement(using: &random) {
             poison.insert(task.id)
             trace("task \(task.id) is poison: every run kills its executor while faults last")
+        }
+        // In some, one task's results hold a value the store refuses (while faults last): the
+        // recorder must isolate it and write the others.
+        if random.chance(0.3), let task = store.allTasks.randomElement(using: &random) {
+            let everyForm = random.chance(0.3)
+            unstorable[task.id] = everyForm
+            trace("task \(task.id)'s results are refused\(everyForm ? " in every form" : " with their output")")
         }
     }
 
@@ -398,6 +433,13 @@ final class World: @unchecked Sendable {
             if row.running != 0 {
                 evidence.violation("task \(row.id) counts \(row.running) runs in flight after every executor stopped")
             }
+            // Only a result the store takes in no form costs its task: one refused with its
+            // output is written without it.
+            if row.status == .invalid, row.error?.hasPrefix("the result could not be stored") == true,
+                unstorable[row.id] != true
+            {
+                evidence.violation("task \(row.id) was marked invalid for a result the store would have taken")
+            }
         }
         // Everything has stopped: the history no longer changes.
         let runs = store.allRuns
@@ -415,7 +457,9 @@ final class World: @unchecked Sendable {
         // were lost during as many attempts as it may use (then it was given up, on record).
         let horizon = origin.addingTimeInterval((stoppedAt - .seconds(8)).timeInterval)
         for row in store.allTasks
-        where editTimes[row.id] == nil && row.delivery == .atLeastOnce && !poison.contains(row.id) {
+        where editTimes[row.id] == nil && row.delivery == .atLeastOnce && !poison.contains(row.id)
+            && unstorable[row.id] != true
+        {
             let completed = evidence.completedFires(of: row.id).union(givenUpFires(of: row, in: runs))
             guard let text = row.schedule, !text.isEmpty, let schedule = try? definitions.schedule(for: row).get()
             else {
@@ -509,11 +553,8 @@ final class World: @unchecked Sendable {
             let key = RunKey(task: execution.task, scheduled: execution.fire, attempt: execution.attempt)
             guard let run = byKey[key] else {
                 // An executor that died before writing the start leaves its run to recovery, which
-                // writes it for the fire the row holds then: an edit made meanwhile (a resume, a
-                // new schedule) replaced that fire, and it wins.
-                let editedSince =
-                    execution.crashedExecutor && (editTimes[execution.task] ?? []).contains { $0 >= execution.start }
-                if existing.contains(execution.task) && !editedSince {
+                // writes it for the fire and attempt its claim took, whatever an edit made since.
+                if existing.contains(execution.task) {
                     evidence.violation("the execution of \(key) by \(execution.executor) has no run row")
                 }
                 continue

@@ -57,4 +57,21 @@ import Testing
         let done = FirePlanner.Plan(status: .done, nextRun: nil, fireAt: nil, attempt: 0, error: nil)
         #expect(FinishRule.resolve(current: current, finish: finish(oneShot, plan: done)).status == .active)
     }
+
+    /// Resuming it would run its fire again: a one-shot whose fire succeeded while it was paused
+    /// is done. One that failed for good stays paused (a resume gives it another try).
+    @Test func aOneShotPausedWhileItsFireSucceededIsDone() {
+        var oneShot = row
+        oneShot.schedule = "@at 2027-01-15T08:00:06Z"
+        var current = oneShot
+        current.status = .paused
+        let done = FirePlanner.Plan(status: .done, nextRun: nil, fireAt: nil, attempt: 0, error: nil)
+        var succeeded = finish(oneShot, plan: done)
+        succeeded.succeededAt = at
+        #expect(FinishRule.resolve(current: current, finish: succeeded).status == .done)
+        // A last fire that failed (a schedule with no fire left) is no success: it stays paused.
+        #expect(FinishRule.resolve(current: current, finish: finish(oneShot, plan: done)).status == .paused)
+        let dead = FirePlanner.Plan(status: .dead, nextRun: nil, fireAt: nil, attempt: 0, error: "failed")
+        #expect(FinishRule.resolve(current: current, finish: finish(oneShot, plan: dead)).status == .paused)
+    }
 }

@@ -245,24 +245,49 @@ struct Fire: SettableQueuedWork, Equatable {
 
     // MARK: Starts
 
-    @Test func aConcurrentStartAtItsLimitWaitsASecondAndIsNotQueuedTwice() {
+    /// A task at its limit for as long as its runs last must not hold this executor's claims
+    /// back: a claimed fire without room goes back to the store; retries wait here for room (a
+    /// second at a time, each queued once), holding no claim, so free threads claim on.
+    @Test func aConcurrentStartAtItsLimitDoesNotHoldClaimsBack() {
         var (work, executor) = machines()
-        let retry = Fire(1, due: .zero, retrying: key(1))
-        let queued = work.queueRetries([retry])
+        let retries = (1...3).map { Fire(Int64($0), due: .zero, retrying: key(Int64($0))) }
+        let queued = work.queueRetries(retries)
         #expect(queued)
-        guard case .run(let ready) = work.lead(executor, now: .zero, idleThreads: 1, readyCount: 0) else {
-            Issue.record("expected the retry to be handed out")
+        guard case .run(let ready) = work.lead(executor, now: .zero, idleThreads: 3, readyCount: 0) else {
+            Issue.record("expected the retries to be handed out")
             return
         }
-        work.starting(ready[0])
-        let decision = work.concurrentStartAnswered(
-            ready[0], .success(.noRoom), record: record(1), next: nil, executor: &executor, now: .zero)
-        #expect(decision == .waitForRoom)
-        // Read again from the store while it waits here: not queued a second time.
-        let queuedAgain = work.queueRetries([retry])
-        #expect(!queuedAgain)
-        #expect(work.idle.count == 1)
+        for retry in ready {
+            work.starting(retry)
+            let decision = work.concurrentStartAnswered(
+                retry, .success(.noRoom), record: record(retry.id), moveOn: nil, executor: &executor, now: .zero)
+            #expect(decision == .waitForRoom)
+        }
+        let fire = Fire(9, due: .zero, concurrent: true, token: ClaimToken(4))
+        let claimed = work.concurrentStartAnswered(
+            fire, .success(.noRoom), record: record(9), moveOn: nil, executor: &executor, now: .zero)
+        #expect(claimed == .giveBack([fire.claim]))
+        #expect(work.idle.count == 3)
         #expect(work.idle.earliest == .seconds(1))
+        // Read again from the store while they wait here: not queued a second time.
+        let queuedAgain = work.queueRetries([retries[0]])
+        #expect(!queuedAgain)
+        // Free threads claim at once, whatever waits for room.
+        guard case .claim(let order) = work.lead(executor, now: .zero, idleThreads: 3, readyCount: 0) else {
+            Issue.record("expected a claim")
+            return
+        }
+        #expect(order.limit >= 3)
+    }
+
+    /// A retry without room goes back when the executor may no longer start anything.
+    @Test func aRetryAtItsLimitIsForgottenWhenTheLeaseIsStale() {
+        var (work, executor) = machines()
+        let retry = Fire(1, due: .zero, retrying: key(1))
+        let decision = work.concurrentStartAnswered(
+            retry, .success(.noRoom), record: record(1), moveOn: nil, executor: &executor, now: .seconds(9))
+        #expect(decision == .giveBack([]))
+        #expect(work.idle.count == 0)
     }
 
     @Test func eachAnswerToAConcurrentStartHasItsDecision() {
@@ -273,7 +298,7 @@ struct Fire: SettableQueuedWork, Equatable {
             -> Machine.StartDecision
         {
             work.concurrentStartAnswered(
-                fire, answer, record: record(fire.id), next: nil, executor: &executor, now: .zero)
+                fire, answer, record: record(fire.id), moveOn: nil, executor: &executor, now: .zero)
         }
         let decision1 = decide(&work, fire, .success(.started))
         #expect(decision1 == .run)
@@ -296,15 +321,6 @@ struct Fire: SettableQueuedWork, Equatable {
         #expect(work.uncertainStarts.map(\.record.key) == [record(1).key])
     }
 
-    @Test func aConcurrentStartAtItsLimitGoesBackWhenTheLeaseIsStale() {
-        var (work, executor) = machines()
-        let fire = Fire(1, due: .zero, concurrent: true)
-        let decision = work.concurrentStartAnswered(
-            fire, .success(.noRoom), record: record(1), next: nil, executor: &executor, now: .seconds(9))
-        #expect(decision == .giveBack([fire.claim]))
-        #expect(work.idle.count == 0)
-    }
-
     @Test func anUncertainStartIsAskedUntilTheStoreAnswersAndSettlesOnlyItself() {
         var (work, executor) = machines()
         // The same fire uncertain twice: claimed, lost, released, claimed again under another token.
@@ -313,10 +329,10 @@ struct Fire: SettableQueuedWork, Equatable {
         var secondRecord = record(1)
         secondRecord.token = ClaimToken(2)
         _ = work.concurrentStartAnswered(
-            first, .failure(StoreError(.outcomeUnknown, "lost")), record: record(1), next: nil, executor: &executor,
+            first, .failure(StoreError(.outcomeUnknown, "lost")), record: record(1), moveOn: nil, executor: &executor,
             now: .zero)
         _ = work.concurrentStartAnswered(
-            second, .failure(StoreError(.outcomeUnknown, "lost")), record: secondRecord, next: nil,
+            second, .failure(StoreError(.outcomeUnknown, "lost")), record: secondRecord, moveOn: nil,
             executor: &executor, now: .zero)
         let key = record(1).key
         guard

@@ -183,6 +183,38 @@ import Testing
         #expect(try s.store.runs(ofTask: deleted, limit: 5).count == 1, "history stays")
     }
 
+    /// A concurrent run's start moves its row on as a finish does: an edit made since the claim
+    /// wins over the plan the executor computed from the row as it claimed it.
+    @Test(arguments: kinds) func editsMadeWhileClaimedWinOverAConcurrentStart(kind: StoreKind) throws {
+        let s = try kind.make("start_edits")
+        let now = try s.store.now()
+        func wide(_ name: String) throws -> Int64 {
+            try s.insert(name, schedule: "* * * * *", nextRun: now.addingTimeInterval(-1), maxConcurrency: 3)
+        }
+        let (edited, moved, untouched) = (try wide("edited"), try wide("moved"), try wide("untouched"))
+        let batch = try s.store.claim(s.request(limit: 3))
+        #expect(batch.rows.count == 3)
+        try s.set(edited, "schedule", "0 0 1 1 *")
+        let chosen = now.addingTimeInterval(7200)
+        try s.setNextRun(moved, chosen)
+        let next = now.addingTimeInterval(60)
+        let plan = FirePlanner.Plan(status: .active, nextRun: next, fireAt: next, attempt: 0, error: nil)
+        for row in batch.rows {
+            var run = s.finished(row, token: batch.token, status: .running, next: nil).run
+            run.concurrent = true
+            #expect(
+                try s.store.startConcurrentRun(run, moveOn: s.moveOn(row, token: batch.token, to: plan), retrying: nil)
+                    == .started)
+        }
+        #expect(try s.row(edited)?.nextRun == nil, "the new schedule's next fire is computed afresh")
+        #expect(try s.row(moved)?.nextRun.map { abs($0.timeIntervalSince(chosen)) < 0.001 } == true)
+        #expect(try s.row(untouched)?.nextRun.map { abs($0.timeIntervalSince(next)) < 0.001 } == true)
+        for id in [edited, moved, untouched] {
+            #expect(try s.row(id)?.claimToken == nil)
+            #expect(try s.row(id)?.running == 1)
+        }
+    }
+
     @Test(arguments: kinds) func recoveryEndsRunsLostAndFreesRowsOnlyAfterTheLeaseEnds(kind: StoreKind) throws {
         let s = try kind.make("recovery")
         _ = try s.store.register(s.registration("e1"), lease: .milliseconds(300))
@@ -216,6 +248,43 @@ import Testing
         try s.store.record(RunBatch(finished: [s.finished(row, token: batch.token, status: .succeeded, next: nil)]))
         #expect(try s.store.runs(ofTask: started, limit: 5).map(\.status) == [.lost])
         #expect(try s.store.recover(executor: "e1", reason: "again", self: false, plan: plan).lostRuns == 0)
+    }
+
+    /// An executor lost before its start was on record, while someone edited its row: the attempt
+    /// on record as lost is the one its claim took (its execution's own run key), and the edit's
+    /// fire stands instead of a retry of the old one.
+    @Test(arguments: kinds) func recoveryRecordsTheClaimedAttemptAndKeepsAnEditMadeSince(kind: StoreKind) throws {
+        let s = try kind.make("recovery_edits")
+        _ = try s.store.register(s.registration("e1"), lease: .milliseconds(300))
+        let now = try s.store.now()
+        let due = now.addingTimeInterval(-1)
+        let moved = try s.insert("moved", schedule: "* * * * *", nextRun: due)
+        let rescheduled = try s.insert("rescheduled", schedule: "* * * * *", nextRun: due)
+        let untouched = try s.insert("untouched", schedule: "* * * * *", nextRun: due)
+        let batch = try s.store.claim(s.request(limit: 3))
+        #expect(batch.rows.count == 3)
+        let chosen = now.addingTimeInterval(7200)
+        try s.setNextRun(moved, chosen)
+        try s.clearNextRun(rescheduled)
+        let plan: @Sendable (InterruptedFire) -> FirePlanner.Plan? = { fire in
+            FirePlanner.Plan(
+                status: .active, nextRun: fire.now, fireAt: fire.scheduledFor, attempt: fire.attempt + 1, error: "lost")
+        }
+        try s.advance(seconds: 0.5)
+        #expect(try s.store.recover(executor: "e1", reason: "gone", self: false, plan: plan).recovered)
+        for id in [moved, rescheduled, untouched] {
+            let runs = try s.store.runs(ofTask: id, limit: 5)
+            #expect(runs.map(\.status) == [.lost])
+            #expect(runs.first.map { abs($0.scheduledFor.timeIntervalSince(due)) < 0.001 } == true)
+            #expect(runs.first?.attempt == 0)
+            #expect(try s.row(id)?.claimToken == nil)
+        }
+        #expect(try s.row(moved)?.nextRun.map { abs($0.timeIntervalSince(chosen)) < 0.001 } == true)
+        #expect(try s.row(moved)?.attempt == 0)
+        #expect(try s.row(rescheduled)?.nextRun == nil)
+        // Untouched: the lost fire runs again (the plan's retry).
+        #expect(try s.row(untouched)?.attempt == 1)
+        #expect(try s.row(untouched)?.fireAt.map { abs($0.timeIntervalSince(due)) < 0.001 } == true)
     }
 
     /// An executor that died right after starting a fire may not have written its start yet
@@ -355,15 +424,21 @@ import Testing
             status: .active, nextRun: now.addingTimeInterval(-0.5), fireAt: now.addingTimeInterval(-0.5), attempt: 0,
             error: nil)
         let first = try s.store.claim(s.request(limit: 1))
-        var run1 = s.finished(try #require(first.rows.first), token: first.token, status: .running, next: nil).run
+        let firstRow = try #require(first.rows.first)
+        var run1 = s.finished(firstRow, token: first.token, status: .running, next: nil).run
         run1.concurrent = true
-        #expect(try s.store.startConcurrentRun(run1, next: next, retrying: nil) == .started)
-        #expect(try s.store.startConcurrentRun(run1, next: next, retrying: nil) == .alreadyStarted)
+        let moveOn1 = s.moveOn(firstRow, token: first.token, to: next)
+        #expect(try s.store.startConcurrentRun(run1, moveOn: moveOn1, retrying: nil) == .started)
+        #expect(try s.store.startConcurrentRun(run1, moveOn: moveOn1, retrying: nil) == .alreadyStarted)
         let second = try s.store.claim(s.request(limit: 1))
-        var run2 = s.finished(try #require(second.rows.first), token: second.token, status: .running, next: nil).run
+        let secondRow = try #require(second.rows.first)
+        var run2 = s.finished(secondRow, token: second.token, status: .running, next: nil).run
         run2.concurrent = true
         run2.scheduledFor = now.addingTimeInterval(-0.5)
-        #expect(try s.store.startConcurrentRun(run2, next: next, retrying: nil) == .started)
+        #expect(
+            try s.store.startConcurrentRun(
+                run2, moveOn: s.moveOn(secondRow, token: second.token, to: next), retrying: nil)
+                == .started)
         #expect(try s.row(id)?.running == 2)
         var ended = run1
         ended.status = .succeeded
@@ -729,12 +804,41 @@ struct StoreUnderTest {
         try db!.execute("UPDATE cron SET next_run = ? WHERE id = ?", [.date(date), .int(id)])
     }
 
+    /// `next_run` NULL, as a new schedule leaves it for its first fire.
+    func clearNextRun(_ id: Int64) throws {
+        if let memory {
+            memory.edit(taskID: id) { $0.nextRun = nil }
+            return
+        }
+        try db!.execute("UPDATE cron SET next_run = NULL WHERE id = ?", [.int(id)])
+    }
+
     func advance(seconds: Double) throws {
         if let memory {
             memory.clock.advance(by: seconds)
         } else {
             Thread.sleep(forTimeInterval: seconds)
         }
+    }
+
+    /// Starts `row`'s claimed fire as a concurrent run, moving the row on to `plan`: the run and
+    /// the store's answer.
+    func startConcurrent(_ row: TaskRow, token: ClaimToken, movingOnTo plan: FirePlanner.Plan) throws -> (
+        RunRecord, ConcurrentStart
+    ) {
+        var run = finished(row, token: token, status: .running, next: nil).run
+        run.concurrent = true
+        return (run, try store.startConcurrentRun(run, moveOn: moveOn(row, token: token, to: plan), retrying: nil))
+    }
+
+    /// A plan that moves a row on to the fire at `at`.
+    static func plan(at: Date) -> FirePlanner.Plan {
+        FirePlanner.Plan(status: .active, nextRun: at, fireAt: at, attempt: 0, error: nil)
+    }
+
+    /// What a concurrent start of `row`'s claimed fire makes of the row: moved on to `plan`.
+    func moveOn(_ row: TaskRow, token: ClaimToken, to plan: FirePlanner.Plan) -> RowFinish {
+        RowFinish(claim: Claim(taskID: row.id, token: token), plan: plan, claimed: ClaimedState(row))
     }
 
     /// The attempt of `row`'s pending fire, ended with `status`, and the row's change.
@@ -760,13 +864,16 @@ extension StoreConformanceTests {
         let now = try s.store.now()
         let id = try s.insert("wide", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1), maxConcurrency: 2)
         let batch = try s.store.claim(s.request(limit: 1))
-        var run = s.finished(try #require(batch.rows.first), token: batch.token, status: .running, next: nil).run
+        let claimed = try #require(batch.rows.first)
+        var run = s.finished(claimed, token: batch.token, status: .running, next: nil).run
         run.concurrent = true
         run.requestedBy = "alice"
         let next = FirePlanner.Plan(
             status: .active, nextRun: now.addingTimeInterval(60), fireAt: now.addingTimeInterval(60), attempt: 0,
             error: nil)
-        #expect(try s.store.startConcurrentRun(run, next: next, retrying: nil) == .started)
+        #expect(
+            try s.store.startConcurrentRun(run, moveOn: s.moveOn(claimed, token: batch.token, to: next), retrying: nil)
+                == .started)
         // It fails with attempts left: its retry is written with the result.
         var failed = run
         failed.status = .failed
@@ -782,10 +889,10 @@ extension StoreConformanceTests {
         var retry = run
         retry.attempt = 1
         retry.token = ClaimToken(77)
-        #expect(try s.store.startConcurrentRun(retry, next: nil, retrying: run.key) == .started)
+        #expect(try s.store.startConcurrentRun(retry, moveOn: nil, retrying: run.key) == .started)
         var other = retry
         other.token = ClaimToken(78)
-        #expect(try s.store.startConcurrentRun(other, next: nil, retrying: run.key) == .claimLost)
+        #expect(try s.store.startConcurrentRun(other, moveOn: nil, retrying: run.key) == .claimLost)
         #expect(try s.store.dueRetries(actions: ["noop"], tags: [], lookahead: .zero, limit: 10).isEmpty)
         #expect(try s.row(id)?.running == 1)
         // Its executor dies: the lost attempt's fire gets a retry of its own (at_least_once).
@@ -800,27 +907,113 @@ extension StoreConformanceTests {
             try s.store.dueRetries(actions: ["noop"], tags: [], lookahead: .zero, limit: 10).map(\.run) == [retry.key])
     }
 
-    @Test(arguments: kinds) func aClaimedConcurrentFireWaitsWhenARetryTookTheLastPlace(kind: StoreKind) throws {
+    /// A result the store takes in no form is abandoned: its run ends `failed` with the reason, a
+    /// concurrent run gives its place back, the task is `invalid` with the reason, its row is
+    /// freed; repeating it changes nothing more.
+    @Test(arguments: kinds) func anAbandonedResultEndsItsRunAndMarksItsTaskInvalid(kind: StoreKind) throws {
+        let s = try kind.make("abandon")
+        let now = try s.store.now()
+        let wide = try s.insert("wide", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1), maxConcurrency: 3)
+        let narrow = try s.insert("narrow", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1))
+        let batch = try s.store.claim(s.request(limit: 2))
+        let wideRow = try #require(batch.rows.first { $0.id == wide })
+        let narrowRow = try #require(batch.rows.first { $0.id == narrow })
+        let (concurrent, started) = try s.startConcurrent(
+            wideRow, token: batch.token, movingOnTo: StoreUnderTest.plan(at: now.addingTimeInterval(60)))
+        #expect(started == .started)
+        let held = s.finished(narrowRow, token: batch.token, status: .running, next: nil).run
+        try s.store.record(RunBatch(started: [held]))
+        // The concurrent run failed (its alert goes with it); the held one succeeded.
+        var failed = concurrent
+        (failed.status, failed.finishedAt, failed.output) = (.failed, now, "too much")
+        let alert = AlertDraft(
+            event: .failed, subject: AlertDraft.subject(task: wide), channel: "ops", taskID: wide, run: failed.key,
+            summary: "wide failed", raisedBy: "e1", dedupeWindow: .zero)
+        let failedResult = FinishedRun(run: failed, row: nil, events: [.failed], alerts: [alert])
+        var succeeded = s.finished(narrowRow, token: batch.token, status: .succeeded, next: nil)
+        succeeded.run.output = "too much"
+        for _ in 0..<2 {
+            try s.store.abandonResult(failedResult, reason: "the result could not be stored: no")
+            try s.store.abandonResult(succeeded, reason: "the result could not be stored: no")
+        }
+        for (id, status) in [(wide, RunStatus.failed), (narrow, .succeeded)] {
+            let row = try #require(try s.row(id))
+            #expect(row.status == .invalid)
+            #expect(row.error == "the result could not be stored: no")
+            #expect(row.claimToken == nil)
+            #expect(row.running == 0)
+            let runs = try s.store.runs(ofTask: id, limit: 5)
+            #expect(runs.map(\.status) == [status])
+            #expect(runs.first?.error == "the result could not be stored: no")
+            #expect(runs.first?.output == nil)
+        }
+        #expect(try s.row(wide)?.failing == true)
+        #expect(try s.store.alerts(limit: 10).filter { $0.draft.taskID == wide }.count == 1)
+    }
+
+    /// A lost or failed fire's retry is not starved by new fires of a busy task: new fires leave
+    /// the places of retries already due to them.
+    @Test(arguments: kinds) func newFiresLeaveDueRetriesTheirPlaces(kind: StoreKind) throws {
+        let s = try kind.make("retry_first")
+        let now = try s.store.now()
+        let id = try s.insert("busy", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1), maxConcurrency: 2)
+        let plan = FirePlanner.Plan(
+            status: .active, nextRun: now.addingTimeInterval(-0.5), fireAt: now.addingTimeInterval(-0.5), attempt: 0,
+            error: nil)
+        func startNewFire() throws -> ConcurrentStart {
+            let batch = try s.store.claim(s.request(limit: 1))
+            let row = try #require(batch.rows.first)
+            var run = s.finished(row, token: batch.token, status: .running, next: nil).run
+            run.concurrent = true
+            let answer = try s.store.startConcurrentRun(
+                run, moveOn: s.moveOn(row, token: batch.token, to: plan), retrying: nil)
+            if answer == .noRoom { try s.store.release(token: batch.token, taskIDs: nil) }
+            return answer
+        }
+        // An older fire failed; its retry is due.
+        var failed = s.finished(try #require(try s.row(id)), token: ClaimToken(99), status: .failed, next: nil).run
+        failed.scheduledFor = now.addingTimeInterval(-300)
+        (failed.concurrent, failed.finishedAt, failed.retryAt) = (true, now, now.addingTimeInterval(-0.5))
+        try s.store.record(RunBatch(finished: [FinishedRun(run: failed, row: nil)]))
+        #expect(try startNewFire() == .started)
+        // One place left, and it is the retry's.
+        #expect(try startNewFire() == .noRoom)
+        var retry = failed
+        (retry.attempt, retry.token, retry.status, retry.finishedAt, retry.retryAt) = (
+            1, ClaimToken(77), .running, nil, nil
+        )
+        #expect(try s.store.startConcurrentRun(retry, moveOn: nil, retrying: failed.key) == .started)
+        #expect(try s.row(id)?.running == 2)
+    }
+
+    @Test(arguments: kinds) func aConcurrentStartWithoutRoomWritesNothingAndRetriesWaitForRoom(kind: StoreKind) throws {
         let s = try kind.make("no_room")
         let now = try s.store.now()
         let id = try s.insert("narrow", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1), maxConcurrency: 2)
         let batch = try s.store.claim(s.request(limit: 1))
         let row = try #require(batch.rows.first)
+        // An older fire failed and waits for its retry.
+        var failed = s.finished(row, token: ClaimToken(99), status: .failed, next: nil).run
+        failed.scheduledFor = now.addingTimeInterval(-300)
+        failed.concurrent = true
+        failed.finishedAt = now
+        failed.retryAt = now.addingTimeInterval(-0.5)
+        try s.store.record(RunBatch(finished: [FinishedRun(run: failed, row: nil)]))
+        #expect(try s.store.dueRetries(actions: ["noop"], tags: [], lookahead: .zero, limit: 10).count == 1)
         // Two retries of older fires fill both places after the claim.
         for attempt in 1...2 {
             var retry = s.finished(row, token: ClaimToken(Int64(100 + attempt)), status: .running, next: nil).run
             retry.scheduledFor = now.addingTimeInterval(Double(-100 * attempt))
             retry.attempt = attempt
-            #expect(try s.store.startConcurrentRun(retry, next: nil, retrying: nil) == .started)
+            #expect(try s.store.startConcurrentRun(retry, moveOn: nil, retrying: nil) == .started)
         }
-        var run = s.finished(row, token: batch.token, status: .running, next: nil).run
-        run.concurrent = true
-        let next = FirePlanner.Plan(
-            status: .active, nextRun: now.addingTimeInterval(60), fireAt: now.addingTimeInterval(60), attempt: 0,
-            error: nil)
-        #expect(try s.store.startConcurrentRun(run, next: next, retrying: nil) == .noRoom)
-        #expect(try s.row(id)?.claimToken == batch.token, "still claimed: it waits for a place")
+        let (_, answer) = try s.startConcurrent(
+            row, token: batch.token, movingOnTo: StoreUnderTest.plan(at: now.addingTimeInterval(60)))
+        #expect(answer == .noRoom)
+        #expect(try s.row(id)?.claimToken == batch.token, "still claimed: nothing written")
         #expect(try s.row(id)?.running == 2)
+        // Retries of a task without room are not handed out (taken, they could not start).
+        #expect(try s.store.dueRetries(actions: ["noop"], tags: [], lookahead: .zero, limit: 10).isEmpty)
     }
 }
 

@@ -68,11 +68,11 @@ public struct WorkMachine<Work: QueuedWork> {
     /// A concurrent start whose outcome is unknown: asked again until the store answers.
     public struct UncertainStart {
         public var record: RunRecord
-        public var next: FirePlanner.Plan?
+        public var moveOn: RowFinish?
         public var work: Work
 
-        @inlinable public init(record: RunRecord, next: FirePlanner.Plan?, work: Work) {
-            (self.record, self.next, self.work) = (record, next, work)
+        @inlinable public init(record: RunRecord, moveOn: RowFinish?, work: Work) {
+            (self.record, self.moveOn, self.work) = (record, moveOn, work)
         }
     }
 
@@ -82,7 +82,7 @@ public struct WorkMachine<Work: QueuedWork> {
         case run
         /// Not started: give back what its claim holds (nothing for a retry).
         case giveBack([Claim])
-        /// The task is at its limit: queued again for a second later (its claim stays held).
+        /// A retry of a task at its limit: queued again for a second later.
         case waitForRoom
         /// The outcome is unknown: kept to be asked again; not run.
         case uncertain
@@ -156,7 +156,7 @@ public struct WorkMachine<Work: QueuedWork> {
             executor.mayClaim(at: now)
             ? sizing.limit(
                 batch: configured.batch, idleThreads: idleThreads, allowance: configured.queueAllowance,
-                pending: queue.count + readyCount, held: queue.held)
+                pending: queue.claimedCount + readyCount, held: queue.held)
             : 0
         let claimReturnsInTime = sizing.mayClaim(untilDue: queue.earliest.map { ($0 - now).timeInterval })
         if now >= nextPoll && limit > 0 && claimReturnsInTime {
@@ -239,9 +239,9 @@ public struct WorkMachine<Work: QueuedWork> {
         if let retrying = work.retrying { queuedRetries.remove(retrying) }
     }
 
-    /// The store answered a concurrent run's start (`record`, moving the row on to `next`) at `now`.
+    /// The store answered a concurrent run's start (`record`, moving the row on as `moveOn` says) at `now`.
     @inlinable public mutating func concurrentStartAnswered(
-        _ work: Work, _ answer: Result<ConcurrentStart, StoreError>, record: RunRecord, next: FirePlanner.Plan?,
+        _ work: Work, _ answer: Result<ConcurrentStart, StoreError>, record: RunRecord, moveOn: RowFinish?,
         executor: inout ExecutorMachine, now: Duration
     ) -> StartDecision {
         switch answer {
@@ -252,9 +252,12 @@ public struct WorkMachine<Work: QueuedWork> {
             // (fenced by the token, so a row someone else holds is untouched).
             return .giveBack(Self.claims(of: [work]))
         case .success(.noRoom):
-            // The task is at its limit: the work waits here for a place (a claimed row stays
-            // claimed), or goes back if the executor may not start it.
-            guard executor.mayStart(at: now) else { return .giveBack(Self.claims(of: [work])) }
+            // The task is at its limit. A claimed fire (a retry took the last place since the
+            // claim) goes back to the store, which hands it out again once there is room: held
+            // here, it would count as work in hand for as long as the runs last. A retry (handed
+            // out only while there was room, and holding no claim) tries again a second later,
+            // so that new fires do not keep taking its place.
+            guard work.isDetached, executor.mayStart(at: now) else { return .giveBack(Self.claims(of: [work])) }
             queue.insert(work.later(now + .seconds(1)))
             // Still queued here: not queued a second time by the next look for retries.
             if let retrying = work.retrying { queuedRetries.insert(retrying) }
@@ -263,7 +266,7 @@ public struct WorkMachine<Work: QueuedWork> {
             // Asked again until the store answers, and ended as not run if it was written (its
             // fire then runs again); the claim is released by its token meanwhile.
             if !work.isDetached { executor.keepForRelease(work.claim.token, ids: [work.claim.taskID]) }
-            uncertain.append(UncertainStart(record: record, next: next, work: work))
+            uncertain.append(UncertainStart(record: record, moveOn: moveOn, work: work))
             return .uncertain
         case .failure(let error):
             // Not written. A retry stays in the store for the next look; a claimed fire goes back,

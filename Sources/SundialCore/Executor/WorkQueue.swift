@@ -7,20 +7,24 @@ public struct WorkQueue<Work: QueuedWork> {
     /// The wake time beside the item, so that sifting reads no item.
     @usableFromInline var heap: [(due: Duration, item: Work)] = []
 
-    /// What the queued rows cost to run, as far as is known.
+    /// What the queued claimed rows cost to run, as far as is known.
     @inlinable public var held: HeldWork { heldWork }
     @usableFromInline var heldWork = HeldWork()
+    @usableFromInline var detachedCount = 0
 
     @inlinable public init() {}
 
     @inlinable public var count: Int { heap.count }
+    /// Queued work that holds a claim: not retries (they wait for their time, or for room in a
+    /// task at its limit, without holding anything another executor could take).
+    @inlinable public var claimedCount: Int { heap.count - detachedCount }
     @inlinable public var earliest: Duration? { heap.first?.due }
     /// Everything queued, in no particular order.
     @inlinable public var items: [Work] { heap.map(\.item) }
 
     @inlinable public mutating func insert(_ item: Work) {
         heap.append((item.wakeAt, item))
-        heldWork.add(lastDuration: item.lastDuration)
+        if item.isDetached { detachedCount += 1 } else { heldWork.add(lastDuration: item.lastDuration) }
         var i = heap.count - 1
         while i > 0 {
             let parent = (i - 1) / 2
@@ -43,6 +47,7 @@ public struct WorkQueue<Work: QueuedWork> {
         defer {
             heap.removeAll()
             heldWork = HeldWork()
+            detachedCount = 0
         }
         return heap.map(\.item)
     }
@@ -50,7 +55,7 @@ public struct WorkQueue<Work: QueuedWork> {
     @inlinable mutating func popFirst() -> Work {
         heap.swapAt(0, heap.count - 1)
         let first = heap.removeLast().item
-        heldWork.remove(lastDuration: first.lastDuration)
+        if first.isDetached { detachedCount -= 1 } else { heldWork.remove(lastDuration: first.lastDuration) }
         var i = 0
         while true {
             let l = 2 * i + 1

@@ -1,4 +1,5 @@
 import Foundation
+import SundialSchedule
 
 /// What a claimed row becomes after its run: the planner's plan, fenced by the claim token, plus
 /// what the row looked like at the claim so that edits made meanwhile win (`FinishRule`).
@@ -79,5 +80,18 @@ public struct FinishedRun: Sendable, Equatable {
         if events.contains(where: \.marksFailing) { return true }
         if events.contains(.recovered) { return false }
         return nil
+    }
+}
+
+extension RowFinish {
+    /// What a concurrent run's start makes of the row it claimed: moved on past `fireAt` and
+    /// freed for the next fire, fenced by the claim, with the row as claimed so that an edit made
+    /// since wins (`FinishRule`).
+    public static func concurrentStart(
+        of row: TaskRow, token: ClaimToken, schedule: Schedule?, fireAt: Date, now: Date
+    ) -> RowFinish {
+        RowFinish(
+            claim: Claim(taskID: row.id, token: token),
+            plan: FirePlanner(row: row, schedule: schedule).moveOn(after: fireAt, now: now), claimed: ClaimedState(row))
     }
 }

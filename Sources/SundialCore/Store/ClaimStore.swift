@@ -41,21 +41,31 @@ public protocol ClaimStore: Sendable {
     /// Marks a claimed row `invalid` with a readable error and frees it. Idempotent.
     func markInvalid(_ claim: Claim, error: String) throws(StoreError)
 
+    /// The last resort for an ended attempt whose result the store takes in no form: its run, if
+    /// not ended already, ends with its own status and `reason` for error, without output (a
+    /// concurrent run is counted down), with the alerts the result carries; and its task is marked
+    /// `invalid` with `reason` (its row freed if this attempt's claim holds it), so that a person
+    /// looks at it. Idempotent.
+    func abandonResult(_ finished: FinishedRun, reason: String) throws(StoreError)
+
     /// Starts a concurrent run (`max_concurrency` above 1), atomically: records `run` as running
     /// and counts it in the row's `running`, only while the row is active and has room
     /// (`running < max_concurrency`; `noRoom` otherwise: nothing written, try again later). With
-    /// `next` (a fire just claimed), it also moves the row on to `next` and frees it for the next
-    /// fire, fenced by the claim; without, it is a retry of a fire whose row has moved on. Repeating it after `outcomeUnknown` answers
-    /// `alreadyStarted` when the first call was applied.
+    /// `moveOn` (a fire just claimed), it also moves the row on to its plan and frees it for the
+    /// next fire, fenced by the claim, and leaves the places of retries already due to them
+    /// (`noRoom` while they would not fit); an edit made since the claim wins over the plan as at a
+    /// finish (`FinishRule`). Without, it is a retry of a fire whose row has moved on. Repeating
+    /// it after `outcomeUnknown` answers `alreadyStarted` when the first call was applied.
     ///
     /// A retry names the run it retries (`retrying`): it is taken (its `retryAt` cleared) in the
     /// same transaction, so one executor alone starts it; `claimLost` when another took it first.
     func startConcurrentRun(
-        _ run: RunRecord, next: FirePlanner.Plan?, retrying: RunKey?
+        _ run: RunRecord, moveOn: RowFinish?, retrying: RunKey?
     ) throws(StoreError) -> ConcurrentStart
 
-    /// Concurrent runs whose retry is due within `lookahead` for tasks that are active and that
-    /// this executor can run (its actions, its tags), oldest first, with their task rows.
+    /// Concurrent runs whose retry is due within `lookahead` for tasks that are active, have room
+    /// (`running < max_concurrency`) and that this executor can run (its actions, its tags),
+    /// oldest first, with their task rows.
     func dueRetries(actions: [String], tags: [String], lookahead: Duration, limit: Int) throws(StoreError)
         -> [DueRetry]
 

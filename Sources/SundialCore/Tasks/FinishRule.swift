@@ -5,8 +5,8 @@ import Foundation
 ///
 /// An edit made while the row was claimed wins over the finishing run: a changed `next_run` is
 /// kept; a changed schedule or zone gets its next fire computed afresh (`next_run` NULL); a row
-/// paused, or marked anything but active, stays so; a one-shot that was given a schedule is not
-/// marked done. Without an edit, the planner's plan is applied as it is. Either way the claim
+/// paused, or marked anything but active, stays so, except a one-shot whose fire succeeded (it is
+/// done); a one-shot that was given a schedule is not marked done. Without an edit, the planner's plan is applied as it is. Either way the claim
 /// is freed.
 public enum FinishRule {
     /// The columns a finish writes.
@@ -32,8 +32,13 @@ public enum FinishRule {
         let sameNextRun = current.nextRun == claimed.nextRun
         let sameSchedule = current.schedule == claimed.schedule && current.timezone == claimed.timezone
         let unedited = sameNextRun && sameSchedule
+        // A one-shot paused while its only fire ran to success has nothing left to pause: it is
+        // done (resuming it would run that fire again).
+        let doneWhilePaused =
+            current.status == .paused && plan.status == .done && finish.succeededAt != nil && unedited
         let status: TaskStatus =
-            current.status == .active && (plan.status != .done || current.schedule == claimed.schedule)
+            (current.status == .active && (plan.status != .done || current.schedule == claimed.schedule))
+                || doneWhilePaused
             ? plan.status : current.status
         return Change(
             status: status,
@@ -42,6 +47,13 @@ public enum FinishRule {
             attempt: unedited ? plan.attempt : 0,
             error: plan.error,
             lastDuration: finish.duration ?? current.lastDuration)
+    }
+
+    /// The change for the row as it is now: the plan as it is when nothing changed the row since
+    /// the claim, decided by `resolve` otherwise.
+    public static func change(current: TaskRow, finish: RowFinish) -> Change {
+        isUnedited(current, since: finish.claimed)
+            ? unedited(finish, lastDuration: current.lastDuration) : resolve(current: current, finish: finish)
     }
 
     /// The change when the row is known to be unedited: the plan as it is.

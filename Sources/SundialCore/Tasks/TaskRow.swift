@@ -53,9 +53,38 @@ public struct TaskRow: Sendable, Equatable {
     /// fire, retries included, say who started them; later fires are the schedule's.
     public var requestedBy: String?
     public var requestedFire: Date?
+    /// What the claim took: the fire and attempt it runs and the row's `next_run` then
+    /// (`claimed_fire`, `claimed_attempt`, `claimed_next_run`), written by each claim under its
+    /// token (`claimed_token`). They describe the current claim only while that token is the
+    /// row's `task_id` (an executor of an older version claims without writing them).
+    public var claimedToken: ClaimToken?
+    public var claimedFire: Date?
+    public var claimedAttempt: Int?
+    public var claimedNextRun: Date?
     /// Changes whenever anything changes the row (MySQL: `updated_at`, kept by the server), so a
     /// finishing run can tell that someone edited the row since it was claimed.
     public var version: RowVersion?
+
+    /// The fire and attempt the current claim took, when it wrote them.
+    public var claimedAttemptKey: (fire: Date, attempt: Int)? {
+        guard let claimToken, claimedToken == claimToken, let claimedFire, let claimedAttempt else { return nil }
+        return (claimedFire, claimedAttempt)
+    }
+
+    /// Whether an edit replaced the fire the current claim took since the claim (a resume to
+    /// another fire, a new `next_run`, a new schedule's NULL): no executor changes them while the
+    /// row is claimed. A resume that only moves the attempt on is not one (the fire stands).
+    public var editedSinceClaim: Bool {
+        guard let claimedFire = claimedAttemptKey?.fire else { return false }
+        func same(_ a: Date?, _ b: Date?) -> Bool {
+            switch (a, b) {
+            case (nil, nil): true
+            case (let a?, let b?): abs(a.timeIntervalSince(b)) < 0.000_000_5
+            default: false
+            }
+        }
+        return !same(fireAt ?? nextRun, claimedFire) || !same(nextRun, claimedNextRun)
+    }
 
     /// Who asked for the fire at `fire` (nil: its schedule).
     public func requester(ofFire fire: Date) -> String? {

@@ -69,7 +69,7 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// How long an at_most_once run waits for its start to be written before it gives up the fire.
-    static let durableStartTimeout: TimeInterval = 5
+    public static let durableStartTimeout: TimeInterval = 5
     /// How often history is pruned.
     static let retentionInterval: Duration = .seconds(60)
 
@@ -456,13 +456,14 @@ public final class Executor: @unchecked Sendable {
         if concurrent {
             // A concurrent run is counted in `running` and on record before it starts; a fire
             // just claimed also frees its row for the next fire, in the same write.
-            let next =
+            let moveOn =
                 item.isDetached
                 ? nil
-                : FirePlanner(row: item.row, schedule: definition.schedule).moveOn(after: item.fireAt, now: clock.now)
+                : RowFinish.concurrentStart(
+                    of: item.row, token: item.token, schedule: definition.schedule, fireAt: item.fireAt, now: clock.now)
             let answer: Result<ConcurrentStart, StoreError>
             do {
-                answer = .success(try store.startConcurrentRun(record, next: next, retrying: item.retrying))
+                answer = .success(try store.startConcurrentRun(record, moveOn: moveOn, retrying: item.retrying))
             } catch {
                 answer = .failure(error)
                 logger.error(
@@ -473,7 +474,7 @@ public final class Executor: @unchecked Sendable {
             }
             state.lock()
             let decision = work.concurrentStartAnswered(
-                item, answer, record: record, next: next, executor: &machine, now: .now - origin)
+                item, answer, record: record, moveOn: moveOn, executor: &machine, now: .now - origin)
             state.unlock()
             switch decision {
             case .run: break
@@ -808,7 +809,7 @@ public final class Executor: @unchecked Sendable {
             let answer: Result<ConcurrentStart, StoreError>
             do {
                 answer = .success(
-                    try store.startConcurrentRun(start.record, next: start.next, retrying: start.work.retrying))
+                    try store.startConcurrentRun(start.record, moveOn: start.moveOn, retrying: start.work.retrying))
             } catch {
                 answer = .failure(error)
             }
