@@ -94,9 +94,14 @@ final class SimulatedExecutor {
     var nextHousekeeping: Duration
     var nextWatchdog: Duration
 
-    init?(id: String, world: World) {
+    /// The actions it runs and the tags it carries (`--tags`).
+    let actions: [String]
+    let tags: [String]
+
+    init?(id: String, world: World, actions: [String], tags: [String]) {
         self.id = id
         self.world = world
+        (self.actions, self.tags) = (actions, tags)
         self.threads = world.settings.threadsPerExecutor
         self.lease = world.settings.lease * Double.random(in: 0.6...2, using: &world.random)
         let now = world.now
@@ -282,7 +287,7 @@ final class SimulatedExecutor {
     ) {
         let request = ClaimRequest(
             token: ClaimToken.random(using: &world.random), executor: id,
-            actions: world.definitions.handlers.actions, tags: [], limit: order.limit, lookahead: .milliseconds(500),
+            actions: actions, tags: tags, limit: order.limit, lookahead: .milliseconds(500),
             includeUnscheduled: order.includeUnscheduled)
         let batch: ClaimedBatch
         do {
@@ -417,13 +422,13 @@ final class SimulatedExecutor {
         } else if row.delivery == .atMostOnce {
             // Durable start: the thread waits until the recorder has it on record under this
             // claim's token, or gives the fire up at the runtime's deadline.
-            let generation = recorder.queueStarted(record, durable: true, now: now)
+            let generation = recorder.queueStarted(record, durable: true, now: now).generation
             starting[record.key] = DurableStart(
                 item: item, record: record, generation: generation,
                 deadline: now + .seconds(Executor.durableStartTimeout))
             return
         } else {
-            _ = recorder.queueStarted(record, durable: false, now: now)
+            recorder.queueStarted(record, durable: false, now: now)
         }
         begin(item, record: record, startRecorded: true, now)
     }
@@ -441,7 +446,8 @@ final class SimulatedExecutor {
     private func begin(_ item: Item, record: RunRecord, startRecorded: Bool, _ now: Duration) {
         let row = item.row
         let key = record.key
-        perform(machine.runStarted(key, claim: item.claim, deadline: nil, now: now))
+        let deadline = row.timeoutSeconds.map { now + Duration.clamped(seconds: $0) }
+        perform(machine.runStarted(key, claim: item.claim, deadline: deadline, now: now))
         guard startRecorded, machine.running[key]?.cancelled == nil else {
             // As the runtime: not run when its start was not recorded or the executor stopped
             // first; cut short by a kill request or its timeout otherwise.
@@ -597,7 +603,7 @@ final class SimulatedExecutor {
                 id,
                 {
                     try world.store.dueRetries(
-                        actions: world.definitions.handlers.actions, tags: [], lookahead: .milliseconds(500),
+                        actions: actions, tags: tags, lookahead: .milliseconds(500),
                         limit: threads)
                 })
         else { return }
@@ -713,6 +719,6 @@ final class SimulatedExecutor {
 
     var registration: ExecutorRegistration {
         ExecutorRegistration(
-            id: id, host: "sim", pid: 1, threads: threads, tags: [], actions: world.definitions.handlers.actions)
+            id: id, host: "sim", pid: 1, threads: threads, tags: tags, actions: actions)
     }
 }

@@ -103,6 +103,7 @@ final class World: @unchecked Sendable {
         store = InMemoryStore(clock: clock)
         var handlers = HandlerRegistry(liveness: ShellLiveness())
         handlers.register("sim", SimulatedHandler())
+        handlers.register(Self.rareAction, SimulatedHandler())
         definitions = TaskDefinitions(handlers: handlers)
         store.injectFaults { [unowned self] operation in self.fault(for: operation) }
     }
@@ -219,6 +220,8 @@ final class World: @unchecked Sendable {
         for i in 0..<count {
             var row = TaskRow(id: 0, name: "task-\(i)", action: "sim")
             row.delivery = random.chance(0.3) ? .atMostOnce : .atLeastOnce
+            if random.chance(0.15) { row.action = Self.rareAction }
+            if random.chance(0.15) { row.tags = Self.rareTag }
             row.maxAttempts = Int.random(in: 1...2, using: &random)
             row.backoffSeconds = 0.2
             let kind = Int.random(in: 0..<10, using: &random)
@@ -253,12 +256,14 @@ final class World: @unchecked Sendable {
                 row.nextRun = plan.nextRun
                 row.fireAt = plan.fireAt
             }
+            // Some runs outlast their timeout: the executor cuts them short (`timed_out`).
+            if random.chance(0.15) { row.timeoutSeconds = max(0.05, duration.timeInterval * 0.9) }
             let id = store.insertRaw(row)
             durations[id] = duration
             maxAttempts[id] = row.maxAttempts
             if random.chance(0.3) { failureRates[id] = 0.5 }
             trace(
-                "task \(id): \(row.schedule ?? "once") \(row.delivery.rawValue) concurrency \(row.maxConcurrency) attempts \(row.maxAttempts) ~\(duration)\(row.nextRun == nil ? " next_run NULL" : "")"
+                "task \(id): \(row.schedule ?? "once") \(row.delivery.rawValue) concurrency \(row.maxConcurrency) attempts \(row.maxAttempts) ~\(duration)\(row.nextRun == nil ? " next_run NULL" : "")\(row.action == Self.rareAction ? " action \(row.action)" : "")\(row.tags.map { " tags \($0)" } ?? "")\(row.timeoutSeconds.map { $0 < 3600 ? " timeout \($0)s" : "" } ?? "")"
             )
         }
         // In some worlds one task is a poison fire: whoever starts it dies.
@@ -275,10 +280,19 @@ final class World: @unchecked Sendable {
         }
     }
 
+    /// An action only even slots' executors run, and the tag only they carry: a task with either
+    /// waits for one of them, whoever else is free.
+    static let rareAction = "sim-rare"
+    static let rareTag = "blue"
+
     private func startExecutor(slot: Int) {
         nextExecutorNumber += 1
         slots[slot] = nil
-        if let executor = SimulatedExecutor(id: "e\(nextExecutorNumber)", world: self) {
+        let even = slot % 2 == 0
+        if let executor = SimulatedExecutor(
+            id: "e\(nextExecutorNumber)", world: self,
+            actions: even ? definitions.handlers.actions : ["sim"], tags: even ? [Self.rareTag] : [])
+        {
             slots[slot] = executor
         } else {
             // Could not register (a fault): try again shortly.
@@ -506,11 +520,15 @@ final class World: @unchecked Sendable {
     /// end of the fire's attempts, and not at its first loss.
     private func givenUpFires(of row: TaskRow, in runs: [RunRecord]) -> Set<Date> {
         let lost = runs.filter { $0.taskID == row.id && $0.status == .lost }
+        // Cut short by its timeout at its last attempt: ended as the task's timeout says.
+        let timedOut = runs.filter {
+            $0.taskID == row.id && $0.status == .timedOut && FirePlanner.following($0.attempt) >= row.maxAttempts
+        }
         return Set(
             lost.filter { last in
                 FirePlanner.following(last.attempt) >= row.maxAttempts
                     && lost.contains { $0.scheduledFor == last.scheduledFor && $0.attempt < last.attempt }
-            }.map(\.scheduledFor))
+            }.map(\.scheduledFor) + timedOut.map(\.scheduledFor))
     }
 
     /// A fire kills (or is lost with) its executors at most `lostAttemptsAllowed` times, a poison
@@ -539,7 +557,11 @@ final class World: @unchecked Sendable {
                 }
             }
             guard row.delivery == .atMostOnce else { continue }
-            for run in lostRuns[row.id] ?? [] {
+            // A lost attempt whose handler started: it may have done its work, so its fire must
+            // never run again. (A durable start that reached the store after its thread had given
+            // up waiting is on record, then lost, without having run: its fire may run.)
+            for run in lostRuns[row.id] ?? []
+            where ran.contains(where: { $0.fire == run.scheduledFor && $0.attempt == run.attempt }) {
                 if let again = ran.first(where: { $0.fire == run.scheduledFor && $0.attempt > run.attempt }) {
                     evidence.violation(
                         "at_most_once task \(row.id)'s fire \(run.scheduledFor) ran again (attempt \(again.attempt), \(again.executor)) after attempt \(run.attempt) was lost with its executor"

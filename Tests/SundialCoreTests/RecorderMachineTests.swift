@@ -68,9 +68,23 @@ import Testing
         }
     }
 
+    /// The thread is woken by the first result of a batch and by a durable start, not by every
+    /// result (a busy second's thousand starts would each pay for it).
+    @Test func onlyTheFirstResultOfABatchOrADurableStartWakesTheRecorder() {
+        var machine = RecorderMachine()
+        let first = machine.queueStarted(Self.start(1), durable: false, now: .zero).wake
+        let second = machine.queueStarted(Self.start(2), durable: false, now: .zero).wake
+        let ended = machine.queueFinished(Self.end(3), now: .zero)
+        let durable = machine.queueStarted(Self.start(4), durable: true, now: .zero).wake
+        #expect(first)
+        #expect(!second)
+        #expect(!ended)
+        #expect(durable)
+    }
+
     @Test func resultsQueuedWithinTheBatchingPauseAreOneWrite() {
         var machine = RecorderMachine()
-        _ = machine.queueStarted(Self.start(1), durable: false, now: .zero)
+        machine.queueStarted(Self.start(1), durable: false, now: .zero)
         let step = machine.next(now: .milliseconds(10))
         #expect(step == .wait(until: .milliseconds(50)))
         machine.queueFinished(Self.end(2), now: .milliseconds(30))
@@ -84,8 +98,8 @@ import Testing
 
     @Test func aDurableStartSkipsThePauseAndIsConfirmedOnlyUnderItsOwnToken() {
         var machine = RecorderMachine()
-        let generation = machine.queueStarted(Self.start(1, token: 1), durable: true, now: .zero)
-        _ = machine.queueStarted(Self.start(2, token: 2), durable: true, now: .zero)
+        let generation = machine.queueStarted(Self.start(1, token: 1), durable: true, now: .zero).generation
+        machine.queueStarted(Self.start(2, token: 2), durable: true, now: .zero)
         // Written at once, without the batching pause.
         let first = machine.next(now: .zero)
         #expect(first == .write(RunBatch(started: [Self.start(1, token: 1), Self.start(2, token: 2)])))
@@ -104,7 +118,7 @@ import Testing
 
     @Test func aDurableStartWhoseWaiterGaveUpIsNotConfirmedLater() {
         var machine = RecorderMachine()
-        _ = machine.queueStarted(Self.start(1), durable: true, now: .zero)
+        machine.queueStarted(Self.start(1), durable: true, now: .zero)
         let confirmed = machine.settleDurableStart(Self.start(1).key)
         #expect(!confirmed)
         var store = Store()
@@ -115,7 +129,7 @@ import Testing
 
     @Test func startsThatCannotBeReadBackAreNotConfirmed() {
         var machine = RecorderMachine()
-        let generation = machine.queueStarted(Self.start(1), durable: true, now: .zero)
+        let generation = machine.queueStarted(Self.start(1), durable: true, now: .zero).generation
         var store = Store()
         store.holders = { _ in nil }
         _ = store.drive(&machine, from: .zero)

@@ -146,33 +146,46 @@ public struct RecorderMachine: Sendable {
     /// Results waiting to be written.
     public var queued: Int { started.count + finished.count }
 
-    /// Queues the start of a run; returns the generation that holds it. A `durable` start is
-    /// written without the batching pause, read back, and confirmed only when on record under its
-    /// own token (see `settleDurableStart`).
-    public mutating func queueStarted(_ run: RunRecord, durable: Bool, now: Duration) -> Int {
+    /// Queues the start of a run; returns the generation that holds it, and whether the
+    /// recorder's thread must be woken (it sleeps through the batching pause otherwise: waking
+    /// it for every start of a busy second would cost the starts their time). A `durable` start
+    /// is written without the batching pause, read back, and confirmed only when on record under
+    /// its own token (see `settleDurableStart`).
+    @discardableResult
+    public mutating func queueStarted(_ run: RunRecord, durable: Bool, now: Duration) -> (generation: Int, wake: Bool) {
         started.append(run)
-        enqueued(now)
+        var wake = enqueued(now)
         if durable {
             durableStarts[run.key] = run.token
             urgentGeneration = queuedGeneration
+            wake = true
         }
-        return queuedGeneration
+        return (queuedGeneration, wake)
     }
 
-    public mutating func queueFinished(_ run: FinishedRun, now: Duration) {
+    /// Queues an ended attempt; true when the recorder's thread must be woken.
+    @discardableResult
+    public mutating func queueFinished(_ run: FinishedRun, now: Duration) -> Bool {
         finished.append(run)
-        enqueued(now)
+        return enqueued(now)
     }
 
-    /// Output so far, replacing any of the same attempt not yet written; never waited for.
-    public mutating func queueProgress(_ updates: [RunProgress], now: Duration) {
+    /// Output so far, replacing any of the same attempt not yet written; never waited for. True
+    /// when the recorder's thread must be woken.
+    @discardableResult
+    public mutating func queueProgress(_ updates: [RunProgress], now: Duration) -> Bool {
         for update in updates { progress[update.key] = update }
-        if !updates.isEmpty && oldestQueued == nil { oldestQueued = now }
+        guard !updates.isEmpty && oldestQueued == nil else { return false }
+        oldestQueued = now
+        return true
     }
 
-    private mutating func enqueued(_ now: Duration) {
+    /// True when this entry starts a batch (the thread may be idle).
+    private mutating func enqueued(_ now: Duration) -> Bool {
         queuedGeneration += 1
-        if oldestQueued == nil { oldestQueued = now }
+        guard oldestQueued == nil else { return false }
+        oldestQueued = now
+        return true
     }
 
     /// Someone waits for everything queued so far: the generation to wait for, written without

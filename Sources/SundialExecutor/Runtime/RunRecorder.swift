@@ -62,8 +62,8 @@ public final class RunRecorder: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         waitForRoom()
-        let generation = machine.queueStarted(run, durable: durable, now: now)
-        condition.broadcast()
+        let (generation, wake) = machine.queueStarted(run, durable: durable, now: now)
+        if wake { condition.broadcast() }
         guard durable else { return true }
         waitUntilWritten(generation, until: .now + .seconds(timeout))
         return machine.settleDurableStart(run.key)
@@ -72,8 +72,7 @@ public final class RunRecorder: @unchecked Sendable {
     public func runFinished(_ run: FinishedRun) {
         condition.lock()
         waitForRoom()
-        machine.queueFinished(run, now: now)
-        condition.broadcast()
+        if machine.queueFinished(run, now: now) { condition.broadcast() }
         condition.unlock()
     }
 
@@ -82,8 +81,7 @@ public final class RunRecorder: @unchecked Sendable {
     public func runProgress(_ updates: [RunProgress]) {
         guard !updates.isEmpty else { return }
         condition.lock()
-        machine.queueProgress(updates, now: now)
-        condition.broadcast()
+        if machine.queueProgress(updates, now: now) { condition.broadcast() }
         condition.unlock()
     }
 
