@@ -91,16 +91,22 @@ extension InMemoryStore: ClaimStore {
                 state.runs[run.key]?.record.finishedAt = run.finishedAt ?? now
                 state.runs[run.key]?.record.error = error
                 state.runs[run.key]?.record.output = nil
-                if stored.record.concurrent { state.update(run.taskID) { $0.running = max(0, $0.running - 1) } }
+                if run.concurrent { state.update(run.taskID) { $0.running = max(0, $0.running - 1) } }
                 Self.settleAlerts(of: finished, into: &state, now: now)
             } else if stored == nil {
                 Self.settleAlerts(of: finished, into: &state, now: now)
             }
             guard let row = state.tasks[run.taskID] else { return }
+            let held = row.claimToken == run.token
             state.update(run.taskID) {
+                // Its fire moves on as the attempt's plan says: a resume must not run it again.
+                if held, let finish = finished.row {
+                    $0.take(FinishRule.change(current: row, finish: finish))
+                    if let succeeded = finish.succeededAt { $0.lastSuccessAt = succeeded }
+                }
                 $0.status = .invalid
                 $0.error = error
-                if row.claimToken == run.token { $0.free() }
+                if held { $0.free() }
             }
         }
     }

@@ -47,11 +47,11 @@ extension MySQLStore: ClaimStore {
                     """
                     UPDATE cron SET task_id = ?, claimed_by = ?, claimed_at = NOW(6), \
                     fire_at = IF(next_run IS NULL, NOW(6), fire_at), next_run = IFNULL(next_run, NOW(6)), \
-                    claimed_token = task_id, claimed_fire = IFNULL(fire_at, next_run), claimed_attempt = attempt, \
-                    claimed_next_run = next_run \
+                    claimed_token = ?, claimed_fire = IF(next_run IS NULL, NOW(6), IFNULL(fire_at, next_run)), \
+                    claimed_attempt = attempt, claimed_next_run = IFNULL(next_run, NOW(6)) \
                     WHERE id IN \(InList.placeholders(ids.count)) AND task_id IS NULL
                     """,
-                    [.init(request.token), .string(request.executor)] + ids.map { .int($0) })
+                    [.init(request.token), .string(request.executor), .init(request.token)] + ids.map { .int($0) })
                 let found = try c.query(
                     "SELECT \(TaskRow.claimColumns), NOW(6) AS db_now FROM cron WHERE task_id = ? ORDER BY next_run, id",
                     [.init(request.token)])
@@ -116,6 +116,24 @@ extension MySQLStore: ClaimStore {
                     ]
                 ).affectedRows
                 let countedDown = ended == 1 && run.concurrent
+                // Its fire moves on as the attempt's plan says: a resume must not run it again.
+                if let finish = finished.row,
+                    let row = try c.query(
+                        "SELECT \(TaskRow.columns) FROM cron WHERE id = ? AND task_id = ? FOR UPDATE",
+                        [.int(run.taskID), .init(run.token)]
+                    ).first.map(TaskRow.init(mysql:))
+                {
+                    let change = FinishRule.change(current: row, finish: finish)
+                    try c.execute(
+                        """
+                        UPDATE cron SET next_run = ?, fire_at = ?, attempt = ?, last_duration = ?, \
+                        last_success_at = COALESCE(?, last_success_at) WHERE id = ? AND task_id = ?
+                        """,
+                        [
+                            .init(change.nextRun), .init(change.fireAt), .int(Int64(change.attempt)),
+                            .init(change.lastDuration), .init(finish.succeededAt), .int(run.taskID), .init(run.token),
+                        ])
+                }
                 try c.execute(
                     "UPDATE cron SET status = 'invalid', error = ?, running = IF(?, GREATEST(running, 1) - 1, running) WHERE id = ?",
                     [error, .int(countedDown ? 1 : 0), .int(run.taskID)])
@@ -185,7 +203,7 @@ extension MySQLStore: ClaimStore {
         // the retry index: few runs wait for a retry).
         let retriesDue =
             try c.query(
-                "SELECT COUNT(*) AS n FROM cron_run WHERE retry_at IS NOT NULL AND retry_at <= NOW(6) AND cron_id = ?",
+                "SELECT COUNT(*) AS n FROM cron_run FORCE INDEX (cron_run_retry) WHERE retry_at IS NOT NULL AND retry_at <= NOW(6) AND cron_id = ?",
                 [.int(run.taskID)]
             ).first?["n"].int ?? 0
         func apply(_ change: FinishRule.Change, unlessEdited version: RowVersion?) throws -> Int {

@@ -464,6 +464,12 @@ final class SimulatedExecutor {
                 "at \(now): \(id) started task \(row.id)'s fire \(item.fireAt) (due at \(item.due)), claimed at \(item.claimedAt), though the row was paused or deleted at \(stopped)"
             )
         }
+        // Only what this executor runs: its actions, and rows its tags allow.
+        if !actions.contains(row.action) || !CommaList.tagsAllow(row.tags, executorTags: tags) {
+            world.evidence.violation(
+                "at \(now): \(id) (actions \(actions), tags \(tags)) started task \(row.id) (action \(row.action), tags \(row.tags ?? "none"))"
+            )
+        }
         // Never on a lease others have recovered (the registry says dead): they may run the fire.
         if (try? world.store.executors())?.first(where: { $0.id == id })?.state == .dead {
             world.evidence.violation(

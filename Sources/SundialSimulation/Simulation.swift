@@ -636,6 +636,11 @@ extension World {
             evidence.violation(
                 "run \(run.key) is on record as failed, and no alert was raised for it (the task's: \(raised))")
         }
+        // Every attempt cut short by its timeout says so.
+        let timedOut = Set(alerts.filter { $0.draft.event == .timedOut }.compactMap(\.draft.run))
+        for run in store.allRuns where run.status == .timedOut && !timedOut.contains(run.key) {
+            evidence.violation("run \(run.key) is on record as timed out, and no timed_out alert was raised for it")
+        }
         for alert in alerts {
             if alert.status != .delivered && alert.createdAt < settledBy {
                 evidence.violation(

@@ -272,8 +272,15 @@ struct Fire: SettableQueuedWork, Equatable {
         // Read again from the store while they wait here: not queued a second time.
         let queuedAgain = work.queueRetries([retries[0]])
         #expect(!queuedAgain)
-        // Free threads claim at once, whatever waits for room.
-        guard case .claim(let order) = work.lead(executor, now: .zero, idleThreads: 3, readyCount: 0) else {
+        // The fire given back is claimable again, but not before the next poll (no claim, no
+        // room, give back, in a loop); then free threads claim, whatever waits for room.
+        let poll = settings.pollInterval
+        guard case .wait(let until, _) = work.lead(executor, now: .zero, idleThreads: 3, readyCount: 0) else {
+            Issue.record("expected to wait for the next poll")
+            return
+        }
+        #expect(until == poll)
+        guard case .claim(let order) = work.lead(executor, now: poll, idleThreads: 3, readyCount: 0) else {
             Issue.record("expected a claim")
             return
         }

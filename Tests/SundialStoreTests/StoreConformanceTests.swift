@@ -930,7 +930,8 @@ extension StoreConformanceTests {
             event: .failed, subject: AlertDraft.subject(task: wide), channel: "ops", taskID: wide, run: failed.key,
             summary: "wide failed", raisedBy: "e1", dedupeWindow: .zero)
         let failedResult = FinishedRun(run: failed, row: nil, events: [.failed], alerts: [alert])
-        var succeeded = s.finished(narrowRow, token: batch.token, status: .succeeded, next: nil)
+        let next = now.addingTimeInterval(60)
+        var succeeded = s.finished(narrowRow, token: batch.token, status: .succeeded, next: next)
         succeeded.run.output = "too much"
         for _ in 0..<2 {
             try s.store.abandonResult(failedResult, reason: "the result could not be stored: no")
@@ -949,6 +950,8 @@ extension StoreConformanceTests {
         }
         #expect(try s.row(wide)?.failing == true)
         #expect(try s.store.alerts(limit: 10).filter { $0.draft.taskID == wide }.count == 1)
+        // The held row moved on past the fire that succeeded: resumed, it would not run it again.
+        #expect(try s.row(narrow)?.nextRun.map { abs($0.timeIntervalSince(next)) < 0.001 } == true)
     }
 
     /// A lost or failed fire's retry is not starved by new fires of a busy task: new fires leave

@@ -257,7 +257,12 @@ public struct WorkMachine<Work: QueuedWork> {
             // here, it would count as work in hand for as long as the runs last. A retry (handed
             // out only while there was room, and holding no claim) tries again a second later,
             // so that new fires do not keep taking its place.
-            guard work.isDetached, executor.mayStart(at: now) else { return .giveBack(Self.claims(of: [work])) }
+            guard work.isDetached, executor.mayStart(at: now) else {
+                // Given back still due, and claimable while `running` is below the limit (a due
+                // retry holds the place): not claimed again before the next poll.
+                nextPoll = max(nextPoll, now + configured.pollInterval)
+                return .giveBack(Self.claims(of: [work]))
+            }
             queue.insert(work.later(now + .seconds(1)))
             // Still queued here: not queued a second time by the next look for retries.
             if let retrying = work.retrying { queuedRetries.insert(retrying) }
