@@ -280,19 +280,19 @@ public struct RecorderMachine: Sendable {
         return next(now: now)
     }
 
-    /// Every part of the batch is written: durable starts are read back, then waiters learn.
+    /// Every part of the batch is written: durable starts are read back, then waiters learn, then
+    /// output so far is written (done at once when there is none).
     private mutating func resultsWritten(now: Duration) -> Step {
         guard let current = writing else { return next(now: now) }
         stall.writeEnded()
         let wanted = current.whole.started.filter { durableStarts[$0.key] == $0.token }
-        writing?.stage = wanted.isEmpty ? .outputsSoFar : .readingBack(wanted)
-        if wanted.isEmpty { flushedGeneration = max(flushedGeneration, current.generation) }
-        return outputsOrDone(now: now)
-    }
-
-    private mutating func outputsOrDone(now: Duration) -> Step {
-        guard let current = writing else { return next(now: now) }
-        if case .outputsSoFar = current.stage, current.outputsSoFar.isEmpty { writing = nil }
+        if !wanted.isEmpty {
+            writing?.stage = .readingBack(wanted)
+        } else {
+            flushedGeneration = max(flushedGeneration, current.generation)
+            writing?.stage = .outputsSoFar
+            if current.outputsSoFar.isEmpty { writing = nil }
+        }
         return next(now: now)
     }
 
