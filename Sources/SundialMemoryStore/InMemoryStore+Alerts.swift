@@ -42,7 +42,8 @@ extension InMemoryStore: AlertStore {
     ) throws(StoreError) -> [Alert] {
         try call(.claimAlerts) { state, now in
             let ready = state.alerts.values.filter { alert in
-                alert.status == .pending && alert.draft.channel == channel && (state.alertDue[alert.id] ?? now) <= now
+                alert.status == .pending && !state.isLocked(alert: alert.id) && alert.draft.channel == channel
+                    && (state.alertDue[alert.id] ?? now) <= now
                     && (state.alertClaims[alert.id].map { $0 < now } ?? true)
             }.sorted { $0.id < $1.id }.prefix(max(0, limit))
             return ready.map { alert in

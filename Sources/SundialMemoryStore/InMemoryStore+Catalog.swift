@@ -4,7 +4,7 @@ import SundialCore
 extension InMemoryStore: TaskCatalog {
     public func insert(_ task: NewTask, plan: FirePlanner.Plan) throws(StoreError) -> TaskRow {
         try call(.insert) { (state: inout State, _: Date) throws(StoreError) -> TaskRow in
-            guard !state.tasks.values.contains(where: { $0.name == task.name }) else {
+            guard !state.tasks.values.contains(where: { TaskName.same($0.name, task.name) }) else {
                 throw StoreError(.invalid, "a task named '\(task.name)' already exists")
             }
             var row = task.row
@@ -24,6 +24,11 @@ extension InMemoryStore: TaskCatalog {
     public func update(taskID: Int64, to task: NewTask, plan: FirePlanner.Plan?) throws(StoreError) -> Bool {
         try call(.update) { state, _ in
             guard state.tasks[taskID] != nil else { return false }
+            // A fire with attempts on record (a one-shot planned again) goes on after the last.
+            let tried = state.runs.values.filter {
+                $0.record.taskID == taskID && $0.record.scheduledFor == plan?.fireAt
+            }
+            let attempt = tried.map { $0.record.attempt + 1 }.max() ?? 0
             state.update(taskID) { row in
                 let settings = task.row
                 (row.action, row.payload, row.schedule, row.timezone) = (
@@ -38,7 +43,7 @@ extension InMemoryStore: TaskCatalog {
                 (row.alertLateSeconds, row.metrics) = (settings.alertLateSeconds, settings.metrics)
                 if let plan {
                     (row.nextRun, row.fireAt, row.attempt, row.status, row.error) = (
-                        plan.nextRun, plan.fireAt, 0, plan.status, plan.error
+                        plan.nextRun, plan.fireAt, attempt, plan.status, plan.error
                     )
                 }
             }
@@ -58,7 +63,7 @@ extension InMemoryStore: TaskCatalog {
     }
 
     public func task(named name: String) throws(StoreError) -> TaskRow? {
-        try call(.task) { state, _ in state.tasks.values.first { $0.name == name } }
+        try call(.task) { state, _ in state.tasks.values.first { TaskName.same($0.name, name) } }
     }
 
     public func runs(ofTask taskID: Int64, limit: Int) throws(StoreError) -> [RunInfo] {
@@ -172,6 +177,7 @@ extension InMemoryStore: RunRetention {
         try call(.pruneRuns) { state, now in
             guard limit > 0 else { return 0 }
             var deleted = 0
+            let inPlay = state.firesInPlay
             if let age = policy.maxAge {
                 let cutoff = now.addingTimeInterval(-age.timeInterval)
                 let window = state.runs.values.filter { $0.id > state.ageCursor }.sorted { $0.id < $1.id }.prefix(limit)
@@ -180,6 +186,7 @@ extension InMemoryStore: RunRetention {
                 for run in window
                 where run.record.status != .running && run.record.startedAt < cutoff
                     && (run.record.retryAt == nil || state.tasks[run.record.taskID] == nil)
+                    && !inPlay.contains(FireKey(run.record))
                 {
                     state.runs[run.record.key] = nil
                     deleted += 1
@@ -195,7 +202,9 @@ extension InMemoryStore: RunRetention {
                     }
                 guard newestFirst.count > keep else { continue }
                 for run in newestFirst[keep...].reversed()
-                where deleted < limit && run.record.status != .running && run.record.retryAt == nil {
+                where deleted < limit && run.record.status != .running && run.record.retryAt == nil
+                    && !inPlay.contains(FireKey(run.record))
+                {
                     state.runs[run.record.key] = nil
                     deleted += 1
                 }
@@ -219,5 +228,50 @@ extension InMemoryStore: RunRetention {
             }
             return deleted
         }
+    }
+}
+
+/// A task's fire, whatever the attempt.
+struct FireKey: Hashable {
+    var task: Int64
+    var fire: Date
+
+    init(task: Int64, fire: Date) {
+        (self.task, self.fire) = (task, fire)
+    }
+
+    init(_ run: RunRecord) {
+        self.init(task: run.taskID, fire: run.scheduledFor)
+    }
+}
+
+extension InMemoryStore.State {
+    /// Fires not settled (the MySQL store's `fireSettled`): an attempt of them runs or waits for
+    /// a retry, or their task (active or paused) is on them; a gone task's fires are settled.
+    /// Their runs are kept: lost attempts count toward max_attempts, and run keys keep an
+    /// at_most_once fire from starting twice.
+    var firesInPlay: Set<FireKey> {
+        var fires = Set(
+            runs.values.filter {
+                tasks[$0.record.taskID] != nil && ($0.record.status == .running || $0.record.retryAt != nil)
+            }.map { FireKey($0.record) })
+        for row in tasks.values where row.status == .active || row.status == .paused {
+            if let fire = row.fireAt { fires.insert(FireKey(task: row.id, fire: fire)) }
+        }
+        return fires
+    }
+}
+
+/// Task names compared as MySQL's `utf8mb4_unicode_ci` column compares them: case and accents
+/// aside, trailing spaces ignored (`Report` and `report ` are one name).
+enum TaskName {
+    static func same(_ a: String, _ b: String) -> Bool {
+        func trimmed(_ name: String) -> Substring {
+            var name = Substring(name)
+            while name.last == " " { name.removeLast() }
+            return name
+        }
+        return String(trimmed(a)).compare(String(trimmed(b)), options: [.caseInsensitive, .diacriticInsensitive])
+            == .orderedSame
     }
 }

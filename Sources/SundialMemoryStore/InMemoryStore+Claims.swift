@@ -10,10 +10,12 @@ extension InMemoryStore: ClaimStore {
         try call(.claim) { state, now in
             guard request.limit > 0 else { return ClaimedBatch(token: request.token, rows: []) }
             let horizon = now.addingTimeInterval(request.lookahead.timeInterval)
-            let actions = Set(request.actions)
+            let actions = Set(request.actions.map { Array($0.utf8) })  // byte for byte, as MySQL
             let due = state.tasks.values.filter { row in
-                guard row.claimToken == nil, row.status == .active, row.running < row.maxConcurrency,
-                    actions.contains(row.action), CommaList.tagsAllow(row.tags, executorTags: request.tags)
+                // SKIP LOCKED: a row an open transaction holds is passed by, not waited for.
+                guard row.claimToken == nil, !state.isLocked(task: row.id), row.status == .active,
+                    row.running < row.maxConcurrency,
+                    actions.contains(Array(row.action.utf8)), CommaList.tagsAllow(row.tags, executorTags: request.tags)
                 else { return false }
                 if let next = row.nextRun { return next < horizon }
                 return request.includeUnscheduled && (row.schedule ?? "").isEmpty
@@ -41,6 +43,8 @@ extension InMemoryStore: ClaimStore {
                     $0.claimedAttempt = $0.attempt
                     $0.claimedNextRun = $0.nextRun
                 }
+                let claimed = state.tasks[row.id]?.version
+                state.tasks[row.id]?.claimedVersion = claimed
             }
             // Read back as MySQL's claim reads them: by next_run, then id.
             let claimed = chosen.compactMap { state.tasks[$0.id] }.sorted {
@@ -132,7 +136,7 @@ extension InMemoryStore: ClaimStore {
                     $0.free()
                 }
             } else {
-                guard row.running < row.maxConcurrency else { return .noRoom }
+                guard row.hasRoomForARetry else { return .noRoom }
                 state.update(row.id) { $0.running += 1 }
             }
             if let retrying { state.runs[retrying]?.record.retryAt = nil }
@@ -148,11 +152,11 @@ extension InMemoryStore: ClaimStore {
     {
         try call(.dueRetries) { state, now in
             let horizon = now.addingTimeInterval(lookahead.timeInterval)
-            let actions = Set(actions)
+            let actions = Set(actions.map { Array($0.utf8) })  // byte for byte, as MySQL
             return Array(
                 state.runs.values.compactMap { stored -> DueRetry? in
                     guard let at = stored.record.retryAt, at < horizon, let row = state.tasks[stored.record.taskID],
-                        row.status == .active, row.running < row.maxConcurrency, actions.contains(row.action),
+                        row.status == .active, row.hasRoomForARetry, actions.contains(Array(row.action.utf8)),
                         CommaList.tagsAllow(row.tags, executorTags: tags)
                     else { return nil }
                     return DueRetry(
@@ -172,28 +176,37 @@ extension InMemoryStore: ClaimStore {
     public func record(_ batch: RunBatch) throws(StoreError) {
         try call(.record) { state, now in
             let ended = Set(batch.finished.map(\.run.key))
-            for run in batch.started where !ended.contains(run.key) { Self.upsert(run, into: &state) }
+            // Late (the MySQL store's `lateWrites`): a claimed run's start whose claim is gone.
+            for run in batch.started where !ended.contains(run.key) && !state.claimIsGone(of: run) {
+                Self.upsert(run, into: &state)
+            }
             for progress in batch.progress where !ended.contains(progress.key) {
                 guard let stored = state.runs[progress.key], stored.record.status == .running,
                     stored.record.token == progress.token
                 else { continue }
                 state.runs[progress.key]?.record.output = StoredText.output(progress.output)
             }
+            var applying: [FinishedRun] = []
             for finished in batch.finished {
                 let run = finished.run
                 let wasRunning = state.runs[run.key].map {
                     $0.record.status == .running && $0.record.token == run.token
                 }
+                // Late and off the record (the MySQL store's `lateWrites`): no run of it is on
+                // record (retention deleted it), and its claim is gone or it is a concurrent run
+                // (on record before it starts). Left out.
+                if wasRunning == nil && state.isLateResult(run) { continue }
                 Self.upsert(run, into: &state)
                 // A late result (the run already ended, by recovery say) raises nothing.
                 guard wasRunning != false else { continue }
+                // Counted down once, while it was still running.
                 if run.concurrent && wasRunning == true {
-                    state.update(run.taskID) { $0.running = max(0, $0.running - 1) }
+                    state.update(run.taskID) {
+                        $0.running = max(0, $0.running - 1)
+                        if run.status == .succeeded { $0.lastSuccessAt = run.finishedAt }
+                    }
                 }
-                if run.status == .succeeded, run.concurrent {
-                    state.update(run.taskID) { $0.lastSuccessAt = run.finishedAt }
-                }
-                Self.settleAlerts(of: finished, into: &state, now: now)
+                applying.append(finished)
             }
             for finish in batch.finished.compactMap(\.row) {
                 guard let row = state.tasks[finish.claim.taskID], row.claimToken == finish.claim.token else { continue }
@@ -204,6 +217,9 @@ extension InMemoryStore: ClaimStore {
                     $0.free()
                 }
             }
+            // After the rows, as MySQL writes them: a task's failing flag is not an edit the
+            // finishing row must read back.
+            for finished in applying { Self.settleAlerts(of: finished, into: &state, now: now) }
         }
     }
 
@@ -253,5 +269,31 @@ extension InMemoryStore: ClaimStore {
                 $0.killRequested && $0.record.status == .running && $0.record.executor == executor
             }.map(\.record.key).sorted()
         }
+    }
+}
+
+extension TaskRow {
+    /// Whether a retry of a concurrent run may start now: a place is free, and no claim holds a
+    /// task that runs one at a time (its fire runs under the claim, uncounted in `running`; its
+    /// limit may have been lowered to 1 since the retry was planned).
+    var hasRoomForARetry: Bool {
+        running < maxConcurrency && (claimToken == nil || maxConcurrency > 1)
+    }
+}
+
+extension InMemoryStore.State {
+    /// Whether a claimed (not concurrent) run's claim is gone: a claim took its row, and the row
+    /// no longer holds this one (the MySQL store's `lateWrites`). A row no claim ever took
+    /// (history written from outside) or a deleted one is not judged.
+    func claimIsGone(of run: RunRecord) -> Bool {
+        guard !run.concurrent, let row = tasks[run.taskID] else { return false }
+        return row.claimedToken != nil && row.claimToken != run.token
+    }
+
+    /// Whether a result whose run is not on record comes late: its claim is gone, or it is a
+    /// concurrent run's, of a row a claim took.
+    func isLateResult(_ run: RunRecord) -> Bool {
+        guard run.concurrent else { return claimIsGone(of: run) }
+        return tasks[run.taskID]?.claimedToken != nil
     }
 }

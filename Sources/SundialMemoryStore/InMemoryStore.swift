@@ -3,18 +3,37 @@ import SundialCore
 import Synchronization
 
 /// A store in memory with the MySQL mapper's semantics: tokens, fencing, leases on its own clock,
-/// the same claim order. For the simulator and unit tests; `StoreConformance` holds both to the
-/// same rules.
+/// the same claim order. For the simulator and unit tests; the conformance suites hold both to
+/// the same rules.
 ///
-/// Faults are injected per call through `faults`: a call may fail before it does anything, or
-/// be applied and then lose its answer, as a dying connection would.
+/// Faults are injected per call through `injectFaults`: a call may fail before it does anything,
+/// be applied and then lose its answer, as a dying connection would, or be cut off inside its
+/// transaction, whose row locks then stay until the server would roll it back
+/// (`idleTransactionTimeout`; see `InMemoryStore+Transactions`).
+///
+/// Where it still differs from MySQL, on purpose or as a model's limit:
+/// - Calls are serial (one lock), so transactions never interleave: deadlocks are injected
+///   faults. A write to a row a cut-off transaction holds fails at once, as a lock wait that
+///   timed out; MySQL would wait, and mostly succeed once the server rolled the holder back.
+/// - A row's version is a counter that every change moves; MySQL's is `updated_at`, to the
+///   microsecond: an edit within the same microsecond as a claim would go unseen there.
+/// - Times are kept as given; MySQL keeps microseconds (the executor only compares times it
+///   read back from the store).
+/// - A claim takes rows without `next_run` in id order; MySQL promises no order among them.
+/// Text compares as MySQL's columns do (task names case- and accent-blind, actions and tags
+/// byte for byte), the failing flag is written after the finished row, and counts are of rows
+/// changed, as MySQL's affected rows: `TextComparisonConformanceTests` and the others pin it.
 public final class InMemoryStore: Sendable {
     public let clock: StoreClock
+    /// How long the server keeps a transaction whose client went silent in its middle before it
+    /// rolls it back (the MySQL store's `idle_transaction_timeout`); nil: never.
+    public let idleTransactionTimeout: TimeInterval?
     let state = Mutex(State())
     private let injector = Mutex<(@Sendable (StoreOperation) -> StoreFault?)?>(nil)
 
-    public init(clock: StoreClock = .system) {
+    public init(clock: StoreClock = .system, idleTransactionTimeout: TimeInterval? = 3) {
         self.clock = clock
+        self.idleTransactionTimeout = idleTransactionTimeout
     }
 
     /// Decides, call by call, whether a fault is injected.
@@ -22,13 +41,13 @@ public final class InMemoryStore: Sendable {
         injector.withLock { $0 = decide }
     }
 
-    struct StoredRun {
+    struct StoredRun: Equatable {
         var id: Int64
         var record: RunRecord
         var killRequested: Bool
     }
 
-    struct StoredExecutor {
+    struct StoredExecutor: Equatable {
         var registration: ExecutorRegistration
         var busy: Int
         var state: ExecutorState
@@ -55,6 +74,8 @@ public final class InMemoryStore: Sendable {
         var alertDue: [Int64: Date] = [:]
         /// Console users, tokens, sessions and the audit log.
         var access = AccessState()
+        /// Transactions left open by clients cut off in their middle, with their row locks.
+        var openTransactions: [OpenTransaction] = []
 
         /// Every change to a row gets a new version, as `updated_at` does in MySQL.
         mutating func update(_ id: Int64, _ change: (inout TaskRow) -> Void) {
@@ -90,7 +111,8 @@ public final class InMemoryStore: Sendable {
         }
     }
 
-    /// Runs `body` under the lock, with injected faults applied around it.
+    /// Runs `body` under the lock, with injected faults applied around it, as one transaction:
+    /// one that writes a row an open transaction holds fails as a lock wait would, undone.
     func call<T>(_ operation: StoreOperation, _ body: (inout State, Date) throws(StoreError) -> T) throws(StoreError)
         -> T
     {
@@ -99,13 +121,41 @@ public final class InMemoryStore: Sendable {
         case .unavailable?: throw StoreError(.unavailable, "injected: \(operation) could not reach the store")
         case .conflict?: throw StoreError(.conflict, "injected: \(operation) hit a deadlock")
         case .lostRequest?: throw StoreError(.outcomeUnknown, "injected: \(operation) lost its connection")
+        case .cutOffInTransaction?:
+            let now = clock.now
+            state.withLock { state in
+                state.endIdleTransactions(now)
+                var staged = state
+                do { _ = try body(&staged, now) } catch { return }
+                let locks = staged.changedItems(since: state)
+                guard !locks.isEmpty, locks.isDisjoint(with: state.lockedItems) else { return }
+                state.openTransactions.append(
+                    OpenTransaction(
+                        operation: operation, locks: locks,
+                        endsAt: idleTransactionTimeout.map { now.addingTimeInterval($0) }))
+            }
+            throw StoreError(.outcomeUnknown, "injected: \(operation) was cut off inside its transaction")
         case .lostAnswer?, nil: break
         }
         let now = clock.now
-        let result = try state.withLock { (state: inout State) throws(StoreError) -> T in try body(&state, now) }
+        let result = try state.withLock { (state: inout State) throws(StoreError) -> T in
+            state.endIdleTransactions(now)
+            guard !state.openTransactions.isEmpty else { return try body(&state, now) }
+            let before = state
+            let result = try body(&state, now)
+            if !state.changedItems(since: before).isDisjoint(with: state.lockedItems) {
+                state = before
+                throw StoreError(
+                    .conflict, "Lock wait timeout exceeded: \(operation) writes rows an open transaction holds")
+            }
+            return result
+        }
         if fault == .lostAnswer { throw StoreError(.outcomeUnknown, "injected: \(operation) lost its answer") }
         return result
     }
+
+    /// Whether a transaction left open holds rows (for the simulator's trace).
+    public var openTransactionCount: Int { state.withLock { $0.openTransactions.count } }
 
     // MARK: Inspection, for tests and the simulator
 
@@ -117,9 +167,16 @@ public final class InMemoryStore: Sendable {
         state.withLock { $0.runs.values.sorted { $0.id < $1.id }.map(\.record) }
     }
 
-    /// Changes a row from outside, as a user's SQL would (a new version).
-    public func edit(taskID: Int64, _ change: @Sendable (inout TaskRow) -> Void) {
-        state.withLock { $0.update(taskID, change) }
+    /// Changes a row from outside, as a user's SQL would (a new version). False when an open
+    /// transaction holds the row (the user's statement would wait for it, and time out).
+    @discardableResult
+    public func edit(taskID: Int64, _ change: @Sendable (inout TaskRow) -> Void) -> Bool {
+        state.withLock { state in
+            state.endIdleTransactions(clock.now)
+            guard !state.isLocked(task: taskID) else { return false }
+            state.update(taskID, change)
+            return true
+        }
     }
 
     /// Deletes a row from outside.

@@ -43,8 +43,15 @@ extension MySQLStore: TaskCatalog {
             task.alertLateSeconds.map { .double($0) } ?? .null, .int(task.metrics ? 1 : 0),
         ]
         if let plan {
-            sql += ", next_run = ?, fire_at = ?, attempt = 0, status = ?, error = ?"
-            values += [.init(plan.nextRun), .init(plan.fireAt), .string(plan.status.rawValue), .init(plan.error)]
+            // A fire with attempts on record (a one-shot planned again) goes on after the last.
+            sql += """
+                , next_run = ?, fire_at = ?, status = ?, error = ?, \
+                attempt = (SELECT COALESCE(MAX(r.attempt) + 1, 0) FROM cron_run r WHERE r.cron_id = cron.id AND r.scheduled_for = ?)
+                """
+            values += [
+                .init(plan.nextRun), .init(plan.fireAt), .string(plan.status.rawValue), .init(plan.error),
+                .init(plan.fireAt),
+            ]
         }
         return try mapped {
             // Found by id; a write that changes nothing still finds the row.
@@ -252,7 +259,8 @@ extension MySQLStore: RunRetention {
                 let from = ageCursor.withLock { $0 }
                 let window = try database.query(
                     """
-                    SELECT id, started_at < NOW(6) - INTERVAL ? MICROSECOND AS old, (\(MySQLStoreSQL.prunableByAge)) AS prunable \
+                    SELECT id, started_at < NOW(6) - INTERVAL ? MICROSECOND AS old, \
+                    (\(MySQLStoreSQL.prunableByAge) AND \(MySQLStoreSQL.fireSettled)) AS prunable \
                     FROM cron_run WHERE id > ? ORDER BY id LIMIT ?
                     """,
                     [.int(age.microseconds), .int(age.microseconds), .int(from), .int(Int64(limit))],
@@ -264,7 +272,8 @@ extension MySQLStore: RunRetention {
                 ageCursor.withLock { $0 = reachedYoungRuns ? 0 : (window.last?["id"].int.map(Int64.init) ?? 0) }
                 for chunk in prunable.chunkedInPowersOfTwo(upTo: 512) {
                     let ids = InList.padded(Array(chunk))
-                    // Checked again: a run may have been taken for a retry since it was read.
+                    // Checked again: a run may have been taken for a retry since it was read. (A
+                    // settled fire stays settled: nothing starts it again.)
                     deleted += try database.execute(
                         "DELETE FROM cron_run WHERE id IN \(InList.placeholders(ids.count)) AND \(MySQLStoreSQL.prunableByAge)",
                         ids.map { .int($0) } + [.int(age.microseconds)]
@@ -286,10 +295,22 @@ extension MySQLStore: RunRetention {
                         [.int(task), .int(Int64(keep))], consistency: .primary
                     ).first, let at = boundary["scheduled_for"].date
                 else { continue }
-                deleted += try database.execute(
-                    "DELETE FROM cron_run WHERE cron_id = ? AND (scheduled_for < ? OR (scheduled_for = ? AND attempt <= ?)) AND status <> 'running' AND retry_at IS NULL ORDER BY scheduled_for LIMIT ?",
-                    [.int(task), .date(at), .date(at), boundary["attempt"], .int(Int64(limit - deleted))]
-                ).affectedRows
+                // Read first: MySQL's DELETE cannot read its own table, as the settled-fire rule does.
+                let ids = try database.query(
+                    """
+                    SELECT id FROM cron_run WHERE cron_id = ? AND (scheduled_for < ? OR (scheduled_for = ? AND attempt <= ?)) \
+                    AND status <> 'running' AND retry_at IS NULL AND \(MySQLStoreSQL.fireSettled) ORDER BY scheduled_for LIMIT ?
+                    """,
+                    [.int(task), .date(at), .date(at), boundary["attempt"], .int(Int64(limit - deleted))],
+                    consistency: .primary
+                ).compactMap { $0["id"].int.map(Int64.init) }
+                for chunk in ids.chunkedInPowersOfTwo(upTo: 512) {
+                    let padded = InList.padded(Array(chunk))
+                    deleted += try database.execute(
+                        "DELETE FROM cron_run WHERE id IN \(InList.placeholders(padded.count)) AND status <> 'running' AND retry_at IS NULL",
+                        padded.map { .int($0) }
+                    ).affectedRows
+                }
             }
             return deleted
         }
@@ -328,6 +349,18 @@ extension MySQLStoreSQL {
     /// finished one-shots and invalid rows are never read again.
     public static let unscheduledRows =
         "SELECT \(TaskRow.columns) FROM cron FORCE INDEX (cron_unscheduled) WHERE status = 'active' AND next_run IS NULL AND task_id IS NULL AND schedule > '' LIMIT ?"
+
+    /// The run's fire is settled: no attempt of it runs or waits for a retry, and its task (active
+    /// or paused) is not on it; or its task is gone. Only a settled fire's runs are deleted: its
+    /// lost attempts count toward `max_attempts` (a poison fire's crashes), and its run keys keep
+    /// an at_most_once fire from starting twice. Read through `cron_run_fire` and the primary key.
+    static let fireSettled = """
+        (NOT EXISTS (SELECT 1 FROM cron c WHERE c.id = cron_run.cron_id) \
+        OR (NOT EXISTS (SELECT 1 FROM cron_run o FORCE INDEX (cron_run_fire) WHERE o.cron_id = cron_run.cron_id \
+        AND o.scheduled_for = cron_run.scheduled_for AND (o.status = 'running' OR o.retry_at IS NOT NULL)) \
+        AND NOT EXISTS (SELECT 1 FROM cron c WHERE c.id = cron_run.cron_id AND c.fire_at = cron_run.scheduled_for \
+        AND c.status IN ('active', 'paused'))))
+        """
 
     /// A run the age rule deletes (one parameter: the age in microseconds): old, final, and no
     /// retry pending, unless its task is gone (a retry nobody can take).

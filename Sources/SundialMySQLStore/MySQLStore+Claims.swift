@@ -134,12 +134,18 @@ extension MySQLStore: ClaimStore {
                             .init(change.lastDuration), .init(finish.succeededAt), .int(run.taskID), .init(run.token),
                         ])
                 }
+                // Marked invalid, counted down, and freed if this claim holds it, in one statement
+                // (the claim columns last: their conditions read `task_id` before it is cleared).
                 try c.execute(
-                    "UPDATE cron SET status = 'invalid', error = ?, running = IF(?, GREATEST(running, 1) - 1, running) WHERE id = ?",
-                    [error, .int(countedDown ? 1 : 0), .int(run.taskID)])
-                try c.execute(
-                    "UPDATE cron SET task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?",
-                    [.int(run.taskID), .init(run.token)])
+                    """
+                    UPDATE cron SET status = 'invalid', error = ?, running = IF(?, GREATEST(running, 1) - 1, running), \
+                    claimed_by = IF(task_id <=> ?, NULL, claimed_by), claimed_at = IF(task_id <=> ?, NULL, claimed_at), \
+                    task_id = IF(task_id <=> ?, NULL, task_id) WHERE id = ?
+                    """,
+                    [
+                        error, .int(countedDown ? 1 : 0), .init(run.token), .init(run.token), .init(run.token),
+                        .int(run.taskID),
+                    ])
                 if applies { try settleAlerts(of: finished, on: c) }
             }
         }
@@ -163,8 +169,13 @@ extension MySQLStore: ClaimStore {
                     if let moveOn {
                         counted = try moveOnAtStart(run, moveOn, on: c)
                     } else {
+                        // A claim on a task that runs one at a time is a run too (its fire runs
+                        // under the claim, uncounted): a retry waits for it.
                         counted = try c.execute(
-                            "UPDATE cron SET running = running + 1 WHERE id = ? AND status = 'active' AND running < max_concurrency",
+                            """
+                            UPDATE cron SET running = running + 1 WHERE id = ? AND status = 'active' \
+                            AND running < max_concurrency AND (task_id IS NULL OR max_concurrency > 1)
+                            """,
                             [.int(run.taskID)]
                         ).affectedRows
                     }
@@ -199,25 +210,21 @@ extension MySQLStore: ClaimStore {
     /// plan as it is when the row is untouched since the claim (its `updated_at`), or as
     /// `FinishRule` decides from the row as it is now when someone edited it meanwhile. 1 when done.
     private func moveOnAtStart(_ run: RunRecord, _ moveOn: RowFinish, on c: MySQLConnection) throws -> Int {
-        // Due retries of earlier fires go first: a new fire leaves them their places (read by
-        // the retry index: few runs wait for a retry).
-        let retriesDue =
-            try c.query(
-                "SELECT COUNT(*) AS n FROM cron_run FORCE INDEX (cron_run_retry) WHERE retry_at IS NOT NULL AND retry_at <= NOW(6) AND cron_id = ?",
-                [.int(run.taskID)]
-            ).first?["n"].int ?? 0
         func apply(_ change: FinishRule.Change, unlessEdited version: RowVersion?) throws -> Int {
+            // Due retries of earlier fires go first: a new fire leaves them their places (counted
+            // through the retry index: few runs wait for a retry).
             try c.execute(
                 """
                 UPDATE cron SET running = running + 1, next_run = ?, fire_at = ?, attempt = ?, status = ?, error = ?, \
                 task_id = NULL, claimed_by = NULL, claimed_at = NULL \
-                WHERE id = ? AND task_id = ? AND status = 'active' AND running + ? < max_concurrency\
+                WHERE id = ? AND task_id = ? AND status = 'active' AND running + (SELECT COUNT(*) FROM cron_run \
+                FORCE INDEX (cron_run_retry) WHERE retry_at IS NOT NULL AND retry_at <= NOW(6) AND cron_id = ?) < max_concurrency\
                 \(version == nil ? "" : " AND updated_at = ?")
                 """,
                 [
                     .init(change.nextRun), .init(change.fireAt), .int(Int64(change.attempt)),
                     .string(change.status.rawValue), .init(change.error.map(StoredText.error)),
-                    .int(run.taskID), .init(run.token), .int(Int64(retriesDue)),
+                    .int(run.taskID), .init(run.token), .int(run.taskID),
                 ] + (version.map { [.date($0.date)] } ?? [])
             ).affectedRows
         }
@@ -258,7 +265,7 @@ extension MySQLStore: ClaimStore {
                 \(TaskRow.columns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")) \
                 FROM cron_run r JOIN cron c ON c.id = r.cron_id \
                 WHERE r.retry_at IS NOT NULL AND r.retry_at < NOW(6) + INTERVAL ? MICROSECOND AND c.status = 'active' \
-                AND c.running < c.max_concurrency \
+                AND c.running < c.max_concurrency AND (c.task_id IS NULL OR c.max_concurrency > 1) \
                 AND \(MySQLStoreSQL.actionFilter(actions.count, column: "c.action")) AND \(MySQLStoreSQL.tagFilter(tags.count, column: "c.tags")) \
                 ORDER BY r.retry_at LIMIT ?
                 """,

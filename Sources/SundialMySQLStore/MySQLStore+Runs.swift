@@ -15,15 +15,21 @@ extension MySQLStore {
         guard !batch.isEmpty else { return }
         // A run that started and finished within one batch is written once, finished.
         let ended = Set(batch.finished.map(\.run.key))
-        let runs = batch.started.filter { !ended.contains($0.key) } + batch.finished.map(\.run)
         let concurrentEnds = batch.finished.map(\.run).filter(\.concurrent)
         let rowFinishes = batch.finished.compactMap(\.row)
-        // Few runs mean anything for alerts (failures, recoveries): only those are read first.
-        let eventful = batch.finished.filter { !$0.events.isEmpty || !$0.alerts.isEmpty }
         try mapped {
             try database.transaction { c in
                 // Locks in the order recovery takes them: runs first, then rows.
                 let counted = try runsStillRunning(concurrentEnds, on: c)
+                let countedKeys = Set(counted.map(\.key))
+                let late = try lateWrites(
+                    started: batch.started, finished: batch.finished,
+                    endedBefore: concurrentEnds.filter { !countedKeys.contains($0.key) }, on: c)
+                let finished = late.isEmpty ? batch.finished : batch.finished.filter { !late.contains($0.run.key) }
+                let runs =
+                    batch.started.filter { !ended.contains($0.key) && !late.contains($0.key) } + finished.map(\.run)
+                // Few runs mean anything for alerts (failures, recoveries): only those are read first.
+                let eventful = finished.filter { !$0.events.isEmpty || !$0.alerts.isEmpty }
                 let meaningful = try resultsThatApply(eventful, on: c)
                 let large = runs.filter { ($0.output?.utf8.count ?? 0) > Self.largeOutput }
                 let small = runs.filter { ($0.output?.utf8.count ?? 0) <= Self.largeOutput }
@@ -77,30 +83,75 @@ extension MySQLStore {
 
     public func runHolders(_ keys: [RunKey]) throws(StoreError) -> [RunKey: ClaimToken] {
         guard !keys.isEmpty else { return [:] }
+        return try mapped {
+            try holders(of: keys) { sql, values in try database.query(sql, values, consistency: .primary) }
+        }
+    }
+
+    /// The claim token each run of `keys` on record started under.
+    private func holders(of keys: [RunKey], query: (String, [MySQLValue]) throws -> [MySQLRow]) throws -> [RunKey:
+        ClaimToken]
+    {
         // Matched back by the time in whole microseconds, as DATETIME(6) keeps it.
         func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
         var wanted: [[Int64]: RunKey] = [:]
         for key in keys { wanted[[key.task, micros(key.scheduled), Int64(key.attempt)]] = key }
-        return try mapped {
-            var holders: [RunKey: ClaimToken] = [:]
-            for chunk in keys.chunkedInPowersOfTwo(upTo: Self.chunk) {
-                let rows = try database.query(
-                    """
-                    SELECT cron_id, scheduled_for, attempt, task_id FROM cron_run \
-                    WHERE (cron_id, scheduled_for, attempt) IN (\(Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ", ")))
-                    """,
-                    chunk.flatMap { [.int($0.task), .date($0.scheduled), .int(Int64($0.attempt))] },
-                    consistency: .primary)
-                for row in rows {
-                    guard let task = row["cron_id"].int, let at = row["scheduled_for"].date,
-                        let attempt = row["attempt"].int, let token = row["task_id"].int,
-                        let key = wanted[[Int64(task), micros(at), Int64(attempt)]]
-                    else { continue }
-                    holders[key] = ClaimToken(Int64(token))
-                }
+        var holders: [RunKey: ClaimToken] = [:]
+        for chunk in keys.chunkedInPowersOfTwo(upTo: Self.chunk) {
+            let rows = try query(
+                """
+                SELECT cron_id, scheduled_for, attempt, task_id FROM cron_run \
+                WHERE (cron_id, scheduled_for, attempt) IN (\(Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ", ")))
+                """,
+                chunk.flatMap { [.int($0.task), .date($0.scheduled), .int(Int64($0.attempt))] })
+            for row in rows {
+                guard let task = row["cron_id"].int, let at = row["scheduled_for"].date,
+                    let attempt = row["attempt"].int, let token = row["task_id"].int,
+                    let key = wanted[[Int64(task), micros(at), Int64(attempt)]]
+                else { continue }
+                holders[key] = ClaimToken(Int64(token))
             }
-            return holders
         }
+        return holders
+    }
+
+    /// Starts and results that come too late to be written, of rows a claim took (history written
+    /// from outside, and deleted rows, are not judged):
+    /// - a claimed (not concurrent) run's start whose claim the row no longer holds (recovery took
+    ///   it): its fire is someone else's now;
+    /// - a result with no run of its on record, of a claimed run whose claim is gone, or of a
+    ///   concurrent run (`endedBefore`: not `running` under its token; a concurrent run is on
+    ///   record before it starts): retention deleted the run recovery ended (or the next
+    ///   claimer's).
+    /// Written, either would put a second history in place of the fire's real one, and a result
+    /// would raise its alerts again, or plan a retry of a fire that ran.
+    private func lateWrites(
+        started: [RunRecord], finished: [FinishedRun], endedBefore: [RunRecord], on c: MySQLConnection
+    ) throws -> Set<RunKey> {
+        let claimedStarts = started.filter { !$0.concurrent }
+        let claimedEnds = finished.map(\.run).filter { !$0.concurrent }
+        guard !claimedStarts.isEmpty || !claimedEnds.isEmpty || !endedBefore.isEmpty else { return [] }
+        // The rows claims took (`claimed_token`), with the claim each holds now.
+        var holders: [Int64: ClaimToken?] = [:]
+        let tasks = Set((claimedStarts + claimedEnds + endedBefore).map(\.taskID))
+        for chunk in Array(tasks).sorted().chunkedInPowersOfTwo(upTo: Self.chunk) {
+            for row in try c.query(
+                "SELECT id, task_id FROM cron WHERE id IN \(InList.placeholders(chunk.count)) AND claimed_token IS NOT NULL",
+                chunk.map { .int($0) })
+            {
+                guard let id = row["id"].int else { continue }
+                holders.updateValue(row["task_id"].int.map { ClaimToken(Int64($0)) }, forKey: Int64(id))
+            }
+        }
+        func claimIsGone(_ run: RunRecord) -> Bool {
+            guard let holder = holders[run.taskID] else { return false }
+            return holder != run.token
+        }
+        let lateStarts = Set(claimedStarts.filter(claimIsGone).map(\.key))
+        let suspect = claimedEnds.filter(claimIsGone) + endedBefore.filter { holders[$0.taskID] != nil }
+        guard !suspect.isEmpty else { return lateStarts }
+        let onRecord = try self.holders(of: suspect.map(\.key)) { sql, values in try c.query(sql, values) }
+        return lateStarts.union(suspect.map(\.key).filter { onRecord[$0] == nil })
     }
 
     /// Of `finished`, the results that end their run now: the run is not on record yet, or still
@@ -194,7 +245,7 @@ extension MySQLStore {
         }
         for row in held {
             guard let finish = byID[row.id], row.claimToken == finish.claim.token else { continue }
-            let change = FinishRule.resolve(current: row, finish: finish)
+            let change = FinishRule.change(current: row, finish: finish)
             try c.execute(
                 "UPDATE cron SET status = ?, next_run = ?, fire_at = ?, attempt = ?, error = ?, last_duration = ?, last_success_at = COALESCE(?, last_success_at), task_id = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND task_id = ?",
                 [

@@ -6,7 +6,7 @@ extension TaskRow {
     /// The columns `init(mysql:)` reads, for SELECT lists.
     static let columns =
         claimColumns
-        + ", alert_late_seconds, metrics, last_success_at, claimed_token, claimed_fire, claimed_attempt, claimed_next_run"
+        + ", alert_late_seconds, metrics, last_success_at, claimed_token, claimed_fire, claimed_attempt, claimed_next_run, claimed_at"
 
     /// What the late-fire check reads (no payload).
     static let lateColumns =
@@ -53,7 +53,10 @@ extension TaskRow {
         claimedFire = row["claimed_fire"].date
         claimedAttempt = row["claimed_attempt"].int
         claimedNextRun = row["claimed_next_run"].date
-        version = row["updated_at"].date.map { RowVersion(Int64(($0.timeIntervalSince1970 * 1_000_000).rounded())) }
+        version = row["updated_at"].date.map(RowVersion.init(microsecondsOf:))
+        // The claim sets `claimed_at` to NOW(6) in the statement that moves `updated_at`: equal
+        // until something else changes the row.
+        claimedVersion = row["claimed_at"].date.map(RowVersion.init(microsecondsOf:))
     }
 
     private static func finite(_ value: Double?, or fallback: Double) -> Double {
@@ -65,6 +68,10 @@ extension TaskRow {
 extension RowVersion {
     /// The `updated_at` it stands for.
     var date: Date { Date(timeIntervalSince1970: Double(rawValue) / 1_000_000) }
+
+    init(microsecondsOf date: Date) {
+        self.init(Int64((date.timeIntervalSince1970 * 1_000_000).rounded()))
+    }
 }
 
 extension RunInfo {

@@ -571,6 +571,7 @@ final class SimulatedExecutor {
         world.acting(id) { housekeeper.scheduleNewRows() }
         world.acting(id) { housekeeper.checkLateFires(world.alerting) }
         world.acting(id) { _ = dispatcher.deliverDue() }
+        if world.random.chance(0.2) { world.pruneHistory(housekeeper, executor: id) }
     }
 
     /// As the runtime does: concurrent starts whose answer was lost are asked again.

@@ -87,6 +87,16 @@ final class World: @unchecked Sendable {
     private var unstorable: [Int64: Bool] = [:]
     /// Each task's max_attempts as inserted (a deleted task's too).
     private var maxAttempts: [Int64: Int] = [:]
+    /// Runs as they were when retention deleted them: the invariants judge the whole history.
+    private var prunedRuns: [RunKey: RunRecord] = [:]
+    /// History kept short, so that retention deletes runs while executors work.
+    let retention: RetentionPolicy = {
+        var policy = RetentionPolicy()
+        policy.maxAge = .seconds(30)
+        policy.keepPerTask = 4
+        policy.executorAge = .seconds(5)
+        return policy
+    }()
     /// Every alert goes to one channel, without deduplication, so each can be accounted for.
     static let alertChannel = "sim"
     let alerting = AlertRouting(
@@ -100,7 +110,7 @@ final class World: @unchecked Sendable {
         random = SimulationRandom(seed: seed)
         databaseOffset = origin.timeIntervalSince1970
         clock = .manual(at: origin)
-        store = InMemoryStore(clock: clock)
+        store = InMemoryStore(clock: clock, idleTransactionTimeout: settings.idleTransactionTimeout)
         var handlers = HandlerRegistry(liveness: ShellLiveness())
         handlers.register("sim", SimulatedHandler())
         handlers.register(Self.rareAction, SimulatedHandler())
@@ -129,6 +139,9 @@ final class World: @unchecked Sendable {
         do {
             return try body()
         } catch let error as StoreError {
+            if error.kind == .conflict && error.message.hasPrefix("Lock wait") {
+                trace("\(executor): \(error.message)")
+            }
             throw error
         } catch {
             throw StoreError(.unavailable, "\(error)")
@@ -153,6 +166,13 @@ final class World: @unchecked Sendable {
     private func fault(for operation: StoreOperation) -> StoreFault? {
         guard let actor else { return nil }
         if let until = partitioned[actor], now < until { return .unavailable }
+        if faultsOn && operation.isTransaction && random.chance(settings.cutOffInTransactionRate) {
+            faults += 1
+            let length = settings.lease * Double.random(in: 0.3...2, using: &random)
+            partitioned[actor] = now + length
+            trace("fault: \(actor) cut off from the store for \(length) inside its \(operation) transaction")
+            return .cutOffInTransaction
+        }
         guard faultsOn, random.chance(settings.storeFaultRate * 4) else { return nil }
         faults += 1
         let kinds: [StoreFault] = [.unavailable, .conflict, .lostAnswer, .lostRequest]
@@ -162,6 +182,20 @@ final class World: @unchecked Sendable {
     }
 
     // MARK: The world
+
+    /// Every run on record, and every run retention deleted, as it was then.
+    var allRuns: [RunRecord] {
+        let current = store.allRuns
+        let kept = Set(current.map(\.key))
+        return prunedRuns.values.filter { !kept.contains($0.key) }.sorted { $0.key < $1.key } + current
+    }
+
+    /// An executor's housekeeping prunes the history (with a short retention): what it deletes
+    /// is remembered first.
+    func pruneHistory(_ housekeeper: Housekeeper, executor: String) {
+        for run in store.allRuns where run.status != .running { prunedRuns[run.key] = run }
+        acting(executor) { housekeeper.pruneHistory(retention, batches: 1) }
+    }
 
     /// Whether this run of the task kills the executor that starts it: every run of a poison
     /// task while faults last (then it is fixed, so that the quiet period can settle everything).
@@ -380,7 +414,7 @@ final class World: @unchecked Sendable {
         guard let task = tasks.randomElement(using: &random) else { return }
         faults += 1
         editTimes[task.id, default: []].append(now)
-        let choice = Int.random(in: 0..<6, using: &random)
+        let choice = Int.random(in: 0..<7, using: &random)
         switch choice {
         case 0:
             if (try? store.changeStatus(taskID: task.id, from: [.active], to: .paused, plan: nil)) == true {
@@ -395,9 +429,29 @@ final class World: @unchecked Sendable {
         case 2: if (try? store.delete(taskID: task.id)) == true { stoppedAt[task.id] = now }
         case 3: if (try? store.runNow(taskID: task.id, requester: "simulation")) == true { stoppedAt[task.id] = nil }
         case 4: _ = try? store.requestKill(taskID: task.id)
-        default: store.edit(taskID: task.id) { $0.schedule = "@every 3s" }
+        case 5: store.edit(taskID: task.id) { $0.schedule = "@every 3s" }
+        default: updateFromConsole(task)
         }
         trace("outside edit \(choice) on task \(task.id)")
+    }
+
+    /// Settings changed through the console (`TaskCatalog.update`), whether its row is claimed
+    /// or not: a new schedule now and then (planned afresh), other limits otherwise.
+    private func updateFromConsole(_ task: TaskRow) {
+        var settings = NewTask(settingsOf: task, name: task.name)
+        if task.schedule != nil && random.chance(0.3) { settings.schedule = "@every 2s" }
+        settings.maxConcurrency = Int.random(in: 1...2, using: &random)
+        settings.maxAttempts = Int.random(in: 1...3, using: &random)
+        if random.chance(0.3) { settings.delivery = task.delivery == .atMostOnce ? .atLeastOnce : .atMostOnce }
+        do {
+            try TaskAdmin(store: store, definitions: definitions).update(task.name, to: settings)
+            maxAttempts[task.id] = max(maxAttempts[task.id] ?? 1, settings.maxAttempts ?? 1)
+            trace(
+                "console update of task \(task.id): \(settings.schedule ?? "once") concurrency \(settings.maxConcurrency ?? 1) attempts \(settings.maxAttempts ?? 1) \(settings.delivery?.rawValue ?? "")"
+            )
+        } catch {
+            trace("console update of task \(task.id) refused: \(error)")
+        }
     }
 
     /// Without faults, a row claimed by a live executor is in that executor's hands: a claim it
@@ -456,7 +510,7 @@ final class World: @unchecked Sendable {
             }
         }
         // Everything has stopped: the history no longer changes.
-        let runs = store.allRuns
+        let runs = allRuns
         for run in runs where run.status == .running {
             evidence.violation("run \(run.key) is still `running` after every executor stopped")
         }
@@ -600,7 +654,7 @@ final class World: @unchecked Sendable {
                 let latest = evidence.executions(of: row.id).map(\.fire).max()
             else { continue }
             let started = Set(evidence.executions(of: row.id).map(\.fire))
-            let givenUp = Set(store.allRuns.filter { $0.taskID == row.id && $0.status == .lost }.map(\.scheduledFor))
+            let givenUp = Set(allRuns.filter { $0.taskID == row.id && $0.status == .lost }.map(\.scheduledFor))
             var fire = schedule.next(after: origin)
             while let at = fire, at <= min(horizon, latest) {
                 if !started.contains(at) && !givenUp.contains(at) {
@@ -626,7 +680,7 @@ extension World {
         let aboutRuns = Set(
             alerts.filter { $0.draft.event == .failed || $0.draft.event == .dead }.compactMap(\.draft.run))
         // A failure is news once its fire has no attempt left (earlier ones are retried).
-        for run in store.allRuns
+        for run in allRuns
         where run.status == .failed && !aboutRuns.contains(run.key)
             && FirePlanner.following(run.attempt) >= (maxAttempts[run.taskID] ?? 1)
         {
@@ -638,7 +692,7 @@ extension World {
         }
         // Every attempt cut short by its timeout says so.
         let timedOut = Set(alerts.filter { $0.draft.event == .timedOut }.compactMap(\.draft.run))
-        for run in store.allRuns where run.status == .timedOut && !timedOut.contains(run.key) {
+        for run in allRuns where run.status == .timedOut && !timedOut.contains(run.key) {
             evidence.violation("run \(run.key) is on record as timed out, and no timed_out alert was raised for it")
         }
         for alert in alerts {

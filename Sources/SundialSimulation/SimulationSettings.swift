@@ -15,6 +15,13 @@ public struct SimulationSettings: Sendable {
     public var shutdownGrace: Duration = .seconds(5)
     /// Per store call: the chance of each fault kind.
     public var storeFaultRate = 0.02
+    /// Per store call that MySQL makes in a transaction: the executor's link to the database is
+    /// cut in the middle of it, with the transaction's row locks held (a partition, see
+    /// `partitionRate`, that began at the worst moment).
+    public var cutOffInTransactionRate = 0.002
+    /// How long the server keeps a transaction whose client went silent before it rolls it back
+    /// (the MySQL store's `idle_transaction_timeout`); nil: never (until the seed ends).
+    public var idleTransactionTimeout: Double? = 3
     /// Per store call of a leader, lease or recorder thread: its answer comes late (see
     /// `World.slowCallDelay`).
     public var slowCallRate = 0.01

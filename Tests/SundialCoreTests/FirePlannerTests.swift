@@ -210,6 +210,43 @@ import Testing
                 .attempt == 1)
     }
 
+    /// Recovery judges a claim by the row as it was claimed: an edit made since (a new schedule,
+    /// a new delivery or limit) tells nothing of how the claim started its fire. An at_least_once
+    /// claim edited to at_most_once may have started unrecorded; a fire moved past the lease's
+    /// end by an edit was due, when claimed, before it.
+    @Test func aClaimEditedSinceItWasTakenIsJudgedAsItWasClaimed() throws {
+        let fire = at("2026-01-01T10:00:00Z")
+        let lease = at("2026-01-01T10:00:10Z")
+        func claimed(_ row: inout TaskRow) {
+            row.claimToken = ClaimToken(5)
+            (row.claimedToken, row.claimedFire, row.claimedAttempt, row.claimedNextRun) = (ClaimToken(5), fire, 0, fire)
+            (row.version, row.claimedVersion) = (RowVersion(1), RowVersion(1))
+        }
+        let untouched = try planner(nil) {
+            claimed(&$0)
+            $0.delivery = .atMostOnce
+        }
+        #expect(untouched.claimStartsOnlyOnRecord)
+        let edited = try planner(nil) {
+            claimed(&$0)
+            $0.delivery = .atMostOnce
+            $0.version = RowVersion(2)
+        }
+        #expect(!edited.claimStartsOnlyOnRecord)
+        #expect(
+            edited.afterExecutorLost(
+                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, lostBefore: 0, jitter: 0)?
+                .status == .dead, "at_most_once now: the attempt it may have made is given up")
+        let moved = try planner("@every 2s") {
+            claimed(&$0)
+            $0.nextRun = lease.addingTimeInterval(30)
+        }
+        #expect(
+            moved.afterExecutorLost(
+                fireAt: fire, attempt: 0, now: lease, startOnRecord: false, leaseEnd: lease, lostBefore: 0, jitter: 0)
+                != nil, "due before the lease ended, when it was claimed")
+    }
+
     /// Failures used two of three attempts, then an OOM kill took the executor: the fire still
     /// runs again (its first loss), and is given up only when lost again at the end of its attempts.
     @Test func aFirstLossRunsTheFireAgainWhateverFailuresUsedUp() throws {

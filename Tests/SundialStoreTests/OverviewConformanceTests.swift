@@ -28,12 +28,13 @@ import Testing
         #expect(try s.store.failingTasks(anyTags: ["hr"], limit: 10).isEmpty)
 
         // Runs finished an hour apart fall in buckets of their own; lags are of first attempts.
+        // (Written under the claim that holds the row: a start under a claim that is gone is late.)
         var runs: [RunRecord] = []
         for (i, status) in [RunStatus.succeeded, .succeeded, .failed, .timedOut].enumerated() {
             let start = now.addingTimeInterval(-Double(i) * 1800 - 60)
             runs.append(
                 RunRecord(
-                    taskID: soon, token: ClaimToken(5), scheduledFor: start.addingTimeInterval(-Double(i + 1)),
+                    taskID: soon, token: claim.token, scheduledFor: start.addingTimeInterval(-Double(i + 1)),
                     attempt: i == 3 ? 1 : 0, executor: "e1", startedAt: start, finishedAt: start.addingTimeInterval(10),
                     status: status))
         }

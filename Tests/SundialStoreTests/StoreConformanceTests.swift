@@ -788,6 +788,7 @@ struct StoreUnderTest {
                 case "failing": row.failing = value == "1"
                 case "alerts": row.alerts = value
                 case "delivery": row.delivery = TaskRow.Delivery(rawValue: value)!
+                case "max_concurrency": row.maxConcurrency = Int(value)!
                 default: Issue.record("no such column in the test: \(column)")
                 }
             }
@@ -829,6 +830,15 @@ struct StoreUnderTest {
         var run = finished(row, token: token, status: .running, next: nil).run
         run.concurrent = true
         return (run, try store.startConcurrentRun(run, moveOn: moveOn(row, token: token, to: plan), retrying: nil))
+    }
+
+    /// Puts an ended concurrent run on record as its executor does: its start (a concurrent run
+    /// is on record before it runs; a result alone would come late), then its result.
+    func recordEnded(_ run: RunRecord) throws {
+        var start = run
+        (start.status, start.finishedAt, start.retryAt) = (.running, nil, nil)
+        try store.record(RunBatch(started: [start]))
+        try store.record(RunBatch(finished: [FinishedRun(run: run, row: nil)]))
     }
 
     /// A plan that moves a row on to the fire at `at`.
@@ -977,7 +987,7 @@ extension StoreConformanceTests {
         var failed = s.finished(try #require(try s.row(id)), token: ClaimToken(99), status: .failed, next: nil).run
         failed.scheduledFor = now.addingTimeInterval(-300)
         (failed.concurrent, failed.finishedAt, failed.retryAt) = (true, now, now.addingTimeInterval(-0.5))
-        try s.store.record(RunBatch(finished: [FinishedRun(run: failed, row: nil)]))
+        try s.recordEnded(failed)
         #expect(try startNewFire() == .started)
         // One place left, and it is the retry's.
         #expect(try startNewFire() == .noRoom)
@@ -1001,7 +1011,7 @@ extension StoreConformanceTests {
         failed.concurrent = true
         failed.finishedAt = now
         failed.retryAt = now.addingTimeInterval(-0.5)
-        try s.store.record(RunBatch(finished: [FinishedRun(run: failed, row: nil)]))
+        try s.recordEnded(failed)
         #expect(try s.store.dueRetries(actions: ["noop"], tags: [], lookahead: .zero, limit: 10).count == 1)
         // Two retries of older fires fill both places after the claim.
         for attempt in 1...2 {

@@ -4,6 +4,35 @@ import Testing
 
 /// Replacing a task's settings: the same on both stores.
 @Suite(.serialized) struct TaskUpdateConformanceTests {
+    /// A one-shot edited after its fire ran (made invalid by a result that could not be stored,
+    /// say) is planned again at the same instant: its next attempt follows the last on record,
+    /// so that it has a run key, and a history row, of its own.
+    @Test(arguments: StoreConformanceTests.kinds) func aFirePlannedAgainGoesOnAfterItsLastAttemptOnRecord(
+        kind: StoreKind
+    ) throws {
+        let s = try kind.make("task_update_attempts")
+        let fire = Date(timeIntervalSince1970: 1_900_000_000)
+        let id = try s.insert("once", schedule: "@at 2030-03-17T17:46:40Z", nextRun: fire, status: .invalid)
+        for attempt in 0..<2 {
+            let run = RunRecord(
+                taskID: id, token: ClaimToken(3), scheduledFor: fire, attempt: attempt, executor: "e1",
+                startedAt: fire, finishedAt: fire, status: .succeeded)
+            try s.store.record(RunBatch(started: [run]))
+        }
+        var settings = NewTask(name: "once", action: "noop")
+        settings.schedule = "@at 2030-03-17T17:46:40Z"
+        let again = FirePlanner.Plan(status: .active, nextRun: fire, fireAt: fire, attempt: 0, error: nil)
+        #expect(try s.store.update(taskID: id, to: settings, plan: again))
+        #expect(try s.row(id)?.attempt == 2)
+        #expect(try s.row(id)?.status == .active)
+        // Another fire starts from attempt 0.
+        let other = FirePlanner.Plan(
+            status: .active, nextRun: fire.addingTimeInterval(60), fireAt: fire.addingTimeInterval(60), attempt: 0,
+            error: nil)
+        #expect(try s.store.update(taskID: id, to: settings, plan: other))
+        #expect(try s.row(id)?.attempt == 0)
+    }
+
     @Test(arguments: StoreConformanceTests.kinds) func anUpdateReplacesEverySettingAndPlansOnlyWhenAsked(
         kind: StoreKind
     ) throws {

@@ -2,7 +2,10 @@
 public protocol RunRetention: Sendable {
     /// One step of pruning: deletes at most `limit` final runs that are older than
     /// `policy.maxAge` or beyond the newest `policy.keepPerTask` of their task. Never deletes a
-    /// `running` run, nor one whose retry is pending while its task exists. Returns how many.
+    /// `running` run, nor one whose retry is pending while its task exists, nor any run of a fire
+    /// still in play (an attempt of it running or waiting for a retry, or its active or paused
+    /// task on it): its lost attempts count toward `max_attempts`, and its run keys keep an
+    /// `at_most_once` fire from starting twice. Returns how many.
     ///
     /// Bounded work per call, whatever the table holds: the age rule looks at the next `limit`
     /// runs in id order (resuming where the last call stopped, back to the oldest once it meets

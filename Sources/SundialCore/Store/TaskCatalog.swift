@@ -12,8 +12,10 @@ public protocol TaskCatalog: Sendable {
     func insert(_ task: NewTask, plan: FirePlanner.Plan) throws(StoreError) -> TaskRow
 
     /// Replaces every setting of a task with `task`'s (its name stays; nil means the column's
-    /// default), and with `plan` (when given) as its next fire from attempt 0. False when the task
-    /// does not exist. A running fire finishes under the new settings' rules (`FinishRule`).
+    /// default), and with `plan` (when given) as its next fire from attempt 0, or after the last
+    /// attempt of that fire on record (a one-shot planned again: its history keeps its runs, and
+    /// the next attempt has a run key of its own). False when the task does not exist. A running
+    /// fire finishes under the new settings' rules (`FinishRule`).
     func update(taskID: Int64, to task: NewTask, plan: FirePlanner.Plan?) throws(StoreError) -> Bool
 
     /// Tasks matching `filter` in `filter.order`, at most `limit` after `after` (keyset paging).

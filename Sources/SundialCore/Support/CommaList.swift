@@ -10,7 +10,9 @@ public enum CommaList {
     /// without tags runs anywhere; otherwise on an executor with one of the row's tags.
     public static func tagsAllow(_ rowTags: String?, executorTags: [String]) -> Bool {
         guard let rowTags, !rowTags.isEmpty else { return true }
-        let tags = rowTags.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        return executorTags.contains { tags.contains($0) }
+        // Byte for byte, as MySQL's FIND_IN_SET on the binary column (Swift's `==` would match
+        // canonically equivalent spellings the store does not).
+        let tags = rowTags.split(separator: ",", omittingEmptySubsequences: false)
+        return executorTags.contains { wanted in tags.contains { $0.utf8.elementsEqual(wanted.utf8) } }
     }
 }

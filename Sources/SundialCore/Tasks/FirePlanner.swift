@@ -109,8 +109,9 @@ public struct FirePlanner: Sendable {
         jitter: Double
     ) -> Plan? {
         if !startOnRecord {
-            if startsOnlyOnRecord { return nil }
-            if let due = row.nextRun, let leaseEnd, due > leaseEnd { return nil }
+            if claimStartsOnlyOnRecord { return nil }
+            // Not due before the lease ended (when it was claimed: an edit may have moved it since).
+            if let due = row.claimedDue, let leaseEnd, due > leaseEnd { return nil }
         }
         let next = Self.following(attempt)
         let losses = lostBefore + 1
@@ -140,6 +141,13 @@ public struct FirePlanner: Sendable {
     /// A claim of such a row with no start on record certainly never ran.
     public var startsOnlyOnRecord: Bool {
         row.delivery == .atMostOnce || (row.maxConcurrency > 1 && schedule?.isRecurring == true)
+    }
+
+    /// Whether the row's current claim started its attempt only on record: its settings say so,
+    /// and nothing changed the row since the claim (an edit may have changed the settings the
+    /// claim started under, from at_least_once say: then it may have started unrecorded).
+    public var claimStartsOnlyOnRecord: Bool {
+        startsOnlyOnRecord && !row.changedSinceClaim
     }
 
     /// The most attempts of one fire that can end with their executor lost before the fire is

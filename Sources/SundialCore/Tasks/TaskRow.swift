@@ -64,11 +64,28 @@ public struct TaskRow: Sendable, Equatable {
     /// Changes whenever anything changes the row (MySQL: `updated_at`, kept by the server), so a
     /// finishing run can tell that someone edited the row since it was claimed.
     public var version: RowVersion?
+    /// The version the current claim left the row at (MySQL: `claimed_at`, set by the claim in
+    /// the statement that moves `updated_at`).
+    public var claimedVersion: RowVersion?
+
+    /// Whether anything changed the row since it was claimed (an edit of its settings, say): the
+    /// settings the claim started its fire under are then unknown. True for a claimed row whose
+    /// claim left no version.
+    public var changedSinceClaim: Bool {
+        guard claimToken != nil else { return false }
+        guard let claimedVersion else { return true }
+        return version != claimedVersion
+    }
 
     /// The fire and attempt the current claim took, when it wrote them.
     public var claimedAttemptKey: (fire: Date, attempt: Int)? {
         guard let claimToken, claimedToken == claimToken, let claimedFire, let claimedAttempt else { return nil }
         return (claimedFire, claimedAttempt)
+    }
+
+    /// When the fire the current claim took was due: its `next_run` then, when the claim wrote it.
+    public var claimedDue: Date? {
+        claimedAttemptKey != nil ? claimedNextRun : nextRun
     }
 
     /// Whether an edit replaced the fire the current claim took since the claim (a resume to

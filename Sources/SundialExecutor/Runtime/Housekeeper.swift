@@ -41,7 +41,7 @@ public struct Housekeeper: Sendable {
             }
             // A clean stop frees what it still holds: a claim without a start on record may still
             // have run (its result could not be written), unless it starts only on record.
-            guard fire.startOnRecord || !planner.startsOnlyOnRecord else { return nil }
+            guard fire.startOnRecord || !planner.claimStartsOnlyOnRecord else { return nil }
             return planner.afterInterruption(
                 fireAt: fire.scheduledFor, attempt: fire.attempt, now: fire.now,
                 reason: "its executor stopped during the run")
