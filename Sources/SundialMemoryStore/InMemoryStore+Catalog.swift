@@ -24,11 +24,15 @@ extension InMemoryStore: TaskCatalog {
     public func update(taskID: Int64, to task: NewTask, plan: FirePlanner.Plan?) throws(StoreError) -> Bool {
         try call(.update) { state, _ in
             guard state.tasks[taskID] != nil else { return false }
-            // A fire with attempts on record (a one-shot planned again) goes on after the last.
+            // A fire with attempts on record, or claimed now (a one-shot planned again), goes on
+            // after the last.
             let tried = state.runs.values.filter {
                 $0.record.taskID == taskID && $0.record.scheduledFor == plan?.fireAt
             }
-            let attempt = tried.map { $0.record.attempt + 1 }.max() ?? 0
+            var attempt = tried.map { $0.record.attempt + 1 }.max() ?? 0
+            if let claimed = state.tasks[taskID]?.claimedAttemptKey, claimed.fire == plan?.fireAt {
+                attempt = max(attempt, claimed.attempt + 1)
+            }
             state.update(taskID) { row in
                 let settings = task.row
                 (row.action, row.payload, row.schedule, row.timezone) = (
@@ -256,7 +260,8 @@ extension InMemoryStore.State {
                 tasks[$0.record.taskID] != nil && ($0.record.status == .running || $0.record.retryAt != nil)
             }.map { FireKey($0.record) })
         for row in tasks.values where row.status == .active || row.status == .paused {
-            if let fire = row.fireAt { fires.insert(FireKey(task: row.id, fire: fire)) }
+            // As the claim reads it: `next_run` when an edit left `fire_at` NULL.
+            if let fire = row.fireAt ?? row.nextRun { fires.insert(FireKey(task: row.id, fire: fire)) }
         }
         return fires
     }

@@ -137,7 +137,7 @@ extension InMemoryStore: ClaimStore {
                 }
             } else {
                 guard row.hasRoomForARetry else { return .noRoom }
-                state.update(row.id) { $0.running += 1 }
+                state.bookkeep(row.id) { $0.running += 1 }
             }
             if let retrying { state.runs[retrying]?.record.retryAt = nil }
             var started = run
@@ -201,7 +201,7 @@ extension InMemoryStore: ClaimStore {
                 guard wasRunning != false else { continue }
                 // Counted down once, while it was still running.
                 if run.concurrent && wasRunning == true {
-                    state.update(run.taskID) {
+                    state.bookkeep(run.taskID) {
                         $0.running = max(0, $0.running - 1)
                         if run.status == .succeeded { $0.lastSuccessAt = run.finishedAt }
                     }
@@ -228,11 +228,11 @@ extension InMemoryStore: ClaimStore {
         let task = finished.run.taskID
         var alerts = finished.alerts
         switch finished.failing {
-        case true?: state.update(task) { $0.failing = true }
+        case true?: state.bookkeep(task) { $0.failing = true }
         case false?:
             // `recovered` once: only the success that finds the task still failing says so.
             if state.tasks[task]?.failing == true {
-                state.update(task) { $0.failing = false }
+                state.bookkeep(task) { $0.failing = false }
             } else {
                 alerts.removeAll { $0.event == .recovered }
             }
@@ -291,7 +291,7 @@ extension InMemoryStore.State {
     }
 
     /// Whether a result whose run is not on record comes late: its claim is gone, or it is a
-    /// concurrent run's, of a row a claim took.
+    /// concurrent run's (on record before it starts) of a row a claim took.
     func isLateResult(_ run: RunRecord) -> Bool {
         guard run.concurrent else { return claimIsGone(of: run) }
         return tasks[run.taskID]?.claimedToken != nil

@@ -79,7 +79,7 @@ extension InMemoryStore: ExecutorRegistry {
             func givenUp(_ fire: InterruptedFire, _ key: RunKey, _ next: FirePlanner.Plan) {
                 let events = RecoveryEvent.events(of: fire, plan: next)
                 guard !events.isEmpty else { return }
-                if events.contains(where: \.marksFailing) { state.update(fire.row.id) { $0.failing = true } }
+                if events.contains(where: \.marksFailing) { state.bookkeep(fire.row.id) { $0.failing = true } }
                 Self.raise(alerts(.fireGivenUp(fire, key, events)), into: &state, now: now)
             }
             let lost = state.runs.values.filter { $0.record.status == .running && $0.record.executor == executor }
@@ -89,7 +89,7 @@ extension InMemoryStore: ExecutorRegistry {
                 state.runs[run.record.key]?.record.finishedAt = now
                 state.runs[run.record.key]?.record.error = StoredText.error(reason)
                 if run.record.concurrent {
-                    state.update(run.record.taskID) { $0.running = max(0, $0.running - 1) }
+                    state.bookkeep(run.record.taskID) { $0.running = max(0, $0.running - 1) }
                     if let task = state.tasks[run.record.taskID] {
                         let fire = InterruptedFire(
                             row: task, scheduledFor: run.record.scheduledFor, attempt: run.record.attempt, now: now,

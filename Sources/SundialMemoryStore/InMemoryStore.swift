@@ -20,6 +20,10 @@ import Synchronization
 /// - Times are kept as given; MySQL keeps microseconds (the executor only compares times it
 ///   read back from the store).
 /// - A claim takes rows without `next_run` in id order; MySQL promises no order among them.
+/// - Task names compare case- and accent-blind through Foundation, which only approximates the
+///   collation (`ß` and `ss`, ignorable characters), and sort by Swift's order.
+/// - A cut-off transaction locks the rows its statements changed, not the rows it only read
+///   `FOR UPDATE`.
 /// Text compares as MySQL's columns do (task names case- and accent-blind, actions and tags
 /// byte for byte), the failing flag is written after the finished row, and counts are of rows
 /// changed, as MySQL's affected rows: `TextComparisonConformanceTests` and the others pin it.
@@ -89,6 +93,15 @@ public final class InMemoryStore: Sendable {
             tasks[id] = row
         }
 
+        /// Bookkeeping of runs (`running`, `failing`, `last_success_at`): not an edit, so the
+        /// version stays (MySQL's bookkeeping statements keep `updated_at`). A claim's
+        /// `changedSinceClaim` and the finish's fast path see only real changes.
+        mutating func bookkeep(_ id: Int64, _ change: (inout TaskRow) -> Void) {
+            guard var row = tasks[id] else { return }
+            change(&row)
+            tasks[id] = row
+        }
+
         /// Attempts of the fire before `attempt` that recovery ended as `lost`.
         func lostAttempts(of task: Int64, at fire: Date, before attempt: Int) -> Int {
             runs.values.filter {
@@ -142,7 +155,14 @@ public final class InMemoryStore: Sendable {
             state.endIdleTransactions(now)
             guard !state.openTransactions.isEmpty else { return try body(&state, now) }
             let before = state
-            let result = try body(&state, now)
+            let result: T
+            do throws(StoreError) {
+                result = try body(&state, now)
+            } catch {
+                // A failed transaction leaves nothing behind.
+                state = before
+                throw error
+            }
             if !state.changedItems(since: before).isDisjoint(with: state.lockedItems) {
                 state = before
                 throw StoreError(
@@ -179,9 +199,15 @@ public final class InMemoryStore: Sendable {
         }
     }
 
-    /// Deletes a row from outside.
-    public func remove(taskID: Int64) {
-        _ = state.withLock { $0.tasks.removeValue(forKey: taskID) }
+    /// Deletes a row from outside. False when an open transaction holds the row.
+    @discardableResult
+    public func remove(taskID: Int64) -> Bool {
+        state.withLock { state in
+            state.endIdleTransactions(clock.now)
+            guard !state.isLocked(task: taskID) else { return false }
+            state.tasks[taskID] = nil
+            return true
+        }
     }
 
     /// Inserts a row as a user's `INSERT` would (no validation, no first fire).

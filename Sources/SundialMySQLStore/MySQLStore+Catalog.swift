@@ -43,14 +43,16 @@ extension MySQLStore: TaskCatalog {
             task.alertLateSeconds.map { .double($0) } ?? .null, .int(task.metrics ? 1 : 0),
         ]
         if let plan {
-            // A fire with attempts on record (a one-shot planned again) goes on after the last.
+            // A fire with attempts on record, or claimed now (a one-shot planned again), goes on
+            // after the last. `attempt` is set first: it reads the claim as it stands.
             sql += """
-                , next_run = ?, fire_at = ?, status = ?, error = ?, \
-                attempt = (SELECT COALESCE(MAX(r.attempt) + 1, 0) FROM cron_run r WHERE r.cron_id = cron.id AND r.scheduled_for = ?)
+                , attempt = GREATEST((SELECT COALESCE(MAX(r.attempt) + 1, 0) FROM cron_run r WHERE r.cron_id = cron.id \
+                AND r.scheduled_for = ?), IF(task_id IS NOT NULL AND claimed_token <=> task_id AND claimed_fire <=> ?, \
+                claimed_attempt + 1, 0)), next_run = ?, fire_at = ?, status = ?, error = ?
                 """
             values += [
-                .init(plan.nextRun), .init(plan.fireAt), .string(plan.status.rawValue), .init(plan.error),
-                .init(plan.fireAt),
+                .init(plan.fireAt), .init(plan.fireAt), .init(plan.nextRun), .init(plan.fireAt),
+                .string(plan.status.rawValue), .init(plan.error),
             ]
         }
         return try mapped {
@@ -272,10 +274,10 @@ extension MySQLStore: RunRetention {
                 ageCursor.withLock { $0 = reachedYoungRuns ? 0 : (window.last?["id"].int.map(Int64.init) ?? 0) }
                 for chunk in prunable.chunkedInPowersOfTwo(upTo: 512) {
                     let ids = InList.padded(Array(chunk))
-                    // Checked again: a run may have been taken for a retry since it was read. (A
-                    // settled fire stays settled: nothing starts it again.)
+                    // Checked again: a run may have been taken for a retry since it was read, or
+                    // its task put back on its fire by an edit.
                     deleted += try database.execute(
-                        "DELETE FROM cron_run WHERE id IN \(InList.placeholders(ids.count)) AND \(MySQLStoreSQL.prunableByAge)",
+                        "DELETE FROM cron_run WHERE id IN \(InList.placeholders(ids.count)) AND \(MySQLStoreSQL.prunableByAge) AND \(MySQLStoreSQL.taskNotOnFire)",
                         ids.map { .int($0) } + [.int(age.microseconds)]
                     ).affectedRows
                 }
@@ -307,7 +309,7 @@ extension MySQLStore: RunRetention {
                 for chunk in ids.chunkedInPowersOfTwo(upTo: 512) {
                     let padded = InList.padded(Array(chunk))
                     deleted += try database.execute(
-                        "DELETE FROM cron_run WHERE id IN \(InList.placeholders(padded.count)) AND status <> 'running' AND retry_at IS NULL",
+                        "DELETE FROM cron_run WHERE id IN \(InList.placeholders(padded.count)) AND status <> 'running' AND retry_at IS NULL AND \(MySQLStoreSQL.taskNotOnFire)",
                         padded.map { .int($0) }
                     ).affectedRows
                 }
@@ -350,6 +352,11 @@ extension MySQLStoreSQL {
     public static let unscheduledRows =
         "SELECT \(TaskRow.columns) FROM cron FORCE INDEX (cron_unscheduled) WHERE status = 'active' AND next_run IS NULL AND task_id IS NULL AND schedule > '' LIMIT ?"
 
+    /// Marks a task failing (parameter: its id). Bookkeeping, like the `running` count and
+    /// `last_success_at`: `updated_at` stays, so that a claim's `changedSinceClaim` and the
+    /// finish's fast path see only real changes to the row.
+    static let markFailing = "UPDATE cron SET failing = 1, updated_at = updated_at WHERE id = ?"
+
     /// The run's fire is settled: no attempt of it runs or waits for a retry, and its task (active
     /// or paused) is not on it; or its task is gone. Only a settled fire's runs are deleted: its
     /// lost attempts count toward `max_attempts` (a poison fire's crashes), and its run keys keep
@@ -358,8 +365,15 @@ extension MySQLStoreSQL {
         (NOT EXISTS (SELECT 1 FROM cron c WHERE c.id = cron_run.cron_id) \
         OR (NOT EXISTS (SELECT 1 FROM cron_run o FORCE INDEX (cron_run_fire) WHERE o.cron_id = cron_run.cron_id \
         AND o.scheduled_for = cron_run.scheduled_for AND (o.status = 'running' OR o.retry_at IS NOT NULL)) \
-        AND NOT EXISTS (SELECT 1 FROM cron c WHERE c.id = cron_run.cron_id AND c.fire_at = cron_run.scheduled_for \
-        AND c.status IN ('active', 'paused'))))
+        AND \(taskNotOnFire)))
+        """
+
+    /// The run's task (active or paused) is not on its fire (`fire_at`, or `next_run` when an
+    /// edit left `fire_at` NULL, as the claim reads it). Rechecked by the DELETE: an edit may
+    /// have put the task back on the fire since the runs were chosen.
+    static let taskNotOnFire = """
+        NOT EXISTS (SELECT 1 FROM cron c WHERE c.id = cron_run.cron_id \
+        AND COALESCE(c.fire_at, c.next_run) = cron_run.scheduled_for AND c.status IN ('active', 'paused'))
         """
 
     /// A run the age rule deletes (one parameter: the age in microseconds): old, final, and no

@@ -173,7 +173,7 @@ extension MySQLStore: ClaimStore {
                         // under the claim, uncounted): a retry waits for it.
                         counted = try c.execute(
                             """
-                            UPDATE cron SET running = running + 1 WHERE id = ? AND status = 'active' \
+                            UPDATE cron SET running = running + 1, updated_at = updated_at WHERE id = ? AND status = 'active' \
                             AND running < max_concurrency AND (task_id IS NULL OR max_concurrency > 1)
                             """,
                             [.int(run.taskID)]
@@ -233,7 +233,7 @@ extension MySQLStore: ClaimStore {
         {
             return 1
         }
-        // Edited since the claim (or counted by a retry's start meanwhile): decided from the row.
+        // Edited since the claim: decided from the row.
         guard
             let row = try c.query(
                 "SELECT \(TaskRow.columns) FROM cron WHERE id = ? AND task_id = ? FOR UPDATE",

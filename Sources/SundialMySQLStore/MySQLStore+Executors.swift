@@ -97,7 +97,7 @@ extension MySQLStore: ExecutorRegistry {
                     let events = RecoveryEvent.events(of: fire, plan: next)
                     guard !events.isEmpty else { return }
                     if events.contains(where: \.marksFailing) {
-                        try c.execute("UPDATE cron SET failing = 1 WHERE id = ?", [.int(fire.row.id)])
+                        try c.execute(MySQLStoreSQL.markFailing, [.int(fire.row.id)])
                     }
                     try raise(alerts(.fireGivenUp(fire, key, events)), on: c)
                 }
@@ -135,7 +135,8 @@ extension MySQLStore: ExecutorRegistry {
                 // its fire gets a retry when the planner says it runs again (at_least_once).
                 for run in runs where run["concurrent"].bool == true {
                     try c.execute(
-                        "UPDATE cron SET running = running - 1 WHERE id = ? AND running > 0", [run["cron_id"]])
+                        "UPDATE cron SET running = running - 1, updated_at = updated_at WHERE id = ? AND running > 0",
+                        [run["cron_id"]])
                     guard
                         let task = try c.query(
                             "SELECT \(TaskRow.columns) FROM cron WHERE id = ? FOR UPDATE", [run["cron_id"]]

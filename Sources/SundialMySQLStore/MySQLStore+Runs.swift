@@ -55,7 +55,7 @@ extension MySQLStore {
                 for run in counted {
                     // Once per run: only a run that was still `running` is counted down.
                     try c.execute(
-                        "UPDATE cron SET running = GREATEST(running, 1) - 1, last_success_at = COALESCE(?, last_success_at) WHERE id = ?",
+                        "UPDATE cron SET running = GREATEST(running, 1) - 1, last_success_at = COALESCE(?, last_success_at), updated_at = updated_at WHERE id = ?",
                         [.init(run.status == .succeeded ? run.finishedAt : nil), .int(run.taskID)])
                 }
                 try finishRows(rowFinishes, on: c)
@@ -69,11 +69,12 @@ extension MySQLStore {
         var alerts = finished.alerts
         switch finished.failing {
         case true?:
-            try c.execute("UPDATE cron SET failing = 1 WHERE id = ?", [.int(finished.run.taskID)])
+            try c.execute(MySQLStoreSQL.markFailing, [.int(finished.run.taskID)])
         case false?:
             // `recovered` once: only the success that finds the task still failing says so.
             let cleared = try c.execute(
-                "UPDATE cron SET failing = 0 WHERE id = ? AND failing = 1", [.int(finished.run.taskID)]
+                "UPDATE cron SET failing = 0, updated_at = updated_at WHERE id = ? AND failing = 1",
+                [.int(finished.run.taskID)]
             ).affectedRows
             if cleared == 0 { alerts.removeAll { $0.event == .recovered } }
         case nil: break
@@ -116,7 +117,7 @@ extension MySQLStore {
     }
 
     /// Starts and results that come too late to be written, of rows a claim took (history written
-    /// from outside, and deleted rows, are not judged):
+    /// from outside, for rows no claim ever took, and deleted rows are not judged):
     /// - a claimed (not concurrent) run's start whose claim the row no longer holds (recovery took
     ///   it): its fire is someone else's now;
     /// - a result with no run of its on record, of a claimed run whose claim is gone, or of a
@@ -131,24 +132,24 @@ extension MySQLStore {
         let claimedStarts = started.filter { !$0.concurrent }
         let claimedEnds = finished.map(\.run).filter { !$0.concurrent }
         guard !claimedStarts.isEmpty || !claimedEnds.isEmpty || !endedBefore.isEmpty else { return [] }
-        // The rows claims took (`claimed_token`), with the claim each holds now.
-        var holders: [Int64: ClaimToken?] = [:]
+        // Each row: the claim it holds now, and whether a claim ever took it (`claimed_token`).
+        var rows: [Int64: (holder: ClaimToken?, claimed: Bool)] = [:]
         let tasks = Set((claimedStarts + claimedEnds + endedBefore).map(\.taskID))
         for chunk in Array(tasks).sorted().chunkedInPowersOfTwo(upTo: Self.chunk) {
             for row in try c.query(
-                "SELECT id, task_id FROM cron WHERE id IN \(InList.placeholders(chunk.count)) AND claimed_token IS NOT NULL",
+                "SELECT id, task_id, claimed_token IS NOT NULL AS claimed FROM cron WHERE id IN \(InList.placeholders(chunk.count))",
                 chunk.map { .int($0) })
             {
                 guard let id = row["id"].int else { continue }
-                holders.updateValue(row["task_id"].int.map { ClaimToken(Int64($0)) }, forKey: Int64(id))
+                rows[Int64(id)] = (row["task_id"].int.map { ClaimToken(Int64($0)) }, row["claimed"].bool == true)
             }
         }
         func claimIsGone(_ run: RunRecord) -> Bool {
-            guard let holder = holders[run.taskID] else { return false }
-            return holder != run.token
+            guard let row = rows[run.taskID] else { return false }
+            return row.claimed && row.holder != run.token
         }
         let lateStarts = Set(claimedStarts.filter(claimIsGone).map(\.key))
-        let suspect = claimedEnds.filter(claimIsGone) + endedBefore.filter { holders[$0.taskID] != nil }
+        let suspect = claimedEnds.filter(claimIsGone) + endedBefore.filter { rows[$0.taskID]?.claimed == true }
         guard !suspect.isEmpty else { return lateStarts }
         let onRecord = try self.holders(of: suspect.map(\.key)) { sql, values in try c.query(sql, values) }
         return lateStarts.union(suspect.map(\.key).filter { onRecord[$0] == nil })

@@ -6,7 +6,7 @@ extension TaskRow {
     /// The columns `init(mysql:)` reads, for SELECT lists.
     static let columns =
         claimColumns
-        + ", alert_late_seconds, metrics, last_success_at, claimed_token, claimed_fire, claimed_attempt, claimed_next_run, claimed_at"
+        + ", alert_late_seconds, metrics, last_success_at, claimed_token, claimed_fire, claimed_attempt, claimed_next_run"
 
     /// What the late-fire check reads (no payload).
     static let lateColumns =
@@ -15,7 +15,7 @@ extension TaskRow {
     /// What a claim reads back: what running a fire needs (the columns of late-fire checks and
     /// metrics are left out; read without them they take their defaults).
     static let claimColumns =
-        "id, name, action, payload, schedule, timezone, next_run, fire_at, attempt, task_id, claimed_by, status, error, max_attempts, backoff_seconds, backoff_max_seconds, timeout_seconds, max_concurrency, misfire_policy, misfire_limit, delivery, tags, running, last_duration, alerts, failing, requested_by, requested_fire, updated_at"
+        "id, name, action, payload, schedule, timezone, next_run, fire_at, attempt, task_id, claimed_by, status, error, max_attempts, backoff_seconds, backoff_max_seconds, timeout_seconds, max_concurrency, misfire_policy, misfire_limit, delivery, tags, running, last_duration, alerts, failing, requested_by, requested_fire, updated_at, claimed_at"
 
     /// Reads a row whatever its columns hold: values out of range are read as something safe
     /// (`TaskDefinitions` reports what is wrong with the rest).

@@ -9,6 +9,8 @@ final class Evidence {
         var fire: Date
         var attempt: Int
         var executor: String
+        /// The token it ran under (its claim's, or its retry's).
+        var token: ClaimToken
         var start: Duration
         var end: Duration?
         /// The handler ran to its end (not killed, not cut short).
@@ -24,7 +26,7 @@ final class Evidence {
 
     /// Records a start; returns its index. Checks the concurrency limit and at-most-once.
     func start(
-        task: TaskRow, fire: Date, attempt: Int, executor: String, at now: Duration
+        task: TaskRow, fire: Date, attempt: Int, executor: String, token: ClaimToken, at now: Duration
     ) -> Int {
         let running = (inFlight[task.id] ?? 0) + 1
         inFlight[task.id] = running
@@ -43,7 +45,8 @@ final class Evidence {
             }
         }
         executions.append(
-            Execution(task: task.id, fire: fire, attempt: attempt, executor: executor, start: now, end: nil))
+            Execution(
+                task: task.id, fire: fire, attempt: attempt, executor: executor, token: token, start: now, end: nil))
         return executions.count - 1
     }
 

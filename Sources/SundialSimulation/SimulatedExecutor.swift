@@ -69,6 +69,9 @@ final class SimulatedExecutor {
     private var recorder = RecorderMachine()
     /// Durable starts whose pool thread waits for the recorder to confirm them.
     private var starting: [RunKey: DurableStart] = [:]
+    /// Concurrent starts whose store call is slow: it took effect when made; the pool thread
+    /// learns the answer later, and does nothing else until then.
+    private var slowStarts: [RunKey: SlowStart] = [:]
     /// What the stop waits for from the recorder, and until when (as the runtime's `recorder.stop`).
     private var stopFlush: (generation: Int, deadline: Duration)?
 
@@ -79,6 +82,13 @@ final class SimulatedExecutor {
         /// Claims the call's answer carries: still in this executor's hands meanwhile.
         var holds: (Claim) -> Bool
         var answer: () -> Void
+    }
+    struct SlowStart {
+        var item: Item
+        var record: RunRecord
+        var moveOn: RowFinish?
+        var answer: Result<ConcurrentStart, StoreError>
+        var until: Duration
     }
     struct DurableStart {
         var item: Item
@@ -142,6 +152,7 @@ final class SimulatedExecutor {
             return
         }
         finishEndedRuns(now)
+        reportOutputsSoFar(now)
         // A thread that resumes from a pause may run before the watchdog does: work must not
         // start on a lease that lapsed meanwhile, whoever looks first.
         if thawed && world.random.chance(0.5) {
@@ -164,9 +175,10 @@ final class SimulatedExecutor {
         settleUncertainStarts()
         record(now)
         settleDurableStarts(world.now)
+        settleSlowStarts(world.now)
         lead(now)
         startReady(now)
-        if machine.phase == .stopped && running.isEmpty && starting.isEmpty { finishStop() }
+        if machine.phase == .stopped && running.isEmpty && starting.isEmpty && slowStarts.isEmpty { finishStop() }
     }
 
     // MARK: Lease
@@ -339,8 +351,8 @@ final class SimulatedExecutor {
 
     // MARK: Runs
 
-    /// Pool threads running a handler or waiting for a durable start.
-    private var busyThreads: Int { running.count + starting.count }
+    /// Pool threads running a handler, or waiting for a durable start or a slow concurrent start.
+    private var busyThreads: Int { running.count + starting.count + slowStarts.count }
 
     /// Threads take ready work, first handed out first, while they are free.
     private func startReady(_ now: Duration) {
@@ -394,34 +406,21 @@ final class SimulatedExecutor {
                 ? nil
                 : RowFinish.concurrentStart(
                     of: row, token: item.token, schedule: item.schedule, fireAt: item.fireAt, now: dbNow)
-            let answer: Result<ConcurrentStart, StoreError>
-            do {
-                answer = .success(
-                    try world.callThrowing(id) {
-                        try world.store.startConcurrentRun(record, moveOn: moveOn, retrying: item.retrying)
-                    })
-            } catch {
-                answer = .failure(error)
-            }
-            switch work.concurrentStartAnswered(
-                item, answer, record: record, moveOn: moveOn, executor: &machine, now: now)
-            {
-            case .run: break
-            case .giveBack(let claims):
-                giveBack(claims)
-                return
-            case .markInvalid(let reason):
-                world.trace("\(id) marks task \(row.id) invalid: \(reason)")
-                if world.call(id, { try world.store.markInvalid(item.claim, error: reason) }) == nil {
-                    machine.keepForRelease(item.token, ids: [row.id])
-                }
-                return
-            case .waitForRoom, .uncertain, .forget:
-                return
-            }
+            world.startsSentFirst.insert(record.key)
+            let start = SlowStart(
+                item: item, record: record, moveOn: moveOn,
+                answer: world.result(id) {
+                    try world.store.startConcurrentRun(record, moveOn: moveOn, retrying: item.retrying)
+                }, until: now + world.slowCallDelay())
+            guard start.until > now else { return concurrentStartAnswered(start, now) }
+            // The pool thread waits for the answer (the start took effect when made).
+            world.trace("\(id) pool thread waits \(start.until - now) for the start of \(record.key)")
+            slowStarts[record.key] = start
+            return
         } else if row.delivery == .atMostOnce {
             // Durable start: the thread waits until the recorder has it on record under this
             // claim's token, or gives the fire up at the runtime's deadline.
+            world.startsSentFirst.insert(record.key)
             let generation = recorder.queueStarted(record, durable: true, now: now).generation
             starting[record.key] = DurableStart(
                 item: item, record: record, generation: generation,
@@ -431,6 +430,35 @@ final class SimulatedExecutor {
             recorder.queueStarted(record, durable: false, now: now)
         }
         begin(item, record: record, startRecorded: true, now)
+    }
+
+    /// The pool thread has the store's answer to a concurrent start: it runs the fire, gives it
+    /// back, or leaves it to the work machine.
+    private func concurrentStartAnswered(_ start: SlowStart, _ now: Duration) {
+        let item = start.item
+        switch work.concurrentStartAnswered(
+            item, start.answer, record: start.record, moveOn: start.moveOn, executor: &machine, now: now)
+        {
+        case .run:
+            begin(item, record: start.record, startRecorded: true, now)
+        case .giveBack(let claims):
+            giveBack(claims)
+        case .markInvalid(let reason):
+            world.trace("\(id) marks task \(item.row.id) invalid: \(reason)")
+            if world.call(id, { try world.store.markInvalid(item.claim, error: reason) }) == nil {
+                machine.keepForRelease(item.token, ids: [item.row.id])
+            }
+        case .waitForRoom, .uncertain, .forget:
+            break
+        }
+    }
+
+    /// Slow concurrent starts whose answer has arrived.
+    private func settleSlowStarts(_ now: Duration) {
+        for (key, start) in slowStarts.sorted(by: { $0.key < $1.key }) where start.until <= now {
+            slowStarts[key] = nil
+            concurrentStartAnswered(start, now)
+        }
     }
 
     /// Durable starts the recorder has settled (or whose wait ran out) go on, or end unrun.
@@ -475,12 +503,20 @@ final class SimulatedExecutor {
             world.evidence.violation(
                 "at \(now): \(id) started \(key) after other executors had recovered its work (its lease had lapsed)")
         }
-        let evidence = world.evidence.start(task: row, fire: item.fireAt, attempt: item.attempt, executor: id, at: now)
+        let evidence = world.evidence.start(
+            task: row, fire: item.fireAt, attempt: item.attempt, executor: id, token: record.token, at: now)
         running[key] = Run(
             item: item, record: record, startedAt: now, endsAt: now + world.duration(of: row), evidence: evidence,
             crashesAt: world.isPoison(row.id)
                 ? now + .milliseconds(Int64.random(in: 0...300, using: &world.random)) : nil)
         world.trace("\(id) started \(key)")
+    }
+
+    /// As a command's supervisor does: output so far, now and then, while runs go on.
+    private func reportOutputsSoFar(_ now: Duration) {
+        let updates = running.values.sorted { $0.record.key < $1.record.key }.filter { _ in world.random.chance(0.01) }
+            .map { RunProgress(key: $0.record.key, token: $0.record.token, output: "\(World.outputSoFar) \(now)") }
+        if !updates.isEmpty { _ = recorder.queueProgress(updates, now: now) }
     }
 
     private func finishEndedRuns(_ now: Duration) {
@@ -700,6 +736,7 @@ final class SimulatedExecutor {
         }
         running.removeAll()
         starting.removeAll()
+        slowStarts.removeAll()
         world.trace("\(id) crashed")
     }
 
@@ -713,6 +750,7 @@ final class SimulatedExecutor {
         if running.values.contains(where: { !$0.item.isDetached && $0.item.claim == claim }) { return true }
         if machine.running.values.contains(where: { $0.claim == claim }) { return true }
         if starting.values.contains(where: { !$0.item.isDetached && $0.item.claim == claim }) { return true }
+        if slowStarts.values.contains(where: { !$0.item.isDetached && $0.item.claim == claim }) { return true }
         // Ended, its row's change waiting for the recorder.
         if recorder.carries(claim) { return true }
         if let kept = machine.unreleased[claim.token] { return kept.map { $0.contains(claim.taskID) } ?? true }

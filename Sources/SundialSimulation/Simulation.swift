@@ -73,6 +73,12 @@ final class World: @unchecked Sendable {
     private var faultsOn = true
     /// When each task was edited from outside (their liveness is not checked).
     private var editTimes: [Int64: [Duration]] = [:]
+    /// Tasks whose fires an edit planned afresh (resume, run now, a new schedule): a fire may
+    /// then run past its attempts, as asked.
+    private var replanned: Set<Int64> = []
+    /// Runs whose start was sent to the store before its handler (durable and concurrent
+    /// starts): an at_most_once attempt given up as lost must be one of them.
+    var startsSentFirst: Set<RunKey> = []
     /// When a row was paused or deleted from outside (until it is resumed or run now): its
     /// claimed fires may not start after their last look.
     private(set) var stoppedAt: [Int64: Duration] = [:]
@@ -201,7 +207,7 @@ final class World: @unchecked Sendable {
     /// task while faults last (then it is fixed, so that the quiet period can settle everything).
     func isPoison(_ task: Int64) -> Bool { faultsOn && poison.contains(task) }
 
-    /// Time passing inside a store call made by an executor's leader, lease or recorder thread
+    /// Time passing inside a store call made by an executor's leader, lease, recorder or pool thread
     /// (a slow statement, a lock wait, a dying link): the call takes effect at once and its
     /// answer arrives this much later; mostly under a second, now and then past the lease.
     /// Zero while faults are off.
@@ -212,6 +218,9 @@ final class World: @unchecked Sendable {
             ? .milliseconds(Int64.random(in: 20...1_000, using: &random))
             : settings.lease * Double.random(in: 0.3...1.5, using: &random)
     }
+
+    /// What output so far of a simulated run says.
+    static let outputSoFar = "output so far at"
 
     /// The output a run of the task ends with: one the store refuses for an unstorable task.
     func output(of task: Int64) -> String? {
@@ -350,7 +359,7 @@ final class World: @unchecked Sendable {
             if faultsOn { injectProcessFaults(stepSeconds) }
             restartGoneExecutors()
             for executor in executors.shuffled(using: &random) { executor.step() }
-            if !faultsOn { checkClaimsAreHeld() }
+            checkClaimsAreHeld()
             advance()
         }
         // Everything stops: SIGTERM, then wait for every executor to exit.
@@ -421,15 +430,20 @@ final class World: @unchecked Sendable {
                 stoppedAt[task.id] = now
             }
         case 1:
+            replanned.insert(task.id)
             let plan = FirePlanner(row: task, schedule: try? definitions.schedule(for: task).get()).firstFire(
                 now: clock.now)
             if (try? store.changeStatus(taskID: task.id, from: [.paused], to: plan.status, plan: plan)) == true {
                 stoppedAt[task.id] = nil
             }
         case 2: if (try? store.delete(taskID: task.id)) == true { stoppedAt[task.id] = now }
-        case 3: if (try? store.runNow(taskID: task.id, requester: "simulation")) == true { stoppedAt[task.id] = nil }
+        case 3:
+            replanned.insert(task.id)
+            if (try? store.runNow(taskID: task.id, requester: "simulation")) == true { stoppedAt[task.id] = nil }
         case 4: _ = try? store.requestKill(taskID: task.id)
-        case 5: store.edit(taskID: task.id) { $0.schedule = "@every 3s" }
+        case 5:
+            replanned.insert(task.id)
+            store.edit(taskID: task.id) { $0.schedule = "@every 3s" }
         default: updateFromConsole(task)
         }
         trace("outside edit \(choice) on task \(task.id)")
@@ -440,6 +454,10 @@ final class World: @unchecked Sendable {
     private func updateFromConsole(_ task: TaskRow) {
         var settings = NewTask(settingsOf: task, name: task.name)
         if task.schedule != nil && random.chance(0.3) { settings.schedule = "@every 2s" }
+        // Planned afresh, as the console does, for a new schedule or a task that no longer runs.
+        if settings.schedule != task.schedule || [.invalid, .done, .dead].contains(task.status) {
+            replanned.insert(task.id)
+        }
         settings.maxConcurrency = Int.random(in: 1...2, using: &random)
         settings.maxAttempts = Int.random(in: 1...3, using: &random)
         if random.chance(0.3) { settings.delivery = task.delivery == .atMostOnce ? .atLeastOnce : .atMostOnce }
@@ -454,7 +472,7 @@ final class World: @unchecked Sendable {
         }
     }
 
-    /// Without faults, a row claimed by a live executor is in that executor's hands: a claim it
+    /// At every step, a row claimed by a live executor is in that executor's hands: a claim it
     /// has dropped would stay claimed, and its task stalled, for as long as the process lives.
     private func checkClaimsAreHeld() {
         let live = Dictionary(uniqueKeysWithValues: executors.filter { !$0.isGone }.map { ($0.id, $0) })
@@ -473,20 +491,24 @@ final class World: @unchecked Sendable {
     // MARK: The end
 
     /// When a task that is still behind sat idle, without a run that reached its end, for more
-    /// than 2 s (a poll, a backoff and a write, with room to spare) after every lost executor's
-    /// work was recovered (the longest lease and freeze after the faults' end) and before
-    /// `horizon`; nil if it ran back to back.
-    private func idleWhileBehind(_ task: Int64, until horizon: Duration) -> Duration? {
+    /// than `allowance` (2 s: a poll, a backoff and a write, with room to spare) after every lost
+    /// executor's work was recovered (the longest lease and freeze after the faults' end) and
+    /// before `horizon`; nil if it ran back to back. `counting` says which executions count
+    /// (those that reached their end, unless told otherwise).
+    private func idleWhileBehind(
+        _ task: Int64, until horizon: Duration, allowance: Duration = .seconds(2),
+        counting: (Evidence.Execution) -> Bool = \.completed
+    ) -> Duration? {
         let settled = .seconds(settings.faultySeconds) + settings.lease * 2.5
         var free = settled
-        for execution in evidence.executions(of: task).sorted(by: { $0.start < $1.start }) where execution.completed {
+        for execution in evidence.executions(of: task).sorted(by: { $0.start < $1.start }) where counting(execution) {
             guard execution.start <= horizon else { break }
             let end = execution.end ?? horizon
             guard end > settled else { continue }
-            if execution.start - free > .seconds(2) { return free }
+            if execution.start - free > allowance { return free }
             free = max(free, end)
         }
-        return horizon - free > .seconds(2) ? free : nil
+        return horizon - free > allowance ? free : nil
     }
 
     private func checkEnd(stoppedAt: Duration) {
@@ -513,6 +535,14 @@ final class World: @unchecked Sendable {
         let runs = allRuns
         for run in runs where run.status == .running {
             evidence.violation("run \(run.key) is still `running` after every executor stopped")
+        }
+        // Output so far is written only while its run runs: a result is never overwritten by it
+        // (a run ended as lost by recovery keeps what it had).
+        for run in runs
+        where run.status != .running && run.status != .lost
+            && run.output?.hasPrefix(Self.outputSoFar) == true
+        {
+            evidence.violation("run \(run.key) ended as \(run.status), and output so far was written over its result")
         }
         checkAlerts(settledBy: origin.addingTimeInterval((stoppedAt - .seconds(5)).timeInterval))
         let active = Set(store.allTasks.filter { $0.status == .active && editTimes[$0.id] == nil }.map(\.id))
@@ -542,7 +572,24 @@ final class World: @unchecked Sendable {
                 }
                 continue
             }
-            guard row.misfirePolicy == .runAll else { continue }
+            guard row.misfirePolicy == .runAll else {
+                // Skip and run_once may drop the fires they fell behind on, never the task: once
+                // everything lost was recovered, it fires again within a period of its last run
+                // (cut short by its timeout or not), a poll and a write.
+                let period = schedule.next(after: origin).flatMap { first in
+                    schedule.anchored(at: first).next(after: first).map { $0.timeIntervalSince(first) }
+                }
+                if let period,
+                    let idle = idleWhileBehind(
+                        row.id, until: stoppedAt - .seconds(8), allowance: .seconds(period + 2), counting: { _ in true }
+                    )
+                {
+                    evidence.violation(
+                        "at_least_once task \(row.id) (\(text), \(row.misfirePolicy.rawValue)) did not fire from \(idle) once its work was recovered"
+                    )
+                }
+                continue
+            }
             // A task that fell behind catches up one fire at a time: no fire may be skipped up to
             // the latest that ran, and the task must have caught up past the faults.
             guard let latest = completed.max() else {
@@ -594,15 +641,23 @@ final class World: @unchecked Sendable {
         let tasks = store.allTasks
         let executions = Dictionary(grouping: evidence.executions, by: \.task)
         let lostRuns = Dictionary(grouping: runs.filter { $0.status == .lost }, by: \.taskID)
-        for row in tasks where editTimes[row.id] == nil {
+        for row in tasks where !replanned.contains(row.id) {
+            // Edited tasks too (their limits changed, not their fires): by the most attempts
+            // they ever had.
             let ran = executions[row.id] ?? []
-            let allowed = FirePlanner.lostAttemptsAllowed(row)
+            let allowed =
+                editTimes[row.id] == nil
+                ? FirePlanner.lostAttemptsAllowed(row)
+                : max(2, maxAttempts[row.id] ?? 1, FirePlanner.lostAttemptsAllowed(row))
             let crashes = Dictionary(grouping: ran.filter(\.crashedExecutor), by: \.fire)
             for (fire, crashed) in crashes.sorted(by: { $0.key < $1.key }) where crashed.count > allowed {
                 evidence.violation(
                     "task \(row.id)'s fire \(fire) took down its executor \(crashed.count) times (\(crashed.map(\.executor))), more than the \(allowed) its max_attempts \(row.maxAttempts) allows\(poison.contains(row.id) ? " (poison)" : "")"
                 )
             }
+        }
+        for row in tasks where editTimes[row.id] == nil {
+            let ran = executions[row.id] ?? []
             if row.schedule == nil {
                 let fires = Set(ran.map(\.fire))
                 if fires.count > 1 {
@@ -614,6 +669,13 @@ final class World: @unchecked Sendable {
             // A lost attempt whose handler started: it may have done its work, so its fire must
             // never run again. (A durable start that reached the store after its thread had given
             // up waiting is on record, then lost, without having run: its fire may run.)
+            // Given up as lost only when its start was on record before its handler could run
+            // (otherwise recovery knows it never started, and frees it to run).
+            for run in lostRuns[row.id] ?? [] where !startsSentFirst.contains(run.key) {
+                evidence.violation(
+                    "at_most_once task \(row.id)'s attempt \(run.key) was given up as lost, though its start was never sent to the store"
+                )
+            }
             for run in lostRuns[row.id] ?? []
             where ran.contains(where: { $0.fire == run.scheduledFor && $0.attempt == run.attempt }) {
                 if let again = ran.first(where: { $0.fire == run.scheduledFor && $0.attempt > run.attempt }) {
@@ -635,9 +697,12 @@ final class World: @unchecked Sendable {
                 }
                 continue
             }
-            if run.executor != execution.executor {
+            // (A deleted task's history is not judged: a late write of a claim recovery took may
+            // land there, after retention deleted the fire's own run.)
+            if existing.contains(execution.task) && (run.executor != execution.executor || run.token != execution.token)
+            {
                 evidence.violation(
-                    "the execution of \(key) by \(execution.executor) is on record as \(run.executor)'s (\(run.status))"
+                    "the execution of \(key) by \(execution.executor) under \(execution.token.rawValue) is on record as \(run.executor)'s under \(run.token.rawValue) (\(run.status))"
                 )
             }
         }

@@ -22,8 +22,8 @@ public struct SimulationSettings: Sendable {
     /// How long the server keeps a transaction whose client went silent before it rolls it back
     /// (the MySQL store's `idle_transaction_timeout`); nil: never (until the seed ends).
     public var idleTransactionTimeout: Double? = 3
-    /// Per store call of a leader, lease or recorder thread: its answer comes late (see
-    /// `World.slowCallDelay`).
+    /// Per store call of a leader, lease or recorder thread, or of a pool thread's concurrent
+    /// start: its answer comes late (see `World.slowCallDelay`).
     public var slowCallRate = 0.01
     /// Per executor and second of faulty time: crash, SIGTERM, freeze past the lease, partition.
     public var crashRate = 0.01

@@ -22,33 +22,62 @@ import Testing
         let second = try s.store.claim(s.request(limit: 1))
         #expect(second.rows.map(\.id) == [id])
         let late = s.finished(claimed, token: first.token, status: .failed, next: nil)
-        var lateStart = late.run
-        (lateStart.status, lateStart.finishedAt) = (.running, nil)
-        try s.store.record(RunBatch(started: [lateStart]))
+        try s.recordStart(of: late)
         #expect(try s.store.runs(ofTask: id, limit: 5).isEmpty, "a start under a claim that is gone")
         try s.store.record(RunBatch(finished: [late]))
         #expect(try s.store.runs(ofTask: id, limit: 5).isEmpty, "a result of a claim that is gone, off the record")
         #expect(try s.row(id)?.failing == false)
         // The claim that holds the row writes both.
         let current = s.finished(try #require(second.rows.first), token: second.token, status: .succeeded, next: nil)
-        var start = current.run
-        (start.status, start.finishedAt) = (.running, nil)
-        try s.store.record(RunBatch(started: [start]))
+        try s.recordStart(of: current)
         #expect(try s.store.runs(ofTask: id, limit: 5).map(\.status) == [.running])
         try s.store.record(RunBatch(finished: [current]))
         #expect(try s.store.runs(ofTask: id, limit: 5).map(\.status) == [.succeeded])
-        // A run on record under the gone claim is still ended by its late result (its row
-        // deleted meanwhile, say): it would stay `running` otherwise.
+        // A run on record under the gone claim is still ended by its late result: it would stay
+        // `running` otherwise.
         let other = try s.insert("deleted-while-running", nextRun: now.addingTimeInterval(-1))
         let third = try s.store.claim(s.request(limit: 1))
         let row = try #require(third.rows.first { $0.id == other })
         let ended = s.finished(row, token: third.token, status: .succeeded, next: nil)
-        var running = ended.run
-        (running.status, running.finishedAt) = (.running, nil)
-        try s.store.record(RunBatch(started: [running]))
+        try s.recordStart(of: ended)
         #expect(try s.store.release(token: third.token, taskIDs: [other]) == 1)
         try s.store.record(RunBatch(finished: [ended]))
         #expect(try s.store.runs(ofTask: other, limit: 5).map(\.status) == [.succeeded])
+        // A row deleted while its fire ran: the run on record still ends.
+        let deleted = try s.insert("deleted", nextRun: now.addingTimeInterval(-1))
+        let fourth = try s.store.claim(s.request(limit: 5))
+        let deletedRow = try #require(fourth.rows.first { $0.id == deleted })
+        let deletedEnd = s.finished(deletedRow, token: fourth.token, status: .succeeded, next: nil)
+        try s.recordStart(of: deletedEnd)
+        #expect(try s.store.delete(taskID: deleted))
+        try s.store.record(RunBatch(finished: [deletedEnd]))
+        #expect(try s.store.runs(RunFilter(taskID: deleted), before: nil, limit: 5).map(\.status) == [.succeeded])
+    }
+
+    /// A concurrent run is on record before it starts: its result with no run on record comes
+    /// after recovery ended it and retention deleted that, and is not written (nor its retry,
+    /// of a fire that ran).
+    @Test(arguments: StoreConformanceTests.kinds) func aConcurrentResultOffTheRecordIsLate(kind: StoreKind) throws {
+        let s = try kind.make("late_concurrent")
+        _ = try s.store.register(s.registration("e1"), lease: .milliseconds(300))
+        let now = try s.store.now()
+        let id = try s.insert("wide", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1), maxConcurrency: 2)
+        try s.set(id, "delivery", "at_most_once")
+        let batch = try s.store.claim(s.request(limit: 1))
+        let claimed = try #require(batch.rows.first)
+        let (run, started) = try s.startConcurrent(
+            claimed, token: batch.token, movingOnTo: StoreUnderTest.plan(at: now.addingTimeInterval(3600)))
+        #expect(started == .started)
+        try s.advance(seconds: 0.5)
+        _ = try s.store.recover(executor: "e1", reason: "gone", self: false) { _ in nil }
+        var policy = RetentionPolicy()
+        (policy.keepPerTask, policy.maxAge) = (0, nil)
+        #expect(try s.store.pruneRuns(policy, limit: 10) == 1)
+        var failed = run
+        (failed.status, failed.finishedAt, failed.retryAt) = (.failed, now, now.addingTimeInterval(-0.1))
+        try s.store.record(RunBatch(finished: [FinishedRun(run: failed, row: nil)]))
+        #expect(try s.store.runs(ofTask: id, limit: 5).isEmpty)
+        #expect(try s.store.dueRetries(actions: ["noop"], tags: [], lookahead: .zero, limit: 5).isEmpty)
     }
 
     /// A task that runs one at a time runs its fire under the claim, uncounted in `running`: a
@@ -58,12 +87,8 @@ import Testing
     {
         let s = try kind.make("retry_beside_claim")
         let now = try s.store.now()
-        let id = try s.insert("narrowed", schedule: "* * * * *", nextRun: now.addingTimeInterval(-1), maxConcurrency: 2)
-        let batch = try s.store.claim(s.request(limit: 1))
-        let claimed = try #require(batch.rows.first)
-        let (run, started) = try s.startConcurrent(
-            claimed, token: batch.token, movingOnTo: StoreUnderTest.plan(at: now.addingTimeInterval(-0.5)))
-        #expect(started == .started)
+        let (id, run) = try s.concurrentTaskStarted(
+            "narrowed", due: now.addingTimeInterval(-1), next: now.addingTimeInterval(-0.5))
         var failed = run
         (failed.status, failed.finishedAt, failed.retryAt) = (.failed, now, now.addingTimeInterval(-0.2))
         try s.store.record(RunBatch(finished: [FinishedRun(run: failed, row: nil)]))
@@ -148,6 +173,25 @@ import Testing
             return nil
         }
         #expect(seen.withLock { $0 } == [untouched: false, edited: true])
+    }
+
+    /// Executors' bookkeeping (another run of the task counted down, its failing flag) is not an
+    /// edit: a claim of a task that runs several at once stays unchanged, so recovery can still
+    /// tell that it certainly never started.
+    @Test(arguments: StoreConformanceTests.kinds) func bookkeepingIsNotAChangeToAClaimedRow(kind: StoreKind) throws {
+        let s = try kind.make("bookkeeping_unchanged")
+        let now = try s.store.now()
+        let (id, run) = try s.concurrentTaskStarted(
+            "wide", due: now.addingTimeInterval(-2), next: now.addingTimeInterval(-1))
+        let second = try s.store.claim(s.request(limit: 1))
+        #expect(second.rows.map(\.id) == [id])
+        #expect(try s.row(id)?.changedSinceClaim == false)
+        var failed = run
+        (failed.status, failed.finishedAt) = (.failed, now)
+        try s.store.record(RunBatch(finished: [FinishedRun(run: failed, row: nil, events: [.failed])]))
+        let row = try #require(try s.row(id))
+        #expect(row.running == 0 && row.failing)
+        #expect(!row.changedSinceClaim)
     }
 }
 

@@ -832,13 +832,30 @@ struct StoreUnderTest {
         return (run, try store.startConcurrentRun(run, moveOn: moveOn(row, token: token, to: plan), retrying: nil))
     }
 
+    /// Writes the start of `finished`'s attempt, as its executor does before its result.
+    func recordStart(of finished: FinishedRun) throws {
+        var start = finished.run
+        (start.status, start.finishedAt, start.retryAt) = (.running, nil, nil)
+        try store.record(RunBatch(started: [start]))
+    }
+
     /// Puts an ended concurrent run on record as its executor does: its start (a concurrent run
     /// is on record before it runs; a result alone would come late), then its result.
     func recordEnded(_ run: RunRecord) throws {
-        var start = run
-        (start.status, start.finishedAt, start.retryAt) = (.running, nil, nil)
-        try store.record(RunBatch(started: [start]))
-        try store.record(RunBatch(finished: [FinishedRun(run: run, row: nil)]))
+        let ended = FinishedRun(run: run, row: nil)
+        try recordStart(of: ended)
+        try store.record(RunBatch(finished: [ended]))
+    }
+
+    /// A task that runs two at once, due at `due`, its fire claimed and started as a concurrent
+    /// run that moved the row on to `next`: the task and the run.
+    func concurrentTaskStarted(_ name: String, due: Date, next: Date) throws -> (Int64, RunRecord) {
+        let id = try insert(name, schedule: "* * * * *", nextRun: due, maxConcurrency: 2)
+        let batch = try store.claim(request(limit: 1))
+        let claimed = try #require(batch.rows.first)
+        let (run, started) = try startConcurrent(claimed, token: batch.token, movingOnTo: Self.plan(at: next))
+        #expect(started == .started)
+        return (id, run)
     }
 
     /// A plan that moves a row on to the fire at `at`.

@@ -54,8 +54,10 @@ public protocol ClaimStore: Sendable {
     /// `moveOn` (a fire just claimed), it also moves the row on to its plan and frees it for the
     /// next fire, fenced by the claim, and leaves the places of retries already due to them
     /// (`noRoom` while they would not fit); an edit made since the claim wins over the plan as at a
-    /// finish (`FinishRule`). Without, it is a retry of a fire whose row has moved on. Repeating
-    /// it after `outcomeUnknown` answers `alreadyStarted` when the first call was applied.
+    /// finish (`FinishRule`). Without, it is a retry of a fire whose row has moved on; it has no
+    /// room either while a claim holds a task that runs one at a time (its fire runs under the
+    /// claim). Repeating it after `outcomeUnknown` answers `alreadyStarted` when the first call
+    /// was applied.
     ///
     /// A retry names the run it retries (`retrying`): it is taken (its `retryAt` cleared) in the
     /// same transaction, so one executor alone starts it; `claimLost` when another took it first.
@@ -64,8 +66,8 @@ public protocol ClaimStore: Sendable {
     ) throws(StoreError) -> ConcurrentStart
 
     /// Concurrent runs whose retry is due within `lookahead` for tasks that are active, have room
-    /// (`running < max_concurrency`) and that this executor can run (its actions, its tags),
-    /// oldest first, with their task rows.
+    /// (`running < max_concurrency`, and no claim on a task that runs one at a time) and that
+    /// this executor can run (its actions, its tags), oldest first, with their task rows.
     func dueRetries(actions: [String], tags: [String], lookahead: Duration, limit: Int) throws(StoreError)
         -> [DueRetry]
 
@@ -76,7 +78,12 @@ public protocol ClaimStore: Sendable {
     ///
     /// Idempotent: a run already final is never changed again (a late result never overwrites
     /// a run that recovery ended as `lost`), and a row no longer carrying the token is not
-    /// written. Values a column cannot hold are shortened (output, errors) or clamped: one bad
+    /// written. Writes that come too late are dropped: of a row a claim took, a claimed run's
+    /// start whose claim the row no longer holds, and a result with no run of its on record whose
+    /// claim is gone or that is a concurrent run's (on record before it starts): recovery took
+    /// the claim, and retention may have deleted the run it ended. Bookkeeping (`running`, the
+    /// failing flag, `last_success_at`) is not a change to the row (`TaskRow.changedSinceClaim`).
+    /// Values a column cannot hold are shortened (output, errors) or clamped: one bad
     /// value never fails a batch. Throws `rejected` only when a single record can't be written
     /// at all; the caller then records that run as failed with the reason.
     func record(_ batch: RunBatch) throws(StoreError)
